@@ -78,9 +78,11 @@ class Observables:
         return {k: getattr(self, k) for k in OBSERVABLES if getattr(self, k) is not None}
 
     def to_dict(self, *, with_stderr: bool = True, with_extra: bool = True) -> dict:
+        """Flat ``{name: value, name_stderr: ...}``; an undefined stderr (one seed) is None."""
         out = {k: float(v) for k, v in self.values().items()}
         if with_stderr:
-            out.update({f"{k}_stderr": float(v) for k, v in self.stderr.items()})
+            out.update({f"{k}_stderr": (float(v) if math.isfinite(v) else None)
+                        for k, v in self.stderr.items()})
         if with_extra:
             out.update({k: float(v) for k, v in self.extra.items()})
         return out
