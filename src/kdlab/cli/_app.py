@@ -8,3 +8,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root() -> None:
+    """kdlab: knowledge distillation in a solvable model (theory and simulation)."""

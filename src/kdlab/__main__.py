@@ -1,0 +1,5 @@
+"""``python -m kdlab`` runs the CLI."""
+
+from .cli import main
+
+main()

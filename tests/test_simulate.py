@@ -1,0 +1,161 @@
+"""Simulation backend: exactness against scikit-learn, limits, statistics, reproducibility."""
+
+import math
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from kdlab import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student, simulate
+from kdlab.simulate import fit_student, fit_teacher, sample_dataset, simulate_seed, student_subset
+from kdlab.solver import NoMinimizerError, fit_linear
+from kdlab.losses import LogisticLoss
+
+DATA = GaussianMixture(alpha=2.0, delta=1.0, rho=0.3)
+
+
+def sk_logistic(X, y, lam, sample_weight=None):
+    return LogisticRegression(C=1.0 / lam, solver="newton-cg", tol=1e-12, max_iter=1000).fit(
+        X, y, sample_weight=sample_weight)
+
+
+def objective(w, b, X, y, lam, sample_weight=None):
+    sw = 1.0 if sample_weight is None else sample_weight
+    return float(np.sum(sw * np.logaddexp(0, -y * (X @ w + b))) + 0.5 * lam * w @ w)
+
+
+@pytest.mark.parametrize("lam", [0.01, 0.1, 1.0])
+def test_logistic_teacher_equals_sklearn(lam):
+    ds = sample_dataset(DATA, 300, seed=3)
+    fit = fit_teacher(LogisticTeacher(lam=lam), DATA, ds)
+    clf = sk_logistic(ds.Xs, ds.y, lam)
+    w_sk, b_sk = clf.coef_[0], clf.intercept_[0]
+    assert np.linalg.norm(fit.w - w_sk) <= 1e-6 * np.linalg.norm(w_sk)
+    assert fit.bias == pytest.approx(b_sk, rel=1e-6, abs=1e-8)
+    J, J_sk = objective(fit.w, fit.bias, ds.Xs, ds.y, lam), objective(w_sk, b_sk, ds.Xs, ds.y, lam)
+    assert J <= J_sk + 1e-9 * abs(J_sk)  # ours is at least as good
+    assert J == pytest.approx(J_sk, rel=1e-10)
+
+
+@pytest.mark.parametrize("chi", [0.3, 1.0])
+def test_kd_student_at_T1_equals_weighted_sklearn(chi):
+    """At T = 1 the KD loss is a logistic loss on soft targets t = (1-chi)[y=+1] + chi sigmoid(ut)."""
+    teacher, student = LogisticTeacher(lam=0.05), Student(eta=0.5, chi=chi, temperature=1.0, lam=0.2)
+    ds = sample_dataset(DATA, 300, seed=5)
+    tfit = fit_teacher(teacher, DATA, ds)
+    S = student_subset(student, 300, seed=5)
+    sfit, w = fit_student(student, ds, S, tfit.u)
+    t = (1 - chi) * (ds.y > 0) + chi / (1 + np.exp(-tfit.u))
+    X2 = np.vstack([ds.Xs[:, S], ds.Xs[:, S]])
+    y2 = np.concatenate([np.ones(len(t)), -np.ones(len(t))])
+    sw = np.concatenate([t, 1 - t])
+    clf = sk_logistic(X2, y2, student.lam, sample_weight=sw)
+    assert np.linalg.norm(sfit.w - clf.coef_[0]) <= 1e-6 * np.linalg.norm(clf.coef_[0])
+    assert sfit.bias == pytest.approx(clf.intercept_[0], rel=1e-6)
+    assert np.all(w[np.setdiff1d(np.arange(300), S)] == 0)
+    J = objective(sfit.w, sfit.bias, X2, y2, student.lam, sw)
+    J_sk = objective(clf.coef_[0], clf.intercept_[0], X2, y2, student.lam, sw)
+    assert J == pytest.approx(J_sk, rel=1e-10)
+
+
+def test_chi0_student_does_not_depend_on_teacher():
+    st = Student(eta=0.5, chi=0.0, lam=0.1)
+    a = simulate(DATA, LogisticTeacher(lam=0.01), st, n_features=200, seeds=[1, 2], n_jobs=1)
+    b = simulate(DATA, BayesOptimalTeacher(), st, n_features=200, seeds=[1, 2], n_jobs=1)
+    for k in ("m", "q", "bias", "gen_error", "train_loss"):
+        assert getattr(a.student, k) == getattr(b.student, k)
+    assert a.student.p != b.student.p  # p does depend on the teacher
+
+
+def test_eta1_chi0_reproduces_teacher():
+    lam = 0.3
+    r = simulate(DATA, LogisticTeacher(lam=lam), Student(eta=1.0, chi=0.0, lam=lam),
+                 n_features=200, seeds=[0, 1, 2], n_jobs=1)
+    for k in ("m", "q", "bias", "gen_error", "gen_error_test", "train_error", "train_loss"):
+        assert getattr(r.student, k) == pytest.approx(getattr(r.teacher, k), rel=1e-8, abs=1e-10)
+    assert r.student.p == pytest.approx(r.teacher.q, rel=1e-8)
+
+
+def test_bayes_optimal_teacher_overlaps():
+    """m~ = 2 alpha / (delta (delta + alpha)), q~ = 4 alpha / (delta^2 (delta + alpha)), within 3 SE."""
+    data = GaussianMixture(alpha=2.0, delta=1.5, rho=0.3)
+    r = simulate(data, BayesOptimalTeacher(), None, n_features=4000, seeds=range(8), n_test=200)
+    a, d = data.alpha, data.delta
+    m_th, q_th = 2 * a / (d * (d + a)), 4 * a / (d ** 2 * (d + a))
+    assert abs(r.teacher.m - m_th) <= 3 * r.teacher.m_stderr
+    assert abs(r.teacher.q - q_th) <= 3 * r.teacher.q_stderr
+    assert r.teacher.bias == pytest.approx(math.log(0.3 / 0.7))
+    # the closed form w~ = 2 vhat / delta, vhat = sum y x / (sqrt(N) (delta + alpha))
+    ds = sample_dataset(data, 500, seed=0)
+    fit = fit_teacher(BayesOptimalTeacher(), data, ds)
+    vhat = ds.X.T @ ds.y / (math.sqrt(500) * (d + a))
+    np.testing.assert_allclose(fit.w, 2 * vhat / d, rtol=1e-12)
+
+
+def test_exact_and_empirical_test_error_agree():
+    r = simulate(DATA, LogisticTeacher(lam=0.1), Student(eta=0.5, chi=0.5, lam=0.1),
+                 n_features=300, seeds=range(12), n_test=20000)
+    for who in ("teacher", "student"):
+        diff = r.per_seed[f"{who}_gen_error_test"] - r.per_seed[f"{who}_gen_error"]
+        se = diff.std(ddof=1) / math.sqrt(len(diff))
+        assert abs(diff.mean()) <= 3 * se, (who, diff.mean(), se)
+
+
+def test_reproducible_and_parallel_equals_serial():
+    args = (DATA, LogisticTeacher(lam=0.1), Student(eta=0.5, chi=0.5, temperature=2.0, lam=0.1))
+    a = simulate(*args, n_features=150, seeds=[4, 7, 9], n_jobs=1)
+    b = simulate(*args, n_features=150, seeds=[9, 4, 7], n_jobs=2)
+    assert a.per_seed.equals(b.per_seed)
+    assert list(a.per_seed["seed"]) == [4, 7, 9]
+    row = simulate_seed(*args, n_features=150, seed=7)
+    assert row["student_m"] == a.per_seed.set_index("seed").loc[7, "student_m"]
+    ds1, ds2 = sample_dataset(DATA, 50, 3), sample_dataset(DATA, 50, 3)
+    assert np.array_equal(ds1.X, ds2.X) and np.array_equal(ds1.y, ds2.y)
+
+
+def test_standard_errors_and_result_layout():
+    r = simulate(DATA, LogisticTeacher(lam=0.1), Student(), n_features=100, seeds=4)
+    assert r.n_seeds == 4 and r.n_features == 100 and r.backend == "simulate"
+    se = r.per_seed["student_m"].std(ddof=1) / 2.0
+    assert r.student.m_stderr == pytest.approx(se)
+    d = r.to_json_dict()
+    for block, keys in (("teacher", ("gen_error", "m", "q", "bias")), ("student", ("gen_error", "m", "q", "bias", "p"))):
+        for k in keys:
+            assert k in d[block] and f"{k}_stderr" in d[block]
+    rec = r.to_record()
+    assert rec["student_p"] == r.student.p and rec["alpha"] == 2.0
+
+
+def test_separable_training_set_without_ridge_is_reported():
+    data = GaussianMixture(alpha=0.5, delta=1.0, rho=0.5)
+    with pytest.raises(NoMinimizerError, match="separable"):
+        simulate(data, LogisticTeacher(lam=0.0), None, n_features=100, seeds=1)
+    with pytest.raises(NoMinimizerError, match="separable"):
+        simulate(data, LogisticTeacher(lam=0.1), Student(chi=0.0, lam=0.0), n_features=100, seeds=1)
+
+
+def test_no_ridge_non_separable_has_a_minimizer():
+    data = GaussianMixture(alpha=6.0, delta=1.0, rho=0.3)
+    ds = sample_dataset(data, 40, seed=0)
+    fit = fit_linear(ds.Xs, ds.y, LogisticLoss(), 0.0)
+    g = LogisticLoss().grad(fit.u, ds.y)
+    assert np.max(np.abs(ds.Xs.T @ g)) <= 1e-8 and abs(g.sum()) <= 1e-8
+    clf = LogisticRegression(C=np.inf, solver="newton-cg", tol=1e-12, max_iter=1000).fit(ds.Xs, ds.y)
+    np.testing.assert_allclose(fit.w, clf.coef_[0], rtol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(n_features=1), "n_features"), (dict(n_features=10.5), "n_features"), (dict(seeds=0), "seeds"),
+    (dict(seeds=[1, 1]), "distinct"), (dict(seeds=[-1]), "seed"), (dict(n_test=0), "n_test"),
+    (dict(n_jobs=0), "n_jobs"), (dict(tol=0.0), "tol"),
+])
+def test_invalid_simulation_settings(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        simulate(DATA, LogisticTeacher(), Student(), **kwargs)
+
+
+def test_wrong_types_are_rejected():
+    with pytest.raises(TypeError, match="GaussianMixture"):
+        simulate({"alpha": 2}, LogisticTeacher(), Student())
+    with pytest.raises(TypeError, match="teacher"):
+        simulate(DATA, Student(), Student())
