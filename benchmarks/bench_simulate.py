@@ -1,0 +1,74 @@
+"""Simulation benchmarks (issue 2). Run: ``python benchmarks/bench_simulate.py``.
+
+1. KD student fit at N = 2000, alpha = 2 against scikit-learn's solvers on the teacher problem
+   of the same size and tolerance (side by side, same data, one BLAS thread each).
+2. 20 seeds at N = 1000 for one point: serial vs all cores (one BLAS thread per process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
+
+from kdlab import GaussianMixture, LogisticTeacher, Student, simulate
+from kdlab.simulate import fit_student, fit_teacher, sample_dataset, student_subset
+
+
+def best_of(f, repeat):
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n-features", type=int, default=2000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--tol", type=float, default=1e-8)
+    args = ap.parse_args()
+    N = args.n_features
+    data = GaussianMixture(alpha=2.0, delta=1.0, rho=0.3)
+    teacher = LogisticTeacher(lam=0.1)
+    student = Student(eta=0.5, chi=0.5, temperature=2.0, lam=0.1)
+    ds = sample_dataset(data, N, seed=0)
+    Xs = ds.Xs
+    with threadpool_limits(limits=1):
+        tfit = fit_teacher(teacher, data, ds, tol=args.tol)
+        S = student_subset(student, N, 0)
+        t_student = best_of(lambda: fit_student(student, ds, S, tfit.u, tol=args.tol), args.repeat)
+        t_teacher = best_of(lambda: fit_teacher(teacher, data, ds, tol=args.tol), args.repeat)
+        sk = {}
+        for solver in ("newton-cg", "lbfgs"):
+            clf = LogisticRegression(C=1 / teacher.lam, solver=solver, tol=args.tol, max_iter=10000)
+            sk[solver] = best_of(lambda: clf.fit(Xs, ds.y), args.repeat)
+    print(f"N={N}, alpha=2, tol={args.tol:g}, 1 BLAS thread, best of {args.repeat}:")
+    print(f"  kdlab KD student fit (eta=0.5, chi=0.5, T=2): {t_student * 1e3:8.1f} ms")
+    print(f"  kdlab logistic teacher fit:                   {t_teacher * 1e3:8.1f} ms")
+    for solver, t in sk.items():
+        print(f"  sklearn {solver:9s} teacher fit:              {t * 1e3:8.1f} ms")
+    fastest = min(sk, key=sk.get)
+    print(f"  ratio student / sklearn {fastest}: {t_student / sk[fastest]:.3f}; "
+          f"teacher / sklearn {fastest}: {t_teacher / sk[fastest]:.3f}")
+
+    kw = dict(n_features=1000, seeds=range(20))
+    t0 = time.perf_counter()
+    with threadpool_limits(limits=1):
+        simulate(data, teacher, student, n_jobs=1, **kw)
+    t_serial = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    simulate(data, teacher, student, **kw)
+    t_par = time.perf_counter() - t0
+    print(f"20 seeds at N=1000: serial {t_serial:.2f} s, parallel ({os.cpu_count()} processes) {t_par:.2f} s, "
+          f"speed-up {t_serial / t_par:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
