@@ -152,6 +152,10 @@ class KDLoss(Loss):
             return 0.0
         return expit(np.asarray(ut, float) / self.temperature)
 
+    def _s_bar(self, ut):
+        """``1 - sigmoid(ut / T)`` without cancellation."""
+        return expit(-np.asarray(ut, float) / self.temperature)
+
     def soft_label(self, ut):
         """The teacher's soft label ``sigmoid(ut / T)``."""
         return self._s(ut)
@@ -162,8 +166,8 @@ class KDLoss(Loss):
         out = self.label_weight * softplus(-y * u) if self.label_weight else 0.0 * u * y
         if self.kd_weight:
             T = self.temperature
-            s = self._s(ut)
-            out = out + self.kd_weight * (s * softplus(-u / T) + (1.0 - s) * softplus(u / T))
+            s, s_bar = self._s(ut), self._s_bar(ut)
+            out = out + self.kd_weight * (s * softplus(-u / T) + s_bar * softplus(u / T))
         return out
 
     def grad(self, u, y, ut=None):
@@ -172,7 +176,10 @@ class KDLoss(Loss):
         out = -self.label_weight * y * expit(-y * u)
         if self.kd_weight:
             T = self.temperature
-            out = out + (self.kd_weight / T) * (expit(u / T) - self._s(ut))
+            # sigmoid(u/T) - sigmoid(ut/T), in the complement form where both are near 1.
+            z, zt = u / T, np.asarray(ut, float) / T
+            diff = np.where(zt > 0, expit(-zt) - expit(-z), expit(z) - expit(zt))
+            out = out + (self.kd_weight / T) * diff
         return out
 
     def hess(self, u, y, ut=None):
