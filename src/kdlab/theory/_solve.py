@@ -1,0 +1,174 @@
+"""``solve``: teacher then student, packaged as a :class:`kdlab.results.Result`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional, Union
+
+import numpy as np
+
+from ..problem import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student
+from ..results import Observables, Result, SolverStatus, gen_error
+from .quadrature import MAX_LEVEL
+from .student import STUDENT_MAX_LEVEL, StudentSolution, solve_student
+from .teacher import TeacherSolution, bayes_optimal_teacher, solve_teacher
+
+__all__ = ["solve", "bayes_optimal_error", "WarmStart", "QUAD_ACCEPT"]
+
+#: A point whose half-rule quadrature estimate stays above this at the finest rule is
+#: reported as not converged.
+QUAD_ACCEPT = 1e-5
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """Starting point of :func:`solve`: teacher ``(mt, qt, Vt)`` and bias, student
+    ``(m, q, p, V, Vx)`` and bias (any may be ``None``)."""
+
+    teacher: Optional[tuple] = None
+    teacher_bias: Optional[float] = None
+    student: Optional[tuple] = None
+    student_bias: Optional[float] = None
+    teacher_level: Optional[int] = None
+
+    @classmethod
+    def from_result(cls, res: Result) -> "WarmStart":
+        """From any :class:`Result` (theory or simulation); missing susceptibilities are guessed."""
+        t, s = res.teacher, res.student
+        tstate = sb = sstate = None
+        tb = None
+        if t is not None and all(np.isfinite([t.m, t.q, t.bias])):
+            V = t.extra.get("V") if t.extra else None
+            if V is not None and np.isfinite(V):
+                tstate = (t.m, t.q, V)
+            tb = t.bias
+        if s is not None and all(np.isfinite([s.m, s.q, s.bias])) and s.p is not None:
+            ex = s.extra or {}
+            V, Vx = ex.get("V"), ex.get("Vx")
+            if V is not None and Vx is not None and np.isfinite(V) and np.isfinite(Vx):
+                sstate = (s.m, s.q, s.p, V, Vx)
+            sb = s.bias
+        lvl = (res.extra or {}).get("quad_level_teacher")
+        return cls(tstate, tb, sstate, sb, None if lvl is None else int(lvl))
+
+
+def bayes_optimal_error(data: GaussianMixture) -> float:
+    """Bayes-optimal generalization error of the model at ``data`` (N -> infinity).
+
+    The posterior predictive's log-odds is linear with the closed-form overlaps
+    ``mt = 2 alpha / (Delta (Delta + alpha))``, ``qt = 4 alpha / (Delta^2 (Delta + alpha))`` and
+    bias ``log(rho / (1 - rho))``; its error is ``eps_g(mt, qt, bt)``. The sparse student's floor
+    is ``bayes_optimal_error(GaussianMixture(alpha / eta, Delta / eta, rho))`` (THEORY.md).
+    """
+    t = bayes_optimal_teacher(data)
+    return float(gen_error(t.mt, t.qt, t.bt, data.delta, data.rho))
+
+
+def _status_text(who: str, info, quad_error: float, levels) -> str:
+    if not levels:
+        return f"{who}: {info.message}"
+    nodes = "x".join(str(2 ** lv + 1) for lv in levels) if levels else "closed form"
+    return (f"{who}: {info.message}, {info.iterations} evaluations, residual {info.residual:.2e}, "
+            f"quadrature {nodes} nodes (half-rule estimate {quad_error:.1e})")
+
+
+def _teacher_obs(t: TeacherSolution, nan: bool) -> Observables:
+    d = t.data
+    vals = dict(gen_error=float(gen_error(t.mt, t.qt, t.bt, d.delta, d.rho)), train_error=t.train_error,
+                train_loss=t.train_loss, m=t.mt, q=t.qt, bias=t.bt)
+    extra = dict(V=t.Vt, mhat=t.mhat, qhat=t.qhat, Vhat=t.Vhat)
+    if nan:
+        vals = {k: math.nan for k in vals}
+        extra = {k: math.nan for k in extra}
+    return Observables(**vals, extra=extra)
+
+
+def _student_obs(s: Optional[StudentSolution], data: GaussianMixture, nan: bool) -> Observables:
+    keys = ("gen_error", "train_error", "train_loss", "m", "q", "bias", "p")
+    ekeys = ("V", "Vx", "mhat", "qhat", "qhat12", "Vhat", "Vhat21")
+    if s is None or nan:
+        return Observables(**{k: math.nan for k in keys}, extra={k: math.nan for k in ekeys})
+    return Observables(gen_error=float(gen_error(s.m, s.q, s.b, data.delta, data.rho)),
+                       train_error=s.train_error, train_loss=s.train_loss, m=s.m, q=s.q, bias=s.b, p=s.p,
+                       extra=dict(V=s.V, Vx=s.Vx, mhat=s.mhat, qhat=s.qhat, qhat12=s.qhat12,
+                                  Vhat=s.Vhat, Vhat21=s.Vhat21))
+
+
+def solve(data: GaussianMixture, teacher: Union[LogisticTeacher, BayesOptimalTeacher],
+          student: Optional[Student] = None, *, tol: float = 1e-10, maxiter: int = 1000,
+          init: Union[Result, WarmStart, None] = None, method: str = "anderson",
+          quad_tol: float = 1e-6, strict: bool = False, student_loss=None) -> Result:
+    """Asymptotic (N -> infinity) teacher and KD student at one point (THEORY.md).
+
+    Parameters
+    ----------
+    tol : relative fixed-point residual ``max |G(x) - x| / (1 + |x|)`` to reach.
+    maxiter : map evaluations allowed per model (teacher, student).
+    init : warm start, a previous :class:`Result` (e.g. a neighbouring point) or :class:`WarmStart`.
+    method : ``"anderson"`` (default; damped iteration as fallback) or ``"damped"``.
+    quad_tol : refine each quadrature rule until its half-rule difference is below this.
+    strict : raise :class:`kdlab.solver.ConvergenceError` instead of returning a non-converged result.
+    student_loss : replace the student's KD loss by another :class:`kdlab.losses.Loss`.
+
+    Returns ``Result(backend="theory")``: asymptotic observables in ``.teacher`` / ``.student``
+    (susceptibilities and conjugates in their ``extra``), ``status`` (converged, iterations,
+    residual, message), and in ``extra`` the Bayes-optimal errors ``bayes_error`` (model at
+    ``data``) and ``bayes_error_sparse`` (the sparse student's floor, at ``(alpha / eta,
+    Delta / eta, rho)``) plus quadrature diagnostics.
+    """
+    if not isinstance(data, GaussianMixture):
+        raise TypeError(f"data must be a GaussianMixture, got {type(data).__name__}")
+    if not isinstance(teacher, (LogisticTeacher, BayesOptimalTeacher)):
+        raise TypeError(f"teacher must be LogisticTeacher or BayesOptimalTeacher, got {type(teacher).__name__}")
+    if student is not None and not isinstance(student, Student):
+        raise TypeError(f"student must be a Student or None, got {type(student).__name__}")
+    if not (tol > 0 and math.isfinite(tol)):
+        raise ValueError(f"tol must be a finite number > 0, got {tol!r}")
+    if isinstance(maxiter, bool) or not isinstance(maxiter, (int, np.integer)) or maxiter < 1:
+        raise ValueError(f"maxiter must be an integer >= 1, got {maxiter!r}")
+    if isinstance(init, Result):
+        init = WarmStart.from_result(init)
+    elif init is not None and not isinstance(init, WarmStart):
+        raise TypeError("init must be a Result, a WarmStart or None")
+    init = init or WarmStart()
+
+    t = solve_teacher(data, teacher, tol=tol, maxiter=maxiter, method=method, init=init.teacher,
+                      init_bias=init.teacher_bias, level=init.teacher_level, quad_tol=quad_tol)
+    t_diverged = t.info.message.startswith("diverged")
+    parts = [_status_text("teacher", t.info, t.quad_error, None if t.closed_form else (t.level,))]
+    converged = t.info.converged
+    quad_bad = t.quad_error > QUAD_ACCEPT
+    iterations, residual = t.info.iterations, t.info.residual
+    extra = {"bayes_error": bayes_optimal_error(data)}
+    if not t.closed_form:
+        extra.update(quad_level_teacher=t.level, quad_error_teacher=t.quad_error)
+    s = None
+    if student is not None:
+        extra["bayes_error_sparse"] = bayes_optimal_error(
+            GaussianMixture(data.alpha / student.eta, data.delta / student.eta, data.rho))
+        if converged:
+            s = solve_student(t, student, loss=student_loss, tol=tol, maxiter=maxiter, method=method,
+                              init=init.student, init_bias=init.student_bias, quad_tol=quad_tol)
+            parts.append(_status_text("student", s.info, s.quad_error, s.levels))
+            converged = converged and s.info.converged
+            quad_bad = quad_bad or s.quad_error > QUAD_ACCEPT
+            iterations += s.info.iterations
+            residual = max(residual, s.info.residual)
+            extra.update(quad_level_student_1=s.levels[0], quad_level_student_2=s.levels[1],
+                         quad_error_student=s.quad_error)
+        else:
+            parts.append("student: not solved (teacher not converged)")
+    if quad_bad and converged:
+        parts.append(f"quadrature error estimate above {QUAD_ACCEPT:g} at the finest rule")
+    status = SolverStatus(bool(converged and not quad_bad), int(iterations), float(residual), "; ".join(parts))
+    s_diverged = s is not None and s.info.message.startswith("diverged")
+    res = Result(backend="theory", data=data, teacher_spec=teacher, student_spec=student,
+                 teacher=_teacher_obs(t, t_diverged),
+                 student=None if student is None else _student_obs(s, data, s_diverged or s is None),
+                 status=status, n_features=None, extra=extra)
+    if strict and not status.converged:
+        from ..solver import ConvergenceError
+
+        raise ConvergenceError(f"theory did not converge: {status.message}")
+    return res

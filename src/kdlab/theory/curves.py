@@ -1,0 +1,134 @@
+"""Learning curves: :func:`solve` along one parameter with informed warm starts.
+
+Each point starts from its neighbour's solution, linearly extrapolated from the two previous
+converged points (a secant predictor), which typically halves the number of map evaluations.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..problem import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student
+from ..results import Result
+from ._solve import WarmStart, solve
+
+__all__ = ["curve", "parse_values", "CURVE_PARAMETERS"]
+
+#: Parameters a curve can run along, and the object each belongs to.
+CURVE_PARAMETERS = {"alpha": "data", "delta": "data", "rho": "data", "teacher_lam": "teacher",
+                    "eta": "student", "chi": "student", "temperature": "student", "lam": "student"}
+
+
+def parse_values(spec: str) -> np.ndarray:
+    """``"a:b:n"`` (n points linearly spaced), ``"log:a:b:n"`` (geometric) or ``"v1,v2,..."``."""
+    s = spec.strip()
+    try:
+        if s.lower().startswith("log:"):
+            a, b, n = s[4:].split(":")
+            a, b, n = float(a), float(b), int(n)
+            if a <= 0 or b <= 0:
+                raise ValueError("log spacing needs positive end points")
+            out = np.geomspace(a, b, n)
+        elif ":" in s:
+            a, b, n = s.split(":")
+            out = np.linspace(float(a), float(b), int(n))
+        else:
+            out = np.array([float(v) for v in re.split(r"[,\s]+", s) if v])
+    except ValueError as exc:
+        raise ValueError(f"invalid values {spec!r} (use 'start:stop:n', 'log:start:stop:n' or 'v1,v2,...'): "
+                         f"{exc}") from None
+    if out.size == 0 or not np.all(np.isfinite(out)):
+        raise ValueError(f"invalid values {spec!r}: need at least one finite value")
+    return out
+
+
+def _point(data, teacher, student, along, value):
+    owner = CURVE_PARAMETERS[along]
+    if owner == "data":
+        return data.replace(**{along: value}), teacher, student
+    if owner == "teacher":
+        if not isinstance(teacher, LogisticTeacher):
+            raise ValueError("teacher_lam can only vary for the logistic teacher")
+        return data, teacher.replace(lam=value), student
+    if student is None:
+        raise ValueError(f"a curve along {along!r} needs a student")
+    return data, teacher, student.replace(**{along: value})
+
+
+def _extrapolate(history, value) -> Optional[WarmStart]:
+    """Secant predictor from the last two converged points (plain copy with one)."""
+    if not history:
+        return None
+    v1, w1 = history[-1]
+    if len(history) < 2:
+        return w1
+    v0, w0 = history[-2]
+    if v1 == v0:
+        return w1
+    f = (value - v1) / (v1 - v0)
+
+    def lin(a, b):
+        if a is None or b is None:
+            return b
+        return tuple(float(bb + f * (bb - aa)) for aa, bb in zip(a, b))
+
+    def lin1(a, b):
+        return b if a is None or b is None else float(b + f * (b - a))
+
+    t = lin(w0.teacher, w1.teacher)
+    s = lin(w0.student, w1.student)
+    if t is not None and not (t[1] > 0 and t[2] > 0):
+        t = w1.teacher
+    if s is not None and not (s[1] > 0 and s[3] > 0):
+        s = w1.student
+    return WarmStart(t, lin1(w0.teacher_bias, w1.teacher_bias), s, lin1(w0.student_bias, w1.student_bias))
+
+
+def curve(data: GaussianMixture, teacher, student: Optional[Student] = None, *, along: str,
+          values: Iterable[float] | str, progress: bool = False, extrapolate: bool = True,
+          return_results: bool = False, **solve_kwargs):
+    """Solve the theory at ``values`` of one parameter, in the given order.
+
+    ``along``: ``alpha``, ``delta``, ``rho``, ``teacher_lam``, ``eta``, ``chi``, ``temperature``
+    or ``lam``; ``values``: numbers or a string for :func:`parse_values`. The other parameters
+    are those of ``data``, ``teacher``, ``student``. Each point is warm-started from the
+    previous converged ones (``extrapolate``: secant predictor). Returns a ``pandas.DataFrame``
+    with one ``Result.to_record()`` row per value (``status_converged`` says whether each point
+    converged), or ``(DataFrame, [Result, ...])`` with ``return_results``. ``progress`` shows a
+    tqdm bar on stderr. Other keywords go to :func:`solve`.
+    """
+    if along not in CURVE_PARAMETERS:
+        raise ValueError(f"along must be one of {sorted(CURVE_PARAMETERS)}, got {along!r}")
+    vals = parse_values(values) if isinstance(values, str) else np.asarray(list(values), float)
+    if vals.size == 0:
+        raise ValueError("values must not be empty")
+    # validate every point before computing anything
+    points = [_point(data, teacher, student, along, float(v)) for v in vals]
+    results: list[Result] = []
+    history: list = []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(points), desc=f"theory along {along}", unit="pt")
+    try:
+        for v, (d, t, s) in zip(vals, points):
+            init = _extrapolate(history if extrapolate else history[-1:], float(v))
+            res = solve(d, t, s, init=init, **solve_kwargs)
+            if res.status.converged:
+                history.append((float(v), WarmStart.from_result(res)))
+                history = history[-2:]
+            results.append(res)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix_str(f"{along}={v:.4g}" + ("" if res.status.converged else " NOT CONVERGED"))
+    finally:
+        if bar is not None:
+            bar.close()
+    df = pd.DataFrame([r.to_record() for r in results])
+    return (df, results) if return_results else df

@@ -1,0 +1,95 @@
+"""``kdlab theory`` and ``kdlab theory-curve``."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from kdlab import GaussianMixture, LogisticTeacher, Student
+from kdlab.cli import app
+from kdlab.theory import solve
+
+runner = CliRunner()
+POINT = ["--alpha", "2", "--rho", "0.3", "--teacher", "logistic", "--teacher-lam", "0.1", "--eta", "0.5",
+         "--chi", "0.5", "--temperature", "2", "--lam", "0.1"]
+
+
+def test_theory_json_layout_matches_simulate_without_stderr():
+    res = runner.invoke(app, ["theory", *POINT, "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["backend"] == "theory" and "n_features" not in out and "n_seeds" not in out
+    for block, keys in (("teacher", ["gen_error", "train_error", "train_loss", "m", "q", "bias"]),
+                        ("student", ["gen_error", "train_error", "train_loss", "m", "q", "bias", "p"])):
+        for k in keys:
+            assert isinstance(out[block][k], float)
+        assert not any(k.endswith("_stderr") for k in out[block])
+    assert out["problem"] == {"alpha": 2.0, "delta": 1.0, "rho": 0.3, "teacher": "logistic",
+                              "teacher_lam": 0.1, "eta": 0.5, "chi": 0.5, "temperature": 2.0,
+                              "lam": 0.1, "t2_scaling": False}
+    assert out["status"]["converged"] is True
+    ref = solve(GaussianMixture(2.0, 1.0, 0.3), LogisticTeacher(0.1), Student(0.5, 0.5, 2.0, 0.1))
+    assert out["student"]["gen_error"] == ref.student.gen_error
+    assert out["extra"]["bayes_error_sparse"] == ref.extra["bayes_error_sparse"]
+
+
+def test_theory_bayes_teacher_only_and_t2():
+    res = runner.invoke(app, ["theory", "--teacher", "bayes-optimal", "--no-student", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["student"] is None and out["problem"]["teacher"] == "bayes-optimal"
+    res = runner.invoke(app, ["theory", *POINT, "--t2-scaling", "--json"])
+    assert json.loads(res.stdout)["problem"]["t2_scaling"] is True
+
+
+def test_theory_text_output():
+    res = runner.invoke(app, ["theory", *POINT])
+    assert res.exit_code == 0 and "gen_error=" in res.stdout and "converged=True" in res.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--rho", "1.2"], "rho"), (["--alpha", "-1"], "alpha"), (["--eta", "0"], "eta"),
+    (["--chi", "2"], "chi"), (["--temperature", "0"], "temperature"), (["--lam", "-1"], "lam"),
+    (["--teacher", "svm"], "teacher"), (["--tol", "0"], "tol"), (["--maxiter", "0"], "maxiter"),
+    (["--method", "newton"], "method"),
+])
+def test_theory_invalid_input_exits_nonzero(args, message):
+    res = subprocess.run([sys.executable, "-m", "kdlab", "theory", *args], capture_output=True, text=True)
+    assert res.returncode != 0
+    assert message in res.stderr and "Error" in res.stderr
+
+
+def test_theory_not_converged_warns_and_strict_fails():
+    res = runner.invoke(app, ["theory", "--alpha", "0.5", "--teacher-lam", "0", "--json"])
+    assert res.exit_code == 0
+    assert "not converged" in res.stderr
+    res = runner.invoke(app, ["theory", "--alpha", "0.5", "--teacher-lam", "0", "--strict"])
+    assert res.exit_code == 1
+
+
+def test_theory_curve(tmp_path):
+    out = tmp_path / "curve.csv"
+    res = runner.invoke(app, ["theory-curve", "--along", "alpha", "--values", "0.5:3:6", *POINT[2:],
+                              "--no-progress", "--output", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    assert [r["alpha"] for r in rows] == pytest.approx([0.5, 1.0, 1.5, 2.0, 2.5, 3.0])
+    assert all(r["status_converged"] for r in rows)
+    import pandas as pd
+
+    df = pd.read_csv(out)
+    assert len(df) == 6 and "student_gen_error" in df
+
+
+def test_theory_curve_progress_and_errors():
+    res = runner.invoke(app, ["theory-curve", "--along", "lam", "--values", "log:0.01:1:3"])
+    assert res.exit_code == 0, res.output
+    assert "student_gen_error" in res.stdout
+    for args, msg in ((["--along", "beta"], "along"), (["--values", "1:2"], "values"),
+                      (["--along", "alpha", "--values", "-1,1"], "alpha"),
+                      (["--output", "x.txt"], "output")):
+        r = subprocess.run([sys.executable, "-m", "kdlab", "theory-curve", "--no-progress", *args],
+                           capture_output=True, text=True)
+        assert r.returncode != 0 and msg in r.stderr, (args, r.stderr)
