@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 from scipy.optimize import minimize_scalar
+from scipy.special import expit
 
 from kdlab.losses import KDLoss, LinearLoss, LogisticLoss, SoftCrossEntropy
 from kdlab.problem import Student
@@ -40,6 +41,18 @@ def test_derivatives_by_finite_differences(u, ut, y, chi, T):
     assert loss.grad(u, y, ut) == pytest.approx(num_grad, abs=1e-6 * scale)
     assert loss.hess(u, y, ut) == pytest.approx(num_hess, abs=1e-5 * scale ** 2)
     assert loss.cross(u, y, ut) == pytest.approx(num_cross, abs=1e-5 * scale ** 2)
+
+
+@settings(max_examples=200)
+@given(u=st.floats(-1e3, 1e3), ut=st.floats(-1e3, 1e3), y=st.sampled_from([-1.0, 1.0]), chi=chis, T=temps)
+def test_fused_grad_hess_equals_separate(u, ut, y, chi, T):
+    loss = KDLoss(1 - chi, chi, T)
+    g, h = loss.grad_hess(u, y, ut)
+    # both are exact to a few ulps of the terms they sum
+    small = lambda x: min(expit(x), expit(-x))
+    ulp = 1e-300 + 1e-15 * ((1 - chi) * expit(-y * u) + chi / T * (small(u / T) + small(ut / T)))
+    assert g == pytest.approx(loss.grad(u, y, ut), rel=1e-12, abs=ulp)
+    assert h == pytest.approx(loss.hess(u, y, ut), rel=1e-12, abs=1e-300)
 
 
 @settings(max_examples=200)
