@@ -113,6 +113,14 @@ def problem_record(data: GaussianMixture, teacher: Teacher, student: Optional[St
     return rec
 
 
+def _strict_json(obj):
+    if isinstance(obj, dict):
+        return {k: _strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 @dataclass(frozen=True)
 class Result:
     """What a backend computed for one problem.
@@ -134,7 +142,11 @@ class Result:
     extra: Mapping[str, float] = field(default_factory=dict)
 
     def to_json_dict(self) -> dict:
-        """``{"teacher": {...}, "student": {...}, ...}``: the CLI's JSON layout."""
+        """``{"teacher": {...}, "student": {...}, ...}``: the CLI's JSON layout (strict JSON:
+        a non-finite value, e.g. of a diverged model, becomes ``null``)."""
+        return _strict_json(self._json_dict())
+
+    def _json_dict(self) -> dict:
         out = {"backend": self.backend,
                "problem": problem_record(self.data, self.teacher_spec, self.student_spec),
                "teacher": self.teacher.to_dict(),

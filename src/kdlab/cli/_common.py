@@ -47,7 +47,7 @@ def build_problem(alpha, delta, rho, teacher, teacher_lam, eta, chi, temperature
 def emit(result, as_json: bool) -> None:
     """Print a :class:`~kdlab.results.Result` as JSON or as a readable summary."""
     if as_json:
-        json.dump(result.to_json_dict(), sys.stdout, indent=2)
+        json.dump(result.to_json_dict(), sys.stdout, indent=2, allow_nan=False)
         sys.stdout.write("\n")
     else:
         typer.echo(repr(result))
