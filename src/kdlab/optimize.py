@@ -1,0 +1,255 @@
+"""Optimal hyper-parameters over the theory backend.
+
+* :func:`optimal_lam`: the ridge minimizing the teacher's (logistic teacher, ``lam_t``) or the
+  student's (``lam``) generalization error: a coarse log-spaced scan, then a bounded scalar
+  search (:func:`scipy.optimize.minimize_scalar`, ``method="bounded"``) on ``log10 lam`` in the
+  bracket around the best scan point. Consecutive solves are warm-started.
+* :func:`optimal_kd`: the ``(chi, temperature)`` minimizing the student's error at fixed ``lam``:
+  a coarse grid in ``chi x log T``, then a bounded Nelder-Mead polish from the best grid point.
+
+Both return an :class:`Optimum` (the optimal values, the error, the
+:class:`~kdlab.results.Result` there, the number of solves, whether the optimum sits on a
+bound). ``solve=`` replaces :func:`kdlab.theory.solve` (any callable with its signature).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import numpy as np
+from scipy.optimize import minimize, minimize_scalar
+
+from .problem import GaussianMixture, LogisticTeacher, Student
+
+__all__ = ["Optimum", "OptimizationError", "optimal_lam", "optimal_kd", "solve_robust"]
+
+
+class OptimizationError(RuntimeError):
+    """No evaluation of the objective succeeded (all solves failed or did not converge)."""
+
+
+@dataclass(frozen=True)
+class Optimum:
+    """Result of a hyper-parameter search.
+
+    ``params``: the optimal values (``{"lam": ...}``, ``{"teacher_lam": ...}`` or
+    ``{"chi": ..., "temperature": ...}``); ``value``: the single optimal value for a scalar
+    search; ``gen_error``: the minimal error; ``result``: the theory :class:`Result` there;
+    ``n_evals``: solves done; ``at_bound``: the optimum is on (within tolerance of) a bound, so
+    the true optimum may lie beyond it; ``history``: ``(params, gen_error)`` of every solve.
+    """
+
+    params: dict
+    gen_error: float
+    result: Any
+    n_evals: int
+    at_bound: bool
+    history: list = field(default_factory=list, repr=False)
+
+    @property
+    def value(self) -> float:
+        if len(self.params) != 1:
+            raise AttributeError("value is only defined for a scalar search; use params")
+        return next(iter(self.params.values()))
+
+
+def _default_solve():
+    from . import theory
+
+    return theory.solve
+
+
+def solve_robust(solve, data, teacher, student=None, **kwargs):
+    """``solve(...)``, retried when it does not converge: first without the warm start, then
+    with ``method="damped"`` (the plain damped iteration THEORY.md found to converge at every
+    point checked). The first converged result wins; otherwise the first result is returned
+    (its ``status`` says it did not converge)."""
+    first = solve(data, teacher, student, **kwargs)
+    if getattr(first.status, "converged", True):
+        return first
+    retries = []
+    if "init" in kwargs:
+        retries.append({k: v for k, v in kwargs.items() if k != "init"})
+    if kwargs.get("method", "anderson") != "damped":
+        retries.append({**{k: v for k, v in kwargs.items() if k != "init"}, "method": "damped"})
+    for kw in retries:
+        try:
+            res = solve(data, teacher, student, **kw)
+        except TypeError:  # a solver without ``method``
+            continue
+        if getattr(res.status, "converged", True):
+            return res
+    return first
+
+
+class _Objective:
+    """Wraps the solver: caches, warm-starts from the nearest previous point, maps failures
+    and non-converged solves to +inf, records the history."""
+
+    def __init__(self, build, which, solve, init, solve_kwargs, distance):
+        self.build, self.which, self.solve = build, which, solve
+        self.solve_kwargs = solve_kwargs
+        self.distance = distance
+        self.init = init
+        self.history: list = []
+        self.results: list = []  # (x, error, result)
+        self.errors: list = []
+
+    def __call__(self, x) -> float:
+        x = tuple(float(v) for v in np.atleast_1d(x))
+        for xx, err, _ in self.results:
+            if xx == x:
+                return err
+        data, teacher, student = self.build(x)
+        init = self.init
+        ok = [r for r in self.results if r[2] is not None]
+        if ok:
+            init = min(ok, key=lambda r: self.distance(r[0], x))[2]
+        kw = dict(self.solve_kwargs)
+        if init is not None:
+            kw["init"] = init
+        try:
+            res = solve_robust(self.solve, data, teacher, student, **kw)
+        except Exception as exc:  # noqa: BLE001 - a failed solve is +inf for the search
+            if "init" in kw:  # a bad warm start must not poison the search: retry cold
+                kw.pop("init")
+                try:
+                    res = solve_robust(self.solve, data, teacher, student, **kw)
+                except Exception as exc2:  # noqa: BLE001
+                    self.errors.append(f"{x}: {type(exc2).__name__}: {exc2}")
+                    res = None
+            else:
+                self.errors.append(f"{x}: {type(exc).__name__}: {exc}")
+                res = None
+        err = math.inf
+        if res is not None:
+            obs = res.student if self.which == "student" else res.teacher
+            conv = getattr(res.status, "converged", True)
+            if obs is not None and conv and math.isfinite(obs.gen_error):
+                err = float(obs.gen_error)
+            elif not conv:
+                self.errors.append(f"{x}: not converged ({res.status.message})")
+        self.results.append((x, err, res if math.isfinite(err) else None))
+        self.history.append((x, err))
+        return err
+
+    def best(self):
+        ok = [r for r in self.results if math.isfinite(r[1])]
+        if not ok:
+            raise OptimizationError("every solve failed or did not converge: "
+                                    + "; ".join(self.errors[:3]))
+        return min(ok, key=lambda r: r[1])
+
+
+def _check_bounds(name, bounds, positive=True):
+    try:
+        lo, hi = (float(b) for b in bounds)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (low, high), got {bounds!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi or (positive and lo <= 0):
+        raise ValueError(f"{name} must satisfy {'0 < ' if positive else ''}low < high (finite), got {bounds!r}")
+    return lo, hi
+
+
+def optimal_lam(data: GaussianMixture, teacher, student: Optional[Student] = None, *,
+                which: Optional[str] = None, bounds=(1e-4, 1e2), n_grid: int = 7,
+                xatol: float = 0.01, maxiter: int = 40, init=None,
+                solve: Optional[Callable] = None, **solve_kwargs) -> Optimum:
+    """The ridge minimizing eps_g, by bounded search on ``log10 lam`` within ``bounds``.
+
+    ``which="teacher"`` optimizes the logistic teacher's ``lam_t`` (the student, if given, is
+    ignored); ``which="student"`` (the default when ``student`` is given) the student's ``lam``,
+    the teacher fixed. ``n_grid`` log-spaced solves first locate the basin; then
+    ``minimize_scalar(method="bounded")`` refines it to ``xatol`` in ``log10 lam``.
+    Extra keyword arguments go to the solver.
+    """
+    if which is None:
+        which = "teacher" if student is None else "student"
+    if which not in ("teacher", "student"):
+        raise ValueError(f"which must be 'teacher' or 'student', got {which!r}")
+    if which == "teacher" and not isinstance(teacher, LogisticTeacher):
+        raise ValueError("only the logistic teacher has a ridge to optimize "
+                         f"(got {type(teacher).__name__})")
+    if which == "student" and student is None:
+        raise ValueError("which='student' needs a student")
+    lo, hi = _check_bounds("bounds", bounds)
+    n_grid = int(n_grid)
+    if n_grid < 3:
+        raise ValueError(f"n_grid must be >= 3, got {n_grid}")
+    if not xatol > 0:
+        raise ValueError(f"xatol must be > 0, got {xatol}")
+    solve = solve or _default_solve()
+    st = None if which == "teacher" else student
+
+    def build(x):
+        lam = 10.0 ** x[0]
+        if which == "teacher":
+            return data, teacher.replace(lam=lam), None
+        return data, teacher, st.replace(lam=lam)
+
+    obj = _Objective(build, which, solve, init, solve_kwargs, lambda a, b: abs(a[0] - b[0]))
+    llo, lhi = math.log10(lo), math.log10(hi)
+    grid = np.linspace(llo, lhi, n_grid)
+    errs = [obj(g) for g in grid]
+    if not any(math.isfinite(e) for e in errs):
+        obj.best()  # raises
+    i = int(np.nanargmin(np.where(np.isfinite(errs), errs, np.inf)))
+    a, b = grid[max(i - 1, 0)], grid[min(i + 1, n_grid - 1)]
+    minimize_scalar(lambda x: obj(x), bounds=(a, b), method="bounded",
+                    options={"xatol": xatol, "maxiter": int(maxiter)})
+    x, err, res = obj.best()
+    at_bound = bool(x[0] - llo <= 2 * xatol or lhi - x[0] <= 2 * xatol)
+    name = "teacher_lam" if which == "teacher" else "lam"
+    return Optimum({name: 10.0 ** x[0]}, err, res, len(obj.history), at_bound,
+                   [({name: 10.0 ** h[0]}, e) for h, e in obj.history])
+
+
+def optimal_kd(data: GaussianMixture, teacher, student: Student, *, chi_bounds=(0.0, 1.0),
+               temperature_bounds=(0.1, 10.0), n_chi: int = 5, n_temperature: int = 5,
+               polish: bool = True, maxfev: int = 40, init=None,
+               solve: Optional[Callable] = None, **solve_kwargs) -> Optimum:
+    """The ``(chi, temperature)`` minimizing the student's eps_g at its fixed ``lam``.
+
+    A ``n_chi x n_temperature`` grid (``chi`` linear, ``T`` log-spaced within the bounds), then
+    (``polish=True``) a bounded Nelder-Mead on ``(chi, log10 T)`` from the best grid point, at
+    most ``maxfev`` more solves.
+    """
+    if student is None:
+        raise ValueError("optimal_kd needs a student")
+    clo, chi_hi = _check_bounds("chi_bounds", chi_bounds, positive=False)
+    if clo < 0 or chi_hi > 1:
+        raise ValueError(f"chi_bounds must lie within [0, 1], got {chi_bounds!r}")
+    tlo, thi = _check_bounds("temperature_bounds", temperature_bounds)
+    if int(n_chi) < 2 or int(n_temperature) < 1:
+        raise ValueError("n_chi must be >= 2 and n_temperature >= 1")
+    solve = solve or _default_solve()
+
+    def build(x):
+        return data, teacher, student.replace(chi=min(max(x[0], 0.0), 1.0), temperature=10.0 ** x[1])
+
+    scale = np.array([chi_hi - clo, max(math.log10(thi / tlo), 1e-12)])
+    obj = _Objective(build, "student", solve, init, solve_kwargs,
+                     lambda a, b: float(np.sum(((np.array(a) - np.array(b)) / scale) ** 2)))
+    chis = np.linspace(clo, chi_hi, int(n_chi))
+    lts = (np.linspace(math.log10(tlo), math.log10(thi), int(n_temperature)) if int(n_temperature) > 1
+           else np.array([0.5 * (math.log10(tlo) + math.log10(thi))]))
+    for lt in lts:  # sweep chi at fixed T: neighbours warm-start each other
+        for c in chis:
+            obj((c, lt))
+    x0 = np.array(obj.best()[0])
+    if polish:
+        bounds = [(clo, chi_hi), (math.log10(tlo), math.log10(thi))]
+        minimize(lambda x: obj(np.clip(x, [b[0] for b in bounds], [b[1] for b in bounds])), x0,
+                 method="Nelder-Mead", bounds=bounds,
+                 options={"maxfev": int(maxfev), "xatol": 1e-3, "fatol": 1e-7,
+                          "initial_simplex": [x0, x0 + [0.1 * scale[0] * (1 if x0[0] < chi_hi else -1), 0],
+                                              x0 + [0, 0.1 * scale[1] * (1 if x0[1] < bounds[1][1] else -1)]]})
+    x, err, res = obj.best()
+    tol = 1e-3
+    at_bound = bool((x[0] - clo <= tol and clo > 0) or chi_hi - x[0] <= tol and chi_hi < 1
+                    or x[1] - math.log10(tlo) <= tol or math.log10(thi) - x[1] <= tol)
+    params = {"chi": float(x[0]), "temperature": 10.0 ** x[1]}
+    return Optimum(params, err, res, len(obj.history), at_bound,
+                   [({"chi": h[0], "temperature": 10.0 ** h[1]}, e) for h, e in obj.history])

@@ -1,0 +1,139 @@
+"""Optimal hyper-parameters: bounded searches over a toy solver and over the real theory."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from kdlab import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student
+from kdlab.optimize import OptimizationError, optimal_kd, optimal_lam, solve_robust
+from kdlab.results import Observables, Result, SolverStatus
+
+
+def _obs(err):
+    return Observables(gen_error=err, train_error=0.0, train_loss=0.0, m=1.0, q=1.0, bias=0.0)
+
+
+def toy_solve(data, teacher, student=None, *, init=None, target=0.3, fail_below=None, **_):
+    """eps = 0.1 + (log10 lam - log10 target)^2 for the optimized model; chi, T: a bowl at (0.7, 2)."""
+    if student is None:
+        x = teacher.lam
+    else:
+        x = student.lam
+    if fail_below is not None and x < fail_below:
+        raise RuntimeError("toy failure")
+    err = 0.1 + (math.log10(x) - math.log10(target)) ** 2
+    if student is not None:
+        err += (student.chi - 0.7) ** 2 + (math.log10(student.temperature) - math.log10(2.0)) ** 2
+    s = None if student is None else _obs(err)
+    t = _obs(err if student is None else 0.2)
+    return Result("toy", data, teacher, student, t, s, status=SolverStatus(True))
+
+
+DATA = GaussianMixture(2.0, 1.0, 0.3)
+
+
+@pytest.mark.parametrize("target", [1e-3, 0.3, 20.0])
+def test_optimal_lam_finds_the_minimum_of_a_toy(target):
+    opt = optimal_lam(DATA, LogisticTeacher(1.0), None, solve=toy_solve, target=target, xatol=1e-3)
+    assert opt.params.keys() == {"teacher_lam"}
+    assert math.log10(opt.value) == pytest.approx(math.log10(target), abs=5e-3)
+    assert opt.gen_error == pytest.approx(0.1, abs=1e-4)
+    assert not opt.at_bound and opt.n_evals < 40
+
+
+def test_optimal_lam_student_and_bound_flag():
+    st = Student(eta=0.5, chi=0.0, lam=1.0)
+    opt = optimal_lam(DATA, LogisticTeacher(0.1), st, solve=toy_solve, target=1e-6, bounds=(1e-4, 1e2))
+    assert "lam" in opt.params and opt.at_bound and opt.value == pytest.approx(1e-4, rel=0.05)
+
+
+def test_optimal_lam_survives_failed_solves_and_reports_total_failure():
+    opt = optimal_lam(DATA, LogisticTeacher(1.0), None, solve=toy_solve, target=0.3, fail_below=1e-2)
+    assert opt.value == pytest.approx(0.3, rel=0.02)
+    with pytest.raises(OptimizationError):
+        optimal_lam(DATA, LogisticTeacher(1.0), None, solve=toy_solve, fail_below=1e9)
+
+
+@pytest.mark.parametrize("kw, msg", [
+    (dict(which="teacher", teacher=BayesOptimalTeacher()), "logistic teacher"),
+    (dict(which="student"), "needs a student"),
+    (dict(bounds=(1.0, 0.1)), "low < high"),
+    (dict(bounds=(0.0, 1.0)), "0 < low"),
+    (dict(n_grid=2), "n_grid"),
+    (dict(which="both"), "which"),
+])
+def test_optimal_lam_validation(kw, msg):
+    teacher = kw.pop("teacher", LogisticTeacher(0.1))
+    with pytest.raises(ValueError, match=msg):
+        optimal_lam(DATA, teacher, None, solve=toy_solve, **kw)
+
+
+def test_optimal_kd_on_a_toy_bowl():
+    st = Student(eta=0.5, chi=0.5, temperature=1.0, lam=0.3)
+    opt = optimal_kd(DATA, LogisticTeacher(0.1), st, solve=toy_solve, temperature_bounds=(0.1, 10))
+    assert opt.params["chi"] == pytest.approx(0.7, abs=0.02)
+    assert opt.params["temperature"] == pytest.approx(2.0, rel=0.05)
+    assert opt.gen_error == pytest.approx(0.1, abs=1e-3)
+    with pytest.raises(ValueError, match="chi_bounds"):
+        optimal_kd(DATA, LogisticTeacher(0.1), st, solve=toy_solve, chi_bounds=(0.0, 1.5))
+    with pytest.raises(ValueError, match="needs a student"):
+        optimal_kd(DATA, LogisticTeacher(0.1), None, solve=toy_solve)
+
+
+def test_solve_robust_retries_a_non_converged_solve():
+    calls = []
+
+    def flaky(data, teacher, student=None, *, method="anderson", init=None):
+        calls.append(method)
+        return Result("toy", data, teacher, student, _obs(0.2), None,
+                      status=SolverStatus(method == "damped", 1, 0.0, method))
+
+    res = solve_robust(flaky, DATA, LogisticTeacher(0.1), None, init="warm")
+    assert res.status.converged and calls == ["anderson", "anderson", "damped"]
+
+
+# ----------------------------------------------------------------------------- real theory
+
+
+def test_optimal_teacher_lam_is_a_minimum_of_the_theory():
+    from kdlab import theory
+
+    opt = optimal_lam(DATA, LogisticTeacher(0.1), None)
+    assert opt.result.status.converged and not opt.at_bound
+    for f in (0.7, 1.4):
+        other = theory.solve(DATA, LogisticTeacher(opt.value * f)).teacher.gen_error
+        assert other >= opt.gen_error - 1e-9
+    # unbalanced clusters: even the optimum stays above the Bayes-optimal error
+    assert opt.gen_error > theory.bayes_optimal_error(DATA) + 1e-3
+
+
+def test_optimal_student_lam_of_the_theory():
+    from kdlab import theory
+
+    st = Student(eta=0.5, chi=0.0, lam=0.1)
+    opt = optimal_lam(DATA, LogisticTeacher(0.1), st)
+    assert 1e-3 < opt.value < 10 and opt.result.student is not None
+    for f in (0.7, 1.4):
+        other = theory.solve(DATA, LogisticTeacher(0.1), st.replace(lam=opt.value * f)).student.gen_error
+        assert other >= opt.gen_error - 1e-9
+
+
+def test_cli_optimize(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from kdlab.cli import app
+
+    r = CliRunner().invoke(app, ["optimize", "lam", "--which", "teacher", "--alpha", "2", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert set(out["optimum"]) == {"teacher_lam"} and 0 < out["gen_error"] < 0.3
+    r = CliRunner().invoke(app, ["optimize", "lam", "--bounds", "1,0.1"])
+    assert r.exit_code != 0 and "low < high" in r.output
+    r = CliRunner().invoke(app, ["optimize", "kd", "--grid", "2", "--chi-bounds", "0.5,1",
+                                 "--temperature-bounds", "1,3"])
+    assert r.exit_code == 0, r.output
+    assert "chi = " in r.stdout and "temperature = " in r.stdout
