@@ -159,3 +159,15 @@ def test_wrong_types_are_rejected():
         simulate({"alpha": 2}, LogisticTeacher(), Student())
     with pytest.raises(TypeError, match="teacher"):
         simulate(DATA, Student(), Student())
+
+
+def test_default_seeds_draw_typical_centres():
+    """Every point simulated with seeds 0..K-1 shares their centres v: they must be typical.
+
+    mean |v|^2 / N over seeds 0..19 within 2 standard errors of 1 at N = 1000, 2000 and 4000.
+    """
+    from kdlab.simulate import _streams
+
+    for N in (1000, 2000, 4000):
+        norms = [float(np.mean(_streams(s)[0].standard_normal(N) ** 2)) for s in range(20)]
+        assert abs(np.mean(norms) - 1.0) <= 2 * math.sqrt(2.0 / N / 20), (N, np.mean(norms))
