@@ -21,6 +21,7 @@ __all__ = [
     "Student",
     "check_real",
     "check_int",
+    "check_problem",
 ]
 
 
@@ -164,6 +165,16 @@ class Student(_Validated):
 
         return KDLoss(label_weight=1.0 - self.chi, kd_weight=self.kd_weight,
                       temperature=self.temperature)
+
+
+def check_problem(data, teacher, student) -> None:
+    """``TypeError`` unless ``(data, teacher, student)`` is a problem description (student may be None)."""
+    if not isinstance(data, GaussianMixture):
+        raise TypeError(f"data must be a GaussianMixture, got {type(data).__name__}")
+    if not isinstance(teacher, (LogisticTeacher, BayesOptimalTeacher)):
+        raise TypeError(f"teacher must be LogisticTeacher or BayesOptimalTeacher, got {type(teacher).__name__}")
+    if student is not None and not isinstance(student, Student):
+        raise TypeError(f"student must be a Student or None, got {type(student).__name__}")
 
 
 def teacher_from_name(name: str, lam: float | None = None) -> Teacher:

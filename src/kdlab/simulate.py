@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .problem import (BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student, Teacher,
-                      check_int, teacher_loss)
+                      check_int, check_problem, teacher_loss)
 from .results import OBSERVABLES, Observables, Result, SolverStatus, gen_error
 from .solver import fit_linear
 
@@ -175,12 +175,7 @@ def simulate(data: GaussianMixture, teacher: Teacher, student: Optional[Student]
     ``n_test`` fresh test samples per seed (default ``M``); ``n_jobs`` processes (default:
     all cores, one BLAS thread each); ``tol`` the optimizers' relative gradient tolerance.
     """
-    if not isinstance(data, GaussianMixture):
-        raise TypeError(f"data must be a GaussianMixture, got {type(data).__name__}")
-    if not isinstance(teacher, (LogisticTeacher, BayesOptimalTeacher)):
-        raise TypeError(f"teacher must be LogisticTeacher or BayesOptimalTeacher, got {type(teacher).__name__}")
-    if student is not None and not isinstance(student, Student):
-        raise TypeError(f"student must be a Student or None, got {type(student).__name__}")
+    check_problem(data, teacher, student)
     n_features = check_int("n_features", n_features, low=2)
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
         seeds = range(check_int("seeds", seeds, low=1))

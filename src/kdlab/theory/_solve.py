@@ -8,7 +8,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from ..problem import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student
+from ..problem import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student, check_problem
 from ..results import Observables, Result, SolverStatus, gen_error
 from .quadrature import MAX_LEVEL
 from .student import STUDENT_MAX_LEVEL, StudentSolution, solve_student
@@ -117,12 +117,7 @@ def solve(data: GaussianMixture, teacher: Union[LogisticTeacher, BayesOptimalTea
     ``data``) and ``bayes_error_sparse`` (the sparse student's floor, at ``(alpha / eta,
     Delta / eta, rho)``) plus quadrature diagnostics.
     """
-    if not isinstance(data, GaussianMixture):
-        raise TypeError(f"data must be a GaussianMixture, got {type(data).__name__}")
-    if not isinstance(teacher, (LogisticTeacher, BayesOptimalTeacher)):
-        raise TypeError(f"teacher must be LogisticTeacher or BayesOptimalTeacher, got {type(teacher).__name__}")
-    if student is not None and not isinstance(student, Student):
-        raise TypeError(f"student must be a Student or None, got {type(student).__name__}")
+    check_problem(data, teacher, student)
     if not (tol > 0 and math.isfinite(tol)):
         raise ValueError(f"tol must be a finite number > 0, got {tol!r}")
     if isinstance(maxiter, bool) or not isinstance(maxiter, (int, np.integer)) or maxiter < 1:
