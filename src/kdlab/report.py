@@ -401,7 +401,9 @@ def theory_vs_simulation(t: pd.DataFrame, cols=("teacher_gen_error", "student_ge
                 continue
             out.append({"series": r["series"], "alpha": r["alpha"], "observable": col, "theory": m[col],
                         "simulation": r[col], "stderr": se, "diff": r[col] - m[col],
-                        "z": (r[col] - m[col]) / se if se and se > 0 else float("nan"),
+                        # a degenerate point (e.g. the constant classifier, eps_g = rho on every
+                        # seed) has a zero s.e.: floor it at the 1e-9 precision of the solvers
+                        "z": (r[col] - m[col]) / max(se, 1e-9) if se is not None and se >= 0 else float("nan"),
                         "n_features": r.get("n_features"), "n_seeds": r.get("n_seeds")})
     return pd.DataFrame(out)
 
