@@ -117,19 +117,12 @@ def _tex(x) -> str:
     return f"${s}$" if "^" in s else s
 
 
-def _bayes_floor_sparse(alpha, delta, rho, eta):
-    """Bayes-optimal error of a sparse student: the model at (alpha/eta, delta/eta, rho)."""
+def _bayes_error(alpha, delta, rho, eta=1.0):
+    """Bayes-optimal error of the model (``eta = 1``) or of a sparse student (THEORY.md)."""
     from . import theory
     from .problem import GaussianMixture
 
-    return float(theory.bayes_optimal_error(GaussianMixture(alpha / eta, delta / eta, rho)))
-
-
-def _bayes_error(alpha, delta, rho):
-    from . import theory
-    from .problem import GaussianMixture
-
-    return float(theory.bayes_optimal_error(GaussianMixture(alpha, delta, rho)))
+    return float(theory.bayes_optimal_error(GaussianMixture(alpha, delta, rho), eta))
 
 
 def _setup_mpl():
@@ -395,7 +388,7 @@ def compute_kd_bayes(p, ctx: RunContext) -> pd.DataFrame:
                   "label-only student, optimal lam")
 
     def floors(d):
-        return d.assign(bayes_floor_sparse=[_bayes_floor_sparse(a, p["delta"], p["rho"], p["eta"])
+        return d.assign(bayes_floor_sparse=[_bayes_error(a, p["delta"], p["rho"], p["eta"])
                                             for a in d["alpha"]],
                         bayes_error_full=[_bayes_error(a, p["delta"], p["rho"]) for a in d["alpha"]])
 

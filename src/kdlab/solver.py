@@ -53,8 +53,8 @@ def is_separable(X: np.ndarray, y: np.ndarray, fit_bias: bool = True) -> bool:
     return res.status == 0
 
 
-def _objective(loss: Loss, u, y, ut, w, lam):
-    return float(np.sum(loss.value(u, y, ut)) + 0.5 * lam * (w @ w))
+def _objective(loss: Loss, u, y, ut, w, lam, sw):
+    return float(np.sum(sw * loss.value(u, y, ut)) + 0.5 * lam * (w @ w))
 
 
 def fit_linear(X: np.ndarray, y: np.ndarray, loss: Loss, lam: float, *, ut=None,
@@ -79,7 +79,7 @@ def fit_linear(X: np.ndarray, y: np.ndarray, loss: Loss, lam: float, *, ut=None,
             raise NoMinimizerError("the linear loss -y u has no minimizer in a free bias; fix the bias")
         w = X.T @ (sw * y) / lam
         u = X @ w + bias
-        return FitResult(w, float(bias), u, 1, 0.0, _objective(loss, u, y, ut, w, lam))
+        return FitResult(w, float(bias), u, 1, 0.0, _objective(loss, u, y, ut, w, lam, sw))
 
     if lam == 0 and isinstance(loss, KDLoss) and loss.kd_weight == 0:
         if is_separable(X, y, fit_bias):
@@ -93,7 +93,7 @@ def fit_linear(X: np.ndarray, y: np.ndarray, loss: Loss, lam: float, *, ut=None,
         return sw * f(u, y, ut)
 
     u = X @ w + b
-    J = float(np.sum(wloss(loss.value, u))) + 0.5 * lam * (w @ w)
+    J = _objective(loss, u, y, ut, w, lam, sw)
     scale = None
     for it in range(max_iter + 1):
         r = wloss(loss.grad, u)
@@ -152,13 +152,13 @@ def fit_linear(X: np.ndarray, y: np.ndarray, loss: Loss, lam: float, *, ut=None,
         for _ in range(60):
             w_new = w + step * sw_dir
             u_new = u + step * du
-            J_new = float(np.sum(wloss(loss.value, u_new))) + 0.5 * lam * (w_new @ w_new)
+            J_new = _objective(loss, u_new, y, ut, w_new, lam, sw)
             if J_new <= J + 1e-4 * step * slope or abs(J_new - J) <= 1e-15 * abs(J):
                 break
             step *= 0.5
         w, b = w_new, b + step * sb_dir
         u = X @ w + b
-        J = float(np.sum(wloss(loss.value, u))) + 0.5 * lam * (w @ w)
+        J = _objective(loss, u, y, ut, w, lam, sw)
         if not np.isfinite(J) or np.max(np.abs(w), initial=0.0) > 1e12:
             raise NoMinimizerError("the weights diverge: the objective has no minimizer (lam = 0 on "
                                    "separable data?); use lam > 0")

@@ -42,6 +42,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
+from .values import parse_values
 from .problem import GaussianMixture, Student, teacher_from_name
 
 __all__ = [
@@ -188,33 +189,9 @@ def _as_list(v) -> list:
 
 
 def parse_grid_value(spec: str) -> list:
-    """Parse one CLI axis: ``"0.5:5:10"`` (10 values linearly spaced), ``"1e-3:10:5:log"``
-    (log spaced), or a comma list ``"0,0.5,1"`` / ``"logistic,bayes-optimal"``."""
-    spec = spec.strip()
-    if ":" in spec:
-        parts = spec.split(":")
-        if len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] not in ("log", "lin")):
-            raise ValueError(f"range must be START:STOP:NUM[:log], got {spec!r}")
-        start, stop, num = float(parts[0]), float(parts[1]), int(parts[2])
-        if num < 1:
-            raise ValueError(f"range needs NUM >= 1, got {spec!r}")
-        if len(parts) == 4 and parts[3] == "log":
-            if start <= 0 or stop <= 0:
-                raise ValueError(f"log range needs positive bounds, got {spec!r}")
-            return [float(x) for x in np.geomspace(start, stop, num)]
-        return [float(x) for x in np.linspace(start, stop, num)]
-    out = []
-    for item in spec.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        try:
-            out.append(float(item))
-        except ValueError:
-            out.append(item)
-    if not out:
-        raise ValueError(f"empty grid axis {spec!r}")
-    return out
+    """Parse one CLI axis (:func:`kdlab.values.parse_values`): ``"0.5:5:10"``, ``"1e-3:10:5:log"``,
+    ``"log:1e-3:10:5"`` or a list ``"0,0.5,1"`` / ``"logistic,bayes-optimal"``."""
+    return parse_values(spec, numeric=False)
 
 
 def make_problem(point: Mapping[str, Any]):

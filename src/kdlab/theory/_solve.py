@@ -8,7 +8,8 @@ from typing import Optional, Union
 
 import numpy as np
 
-from ..problem import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student, check_problem
+from ..problem import (BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student, check_problem,
+                       check_real)
 from ..results import Observables, Result, SolverStatus, gen_error
 from .quadrature import MAX_LEVEL
 from .student import STUDENT_MAX_LEVEL, StudentSolution, solve_student
@@ -53,14 +54,17 @@ class WarmStart:
         return cls(tstate, tb, sstate, sb, None if lvl is None else int(lvl))
 
 
-def bayes_optimal_error(data: GaussianMixture) -> float:
-    """Bayes-optimal generalization error of the model at ``data`` (N -> infinity).
+def bayes_optimal_error(data: GaussianMixture, eta: float = 1.0) -> float:
+    """Bayes-optimal generalization error (N -> infinity) of a model on ``eta N`` coordinates.
 
     The posterior predictive's log-odds is linear with the closed-form overlaps
     ``mt = 2 alpha / (Delta (Delta + alpha))``, ``qt = 4 alpha / (Delta^2 (Delta + alpha))`` and
-    bias ``log(rho / (1 - rho))``; its error is ``eps_g(mt, qt, bt)``. The sparse student's floor
-    is ``bayes_optimal_error(GaussianMixture(alpha / eta, Delta / eta, rho))`` (THEORY.md).
+    bias ``log(rho / (1 - rho))``; its error is ``eps_g(mt, qt, bt)``. With ``eta < 1`` (the
+    sparse student's floor) it is the same at ``(alpha / eta, Delta / eta, rho)`` (THEORY.md).
     """
+    eta = check_real("eta", eta, low=0.0, high=1.0, high_open=False)
+    if eta != 1.0:
+        data = GaussianMixture(data.alpha / eta, data.delta / eta, data.rho)
     t = bayes_optimal_teacher(data)
     return float(gen_error(t.mt, t.qt, t.bt, data.delta, data.rho))
 
@@ -140,8 +144,7 @@ def solve(data: GaussianMixture, teacher: Union[LogisticTeacher, BayesOptimalTea
         extra.update(quad_level_teacher=t.level, quad_error_teacher=t.quad_error)
     s = None
     if student is not None:
-        extra["bayes_error_sparse"] = bayes_optimal_error(
-            GaussianMixture(data.alpha / student.eta, data.delta / student.eta, data.rho))
+        extra["bayes_error_sparse"] = bayes_optimal_error(data, student.eta)
         if converged:
             s = solve_student(t, student, loss=student_loss, tol=tol, maxiter=maxiter, method=method,
                               init=init.student, init_bias=init.student_bias, quad_tol=quad_tol)

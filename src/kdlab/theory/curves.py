@@ -7,12 +7,12 @@ converged points (a secant predictor), which typically halves the number of map 
 from __future__ import annotations
 
 import math
-import re
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
+from ..values import parse_values as _parse_values
 from ..problem import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student
 from ..results import Result
 from ._solve import WarmStart, solve
@@ -25,26 +25,8 @@ CURVE_PARAMETERS = {"alpha": "data", "delta": "data", "rho": "data", "teacher_la
 
 
 def parse_values(spec: str) -> np.ndarray:
-    """``"a:b:n"`` (n points linearly spaced), ``"log:a:b:n"`` (geometric) or ``"v1,v2,..."``."""
-    s = spec.strip()
-    try:
-        if s.lower().startswith("log:"):
-            a, b, n = s[4:].split(":")
-            a, b, n = float(a), float(b), int(n)
-            if a <= 0 or b <= 0:
-                raise ValueError("log spacing needs positive end points")
-            out = np.geomspace(a, b, n)
-        elif ":" in s:
-            a, b, n = s.split(":")
-            out = np.linspace(float(a), float(b), int(n))
-        else:
-            out = np.array([float(v) for v in re.split(r"[,\s]+", s) if v])
-    except ValueError as exc:
-        raise ValueError(f"invalid values {spec!r} (use 'start:stop:n', 'log:start:stop:n' or 'v1,v2,...'): "
-                         f"{exc}") from None
-    if out.size == 0 or not np.all(np.isfinite(out)):
-        raise ValueError(f"invalid values {spec!r}: need at least one finite value")
-    return out
+    """Numbers described by ``spec`` (see :func:`kdlab.values.parse_values`) as an array."""
+    return np.asarray(_parse_values(spec), float)
 
 
 def _point(data, teacher, student, along, value):
