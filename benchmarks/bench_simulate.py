@@ -16,7 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
 from kdlab import GaussianMixture, LogisticTeacher, Student, simulate
-from kdlab.simulate import fit_student, fit_teacher, sample_dataset, student_subset
+from kdlab.simulation.run import fit_student, fit_teacher, sample_dataset, student_subset
 
 
 def best_of(f, repeat):

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from kdlab import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student
-from kdlab.optimize import OptimizationError, optimal_kd, optimal_lam, solve_robust
+from kdlab.runs.tuning import OptimizationError, optimal_kd, optimal_lam, solve_robust
 from kdlab.results import Observables, Result, SolverStatus
 
 

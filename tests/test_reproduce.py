@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kdlab.figures import FIGURES, LAB_OPT, OPT_T
-from kdlab.report import SUPPORTED, evaluate_claims
+from kdlab.talk.figures import FIGURES, LAB_OPT, OPT_T
+from kdlab.talk.report import SUPPORTED, evaluate_claims
 
 KDLAB = [sys.executable, "-c", "from kdlab.cli import main; main()"]
 PARAMS = ["alpha", "delta", "rho", "teacher", "eta", "chi", "temperature", "lam", "backend", "series", "kind"]
@@ -139,3 +139,40 @@ def test_sweep_command(tmp_path):
     assert len(df) == 6 and df["status_converged"].all() and (df["rho"] == 0.3).all()
     r = CliRunner().invoke(app, ["sweep", "-g", "alpha=1", "-g", "colour=1", "-o", str(out)])
     assert r.exit_code != 0 and "unknown sweep parameter" in r.output
+
+
+FROZEN = Path(__file__).parent / "data" / "reproduce-quick"
+#: Columns that describe how a number was computed, not the number (timings, cache keys,
+#: iteration counts, solver messages and residuals, quadrature levels and error estimates:
+#: these depend on the warm-start order, which depends on the number of workers).
+_NOT_RESULTS = ("elapsed_s", "key", "status_iterations", "status_residual", "status_message",
+                "teacher_iterations", "student_iterations")
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in FROZEN.glob("*.parquet")))
+def test_quick_tables_equal_the_frozen_copy(quick, name):
+    """The tables of ``reproduce --quick`` made before the chain-of-stages refactor
+    (``tests/data/reproduce-quick``): theory numbers to 1e-9, simulation numbers exactly."""
+    _, _, tables, _ = quick
+    frozen = pd.read_parquet(FROZEN / f"{name}.parquet")
+    new = tables[name]
+    keys = ["series", "kind", "alpha"]
+    frozen = frozen.sort_values(keys, kind="stable").reset_index(drop=True)
+    new = new.sort_values(keys, kind="stable").reset_index(drop=True)
+    assert len(new) == len(frozen)
+    missing = {c for c in set(frozen.columns) - set(new.columns) - set(_NOT_RESULTS)
+               if not c.startswith("quad_")}
+    assert not missing, missing
+    for col in frozen.columns:
+        if col in _NOT_RESULTS or col.startswith("quad_"):
+            continue
+        a, b = frozen[col], new[col]
+        if pd.api.types.is_numeric_dtype(a) and not pd.api.types.is_bool_dtype(a):
+            a, b = a.astype(float).to_numpy(), b.astype(float).to_numpy()
+            theory = (frozen["kind"] == "theory").to_numpy()
+            np.testing.assert_allclose(b[theory], a[theory], rtol=1e-9, atol=1e-12,
+                                       equal_nan=True, err_msg=f"{name}: {col} (theory)")
+            np.testing.assert_array_equal(b[~theory], a[~theory], err_msg=f"{name}: {col} (simulate)")
+        else:
+            assert list(a.astype(object).where(a.notna(), None)) == \
+                list(b.astype(object).where(b.notna(), None)), f"{name}: {col}"

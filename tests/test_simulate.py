@@ -7,8 +7,9 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from kdlab import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student, simulate
-from kdlab.simulate import fit_student, fit_teacher, sample_dataset, simulate_seed, student_subset
-from kdlab.solver import NoMinimizerError, fit_linear
+from kdlab.simulation.run import fit_student, fit_teacher, sample_dataset, simulate_seed, student_subset
+from kdlab.errors import NoMinimizerError
+from kdlab.simulation.erm import fit_linear
 from kdlab.losses import LogisticLoss
 
 DATA = GaussianMixture(alpha=2.0, delta=1.0, rho=0.3)
@@ -166,7 +167,7 @@ def test_default_seeds_draw_typical_centres():
 
     mean |v|^2 / N over seeds 0..19 within 2 standard errors of 1 at N = 1000, 2000 and 4000.
     """
-    from kdlab.simulate import _streams
+    from kdlab.simulation.run import _streams
 
     for N in (1000, 2000, 4000):
         norms = [float(np.mean(_streams(s)[0].standard_normal(N) ** 2)) for s in range(20)]

@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kdlab.sweep import (Sweep, SweepError, expand_grid, load_store, normalize_point,
+from kdlab.runs.sweep import (Sweep, SweepError, expand_grid, load_store, normalize_point,
                          parse_grid_value, run_sweep, save_table)
 
-TOY = "kdlab.sweep:toy_backend"
+TOY = "kdlab.runs.sweep:toy_backend"
 VOLATILE = ["elapsed_s", "toy_warm_started"]  # timing / path dependent, not results
 GRID = {"alpha": [0.5, 1.0, 2.0, 4.0], "teacher_lam": [0.01, 0.1], "chi": [0.0, 0.5]}
 
@@ -123,11 +123,11 @@ def test_joblib_parallel_matches_serial(tmp_path):
 def test_failures_are_reported_and_successes_kept(tmp_path):
     # alpha huge -> fine; the toy never fails, so use an unimportable backend for one sweep
     with pytest.raises(SweepError) as info:
-        run_sweep({"alpha": [1.0, 2.0]}, backend="kdlab.sweep:no_such_backend", store=tmp_path,
+        run_sweep({"alpha": [1.0, 2.0]}, backend="kdlab.runs.sweep:no_such_backend", store=tmp_path,
                   n_jobs=1, progress=False)
     assert len(info.value.failures) == 2 and "cannot import" in info.value.failures[0][2]
     with pytest.warns(RuntimeWarning):
-        df = run_sweep({"alpha": [1.0]}, backend="kdlab.sweep:no_such_backend", n_jobs=1,
+        df = run_sweep({"alpha": [1.0]}, backend="kdlab.runs.sweep:no_such_backend", n_jobs=1,
                        progress=False, errors="warn")
     assert df.empty
 
@@ -136,7 +136,7 @@ def test_failures_are_reported_and_successes_kept(tmp_path):
 
 SCRIPT = textwrap.dedent("""
     import sys
-    from kdlab.sweep import run_sweep
+    from kdlab.runs.sweep import run_sweep
     grid = {"alpha": [0.25 * k for k in range(1, 13)], "chi": [0.0, 0.5]}
     run_sweep(grid, backend=%r, theory_options={"sleep": 0.25}, store=sys.argv[1],
               n_jobs=int(sys.argv[2]), progress=False)
@@ -181,7 +181,7 @@ def test_kill_and_resume_gives_identical_table(tmp_path, n_jobs, sig):
 
 SIM_SCRIPT = textwrap.dedent("""
     import sys
-    from kdlab.sweep import run_sweep
+    from kdlab.runs.sweep import run_sweep
     grid = {"alpha": [0.5, 1.0, 2.0, 3.0], "chi": [0.0, 0.5, 1.0], "teacher_lam": [0.01, 0.1, 1.0]}
     run_sweep(grid, backend="simulate", n_features=300, seeds=3, store=sys.argv[1], n_jobs=2,
               progress=False)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from kdlab import BayesOptimalTeacher, GaussianMixture, Student, theory
-from kdlab.sweep import parse_grid_value
+from kdlab.runs.sweep import parse_grid_value
 from kdlab.values import parse_values
 
 

@@ -8,7 +8,7 @@ One problem description (:class:`GaussianMixture`, :class:`LogisticTeacher` /
 
 from .problem import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student
 from .results import Observables, Result, SolverStatus, gen_error
-from .simulate import simulate
+from .simulation import simulate
 from . import theory
 
 __version__ = "0.1.0"

@@ -4,7 +4,7 @@
 ``sum_mu [(1 - chi) log(1 + exp(-y u)) + chi H(sigmoid(ut / T), sigmoid(u / T))] + (lam / 2) ||w||^2``
 with ``u = X w + b`` (no ``1/sqrt(N)`` scaling here: scale ``X`` yourself to match the model),
 an unregularized intercept, and the teacher's logits ``ut`` for the positive class
-``classes_[1]``. It reuses :class:`kdlab.losses.KDLoss` and :func:`kdlab.solver.fit_linear`.
+``classes_[1]``. It reuses :class:`kdlab.losses.KDLoss` and :func:`kdlab.simulation.erm.fit_linear`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .problem import Student
-from .solver import fit_linear
+from .simulation.erm import fit_linear
 
 __all__ = ["KDClassifier"]
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
+from .errors import ProxError
+
 __all__ = [
     "softplus",
     "sigmoid",
@@ -44,10 +46,6 @@ def softplus(x):
 def dsigmoid(x):
     """``sigmoid'(x) = sigmoid(x) sigmoid(-x)``, stable for any ``|x|``."""
     return expit(x) * expit(-x)
-
-
-class ProxError(RuntimeError):
-    """The proximal operator did not reach its tolerance (reports the residual)."""
 
 
 class Loss:

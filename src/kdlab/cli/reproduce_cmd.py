@@ -61,7 +61,7 @@ def _scheduler(address: Optional[str]):
 
 
 def _run_figures(names, out: Path, quick, n_jobs, scheduler, no_cache, no_sim, formats, quiet):
-    from ..figures import make_figure
+    from ..talk.figures import make_figure
 
     outputs = {}
     with _scheduler(scheduler) as client:
@@ -95,8 +95,8 @@ def reproduce_command(
     Defaults take a few minutes on 2 cores; --quick under a minute.
     """
     from .. import __version__
-    from ..figures import FIGURES
-    from ..report import evaluate_claims, write_report
+    from ..talk.figures import FIGURES
+    from ..talk.report import evaluate_claims, write_report
 
     _check_jobs(n_jobs)
     fm = _formats(formats)
@@ -131,8 +131,8 @@ def figure_command(
     quiet: Quiet = False,
 ) -> None:
     """Make one figure of the talk (PNG + PDF + its table) and print its claim's verdict."""
-    from ..figures import FIGURES
-    from ..report import evaluate_claims
+    from ..talk.figures import FIGURES
+    from ..talk.report import evaluate_claims
 
     if name not in FIGURES:
         fail(f"unknown figure {name!r}; choose from: {', '.join(FIGURES)}")
@@ -167,7 +167,7 @@ def sweep_command(
 
     Example: kdlab sweep -g alpha=0.5:5:10 -g chi=0,0.5,1 -g rho=0.3 --backend theory -o chi.csv
     """
-    from ..sweep import Sweep, SweepError, parse_grid_value, save_table
+    from ..runs.sweep import Sweep, SweepError, parse_grid_value, save_table
 
     _check_jobs(n_jobs)
     spec = {}
@@ -240,7 +240,7 @@ def optimize_lam_command(
     as_json: AsJson = False,
 ) -> None:
     """The ridge minimizing the student's (or the logistic teacher's) generalization error."""
-    from ..optimize import OptimizationError, optimal_lam
+    from ..runs.tuning import OptimizationError, optimal_lam
 
     if which not in ("student", "teacher"):
         fail(f"--which must be 'student' or 'teacher', got {which!r}")
@@ -264,7 +264,7 @@ def optimize_kd_command(
     as_json: AsJson = False,
 ) -> None:
     """The (chi, temperature) minimizing the KD student's generalization error at fixed lam."""
-    from ..optimize import OptimizationError, optimal_kd
+    from ..runs.tuning import OptimizationError, optimal_kd
 
     data, tch, student = build_problem(alpha, delta, rho, teacher, teacher_lam, eta, 0.5, 1.0, lam, t2_scaling)
     try:

@@ -33,8 +33,8 @@ def simulate_command(
     as_json: AsJson = False,
 ) -> None:
     """Simulate teacher and KD student at finite N; mean and standard error over seeds."""
-    from ..simulate import simulate
-    from ..solver import ConvergenceError
+    from ..simulation import simulate
+    from ..errors import ConvergenceError
 
     data, tch, student = build_problem(alpha, delta, rho, teacher, teacher_lam, eta, chi, temperature,
                                        lam, t2_scaling, no_student)

@@ -13,7 +13,7 @@ safeguarded 1-D Newton inside every map evaluation; Anderson-accelerated fixed p
 damped fallback and honest convergence reporting in ``Result.status``.
 """
 
-from ._solve import QUAD_ACCEPT, WarmStart, bayes_optimal_error, solve
+from .chain import QUAD_ACCEPT, WarmStart, bayes_optimal_error, solve
 from .curves import CURVE_PARAMETERS, curve, parse_values
 
 __all__ = ["solve", "curve", "bayes_optimal_error", "WarmStart", "parse_values", "CURVE_PARAMETERS",

@@ -15,7 +15,7 @@ import pandas as pd
 from ..values import parse_values as _parse_values
 from ..problem import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student
 from ..results import Result
-from ._solve import WarmStart, solve
+from .chain import WarmStart, solve
 
 __all__ = ["curve", "parse_values", "CURVE_PARAMETERS"]
 

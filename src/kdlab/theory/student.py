@@ -29,11 +29,11 @@ import numpy as np
 from scipy.special import ndtr
 
 from ..problem import Student
-from ._prox import prox_grid
-from ._roots import solve_bias
+from .prox import prox_grid
+from .bias import solve_bias
 from .quadrature import MIN_LEVEL, WINDOW, gauss_trapezoid, level_for_width
-from ._levels import solve_with_refinement
-from .solver import Diverged, FixedPointInfo, Stop, relative_residual
+from .refine import solve_with_refinement
+from .fixed_point import Diverged, FixedPointInfo, Stop, relative_residual
 from .teacher import HUGE, Y, TeacherSolution, _py
 
 __all__ = ["StudentSolution", "solve_student", "initial_student_state", "STUDENT_MAX_LEVEL"]

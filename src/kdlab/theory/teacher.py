@@ -22,11 +22,11 @@ import numpy as np
 from scipy.special import ndtr
 
 from ..problem import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, teacher_loss
-from ._prox import prox_grid
-from ._roots import solve_bias
+from .prox import prox_grid
+from .bias import solve_bias
 from .quadrature import MAX_LEVEL, MIN_LEVEL, gauss_trapezoid, level_for_width
-from ._levels import solve_with_refinement
-from .solver import Diverged, FixedPointInfo, relative_residual
+from .refine import solve_with_refinement
+from .fixed_point import Diverged, FixedPointInfo, relative_residual
 
 __all__ = ["TeacherSolution", "solve_teacher", "bayes_optimal_teacher", "Y"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from .quadrature import next_level
-from .solver import FixedPointInfo, fixed_point
+from .fixed_point import FixedPointInfo, fixed_point
 
 COARSE_TOL = 1e-6
 PRESOLVE_TOL = 1e-4

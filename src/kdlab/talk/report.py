@@ -1,6 +1,6 @@
 """The computed report: each claim of the talk, with the numbers that support or contradict it.
 
-Everything in the report is computed from the figures' tables (see :mod:`kdlab.figures`);
+Everything in the report is computed from the figures' tables (see :mod:`kdlab.talk.figures`);
 the only fixed text is the statement of each claim (from ``shared/MODEL.md``) and the rule
 used to reach a verdict, which is printed next to it. :func:`evaluate_claims` returns the
 structured :class:`Claim` objects (tests and scripts use them), :func:`build_report` the

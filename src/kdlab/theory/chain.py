@@ -112,7 +112,7 @@ def solve(data: GaussianMixture, teacher: Union[LogisticTeacher, BayesOptimalTea
     init : warm start, a previous :class:`Result` (e.g. a neighbouring point) or :class:`WarmStart`.
     method : ``"anderson"`` (default; damped iteration as fallback) or ``"damped"``.
     quad_tol : refine each quadrature rule until its half-rule difference is below this.
-    strict : raise :class:`kdlab.solver.ConvergenceError` instead of returning a non-converged result.
+    strict : raise :class:`kdlab.errors.ConvergenceError` instead of returning a non-converged result.
     student_loss : replace the student's KD loss by another :class:`kdlab.losses.Loss`.
 
     Returns ``Result(backend="theory")``: asymptotic observables in ``.teacher`` / ``.student``
@@ -166,7 +166,7 @@ def solve(data: GaussianMixture, teacher: Union[LogisticTeacher, BayesOptimalTea
                  student=None if student is None else _student_obs(s, data, s_diverged or s is None),
                  status=status, n_features=None, extra=extra)
     if strict and not status.converged:
-        from ..solver import ConvergenceError
+        from ..errors import ConvergenceError
 
         raise ConvergenceError(f"theory did not converge: {status.message}")
     return res

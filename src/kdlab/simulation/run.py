@@ -17,10 +17,10 @@ from typing import Iterable, Optional
 import numpy as np
 import pandas as pd
 
-from .problem import (BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student, Teacher,
+from ..problem import (BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student, Teacher,
                       check_int, check_problem, teacher_loss)
-from .results import OBSERVABLES, Observables, Result, SolverStatus, gen_error
-from .solver import fit_linear
+from ..results import OBSERVABLES, Observables, Result, SolverStatus, gen_error
+from .erm import fit_linear
 
 __all__ = ["simulate", "simulate_seed", "Dataset", "sample_dataset", "student_subset",
            "fit_teacher", "fit_student"]

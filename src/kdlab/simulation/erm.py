@@ -15,17 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linprog
 
-from .losses import KDLoss, LinearLoss, Loss
+from ..errors import ConvergenceError, NoMinimizerError
+from ..losses import KDLoss, LinearLoss, Loss
 
 __all__ = ["FitResult", "fit_linear", "NoMinimizerError", "ConvergenceError", "is_separable"]
-
-
-class NoMinimizerError(ValueError):
-    """The objective has no minimizer (e.g. ``lam = 0`` on linearly separable data)."""
-
-
-class ConvergenceError(RuntimeError):
-    """The optimizer stopped before reaching its tolerance (message gives the residual)."""
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ fields of :data:`POINT_FIELDS`; a *sweep* evaluates every point of a grid with t
 backend, the simulation backend or both, and returns one :class:`pandas.DataFrame` row per
 point and backend (every parameter, every observable, the solver status), in grid order.
 
->>> from kdlab.sweep import run_sweep
+>>> from kdlab.runs.sweep import run_sweep
 >>> df = run_sweep({"alpha": [0.5, 1, 2], "teacher_lam": [0.01, 0.1], "chi": [0, 0.5]},
 ...                backend="theory", store="my-sweep")            # doctest: +SKIP
 
@@ -42,8 +42,9 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from .values import parse_values
-from .problem import GaussianMixture, Student, teacher_from_name
+from ..errors import SweepError
+from ..values import parse_values
+from ..problem import GaussianMixture, Student, teacher_from_name
 
 __all__ = [
     "POINT_FIELDS",
@@ -78,16 +79,6 @@ BACKENDS = ("theory", "simulate")
 _STUDENT_FIELDS = ("eta", "chi", "temperature", "lam", "t2_scaling")
 _WARM_AXES = ("alpha", "lam", "teacher_lam")
 _STORE_VERSION = 2
-
-
-class SweepError(RuntimeError):
-    """Some points of a sweep failed; ``.failures`` lists ``(point, backend, message)`` and
-    ``.table`` holds the rows that were computed (they are also in the store)."""
-
-    def __init__(self, message: str, failures: list, table: Optional[pd.DataFrame] = None):
-        super().__init__(message)
-        self.failures = failures
-        self.table = table
 
 
 # ----------------------------------------------------------------------------- points
@@ -272,7 +263,7 @@ def evaluate_point(point: Mapping[str, Any], backend: str, settings: Mapping[str
     extra: dict[str, Any] = {}
     t0 = time.perf_counter()
     if opt is not None:
-        from .optimize import optimal_lam
+        from .tuning import optimal_lam
 
         oo = dict(settings.get("optimize_options") or {})
         which = "teacher" if opt == "teacher_lam" else "student"
@@ -321,19 +312,19 @@ def _load_custom(backend: str) -> Callable:
 def _run_backend(backend, settings, data, teacher, student, init):
     if backend == "theory" or _is_custom(backend):
         if backend == "theory":
-            from . import theory
+            from .. import theory
 
             fn = theory.solve
         else:
             fn = _load_custom(backend)
-        from .optimize import solve_robust
+        from .tuning import solve_robust
 
         opts = dict(settings.get("options") or {})
         if init is not None:
             opts["init"] = init
         return solve_robust(fn, data, teacher, student, **opts)
     if backend == "simulate":
-        from .simulate import simulate
+        from ..simulation import simulate
 
         kw = {}
         if settings.get("n_test") is not None:
@@ -466,7 +457,7 @@ class Sweep:
     or ``points=[{...}, ...]`` explicitly; ``base`` fills fields the grid does not set.
     ``backend``: ``"theory"``, ``"simulate"`` or ``"both"``. Simulation settings: ``n_features``,
     ``seeds`` (an int n means ``range(n)``), ``n_test``. ``theory_options`` go to
-    :func:`kdlab.theory.solve`, ``optimize_options`` to :func:`kdlab.optimize.optimal_lam`.
+    :func:`kdlab.theory.solve`, ``optimize_options`` to :func:`kdlab.runs.tuning.optimal_lam`.
     ``warm_start``: ``"auto"`` (first of alpha, lam, teacher_lam that varies), a field name, or
     ``None``.
     """
@@ -712,12 +703,12 @@ def run_sweep(grid=None, *, store=None, n_jobs=None, scheduler=None, progress: b
 
 
 def toy_backend(data, teacher, student=None, *, init=None, sleep: float = 0.0, **_):
-    """A cheap deterministic stand-in with the backends' signature (``backend="kdlab.sweep:toy_backend"``).
+    """A cheap deterministic stand-in with the backends' signature (``backend="kdlab.runs.sweep:toy_backend"``).
 
     Used by the tests of the sweep machinery (store, kill/resume, Dask) and handy for trying
     a grid spec; the numbers are a smooth made-up function of the parameters, not physics.
     """
-    from .results import Observables, Result, SolverStatus, gen_error
+    from ..results import Observables, Result, SolverStatus, gen_error
 
     if sleep:
         time.sleep(float(sleep))

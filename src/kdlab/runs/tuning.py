@@ -21,13 +21,10 @@ from typing import Any, Callable, Optional
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 
-from .problem import GaussianMixture, LogisticTeacher, Student
+from ..errors import OptimizationError
+from ..problem import GaussianMixture, LogisticTeacher, Student
 
 __all__ = ["Optimum", "OptimizationError", "optimal_lam", "optimal_kd", "solve_robust"]
-
-
-class OptimizationError(RuntimeError):
-    """No evaluation of the objective succeeded (all solves failed or did not converge)."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +53,7 @@ class Optimum:
 
 
 def _default_solve():
-    from . import theory
+    from .. import theory
 
     return theory.solve
 

@@ -27,7 +27,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 import pandas as pd
 
-from .sweep import Sweep, save_table
+from ..runs.sweep import Sweep, save_table
 
 __all__ = ["FIGURES", "FigureSpec", "FigureOutput", "RunContext", "make_figure", "figure_params",
            "compute_figure", "plot_figure"]
@@ -119,8 +119,8 @@ def _tex(x) -> str:
 
 def _bayes_error(alpha, delta, rho, eta=1.0):
     """Bayes-optimal error of the model (``eta = 1``) or of a sparse student (THEORY.md)."""
-    from . import theory
-    from .problem import GaussianMixture
+    from .. import theory
+    from ..problem import GaussianMixture
 
     return float(theory.bayes_optimal_error(GaussianMixture(alpha, delta, rho), eta))
 

@@ -1,0 +1,170 @@
+"""Every parameter of a problem, declared once: name, type, range, default and help.
+
+The problem dataclasses (:mod:`kdlab.problem`) validate through these declarations, the
+sweep schema and the flat result records take their names and defaults from them, and the
+command line builds its options and help texts from them. A parameter therefore has the
+same default, range and meaning everywhere.
+
+>>> from kdlab.params import DATA
+>>> DATA["rho"].default, DATA["rho"].range_text
+(0.3, '(0, 1)')
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+__all__ = ["Param", "DATA", "LOGISTIC_TEACHER", "BAYES_TEACHER", "STUDENT", "FRESH",
+           "check_real", "check_int", "check_bool"]
+
+
+def _fmt(x: float) -> str:
+    return "inf" if x == math.inf else ("-inf" if x == -math.inf else f"{x:g}")
+
+
+def check_real(name: str, value: Any, *, low: float | None = None, high: float | None = None,
+               low_open: bool = True, high_open: bool = True) -> float:
+    """``float(value)`` or ``ValueError`` naming ``name`` and the allowed range.
+
+    Rejects booleans, non-numbers, NaN and infinities; an integer too large for a float is
+    rejected by name too.
+    """
+    lo_s = "-inf" if low is None else _fmt(low)
+    hi_s = "inf" if high is None else _fmt(high)
+    rng = f"{'(' if low_open else '['}{lo_s}, {hi_s}{')' if high_open else ']'}"
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError(f"{name} must be a real number in {rng}, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number in {rng}, got {value!r}")
+    try:
+        x = float(value)
+    except OverflowError:
+        raise ValueError(f"{name} must be a finite number in {rng}, got a number too large") from None
+    if not math.isfinite(x):
+        raise ValueError(f"{name} must be a finite number in {rng}, got {value!r}")
+    if low is not None and (x <= low if low_open else x < low):
+        raise ValueError(f"{name} must be in {rng}, got {value!r}")
+    if high is not None and (x >= high if high_open else x > high):
+        raise ValueError(f"{name} must be in {rng}, got {value!r}")
+    return x
+
+
+def check_int(name: str, value: Any, *, low: int, high: int | None = None) -> int:
+    """``int(value)`` or ``ValueError`` unless an integer in ``[low, high]`` (2.0 is 2; 2.7 is an error)."""
+    rng = f">= {low}" if high is None else f"in [{low}, {high}]"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, numbers.Real) and math.isfinite(float(value)) and float(value).is_integer():
+            value = int(value)
+        else:
+            raise ValueError(f"{name} must be an integer {rng}, got {value!r}")
+    if int(value) < low or (high is not None and int(value) > high):
+        raise ValueError(f"{name} must be an integer {rng}, got {value!r}")
+    return int(value)
+
+
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``True`` / ``False`` (also from 0 / 1 and the strings true, false, yes, no, 1, 0)."""
+    if isinstance(value, bool):
+        return value
+    if type(value).__name__ == "bool_":  # numpy.bool_
+        return bool(value)
+    if isinstance(value, numbers.Integral) and int(value) in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(f"{name} must be true or false, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One declared parameter.
+
+    ``type`` is ``float`` or ``bool``; a float has a range ``low .. high`` with open or closed
+    ends. ``symbol`` is the name used in the equations (docs, figure labels).
+    """
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    low: Optional[float] = None
+    high: Optional[float] = None
+    low_open: bool = True
+    high_open: bool = True
+    symbol: str = ""
+
+    @property
+    def range_text(self) -> str:
+        if self.type is bool:
+            return "true or false"
+        lo = "-inf" if self.low is None else _fmt(self.low)
+        hi = "inf" if self.high is None else _fmt(self.high)
+        return f"{'(' if self.low_open else '['}{lo}, {hi}{')' if self.high_open else ']'}"
+
+    def check(self, value: Any, label: str | None = None) -> Any:
+        """The validated value; ``ValueError`` naming ``label`` (default: the name) and the range."""
+        label = label or self.name
+        if self.type is bool:
+            return check_bool(label, value)
+        return check_real(label, value, low=self.low, high=self.high, low_open=self.low_open,
+                          high_open=self.high_open)
+
+    @property
+    def help_text(self) -> str:
+        """Help with the range and default, for the command line."""
+        return f"{self.help} Range {self.range_text}; default {self.default}."
+
+
+def _params(*ps: Param) -> Mapping[str, Param]:
+    return {p.name: p for p in ps}
+
+
+#: The data model (:class:`kdlab.problem.GaussianMixture`).
+DATA = _params(
+    Param("alpha", float, 2.0, "Samples per dimension M / N.", low=0.0, symbol="alpha"),
+    Param("delta", float, 1.0, "Noise variance Delta of the inputs.", low=0.0, symbol="Delta"),
+    Param("rho", float, 0.3, "Class balance P(y = +1).", low=0.0, high=1.0, symbol="rho"),
+    Param("label_noise", float, 0.0, "Probability that a training label is flipped.",
+          low=0.0, high=0.5, low_open=False, symbol="theta"),
+)
+
+_ETA_HELP = "Fraction of the coordinates this model trains (the others stay 0)."
+
+#: The logistic teacher (:class:`kdlab.problem.LogisticTeacher`).
+LOGISTIC_TEACHER = _params(
+    Param("lam", float, 0.1, "Teacher's ridge lam_t.", low=0.0, low_open=False, symbol="lambda_t"),
+    Param("eta", float, 1.0, _ETA_HELP, low=0.0, high=1.0, high_open=False, symbol="eta_t"),
+)
+
+#: The Bayes-optimal teacher (:class:`kdlab.problem.BayesOptimalTeacher`).
+BAYES_TEACHER = _params(
+    Param("eta", float, 1.0, _ETA_HELP, low=0.0, high=1.0, high_open=False, symbol="eta_t"),
+)
+
+#: A knowledge-distillation student (:class:`kdlab.problem.Student`). ``chi`` above 1 is
+#: allowed at ``temperature = 1`` only (checked by the student itself).
+STUDENT = _params(
+    Param("eta", float, 0.5, _ETA_HELP, low=0.0, high=1.0, high_open=False, symbol="eta"),
+    Param("chi", float, 0.5, "KD mixing parameter: weight of the teacher's soft labels "
+          "(above 1 only at temperature 1).", low=0.0, low_open=False, symbol="chi"),
+    Param("temperature", float, 1.0, "KD temperature T (0: hard labels sign of the teacher).",
+          low=0.0, low_open=False, symbol="T"),
+    Param("lam", float, 0.1, "Student's ridge lam.", low=0.0, low_open=False, symbol="lambda"),
+    Param("t2_scaling", bool, False, "Multiply the KD term by T^2 (Hinton's convention)."),
+)
+
+#: A fresh training set for one stage (:class:`kdlab.problem.Fresh`).
+FRESH = _params(
+    Param("alpha", float, 2.0, "Samples per dimension of the stage's own training set.", low=0.0,
+          symbol="alpha"),
+)
