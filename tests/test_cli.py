@@ -35,7 +35,7 @@ def test_simulate_bayes_teacher_only():
 
 @pytest.mark.parametrize("args, message", [
     (["--rho", "1.2"], "rho"), (["--alpha", "-1"], "alpha"), (["--eta", "0"], "eta"),
-    (["--chi", "2"], "chi"), (["--temperature", "0"], "temperature"), (["--lam", "-1"], "lam"),
+    (["--chi", "2", "--temperature", "2"], "chi"), (["--temperature", "-1"], "temperature"), (["--lam", "-1"], "lam"),
     (["--teacher", "svm"], "teacher"), (["--n-features", "1"], "n_features"), (["--seeds", "0"], "seeds"),
 ])
 def test_simulate_invalid_input_exits_nonzero(args, message):

@@ -45,6 +45,6 @@ def test_kd_requires_teacher_logits_and_validates():
     with pytest.raises(ValueError, match="teacher_logits"):
         KDClassifier(chi=0.5).fit(X, y, teacher_logits=np.zeros(3))
     with pytest.raises(ValueError, match="chi"):
-        KDClassifier(chi=1.5).fit(X, y, teacher_logits=np.zeros(len(y)))
+        KDClassifier(chi=1.5, temperature=2.0).fit(X, y, teacher_logits=np.zeros(len(y)))
     with pytest.raises(ValueError, match="temperature"):
-        KDClassifier(temperature=0).fit(X, y, teacher_logits=np.zeros(len(y)))
+        KDClassifier(temperature=-1.0).fit(X, y, teacher_logits=np.zeros(len(y)))

@@ -18,8 +18,9 @@ def test_data_validation(kwargs, name):
 
 
 @pytest.mark.parametrize("kwargs, name", [
-    (dict(eta=0.0), "eta"), (dict(eta=1.01), "eta"), (dict(chi=-0.1), "chi"), (dict(chi=1.5), "chi"),
-    (dict(temperature=0.0), "temperature"), (dict(temperature=-1.0), "temperature"),
+    (dict(eta=0.0), "eta"), (dict(eta=1.01), "eta"), (dict(chi=-0.1), "chi"),
+    (dict(chi=1.5, temperature=2.0), "chi"), (dict(chi=1.5, temperature=0.0), "chi"),
+    (dict(temperature=-1e-9), "temperature"), (dict(temperature=-1.0), "temperature"),
     (dict(lam=-1e-3), "lam"), (dict(t2_scaling="yes"), "t2_scaling"),
 ])
 def test_student_validation(kwargs, name):
@@ -38,7 +39,8 @@ def test_valid_edges_and_replace():
     s = Student(eta=1.0, chi=0.0, temperature=0.05, lam=0.0)
     assert s.replace(chi=1.0).chi == 1.0
     with pytest.raises(ValueError, match="chi"):
-        s.replace(chi=2.0)
+        s.replace(chi=2.0)  # temperature 0.05: chi > 1 only at T = 1
+    assert s.replace(chi=2.0, temperature=1.0).chi == 2.0
     with pytest.raises(ValueError, match="unknown"):
         s.replace(beta=1.0)
     assert Student(chi=0.5, temperature=2.0, t2_scaling=True).kd_weight == pytest.approx(2.0)

@@ -43,7 +43,7 @@ def test_expand_grid_is_cartesian_normalized_and_deduplicated():
     assert len(expand_grid([{"alpha": [1, 2]}, {"alpha": [3], "chi": [0, 1]}])) == 4
 
 
-@pytest.mark.parametrize("bad, msg", [({"alpha": [-1]}, "alpha"), ({"alpha": [1], "chi": [2]}, "chi"),
+@pytest.mark.parametrize("bad, msg", [({"alpha": [-1]}, "alpha"), ({"alpha": [1], "chi": [2], "temperature": [2]}, "chi"),
                                       ({"alpha": [1], "colour": [1]}, "unknown"),
                                       ({"chi": [0]}, "alpha"),
                                       ({"alpha": [1], "teacher": ["oracle"]}, "teacher")])

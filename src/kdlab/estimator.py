@@ -26,9 +26,9 @@ class KDClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    chi : float in [0, 1]
+    chi : float in [0, 1] (above 1 allowed at temperature 1)
         Weight of the KD term; ``chi = 0`` is plain L2 logistic regression.
-    temperature : float > 0
+    temperature : float >= 0 (0: hard labels, the sign of the teacher's logit)
         Temperature ``T`` of both the teacher's soft labels and the student's KD output.
     lam : float >= 0
         Ridge on the coefficients (``lam = 1 / C`` in scikit-learn's parametrization).

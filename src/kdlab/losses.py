@@ -118,10 +118,6 @@ class Loss:
             return u, worst
         return u
 
-    def prox_slope(self, u, V, y, ut=None):
-        """``d prox / d omega = 1 / (1 + V ell''(u))`` at ``u = prox(omega)``."""
-        return 1.0 / (1.0 + V * self.hess(u, y, ut))
-
 
 @dataclass(frozen=True)
 class KDLoss(Loss):
@@ -138,32 +134,43 @@ class KDLoss(Loss):
     temperature: float = 1.0
 
     def __post_init__(self):
-        if self.label_weight < 0 or self.kd_weight < 0:
-            raise ValueError("KDLoss: label_weight and kd_weight must be >= 0")
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
+        if not (self.kd_weight >= 0 and self.temperature >= 0):
+            raise ValueError("KDLoss: kd_weight and temperature must be >= 0")
+        if self.label_weight < 0 and not (self.temperature == 1.0 and self.label_weight + self.kd_weight >= 0):
+            raise ValueError("KDLoss: label_weight < 0 (chi > 1) is allowed only at temperature 1 "
+                             "with label_weight + kd_weight >= 0 (then the loss stays convex)")
+
+    @property
+    def hard(self) -> bool:
+        """``temperature = 0``: hard labels ``sign(ut)``, the KD term is ``log(1 + exp(-sign(ut) u))``."""
+        return self.temperature == 0.0
+
+    @property
+    def _T(self) -> float:
+        """Temperature applied to the model's own pre-activation (1 for hard labels)."""
+        return 1.0 if self.temperature == 0.0 else self.temperature
 
     def _s(self, ut):
         if ut is None:
             if self.kd_weight:
                 raise ValueError("KDLoss with kd_weight > 0 needs the teacher's pre-activation ut")
             return 0.0
+        if self.hard:
+            return np.heaviside(np.asarray(ut, float), 0.5)
         return expit(np.asarray(ut, float) / self.temperature)
 
     def _s_bar(self, ut):
         """``1 - sigmoid(ut / T)`` without cancellation."""
+        if self.hard:
+            return np.heaviside(-np.asarray(ut, float), 0.5)
         return expit(-np.asarray(ut, float) / self.temperature)
-
-    def soft_label(self, ut):
-        """The teacher's soft label ``sigmoid(ut / T)``."""
-        return self._s(ut)
 
     def value(self, u, y, ut=None):
         u = np.asarray(u, float)
         y = np.asarray(y, float)
         out = self.label_weight * softplus(-y * u) if self.label_weight else 0.0 * u * y
         if self.kd_weight:
-            T = self.temperature
+            T = self._T
             s, s_bar = self._s(ut), self._s_bar(ut)
             out = out + self.kd_weight * (s * softplus(-u / T) + s_bar * softplus(u / T))
         return out
@@ -173,10 +180,10 @@ class KDLoss(Loss):
         y = np.asarray(y, float)
         out = -self.label_weight * y * expit(-y * u)
         if self.kd_weight:
-            T = self.temperature
-            # sigmoid(u/T) - sigmoid(ut/T), in the complement form where both are near 1.
-            z, zt = u / T, np.asarray(ut, float) / T
-            diff = np.where(zt > 0, expit(-zt) - expit(-z), expit(z) - expit(zt))
+            T = self._T
+            # sigmoid(u/T) - s(ut), in the complement form where both are near 1.
+            z = u / T
+            diff = np.where(np.asarray(ut, float) > 0, self._s_bar(ut) - expit(-z), expit(z) - self._s(ut))
             out = out + (self.kd_weight / T) * diff
         return out
 
@@ -184,7 +191,7 @@ class KDLoss(Loss):
         u = np.asarray(u, float)
         out = self.label_weight * dsigmoid(u) + 0.0 * np.asarray(y, float)
         if self.kd_weight:
-            T = self.temperature
+            T = self._T
             out = out + (self.kd_weight / T ** 2) * dsigmoid(u / T)
         return out
 
@@ -198,26 +205,32 @@ class KDLoss(Loss):
         g = -self.label_weight * y * np.where(y * u >= 0, e * inv, inv)
         h = self.label_weight * e * inv * inv
         if self.kd_weight:
-            T = self.temperature
+            T = self._T
             z = u / T
             e = np.exp(-np.abs(z))
             inv = 1.0 / (1.0 + e)
             sig, sig_bar = np.where(z >= 0, inv, e * inv), np.where(z >= 0, e * inv, inv)
-            zt = np.asarray(ut, float) / T
-            diff = np.where(zt > 0, expit(-zt) - sig_bar, sig - expit(zt))
+            if self.hard:
+                diff = np.where(np.asarray(ut, float) > 0, -sig_bar, sig) - 0.0
+                diff = np.where(np.asarray(ut, float) == 0, sig - 0.5, diff)
+            else:
+                zt = np.asarray(ut, float) / T
+                diff = np.where(zt > 0, expit(-zt) - sig_bar, sig - expit(zt))
             g = g + (self.kd_weight / T) * diff
             h = h + (self.kd_weight / T ** 2) * e * inv * inv
         return g, h
 
     def cross(self, u, y, ut=None):
-        if not self.kd_weight:
+        """``d^2 ell / du dut``; for hard labels a delta function at ``ut = 0``, returned as 0
+        (the theory handles that term by Gaussian integration by parts)."""
+        if not self.kd_weight or self.hard:
             return super().cross(u, y, ut)
         T = self.temperature
         shape = np.broadcast(np.asarray(u, float), np.asarray(y, float), np.asarray(ut, float)).shape
         return np.broadcast_to(-(self.kd_weight / T ** 2) * dsigmoid(np.asarray(ut, float) / T), shape)
 
     def grad_bound(self) -> float:
-        return self.label_weight + self.kd_weight / self.temperature
+        return abs(self.label_weight) + self.kd_weight / self._T
 
 
 class LogisticLoss(KDLoss):

@@ -7,7 +7,7 @@ same default, range and meaning everywhere.
 
 >>> from kdlab.params import DATA
 >>> DATA["rho"].default, DATA["rho"].range_text
-(0.3, '(0, 1)')
+(0.3, '(0.0, 1.0)')
 """
 
 from __future__ import annotations
@@ -22,24 +22,19 @@ __all__ = ["Param", "DATA", "LOGISTIC_TEACHER", "BAYES_TEACHER", "STUDENT", "FRE
 
 
 def _fmt(x: float) -> str:
-    return "inf" if x == math.inf else ("-inf" if x == -math.inf else f"{x:g}")
+    return "inf" if x == math.inf else ("-inf" if x == -math.inf else repr(float(x)))
 
 
 def check_real(name: str, value: Any, *, low: float | None = None, high: float | None = None,
                low_open: bool = True, high_open: bool = True) -> float:
     """``float(value)`` or ``ValueError`` naming ``name`` and the allowed range.
 
-    Rejects booleans, non-numbers, NaN and infinities; an integer too large for a float is
-    rejected by name too.
+    Rejects booleans, strings and other non-numbers, NaN and infinities; an integer too large
+    for a float is rejected by name too.
     """
     lo_s = "-inf" if low is None else _fmt(low)
     hi_s = "inf" if high is None else _fmt(high)
     rng = f"{'(' if low_open else '['}{lo_s}, {hi_s}{')' if high_open else ']'}"
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            raise ValueError(f"{name} must be a real number in {rng}, got {value!r}") from None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a real number in {rng}, got {value!r}")
     try:
@@ -72,12 +67,15 @@ _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
 
 
-def check_bool(name: str, value: Any) -> bool:
-    """``True`` / ``False`` (also from 0 / 1 and the strings true, false, yes, no, 1, 0)."""
+def check_bool(name: str, value: Any, *, lenient: bool = False) -> bool:
+    """``True`` / ``False``; with ``lenient`` (grids, files, the command line) also 0 / 1 and
+    the strings true, false, yes, no, on, off, 1, 0."""
     if isinstance(value, bool):
         return value
     if type(value).__name__ == "bool_":  # numpy.bool_
         return bool(value)
+    if not lenient:
+        raise ValueError(f"{name} must be a bool, got {value!r}")
     if isinstance(value, numbers.Integral) and int(value) in (0, 1):
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:

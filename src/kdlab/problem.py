@@ -1,92 +1,78 @@
-"""One description of a problem: data model, teacher and student (see shared/MODEL.md).
+"""A problem is data plus an ordered chain of stages (see ``docs/model.md``).
 
-These small frozen dataclasses are the inputs of both backends, :func:`kdlab.simulate`
-(finite N) and :func:`kdlab.theory.solve` (N -> infinity). They validate on construction:
-an invalid value raises ``ValueError`` naming the parameter and its allowed range, so that
-nothing is ever computed from invalid parameters.
+* :class:`GaussianMixture` -- the data model ``x = y v / sqrt(N) + sqrt(Delta) z`` with
+  ``P(y = +1) = rho`` and training labels flipped with probability ``label_noise``.
+* Stage 0 is a teacher that learns from labels: :class:`LogisticTeacher` or
+  :class:`BayesOptimalTeacher`. Stage ``k >= 1`` is a :class:`Student` that distils stage
+  ``k - 1`` with the KD loss, on the same training set (:class:`Shared`, the default) or on
+  a fresh one (:class:`Fresh`).
+* :class:`Problem` holds ``data`` and the chain and checks that the chain is well formed.
+
+Every parameter is declared once in :mod:`kdlab.params` (type, range, default, help): the
+dataclasses validate through those declarations on construction, so nothing is computed
+from an invalid value, and the error names the stage, the parameter and its range.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
-from dataclasses import dataclass, fields, asdict
-from typing import Any, Union
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Mapping, Optional, Sequence, Union
+
+from .errors import ParameterError
+from .params import BAYES_TEACHER, DATA, FRESH, LOGISTIC_TEACHER, STUDENT, Param, check_int, check_real
 
 __all__ = [
-    "GaussianMixture",
-    "LogisticTeacher",
-    "BayesOptimalTeacher",
-    "Teacher",
-    "Student",
-    "check_real",
-    "check_int",
-    "check_problem",
+    "GaussianMixture", "LogisticTeacher", "BayesOptimalTeacher", "Student", "Shared", "Fresh",
+    "Teacher", "Stage", "Problem", "as_problem", "check_problem", "teacher_from_name",
+    "teacher_loss", "TEACHER_KINDS", "check_real", "check_int",
 ]
 
 
-def check_real(name: str, value: Any, *, low: float | None = None, high: float | None = None,
-               low_open: bool = True, high_open: bool = True) -> float:
-    """Return ``float(value)`` or raise ``ValueError`` naming ``name`` and the allowed range."""
-    lo_s = "-inf" if low is None else repr(low)
-    hi_s = "inf" if high is None else repr(high)
-    rng = f"{'(' if low_open else '['}{lo_s}, {hi_s}{')' if high_open else ']'}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number in {rng}, got {value!r}")
-    x = float(value)
-    if not math.isfinite(x):
-        raise ValueError(f"{name} must be a finite number in {rng}, got {value!r}")
-    if low is not None and (x <= low if low_open else x < low):
-        raise ValueError(f"{name} must be in {rng}, got {value!r}")
-    if high is not None and (x >= high if high_open else x > high):
-        raise ValueError(f"{name} must be in {rng}, got {value!r}")
-    return x
+class _Declared:
+    """Frozen dataclass whose fields are validated by their :class:`~kdlab.params.Param`."""
 
+    PARAMS: ClassVar[Mapping[str, Param]] = {}
+    #: Prefix of the parameter names in error messages (``"teacher "`` gives "teacher lam ...").
+    LABEL: ClassVar[str] = ""
 
-def check_int(name: str, value: Any, *, low: int) -> int:
-    """Return ``int(value)`` or raise ``ValueError`` unless it is an integer ``>= low``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        if isinstance(value, numbers.Real) and float(value).is_integer():
-            value = int(value)
-        else:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    if int(value) < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-class _Validated:
-    """Mixin: ``replace`` and ``to_dict`` for the frozen parameter dataclasses."""
+    def __post_init__(self):
+        for name, p in self.PARAMS.items():
+            object.__setattr__(self, name, p.check(getattr(self, name), f"{self.LABEL}{name}"))
 
     def replace(self, **changes):
         """A copy with some parameters changed (validated again)."""
         d = {f.name: getattr(self, f.name) for f in fields(self)}
         unknown = set(changes) - set(d)
         if unknown:
-            raise ValueError(f"unknown parameter(s) for {type(self).__name__}: {sorted(unknown)}")
+            raise ParameterError(f"unknown parameter(s) for {type(self).__name__}: {sorted(unknown)}")
         d.update(changes)
         return type(self)(**d)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The declared parameters as ``{name: value}``."""
+        return {name: getattr(self, name) for name in self.PARAMS}
+
+
+def _default(params, name):
+    return field(default=params[name].default)
 
 
 @dataclass(frozen=True)
-class GaussianMixture(_Validated):
+class GaussianMixture(_Declared):
     """Two-cluster Gaussian mixture ``x = y v / sqrt(N) + sqrt(delta) z``.
 
-    ``alpha = M / N`` samples per dimension, ``delta`` the noise variance and
-    ``rho = P(y = +1)``.
+    ``alpha = M / N`` samples per dimension, ``delta`` the noise variance, ``rho = P(y = +1)``
+    and ``label_noise`` the probability that a training label is flipped (the input is always
+    drawn from the true class).
     """
 
-    alpha: float
-    delta: float = 1.0
-    rho: float = 0.5
+    PARAMS: ClassVar = DATA
 
-    def __post_init__(self):
-        object.__setattr__(self, "alpha", check_real("alpha", self.alpha, low=0.0))
-        object.__setattr__(self, "delta", check_real("delta", self.delta, low=0.0))
-        object.__setattr__(self, "rho", check_real("rho", self.rho, low=0.0, high=1.0))
+    alpha: float = _default(DATA, "alpha")
+    delta: float = _default(DATA, "delta")
+    rho: float = _default(DATA, "rho")
+    label_noise: float = _default(DATA, "label_noise")
 
     @property
     def prior_bias(self) -> float:
@@ -95,64 +81,147 @@ class GaussianMixture(_Validated):
 
 
 @dataclass(frozen=True)
-class LogisticTeacher(_Validated):
-    """L2-regularized logistic regression teacher, ridge ``lam`` on ``w`` (bias free).
+class Shared:
+    """The stage trains on its parent's training set (inputs and observed labels)."""
 
-    Minimizes ``sum_mu log(1 + exp(-y_mu h_mu)) + (lam / 2) ||w||^2``.
+    kind: ClassVar[str] = "shared"
+
+    def to_dict(self) -> dict:
+        return {}
+
+
+@dataclass(frozen=True)
+class Fresh(_Declared):
+    """The stage trains on a new independent training set of ``M = alpha N`` samples from the
+    same mixture (same centre, new inputs, new noisy labels)."""
+
+    PARAMS: ClassVar = FRESH
+    LABEL: ClassVar[str] = "Fresh "
+    kind: ClassVar[str] = "fresh"
+
+    alpha: float = _default(FRESH, "alpha")
+
+
+class _Teacher(_Declared):
+    """A stage that learns from labels (stage 0). Subclasses give the loss, ridge and bias."""
+
+    LABEL: ClassVar[str] = "teacher "
+    role: ClassVar[str] = "teacher"
+    kind: ClassVar[str] = ""
+
+    def loss(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def ridge(self, data: GaussianMixture) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def fixed_bias(self, data: GaussianMixture) -> Optional[float]:
+        """The bias if it is not trained (``None``: trained, never regularized)."""
+        return None
+
+    def check_data(self, data: GaussianMixture) -> None:
+        """``ParameterError`` if this teacher is not defined on ``data``."""
+
+
+@dataclass(frozen=True)
+class LogisticTeacher(_Teacher):
+    """L2-regularized logistic regression on a fraction ``eta`` of the coordinates.
+
+    Minimizes ``sum_mu log(1 + exp(-y_mu h_mu)) + (lam / 2) ||w||^2`` (bias free).
     """
 
-    lam: float = 0.1
-    kind = "logistic"
+    PARAMS: ClassVar = LOGISTIC_TEACHER
+    kind: ClassVar[str] = "logistic"
 
-    def __post_init__(self):
-        object.__setattr__(self, "lam", check_real("teacher lam", self.lam, low=0.0, low_open=False))
+    lam: float = _default(LOGISTIC_TEACHER, "lam")
+    eta: float = _default(LOGISTIC_TEACHER, "eta")
+
+    def loss(self):
+        from .losses import LogisticLoss
+
+        return LogisticLoss()
 
     def ridge(self, data: GaussianMixture) -> float:
         return self.lam
 
 
 @dataclass(frozen=True)
-class BayesOptimalTeacher(_Validated):
-    """Posterior-predictive teacher: ``w = 2 vhat / delta``, ``b = log(rho / (1 - rho))``.
+class BayesOptimalTeacher(_Teacher):
+    """Posterior-predictive teacher on a fraction ``eta`` of the coordinates.
 
-    Equivalent to the linear loss ``-y h`` with ridge ``delta (delta + alpha) / 2`` and the
-    bias fixed at its prior value.
+    ``w = 2 vhat / delta`` on its coordinates, ``b = log(rho / (1 - rho))``: the linear loss
+    ``-y h`` with ridge ``delta (delta + alpha) / 2`` and the bias fixed at its prior value.
+    Defined only without label noise.
     """
 
-    kind = "bayes-optimal"
+    PARAMS: ClassVar = BAYES_TEACHER
+    kind: ClassVar[str] = "bayes-optimal"
+
+    eta: float = _default(BAYES_TEACHER, "eta")
+
+    def loss(self):
+        from .losses import LinearLoss
+
+        return LinearLoss()
 
     def ridge(self, data: GaussianMixture) -> float:
         return data.delta * (data.delta + data.alpha) / 2.0
 
+    def fixed_bias(self, data: GaussianMixture) -> Optional[float]:
+        return data.prior_bias
+
+    def check_data(self, data: GaussianMixture) -> None:
+        if data.label_noise > 0:
+            raise ParameterError("stage 0 (bayes-optimal teacher): defined only for label_noise = 0, "
+                                 f"got label_noise={data.label_noise!r}")
+
 
 Teacher = Union[LogisticTeacher, BayesOptimalTeacher]
 
+#: Teacher kinds by name (the CLI's ``--teacher``, the sweep's ``teacher`` field, problem files).
+TEACHER_KINDS: dict[str, type] = {c.kind: c for c in (LogisticTeacher, BayesOptimalTeacher)}
+_TEACHER_ALIASES = {"bayes": "bayes-optimal", "bo": "bayes-optimal"}
+
 
 @dataclass(frozen=True)
-class Student(_Validated):
-    """Sparse KD student.
+class Student(_Declared):
+    """Sparse KD student: distils its parent stage.
 
-    Only a fixed random fraction ``eta`` of the coordinates of ``w`` is trained. Per-sample
-    loss in the total pre-activation ``u = h + b`` (teacher's ``ut``):
-    ``(1 - chi) log(1 + exp(-y u)) + chi [softplus(u / T) - sigmoid(ut / T) u / T]``,
-    times ``T^2`` on the KD term when ``t2_scaling`` (Hinton's convention), plus
-    ``(lam / 2) ||w||^2``.
+    Only a random fraction ``eta`` of the coordinates of ``w`` is trained. Per-sample loss in
+    the total pre-activation ``u = h + b`` (the parent's ``ut``):
+    ``(1 - chi) log(1 + exp(-y u)) + chi [softplus(u / T) - sigmoid(ut / T) u / T]``
+    (times ``T^2`` on the KD term when ``t2_scaling``), plus ``(lam / 2) ||w||^2``.
+    ``temperature = 0`` means hard labels: the KD term is ``log(1 + exp(-sign(ut) u))``.
+    ``chi > 1`` is allowed at ``temperature = 1`` only (the loss is then the cross-entropy with
+    the target ``(1 - chi) y01 + chi sigmoid(ut)``, still convex). ``data``: :class:`Shared`
+    (the parent's training set) or :class:`Fresh`.
     """
 
-    eta: float = 0.5
-    chi: float = 0.5
-    temperature: float = 1.0
-    lam: float = 0.1
-    t2_scaling: bool = False
+    PARAMS: ClassVar = STUDENT
+    role: ClassVar[str] = "student"
+    kind: ClassVar[str] = "student"
+
+    eta: float = _default(STUDENT, "eta")
+    chi: float = _default(STUDENT, "chi")
+    temperature: float = _default(STUDENT, "temperature")
+    lam: float = _default(STUDENT, "lam")
+    t2_scaling: bool = _default(STUDENT, "t2_scaling")
+    data: Union[Shared, Fresh] = field(default_factory=Shared)
 
     def __post_init__(self):
-        object.__setattr__(self, "eta", check_real("eta", self.eta, low=0.0, high=1.0, high_open=False))
-        object.__setattr__(self, "chi", check_real("chi", self.chi, low=0.0, high=1.0,
-                                                   low_open=False, high_open=False))
-        object.__setattr__(self, "temperature", check_real("temperature", self.temperature, low=0.0))
-        object.__setattr__(self, "lam", check_real("lam", self.lam, low=0.0, low_open=False))
-        if not isinstance(self.t2_scaling, bool):
-            raise ValueError(f"t2_scaling must be a bool, got {self.t2_scaling!r}")
+        super().__post_init__()
+        if self.chi > 1 and self.temperature != 1.0:
+            raise ParameterError(f"chi must be in [0, 1] unless temperature = 1 (chi > 1 is allowed at "
+                                 f"T = 1 only), got chi={self.chi!r}, temperature={self.temperature!r}")
+        if self.t2_scaling and self.temperature == 0:
+            raise ParameterError("t2_scaling needs temperature > 0 (the T^2 factor of hard labels is 0)")
+        if not isinstance(self.data, (Shared, Fresh)):
+            raise ParameterError(f"student data must be Shared() or Fresh(alpha), got {self.data!r}")
+
+    @property
+    def hard_labels(self) -> bool:
+        """``temperature = 0``: the KD term uses the sign of the parent's pre-activation."""
+        return self.temperature == 0.0
 
     @property
     def kd_weight(self) -> float:
@@ -166,33 +235,213 @@ class Student(_Validated):
         return KDLoss(label_weight=1.0 - self.chi, kd_weight=self.kd_weight,
                       temperature=self.temperature)
 
+    def ridge(self, data: GaussianMixture) -> float:
+        return self.lam
+
+    def fixed_bias(self, data: GaussianMixture) -> Optional[float]:
+        return None
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d["data"] = self.data.kind
+        if isinstance(self.data, Fresh):
+            d["data_alpha"] = self.data.alpha
+        return d
+
+
+Stage = Union[LogisticTeacher, BayesOptimalTeacher, Student]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """``data`` plus the chain ``stages`` (stage 0 a teacher, stages ``k >= 1`` students)."""
+
+    data: GaussianMixture
+    stages: tuple
+
+    def __post_init__(self):
+        if not isinstance(self.data, GaussianMixture):
+            raise TypeError(f"data must be a GaussianMixture, got {type(self.data).__name__}")
+        stages = tuple(self.stages)
+        object.__setattr__(self, "stages", stages)
+        if not stages:
+            raise ParameterError("a problem needs at least one stage (a teacher)")
+        for k, s in enumerate(stages):
+            if k == 0 and not isinstance(s, _Teacher):
+                what = "a Student" if isinstance(s, Student) else f"a {type(s).__name__}"
+                raise TypeError(f"stage 0 must be a teacher (LogisticTeacher or BayesOptimalTeacher), got {what}")
+            if k > 0 and not isinstance(s, Student):
+                what = "a teacher" if isinstance(s, _Teacher) else f"a {type(s).__name__}"
+                raise TypeError(f"stage {k} must be a Student (a teacher can only be stage 0), got {what}")
+        stages[0].check_data(self.data)
+
+    @property
+    def teacher(self) -> Teacher:
+        return self.stages[0]
+
+    @property
+    def students(self) -> tuple:
+        return self.stages[1:]
+
+    @property
+    def is_pair(self) -> bool:
+        """The talk's setting: one teacher, at most one student, one training set, no noise,
+        a teacher on all coordinates."""
+        return (len(self.stages) <= 2 and self.data.label_noise == 0 and self.teacher.eta == 1.0
+                and all(isinstance(s.data, Shared) and not s.hard_labels and s.chi <= 1
+                        for s in self.students))
+
+    def training_sets(self) -> list[int]:
+        """Index of the training set of every stage (0: the data's; each Fresh stage opens one)."""
+        out, cur = [], 0
+        for k, s in enumerate(self.stages):
+            if k > 0 and isinstance(s.data, Fresh):
+                cur += 1
+            out.append(cur)
+        return out
+
+    def alpha_of(self, k: int) -> float:
+        """Samples per dimension of stage ``k``'s training set."""
+        for s in reversed(self.stages[1:k + 1]):
+            if isinstance(s.data, Fresh):
+                return s.data.alpha
+        return self.data.alpha
+
+
+def as_problem(data, stages_or_teacher, student=None) -> Problem:
+    """A :class:`Problem` from ``(data, [stage0, stage1, ...])`` or ``(data, teacher, student)``."""
+    if isinstance(data, Problem):
+        return data
+    if isinstance(stages_or_teacher, (list, tuple)):
+        if student is not None:
+            raise TypeError("give either a list of stages or (teacher, student), not both")
+        return Problem(data, tuple(stages_or_teacher))
+    stages = (stages_or_teacher,) if student is None else (stages_or_teacher, student)
+    return Problem(data, stages)
+
 
 def check_problem(data, teacher, student) -> None:
-    """``TypeError`` unless ``(data, teacher, student)`` is a problem description (student may be None)."""
+    """``TypeError`` / ``ValueError`` unless ``(data, teacher, student)`` is a valid problem."""
     if not isinstance(data, GaussianMixture):
         raise TypeError(f"data must be a GaussianMixture, got {type(data).__name__}")
-    if not isinstance(teacher, (LogisticTeacher, BayesOptimalTeacher)):
+    if not isinstance(teacher, _Teacher):
         raise TypeError(f"teacher must be LogisticTeacher or BayesOptimalTeacher, got {type(teacher).__name__}")
     if student is not None and not isinstance(student, Student):
         raise TypeError(f"student must be a Student or None, got {type(student).__name__}")
+    as_problem(data, teacher, student)
 
 
-def teacher_from_name(name: str, lam: float | None = None) -> Teacher:
-    """``'logistic'`` (with ``lam``) or ``'bayes-optimal'``; used by the CLIs and sweeps."""
-    key = name.strip().lower().replace("_", "-")
-    if key == "logistic":
-        return LogisticTeacher(lam=0.1 if lam is None else lam)
-    if key in ("bayes-optimal", "bayes", "bo"):
-        return BayesOptimalTeacher()
-    raise ValueError(f"teacher must be 'logistic' or 'bayes-optimal', got {name!r}")
+def teacher_kind(name: str) -> type:
+    """The teacher class named ``name`` (``logistic``, ``bayes-optimal``; aliases ``bayes``, ``bo``)."""
+    key = str(name).strip().lower().replace("_", "-")
+    key = _TEACHER_ALIASES.get(key, key)
+    if key not in TEACHER_KINDS:
+        raise ParameterError(f"teacher must be one of {', '.join(TEACHER_KINDS)}, got {name!r}")
+    return TEACHER_KINDS[key]
+
+
+def teacher_from_name(name: str, lam: float | None = None, **params: Any) -> Teacher:
+    """The teacher named ``name`` with the given parameters.
+
+    ``lam`` (positional) is the ridge of a teacher that has one and is not used otherwise
+    (the Bayes-optimal teacher's ridge is fixed by the data); any other parameter the teacher
+    does not have is an error.
+    """
+    cls = teacher_kind(name)
+    if lam is not None and "lam" in cls.PARAMS:
+        params["lam"] = lam
+    params = {k: v for k, v in params.items() if v is not None}
+    unknown = set(params) - set(cls.PARAMS)
+    if unknown:
+        raise ParameterError(f"the {cls.kind} teacher has no parameter {', '.join(sorted(unknown))} "
+                             f"(its parameters: {', '.join(cls.PARAMS) or 'none'})")
+    return cls(**params)
 
 
 def teacher_loss(teacher: Teacher):
     """The teacher's per-sample loss object (see :mod:`kdlab.losses`)."""
-    from .losses import LinearLoss, LogisticLoss
+    return teacher.loss()
 
-    if isinstance(teacher, LogisticTeacher):
-        return LogisticLoss()
-    if isinstance(teacher, BayesOptimalTeacher):
-        return LinearLoss()
-    raise TypeError(f"teacher must be LogisticTeacher or BayesOptimalTeacher, got {type(teacher).__name__}")
+
+def stages_from_records(records: Sequence[Mapping[str, Any]]) -> list:
+    """A chain from plain dicts (problem files): ``{"kind": "logistic", "lam": 0.1}``,
+    ``{"kind": "student", "chi": 1, "data": "fresh", "data_alpha": 3}``, ..."""
+    out = []
+    for k, rec in enumerate(records):
+        rec = dict(rec)
+        kind = str(rec.pop("kind", "student" if k > 0 else "logistic"))
+        try:
+            if kind == "student":
+                d = rec.pop("data", "shared")
+                d_alpha = rec.pop("data_alpha", None)
+                if isinstance(d, Mapping):
+                    d_alpha = d.get("alpha", d_alpha)
+                    d = d.get("kind", "fresh")
+                if d == "shared":
+                    if d_alpha is not None:
+                        raise ParameterError("data_alpha is only for data = 'fresh'")
+                    data = Shared()
+                elif d == "fresh":
+                    data = Fresh() if d_alpha is None else Fresh(alpha=d_alpha)
+                else:
+                    raise ParameterError(f"data must be 'shared' or 'fresh', got {d!r}")
+                unknown = set(rec) - set(Student.PARAMS)
+                if unknown:
+                    raise ParameterError(f"unknown parameter(s) {sorted(unknown)}; "
+                                         f"a student has {', '.join(Student.PARAMS)}, data, data_alpha")
+                out.append(Student(**rec, data=data))
+            else:
+                out.append(teacher_from_name(kind, **rec))
+        except (ValueError, TypeError) as exc:
+            raise ParameterError(f"stage {k}: {exc}") from None
+    return out
+
+
+def load_problem(path) -> Problem:
+    """A :class:`Problem` from a TOML file::
+
+        [data]                      # GaussianMixture parameters (defaults for the rest)
+        alpha = 2.0
+        label_noise = 0.2
+
+        [[stages]]                  # stage 0: kind = "logistic" or "bayes-optimal"
+        kind = "logistic"
+        lam = 0.1
+
+        [[stages]]                  # stages 1, 2, ...: students
+        chi = 1.0
+        temperature = 2.0
+
+        [[stages]]
+        temperature = 0.0
+        data = "fresh"              # or "shared" (default)
+        data_alpha = 3.0
+
+    Errors name the file, the stage and the parameter (:class:`kdlab.errors.ParameterError`).
+    """
+    import tomllib
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except OSError as exc:
+        raise ParameterError(f"cannot read the problem file {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ParameterError(f"problem file {path} is not valid TOML: {exc}") from None
+    unknown = set(doc) - {"data", "stages"}
+    if unknown:
+        raise ParameterError(f"problem file {path}: unknown table(s) {sorted(unknown)}; expected [data] and [[stages]]")
+    data_rec = doc.get("data", {})
+    stages = doc.get("stages")
+    if not isinstance(data_rec, dict) or not isinstance(stages, list) or not stages:
+        raise ParameterError(f"problem file {path}: needs a [data] table and at least one [[stages]] entry")
+    try:
+        bad = set(data_rec) - set(GaussianMixture.PARAMS)
+        if bad:
+            raise ParameterError(f"unknown data parameter(s) {sorted(bad)}; known: {', '.join(GaussianMixture.PARAMS)}")
+        data = GaussianMixture(**data_rec)
+        return Problem(data, tuple(stages_from_records(stages)))
+    except (ValueError, TypeError) as exc:
+        raise ParameterError(f"problem file {path}: {exc}") from None

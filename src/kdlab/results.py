@@ -1,24 +1,28 @@
 """The result type shared by both backends.
 
 :func:`kdlab.simulate` and :func:`kdlab.theory.solve` both return a :class:`Result`, holding
-one :class:`Observables` block for the teacher and one for the student (or ``None``).
-Simulation fills the ``*_stderr`` entries and a per-seed table; theory fills ``status``.
+one :class:`Observables` block per stage of the chain (``Result.stages``; ``.teacher`` and
+``.student`` are the first and the last), the matrix of overlaps ``w_j . w_k / N`` between
+stages (``Result.overlaps``) and a :class:`SolverStatus`. Simulation fills the ``*_stderr``
+entries and a per-seed table; theory fills ``status`` and a typed warm-start ``state``.
 ``Result.to_record()`` flattens everything into one row for sweep tables, and
-``Result.to_json_dict()`` gives the CLI's ``{"teacher": {...}, "student": {...}}`` layout.
+``Result.to_json_dict()`` gives the CLI's JSON layout.
 """
 
 from __future__ import annotations
 
+import enum
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 import numpy as np
 from scipy.special import ndtr
 
-from .problem import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student, Teacher
+from .io import strict_json
+from .problem import GaussianMixture, LogisticTeacher, Problem, Student, Teacher
 
-__all__ = ["Observables", "SolverStatus", "Result", "gen_error", "OBSERVABLES"]
+__all__ = ["Observables", "SolverStatus", "Status", "Result", "gen_error", "OBSERVABLES"]
 
 #: Observables every block has (``p`` for the student only, ``gen_error_test`` simulation only).
 OBSERVABLES = ("gen_error", "gen_error_test", "train_error", "train_loss", "m", "q", "bias", "p")
@@ -88,45 +92,94 @@ class Observables:
         return out
 
 
+class Status(str, enum.Enum):
+    """How a computation ended."""
+
+    CONVERGED = "converged"
+    NOT_CONVERGED = "not-converged"  # iteration or work budget spent, or quadrature not accurate
+    DIVERGED = "diverged"  # overlaps grow without bound: no finite minimizer
+    FAILED = "failed"  # the computation raised (the message says why)
+    NOT_SOLVED = "not-solved"  # an earlier stage did not converge
+
+
 @dataclass(frozen=True)
 class SolverStatus:
-    """How a computation ended: ``converged``, ``iterations``, final ``residual``, ``message``."""
+    """How a computation ended: ``converged``, ``iterations``, final ``residual``, ``message``
+    and the typed outcome ``code`` (a :class:`Status`)."""
 
     converged: bool
     iterations: int = 0
     residual: float = 0.0
     message: str = ""
+    code: Optional[Status] = None
+
+    def __post_init__(self):
+        if self.code is None:
+            object.__setattr__(self, "code", Status.CONVERGED if self.converged else Status.NOT_CONVERGED)
+
+    @property
+    def diverged(self) -> bool:
+        return self.code is Status.DIVERGED
 
     def to_dict(self) -> dict:
         return {"converged": bool(self.converged), "iterations": int(self.iterations),
-                "residual": float(self.residual), "message": self.message}
+                "residual": float(self.residual), "message": self.message, "code": self.code.value}
 
 
-def problem_record(data: GaussianMixture, teacher: Teacher, student: Optional[Student]) -> dict:
-    """Flat ``{parameter: value}`` description of a problem (one row's parameter columns)."""
-    rec = {"alpha": data.alpha, "delta": data.delta, "rho": data.rho,
-           "teacher": teacher.kind,
-           "teacher_lam": teacher.lam if isinstance(teacher, LogisticTeacher) else teacher.ridge(data)}
-    if student is not None:
-        rec.update({"eta": student.eta, "chi": student.chi, "temperature": student.temperature,
-                    "lam": student.lam, "t2_scaling": student.t2_scaling})
+def stage_record(stage, data: GaussianMixture, prefix: str) -> dict:
+    """Flat parameter columns of one stage; a teacher gives ``teacher`` (its kind) and
+    ``teacher_lam`` (the ridge, also for the Bayes-optimal teacher) plus ``teacher_eta``
+    when it is not 1; a student its declared parameters (and its training set)."""
+    if stage.role == "teacher":
+        rec = {prefix.rstrip("_"): stage.kind,
+               f"{prefix}lam": stage.lam if isinstance(stage, LogisticTeacher) else stage.ridge(data)}
+        if stage.eta != 1.0:
+            rec[f"{prefix}eta"] = stage.eta
+        return rec
+    rec = {f"{prefix}{k}": v for k, v in stage.to_dict().items() if k not in ("data", "data_alpha")}
+    if stage.data.kind != "shared":
+        rec[f"{prefix}data_alpha"] = stage.data.alpha
     return rec
 
 
-def _strict_json(obj):
-    if isinstance(obj, dict):
-        return {k: _strict_json(v) for k, v in obj.items()}
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+def problem_record(data: GaussianMixture, teacher: Teacher, student: Optional[Student] = None,
+                   stages: Optional[tuple] = None) -> dict:
+    """Flat ``{parameter: value}`` description of a problem (one row's parameter columns).
+
+    The talk's pair uses ``teacher_*`` and unprefixed student columns; in a longer chain
+    student ``k`` has the columns ``stage{k}_*``.
+    """
+    rec = {"alpha": data.alpha, "delta": data.delta, "rho": data.rho}
+    if data.label_noise:
+        rec["label_noise"] = data.label_noise
+    stages = stages if stages is not None else ((teacher,) if student is None else (teacher, student))
+    rec.update(stage_record(stages[0], data, "teacher_"))
+    if len(stages) == 2:
+        rec.update(stage_record(stages[1], data, ""))
+    else:
+        for k, st in enumerate(stages[1:], start=1):
+            rec.update(stage_record(st, data, f"stage{k}_"))
+    return rec
+
+
+def _stage_names(n: int) -> list[str]:
+    """Column prefixes of the stages: ``teacher``, ``student`` for a pair, else ``teacher``,
+    ``stage1``, ``stage2``, ..."""
+    if n <= 2:
+        return ["teacher", "student"][:n]
+    return ["teacher"] + [f"stage{k}" for k in range(1, n)]
 
 
 @dataclass(frozen=True)
 class Result:
     """What a backend computed for one problem.
 
-    ``teacher`` / ``student`` hold means (simulation) or asymptotic values (theory).
-    ``per_seed`` (simulation) is a ``pandas.DataFrame`` with one row per seed.
+    ``stages`` holds one :class:`Observables` per stage (means over seeds in simulations,
+    asymptotic values in theory); ``teacher`` / ``student`` are the first and the last stage
+    (``student`` is ``None`` for a teacher alone). ``overlaps`` is the ``(K+1) x (K+1)``
+    matrix of ``w_j . w_k / N`` (``None`` if the backend does not give it). ``per_seed``
+    (simulation) is a ``pandas.DataFrame`` with one row per seed; ``state`` (theory) the
+    solver state used to warm-start a neighbouring point.
     """
 
     backend: str
@@ -140,18 +193,48 @@ class Result:
     n_seeds: Optional[int] = None
     per_seed: Any = None
     extra: Mapping[str, float] = field(default_factory=dict)
+    stages: tuple = ()
+    chain: tuple = ()
+    overlaps: Any = None
+    overlaps_stderr: Any = None
+    state: Any = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self):
+        if not self.chain:
+            chain = (self.teacher_spec,) if self.student_spec is None else (self.teacher_spec, self.student_spec)
+            object.__setattr__(self, "chain", chain)
+        if not self.stages:
+            obs = (self.teacher,) if self.student is None else (self.teacher, self.student)
+            object.__setattr__(self, "stages", obs)
+
+    @classmethod
+    def from_stages(cls, backend: str, problem: Problem, stages, **kw) -> "Result":
+        """A result for a whole chain (``stages`` in chain order)."""
+        stages = tuple(stages)
+        return cls(backend=backend, data=problem.data, teacher_spec=problem.stages[0],
+                   student_spec=problem.stages[-1] if len(stages) > 1 else None,
+                   teacher=stages[0], student=stages[-1] if len(stages) > 1 else None,
+                   stages=stages, chain=tuple(problem.stages), **kw)
+
+    @property
+    def problem(self) -> Problem:
+        return Problem(self.data, self.chain)
 
     def to_json_dict(self) -> dict:
-        """``{"teacher": {...}, "student": {...}, ...}``: the CLI's JSON layout (strict JSON:
-        a non-finite value, e.g. of a diverged model, becomes ``null``)."""
-        return _strict_json(self._json_dict())
+        """``{"teacher": {...}, "student": {...}, "stages": [...], "overlaps": [[...]], ...}``: the
+        CLI's JSON layout (strict JSON: a non-finite value, e.g. of a diverged model, is ``null``)."""
+        return strict_json(self._json_dict())
 
     def _json_dict(self) -> dict:
         out = {"backend": self.backend,
-               "problem": problem_record(self.data, self.teacher_spec, self.student_spec),
+               "problem": problem_record(self.data, self.teacher_spec, self.student_spec, self.chain),
                "teacher": self.teacher.to_dict(),
                "student": None if self.student is None else self.student.to_dict(),
+               "stages": [o.to_dict() for o in self.stages],
+               "overlaps": None if self.overlaps is None else np.asarray(self.overlaps, float).tolist(),
                "status": self.status.to_dict()}
+        if self.overlaps_stderr is not None:
+            out["overlaps_stderr"] = np.asarray(self.overlaps_stderr, float).tolist()
         if self.n_features is not None:
             out["n_features"] = self.n_features
             out["n_seeds"] = self.n_seeds
@@ -160,20 +243,21 @@ class Result:
         return out
 
     def to_record(self) -> dict:
-        """One flat row: parameters, ``teacher_<obs>``, ``student_<obs>`` and status columns."""
+        """One flat row: parameters, ``<stage>_<obs>`` per stage and status columns."""
         rec: dict[str, Any] = {"backend": self.backend}
-        rec.update(problem_record(self.data, self.teacher_spec, self.student_spec))
+        rec.update(problem_record(self.data, self.teacher_spec, self.student_spec, self.chain))
         if self.n_features is not None:
             rec["n_features"] = self.n_features
             rec["n_seeds"] = self.n_seeds
-        for who, obs in (("teacher", self.teacher), ("student", self.student)):
-            if obs is None:
-                continue
+        for who, obs in zip(_stage_names(len(self.stages)), self.stages):
             for k, v in obs.to_dict().items():
                 rec[f"{who}_{k}"] = v
+        if len(self.stages) > 2:  # the last stage also under "student"
+            for k, v in self.stages[-1].to_dict().items():
+                rec[f"student_{k}"] = v
         for k, v in self.extra.items():
             rec[k] = float(v)
-        rec.update({f"status_{k}": v for k, v in self.status.to_dict().items()})
+        rec.update({f"status_{k}": v for k, v in self.status.to_dict().items() if k != "code"})
         return rec
 
     def __repr__(self) -> str:
@@ -186,5 +270,8 @@ class Result:
                 parts.append(f"{k}={v:.6g}" + (f"±{se:.2g}" if se is not None and math.isfinite(se) else ""))
             return ", ".join(parts)
 
-        return (f"Result(backend={self.backend!r}, {self.data}, {self.teacher_spec}, {self.student_spec},\n"
-                f"  teacher: {fmt(self.teacher)}\n  student: {fmt(self.student)}\n  status: {self.status})")
+        lines = [f"Result(backend={self.backend!r}, {self.data},"]
+        for k, (spec, o) in enumerate(zip(self.chain, self.stages)):
+            lines.append(f"  stage {k}: {spec}\n    {fmt(o)}")
+        lines.append(f"  status: {self.status})")
+        return "\n".join(lines)

@@ -1,8 +1,7 @@
 """Command-line interface: ``kdlab simulate | theory | reproduce | figure | experiment``."""
 
 from ._app import app
-from . import simulate_cmd  # noqa: F401  (registers commands)
-from . import theory_cmd  # noqa: F401
+from . import problem_cmds  # noqa: F401  (registers commands)
 from . import reproduce_cmd  # noqa: F401
 from . import experiment_cmd  # noqa: F401
 

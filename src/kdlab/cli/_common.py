@@ -36,7 +36,9 @@ def build_problem(alpha, delta, rho, teacher, teacher_lam, eta, chi, temperature
     """Validated ``(data, teacher, student)``; exits with the validation message on bad input."""
     try:
         data = GaussianMixture(alpha=alpha, delta=delta, rho=rho)
-        tch = teacher_from_name(teacher, teacher_lam)
+        tch = teacher_from_name(teacher)
+        if "lam" in type(tch).PARAMS:
+            tch = tch.replace(lam=teacher_lam)
         student = None if no_student else Student(eta=eta, chi=chi, temperature=temperature,
                                                   lam=lam, t2_scaling=t2_scaling)
     except ValueError as exc:

@@ -1,108 +1,65 @@
-"""Finite-size simulation backend: sample, fit the teacher, fit the KD student, measure.
+"""The simulation backend: for every seed, sample, fit each stage of the chain once, measure.
 
-For each seed: draw a data set exactly as in MODEL.md (``v ~ N(0, I_N)``, ``y = +1`` with
-probability ``rho``, ``x = y v / sqrt(N) + sqrt(delta) z``), fit the teacher (logistic ERM,
-or the Bayes-optimal teacher in closed form), fit the sparse KD student on the teacher's
-soft labels on the same training inputs, and measure both models on the exact formula and
-on a fresh test set. Seeds run in parallel processes with one BLAS thread each.
+For each seed: draw the training set(s) (:mod:`.sampling`), fit stage 0 on the labels and
+every student on its parent's pre-activations (soft or hard labels) on its own training set
+by exact ERM (:mod:`.erm`), and measure each stage on the exact formula of
+``docs/model.md`` and on a fresh test set. Seeds run in parallel processes with one BLAS
+thread each; the result is the mean and standard error over seeds.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
 from typing import Iterable, Optional
 
 import numpy as np
 import pandas as pd
 
-from ..problem import (BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student, Teacher,
-                      check_int, check_problem, teacher_loss)
-from ..results import OBSERVABLES, Observables, Result, SolverStatus, gen_error
+from ..params import check_int
+from ..problem import GaussianMixture, Problem, Student, Teacher, as_problem
+from ..results import OBSERVABLES, Observables, Result, SolverStatus, _stage_names, gen_error
 from .erm import fit_linear
+from .sampling import (Dataset, _streams, n_samples, sample_dataset, sample_fresh, sample_test,
+                       stage_subset)
 
-__all__ = ["simulate", "simulate_seed", "Dataset", "sample_dataset", "student_subset",
-           "fit_teacher", "fit_student"]
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """One training set: inputs ``X`` (M x N, unscaled), labels ``y`` in {-1, +1}, centre ``v``."""
-
-    X: np.ndarray
-    y: np.ndarray
-    v: np.ndarray
-
-    @property
-    def n_features(self) -> int:
-        return self.X.shape[1]
-
-    @property
-    def Xs(self) -> np.ndarray:
-        """``X / sqrt(N)``: the pre-activation is ``h = Xs @ w``."""
-        return self.X / math.sqrt(self.n_features)
+__all__ = ["simulate", "simulate_seed", "fit_stage", "fit_teacher", "fit_student", "student_subset",
+           "sample_dataset", "Dataset", "_streams"]
 
 
-#: Seed ``s`` maps to ``SeedSequence([SEED_SALT, s])`` ("kdlab" in ASCII). With the unsalted
-#: ``SeedSequence(s)`` the low seeds drew atypical centres (mean ``|v|^2 / N`` over seeds 0..19
-#: at N = 1000: 0.958, 4 standard errors below 1), biasing every default comparison with
-#: theory the same way; with the salt it is 0.994 (seeds 0..19) and 1.000 (seeds 0..399).
-#: ``tests/test_simulate.py::test_default_seeds_draw_typical_centres`` checks it.
-SEED_SALT = int.from_bytes(b"kdlab", "big")
+def student_subset(student: Student, n_features: int, seed: int, k: int = 1) -> np.ndarray:
+    """Sorted indices of the ``round(eta N)`` coordinates student ``k`` trains."""
+    s = stage_subset(student.eta, n_features, seed, k)
+    return np.arange(n_features) if s is None else s
 
 
-def _streams(seed: int):
-    """Independent generators for (training set, student subset, test set) of one seed."""
-    return [np.random.default_rng(s) for s in np.random.SeedSequence([SEED_SALT, seed]).spawn(3)]
-
-
-def _draw(rng, data: GaussianMixture, v: np.ndarray, n_samples: int):
-    N = v.shape[0]
-    y = np.where(rng.random(n_samples) < data.rho, 1.0, -1.0)
-    X = np.outer(y, v) / math.sqrt(N) + math.sqrt(data.delta) * rng.standard_normal((n_samples, N))
-    return X, y
-
-
-def n_samples(data: GaussianMixture, n_features: int) -> int:
-    """``M = round(alpha N)`` (at least 1)."""
-    return max(1, int(round(data.alpha * n_features)))
-
-
-def sample_dataset(data: GaussianMixture, n_features: int, seed: int) -> Dataset:
-    """The training set of ``seed`` (bit-for-bit reproducible)."""
-    rng = _streams(seed)[0]
-    v = rng.standard_normal(n_features)
-    X, y = _draw(rng, data, v, n_samples(data, n_features))
-    return Dataset(X, y, v)
-
-
-def student_subset(student: Student, n_features: int, seed: int) -> np.ndarray:
-    """Sorted indices of the ``round(eta N)`` trained coordinates (independent of the data draw)."""
-    k = max(1, int(round(student.eta * n_features)))
-    if k >= n_features:
-        return np.arange(n_features)
-    return np.sort(_streams(seed)[1].choice(n_features, size=k, replace=False))
+def fit_stage(spec, data: GaussianMixture, ds: Dataset, subset: Optional[np.ndarray],
+              ut: Optional[np.ndarray], alpha: float, tol: float = 1e-10):
+    """Fit one stage on ``ds`` (coordinates ``subset``, all if ``None``; parent's total
+    pre-activations ``ut`` for a student). Returns ``(fit, w)`` with ``w`` of length N."""
+    Xs = ds.Xs if subset is None else ds.Xs[:, subset]
+    fixed = spec.fixed_bias(data)
+    ridge = spec.ridge(data.replace(alpha=alpha)) if alpha != data.alpha else spec.ridge(data)
+    if fixed is not None:
+        fit = fit_linear(Xs, ds.y, spec.loss(), ridge, fit_bias=False, bias=fixed)
+    else:
+        fit = fit_linear(Xs, ds.y, spec.loss(), ridge, ut=ut, tol=tol)
+    if subset is None:
+        return fit, fit.w
+    w = np.zeros(ds.n_features)
+    w[subset] = fit.w
+    return fit, w
 
 
 def fit_teacher(teacher: Teacher, data: GaussianMixture, ds: Dataset, tol: float = 1e-10):
-    """Teacher weights ``w~`` (length N), bias ``b~`` and Newton iterations."""
-    Xs = ds.Xs
-    if isinstance(teacher, BayesOptimalTeacher):
-        # w~ = 2 vhat / Delta, vhat = sum_mu y_mu x_mu / (sqrt(N) (Delta + alpha)); b~ = log(rho/(1-rho)).
-        # Identical to the linear-loss ERM with ridge Delta (Delta + alpha) / 2 and fixed bias.
-        fit = fit_linear(Xs, ds.y, teacher_loss(teacher), teacher.ridge(data), fit_bias=False,
-                         bias=data.prior_bias)
-    else:
-        fit = fit_linear(Xs, ds.y, teacher_loss(teacher), teacher.lam, tol=tol)
-    return fit
+    """Stage 0 on all its coordinates (``teacher.eta = 1``): weights ``w~``, bias, iterations."""
+    return fit_stage(teacher, data, ds, None, None, data.alpha, tol)[0]
 
 
 def fit_student(student: Student, ds: Dataset, subset: np.ndarray, teacher_u: np.ndarray,
                 tol: float = 1e-10):
     """Student weights (length N, zero outside ``subset``) and bias, trained on the KD loss."""
-    Xs = ds.Xs[:, subset]
-    fit = fit_linear(Xs, ds.y, student.loss(), student.lam, ut=teacher_u, tol=tol)
+    fit = fit_linear(ds.Xs[:, subset], ds.y, student.loss(), student.lam, ut=teacher_u, tol=tol)
     w = np.zeros(ds.n_features)
     w[subset] = fit.w
     return fit, w
@@ -124,25 +81,46 @@ def _measure(w, b, u_train, loss, ds: Dataset, data: GaussianMixture, X_test, y_
     }
 
 
-def simulate_seed(data: GaussianMixture, teacher: Teacher, student: Optional[Student],
-                  n_features: int, seed: int, n_test: Optional[int] = None,
-                  tol: float = 1e-10) -> dict:
-    """Observables of one seed as a flat dict (``teacher_<obs>``, ``student_<obs>``, ``seed``)."""
-    ds = sample_dataset(data, n_features, seed)
-    n_test = ds.X.shape[0] if n_test is None else n_test
-    X_test, y_test = _draw(_streams(seed)[2], data, ds.v, n_test)
+def simulate_seed(data: GaussianMixture, teacher, student=None, n_features: int = 1000, seed: int = 0,
+                  n_test: Optional[int] = None, tol: float = 1e-10) -> dict:
+    """Observables of one seed as a flat dict (``<stage>_<obs>``, ``overlap_j_k``, ``seed``).
+
+    ``teacher`` may also be the whole chain (a list of stages, ``student`` then ``None``).
+    """
+    problem = as_problem(data, teacher, student)
+    stages = problem.stages
+    names = _stage_names(len(stages))
+    sets = problem.training_sets()
+    ds0 = sample_dataset(data, n_features, seed)
+    datasets = {0: ds0}
+    n_test = ds0.X.shape[0] if n_test is None else n_test
+    X_test, y_test = sample_test(data, ds0.v, n_test, seed)
     row: dict = {"seed": int(seed)}
-    tfit = fit_teacher(teacher, data, ds, tol)
-    t_obs = _measure(tfit.w, tfit.bias, tfit.u, teacher_loss(teacher), ds, data, X_test, y_test)
-    row.update({f"teacher_{k}": v for k, v in t_obs.items()})
-    row["teacher_iterations"] = tfit.iterations
-    if student is not None:
-        subset = student_subset(student, n_features, seed)
-        sfit, w = fit_student(student, ds, subset, tfit.u, tol)
-        s_obs = _measure(w, sfit.bias, sfit.u, student.loss(), ds, data, X_test, y_test, tfit.u)
-        s_obs["p"] = float(tfit.w @ w) / n_features
-        row.update({f"student_{k}": v for k, v in s_obs.items()})
-        row["student_iterations"] = sfit.iterations
+    W, fits = [], []
+    for k, spec in enumerate(stages):
+        alpha = problem.alpha_of(k)
+        if sets[k] not in datasets:
+            datasets[sets[k]] = sample_fresh(data, ds0.v, alpha, seed, sets[k])
+        ds = datasets[sets[k]]
+        ut = None
+        if k > 0:
+            # the parent's total pre-activation on this stage's training set
+            ut = fits[-1].u if sets[k] == sets[k - 1] else ds.Xs @ W[-1] + fits[-1].bias
+        subset = stage_subset(spec.eta, n_features, seed, k)
+        if k > 0 and subset is None:
+            subset = np.arange(n_features)
+        fit, w = fit_stage(spec, data, ds, subset, ut, alpha, tol)
+        obs = _measure(w, fit.bias, fit.u, spec.loss(), ds, data, X_test, y_test, ut)
+        if k > 0:
+            obs["p"] = float(W[-1] @ w) / n_features
+        row.update({f"{names[k]}_{key}": v for key, v in obs.items()})
+        row[f"{names[k]}_iterations"] = fit.iterations
+        W.append(w)
+        fits.append(fit)
+    if len(stages) > 1:
+        Wm = np.array(W)
+        G = Wm @ Wm.T / n_features
+        row.update({f"overlap_{j}_{k}": float(G[j, k]) for j in range(len(W)) for k in range(j, len(W))})
     return row
 
 
@@ -163,20 +141,20 @@ def _aggregate(df: pd.DataFrame, who: str) -> Optional[Observables]:
     return Observables(stderr=stderr, extra={"iterations": float(df[f"{who}_iterations"].mean())}, **means)
 
 
-def simulate(data: GaussianMixture, teacher: Teacher, student: Optional[Student] = None, *,
-             n_features: int = 1000, seeds: Iterable[int] | int = range(10),
-             n_test: Optional[int] = None, n_jobs: Optional[int] = None, progress: bool = False,
-             tol: float = 1e-10) -> Result:
-    """Simulate ``(data, teacher, student)`` at ``N = n_features`` over ``seeds``.
+def _overlap_matrix(df: pd.DataFrame, K: int):
+    if K < 2:
+        return None, None
+    mean, se = np.empty((K, K)), np.empty((K, K))
+    n = len(df)
+    for j in range(K):
+        for k in range(j, K):
+            col = df[f"overlap_{j}_{k}"]
+            mean[j, k] = mean[k, j] = float(col.mean())
+            se[j, k] = se[k, j] = float(col.std(ddof=1)) / math.sqrt(n) if n > 1 else math.nan
+    return mean, se
 
-    Returns a :class:`~kdlab.results.Result` with means over seeds in ``.teacher`` /
-    ``.student``, their standard errors (``.student.m_stderr``), and the per-seed table in
-    ``.per_seed``. ``seeds`` is an iterable of integers or a count ``K`` (seeds ``0..K-1``);
-    ``n_test`` fresh test samples per seed (default ``M``); ``n_jobs`` processes (default:
-    all cores, one BLAS thread each); ``tol`` the optimizers' relative gradient tolerance.
-    """
-    check_problem(data, teacher, student)
-    n_features = check_int("n_features", n_features, low=2)
+
+def _check_seeds(seeds) -> list[int]:
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
         seeds = range(check_int("seeds", seeds, low=1))
     seeds = [check_int("seed", s, low=0) for s in seeds]
@@ -184,14 +162,54 @@ def simulate(data: GaussianMixture, teacher: Teacher, student: Optional[Student]
         raise ValueError("seeds must contain at least one seed")
     if len(set(seeds)) != len(seeds):
         raise ValueError("seeds must be distinct")
+    return seeds
+
+
+def memory_estimate(problem: Problem, n_features: int, n_jobs: int, n_test: Optional[int] = None) -> int:
+    """Bytes the float64 arrays of one seed take (every training set twice: raw and scaled; the
+    test set), times the processes that hold one at the same time."""
+    alphas = {problem.alpha_of(k) for k in range(len(problem.stages))}
+    m = sum(n_samples(a, n_features) for a in alphas)
+    m_test = n_samples(problem.data.alpha, n_features) if n_test is None else n_test
+    return int(8 * n_features * (2 * m + m_test) * max(1, n_jobs))
+
+
+def simulate(data: GaussianMixture, teacher, student: Optional[Student] = None, *,
+             n_features: int = 1000, seeds: Iterable[int] | int = range(10),
+             n_test: Optional[int] = None, n_jobs: Optional[int] = None, progress: bool = False,
+             tol: float = 1e-10) -> Result:
+    """Simulate a problem at ``N = n_features`` over ``seeds``.
+
+    ``simulate(data, teacher, student)`` or ``simulate(data, [stage0, stage1, ...])``.
+    Returns a :class:`~kdlab.results.Result` with means over seeds in ``.stages`` (``.teacher``
+    / ``.student`` the first and last), their standard errors (``.student.m_stderr``), the
+    mean overlap matrix in ``.overlaps`` and the per-seed table in ``.per_seed``. ``seeds`` is
+    an iterable of integers or a count ``K`` (seeds ``0..K-1``); ``n_test`` fresh test samples
+    per seed (default ``M``); ``n_jobs`` processes (default: all cores, one BLAS thread each);
+    ``tol`` the optimizers' relative gradient tolerance. A run whose arrays would not fit in
+    the available memory is refused before it starts (:class:`kdlab.errors.ResourceError`).
+    """
+    if isinstance(teacher, (list, tuple)) and student is None:
+        problem = as_problem(data, teacher)
+    else:
+        from ..problem import check_problem
+
+        check_problem(data, teacher, student)
+        problem = as_problem(data, teacher, student)
+    n_features = check_int("n_features", n_features, low=2)
+    seeds = _check_seeds(seeds)
     if n_test is not None:
         n_test = check_int("n_test", n_test, low=1)
     if not (0 < tol < 1):
         raise ValueError(f"tol must be in (0, 1), got {tol!r}")
     n_cpu = os.cpu_count() or 1
-    n_jobs = min(len(seeds), n_cpu if n_jobs is None else check_int("n_jobs", n_jobs, low=1))
+    n_jobs = min(len(seeds), n_cpu if n_jobs is None or n_jobs == -1 else check_int("n_jobs", n_jobs, low=1))
+    from .memory import check_memory
 
-    tasks = [(data, teacher, student, n_features, s, n_test, tol) for s in seeds]
+    check_memory(memory_estimate(problem, n_features, n_jobs, n_test),
+                 f"simulating N = {n_features} on {n_jobs} process(es)")
+
+    tasks = [(data, list(problem.stages), None, n_features, s, n_test, tol) for s in seeds]
     if n_jobs == 1:
         it = (simulate_seed(*t) for t in tasks)
     else:
@@ -204,10 +222,12 @@ def simulate(data: GaussianMixture, teacher: Teacher, student: Optional[Student]
         it = tqdm(it, total=len(tasks), desc=f"simulate N={n_features}", unit="seed")
     rows = list(it)
     per_seed = pd.DataFrame(rows).sort_values("seed").reset_index(drop=True)
-    return Result(
-        backend="simulate", data=data, teacher_spec=teacher, student_spec=student,
-        teacher=_aggregate(per_seed, "teacher"), student=_aggregate(per_seed, "student"),
+    names = _stage_names(len(problem.stages))
+    overlaps, overlaps_se = _overlap_matrix(per_seed, len(problem.stages))
+    return Result.from_stages(
+        "simulate", problem, [_aggregate(per_seed, who) for who in names],
         status=SolverStatus(True, int(per_seed.filter(like="iterations").to_numpy().max()), 0.0,
                             f"{len(seeds)} seeds fitted to relative gradient <= {tol:g}"),
         n_features=n_features, n_seeds=len(seeds), per_seed=per_seed,
+        overlaps=overlaps, overlaps_stderr=overlaps_se,
     )

@@ -12,16 +12,28 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+import re
+
 from ..values import parse_values as _parse_values
-from ..problem import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student
+from ..params import DATA, STUDENT
+from ..problem import TEACHER_KINDS, GaussianMixture, Student
 from ..results import Result
 from .chain import WarmStart, solve
 
 __all__ = ["curve", "parse_values", "CURVE_PARAMETERS"]
 
-#: Parameters a curve can run along, and the object each belongs to.
-CURVE_PARAMETERS = {"alpha": "data", "delta": "data", "rho": "data", "teacher_lam": "teacher",
-                    "eta": "student", "chi": "student", "temperature": "student", "lam": "student"}
+def _curve_parameters() -> dict:
+    out = {n: "data" for n, p in DATA.items() if p.type is float}
+    for cls in TEACHER_KINDS.values():
+        out.update({f"teacher_{n}": "teacher" for n, p in cls.PARAMS.items() if p.type is float})
+    out.update({n: "student" for n, p in STUDENT.items() if p.type is float})
+    return out
+
+
+#: Parameters a curve can run along, and the object each belongs to (generated from the
+#: declarations of :mod:`kdlab.params`); in a chain, ``stage{k}_{name}`` varies stage ``k``
+#: and the unprefixed student names the last stage.
+CURVE_PARAMETERS = _curve_parameters()
 
 
 def parse_values(spec: str) -> np.ndarray:
@@ -29,17 +41,36 @@ def parse_values(spec: str) -> np.ndarray:
     return np.asarray(_parse_values(spec), float)
 
 
-def _point(data, teacher, student, along, value):
+def _owner(along: str):
+    """``(owner, stage index or None, parameter name)`` of a curve axis."""
+    m = re.fullmatch(r"stage(\d+)_(\w+)", along)
+    if m and m.group(2) in STUDENT:
+        return "stage", int(m.group(1)), m.group(2)
+    if along not in CURVE_PARAMETERS:
+        raise ValueError(f"along must be one of {', '.join(CURVE_PARAMETERS)} or stage<k>_<student "
+                         f"parameter>, got {along!r}")
     owner = CURVE_PARAMETERS[along]
+    return owner, None, along[len("teacher_"):] if owner == "teacher" else along
+
+
+def _point(data, stages, along, value):
+    owner, k, name = _owner(along)
+    stages = list(stages)
     if owner == "data":
-        return data.replace(**{along: value}), teacher, student
+        return data.replace(**{name: value}), stages
     if owner == "teacher":
-        if not isinstance(teacher, LogisticTeacher):
-            raise ValueError("teacher_lam can only vary for the logistic teacher")
-        return data, teacher.replace(lam=value), student
-    if student is None:
+        if name not in stages[0].PARAMS:
+            raise ValueError(f"{along} can only vary for a teacher that has it (the {stages[0].kind} "
+                             "teacher does not)")
+        stages[0] = stages[0].replace(**{name: value})
+        return data, stages
+    if len(stages) < 2:
         raise ValueError(f"a curve along {along!r} needs a student")
-    return data, teacher, student.replace(**{along: value})
+    k = len(stages) - 1 if k is None else k
+    if not 1 <= k < len(stages):
+        raise ValueError(f"{along}: the chain has students 1..{len(stages) - 1}")
+    stages[k] = stages[k].replace(**{name: value})
+    return data, stages
 
 
 def _extrapolate(history, value) -> Optional[WarmStart]:
@@ -84,13 +115,13 @@ def curve(data: GaussianMixture, teacher, student: Optional[Student] = None, *, 
     converged), or ``(DataFrame, [Result, ...])`` with ``return_results``. ``progress`` shows a
     tqdm bar on stderr. Other keywords go to :func:`solve`.
     """
-    if along not in CURVE_PARAMETERS:
-        raise ValueError(f"along must be one of {sorted(CURVE_PARAMETERS)}, got {along!r}")
+    _owner(along)
+    stages = list(teacher) if isinstance(teacher, (list, tuple)) else [teacher] + ([student] if student else [])
     vals = parse_values(values) if isinstance(values, str) else np.asarray(list(values), float)
     if vals.size == 0:
         raise ValueError("values must not be empty")
     # validate every point before computing anything
-    points = [_point(data, teacher, student, along, float(v)) for v in vals]
+    points = [_point(data, stages, along, float(v)) for v in vals]
     results: list[Result] = []
     history: list = []
     bar = None
@@ -99,9 +130,9 @@ def curve(data: GaussianMixture, teacher, student: Optional[Student] = None, *, 
 
         bar = tqdm(total=len(points), desc=f"theory along {along}", unit="pt")
     try:
-        for v, (d, t, s) in zip(vals, points):
+        for v, (d, chain) in zip(vals, points):
             init = _extrapolate(history if extrapolate else history[-1:], float(v))
-            res = solve(d, t, s, init=init, **solve_kwargs)
+            res = solve(d, chain, init=init, **solve_kwargs)
             if res.status.converged:
                 history.append((float(v), WarmStart.from_result(res)))
                 history = history[-2:]

@@ -32,6 +32,7 @@ class FixedPointInfo:
     message: str
     method: str
     stopped: bool = False  # ended by the map (divergence, work budget)
+    diverged: bool = False  # ended by :class:`Diverged`
 
 
 class Stop(Exception):
@@ -88,7 +89,8 @@ def fixed_point(G, x0, *, tol: float = 1e-10, maxiter: int = 1000, method: str =
             if not np.all(np.isfinite(gx)):
                 raise FloatingPointError("map returned non-finite values")
         except Stop as exc:
-            return (*_best_or(best, x0), FixedPointInfo(False, k, float(best[0]), str(exc), mode, True))
+            return (*_best_or(best, x0), FixedPointInfo(False, k, float(best[0]), str(exc), mode, True,
+                                                        isinstance(exc, Diverged)))
         except (ArithmeticError, RuntimeError, ValueError) as exc:
             last_err = str(exc)
             if best[1] is None:

@@ -80,5 +80,6 @@ def _finish(G, x, info, total, levels):
         errs = None
     if errs is None or not all(math.isfinite(e) for e in errs):
         errs = tuple(math.inf for _ in levels)
-    info = FixedPointInfo(info.converged, total, info.residual, info.message, info.method, info.stopped)
+    info = FixedPointInfo(info.converged, total, info.residual, info.message, info.method, info.stopped,
+                          info.diverged)
     return G, x, info, tuple(levels), tuple(errs)

@@ -1,0 +1,125 @@
+"""Command-line options generated from the parameter declarations (:mod:`kdlab.params`).
+
+:func:`problem_command` turns ``fn(problem, ...)`` into a Typer command that takes every
+problem parameter as an option (``--alpha``, ``--teacher``, ``--teacher-lam``, ``--eta``, ...,
+or ``--problem FILE.toml``) with the declared help, range and default, builds and validates
+the :class:`~kdlab.problem.Problem` and calls ``fn``. An option given for a parameter that
+the problem ignores (``--teacher-lam`` with the Bayes-optimal teacher, a student option with
+``--no-student``, any option with ``--problem``) is an error, not silence.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+from ..params import DATA, STUDENT, Param
+from ..problem import TEACHER_KINDS, GaussianMixture, Problem, Student, load_problem, teacher_kind
+
+__all__ = ["problem_command", "fail", "TEACHER_PARAMS"]
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print ``Error: message`` (one line) to stderr and exit with ``code``."""
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _union_teacher_params() -> dict[str, Param]:
+    out: dict[str, Param] = {}
+    for cls in TEACHER_KINDS.values():
+        for name, p in cls.PARAMS.items():
+            out.setdefault(name, p)
+    return out
+
+
+#: Every parameter of every teacher kind (``--teacher-NAME``).
+TEACHER_PARAMS = _union_teacher_params()
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _option(p: Param, name: str, help_prefix: str = "", default_text: Optional[str] = None):
+    flag = _flag(name)
+    shown = p.default if default_text is None else default_text
+    text = f"{help_prefix}{p.help} Range {p.range_text}; default {shown}."
+    if p.type is bool:
+        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                 annotation=Annotated[Optional[bool], typer.Option(
+                                     f"{flag}/--no-{flag[2:]}", help=text, show_default=False)])
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                             annotation=Annotated[Optional[float], typer.Option(
+                                 flag, help=text, show_default=False, metavar="FLOAT")])
+
+
+def _generated() -> list[inspect.Parameter]:
+    kw = inspect.Parameter.KEYWORD_ONLY
+    out = [_option(p, n) for n, p in DATA.items()]
+    kinds = ", ".join(TEACHER_KINDS)
+    out.append(inspect.Parameter("teacher", kw, default=None, annotation=Annotated[Optional[str], typer.Option(
+        "--teacher", help=f"Stage 0: {kinds} (aliases bayes, bo). Default logistic.", show_default=False)]))
+    for n, p in TEACHER_PARAMS.items():
+        owners = [c.kind for c in TEACHER_KINDS.values() if n in c.PARAMS]
+        out.append(_option(p, f"teacher_{n}", help_prefix=f"[{', '.join(owners)} teacher] "))
+    out += [_option(p, n, help_prefix="[student] ") for n, p in STUDENT.items()]
+    out.append(inspect.Parameter("no_student", kw, default=False, annotation=Annotated[bool, typer.Option(
+        "--no-student", help="Stage 0 alone (no student).")]))
+    out.append(inspect.Parameter("problem_file", kw, default=None, annotation=Annotated[Optional[Path], typer.Option(
+        "--problem", help="A TOML problem file (data and a chain of stages, see docs/model.md); "
+                          "excludes the other problem options.", show_default=False)]))
+    return out
+
+
+_GENERATED = _generated()
+_NAMES = [p.name for p in _GENERATED]
+
+
+def build_problem(values: dict[str, Any]) -> Problem:
+    """The :class:`Problem` described by the generated options (``ValueError`` if invalid)."""
+    path = values.pop("problem_file")
+    no_student = values.pop("no_student")
+    given = sorted(_flag(k) for k, v in values.items() if v is not None)
+    if path is not None:
+        if given or no_student:
+            raise ValueError(f"--problem excludes the problem options; also given: {', '.join(given or ['--no-student'])}")
+        return load_problem(path)
+    data = GaussianMixture(**{n: values[n] for n in DATA if values[n] is not None})
+    cls = teacher_kind(values["teacher"] or "logistic")
+    tparams = {n: values[f"teacher_{n}"] for n in TEACHER_PARAMS if values[f"teacher_{n}"] is not None}
+    ignored = sorted(set(tparams) - set(cls.PARAMS))
+    if ignored:
+        raise ValueError(f"the {cls.kind} teacher has no parameter {', '.join(ignored)}: "
+                         f"remove {', '.join(_flag('teacher_' + n) for n in ignored)}")
+    teacher = cls(**tparams)
+    sparams = {n: values[n] for n in STUDENT if values[n] is not None}
+    if no_student:
+        if sparams:
+            raise ValueError(f"--no-student ignores {', '.join(_flag(n) for n in sorted(sparams))}: remove them")
+        return Problem(data, (teacher,))
+    return Problem(data, (teacher, Student(**sparams)))
+
+
+def problem_command(fn: Callable) -> Callable:
+    """Wrap ``fn(problem, **options)`` as a command taking the generated problem options."""
+    sig = inspect.signature(fn, eval_str=True)
+    own = [p for n, p in sig.parameters.items() if n != "problem"]
+
+    @functools.wraps(fn)
+    def command(**kw):
+        values = {n: kw.pop(n) for n in _NAMES}
+        try:
+            problem = build_problem(values)
+        except (ValueError, TypeError) as exc:
+            fail(str(exc))
+        return fn(problem=problem, **kw)
+
+    del command.__wrapped__
+    command.__annotations__ = {}
+    command.__signature__ = sig.replace(parameters=own + _GENERATED)
+    return command
