@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 __all__ = ["Param", "DATA", "LOGISTIC_TEACHER", "BAYES_TEACHER", "STUDENT", "FRESH",
-           "check_real", "check_int", "check_bool"]
+           "check_real", "check_int", "check_bool", "TEMPERATURE_MIN"]
 
 
 def _fmt(x: float) -> str:
@@ -127,11 +127,22 @@ def _params(*ps: Param) -> Mapping[str, Param]:
     return {p.name: p for p in ps}
 
 
+# Ranges: wide enough for any study, narrow enough that no formula overflows or underflows
+# (a subnormal alpha or eta, a temperature of 1e-300, a ridge of 1e300 are rejected by name).
+_TINY = 1e-6
+_POSITIVE = dict(low=_TINY, high=1e6, low_open=False, high_open=False)
+_ALPHA = dict(low=_TINY, high=1e9, low_open=False, high_open=False)
+_FRACTION = dict(low=_TINY, high=1.0, low_open=False, high_open=False)
+_RIDGE = dict(low=0.0, high=1e8, low_open=False, high_open=False)
+#: Smallest positive KD temperature (``temperature = 0`` means hard labels).
+TEMPERATURE_MIN = 1e-3
+
 #: The data model (:class:`kdlab.problem.GaussianMixture`).
 DATA = _params(
-    Param("alpha", float, 2.0, "Samples per dimension M / N.", low=0.0, symbol="alpha"),
-    Param("delta", float, 1.0, "Noise variance Delta of the inputs.", low=0.0, symbol="Delta"),
-    Param("rho", float, 0.3, "Class balance P(y = +1).", low=0.0, high=1.0, symbol="rho"),
+    Param("alpha", float, 2.0, "Samples per dimension M / N.", **_ALPHA, symbol="alpha"),
+    Param("delta", float, 1.0, "Noise variance Delta of the inputs.", **_POSITIVE, symbol="Delta"),
+    Param("rho", float, 0.3, "Class balance P(y = +1).", low=_TINY, high=1.0 - _TINY, low_open=False,
+          high_open=False, symbol="rho"),
     Param("label_noise", float, 0.0, "Probability that a training label is flipped.",
           low=0.0, high=0.5, low_open=False, symbol="theta"),
 )
@@ -140,29 +151,31 @@ _ETA_HELP = "Fraction of the coordinates this model trains (the others stay 0)."
 
 #: The logistic teacher (:class:`kdlab.problem.LogisticTeacher`).
 LOGISTIC_TEACHER = _params(
-    Param("lam", float, 0.1, "Teacher's ridge lam_t.", low=0.0, low_open=False, symbol="lambda_t"),
-    Param("eta", float, 1.0, _ETA_HELP, low=0.0, high=1.0, high_open=False, symbol="eta_t"),
+    Param("lam", float, 0.1, "Teacher's ridge lam_t.", **_RIDGE, symbol="lambda_t"),
+    Param("eta", float, 1.0, _ETA_HELP, **_FRACTION, symbol="eta_t"),
 )
 
 #: The Bayes-optimal teacher (:class:`kdlab.problem.BayesOptimalTeacher`).
 BAYES_TEACHER = _params(
-    Param("eta", float, 1.0, _ETA_HELP, low=0.0, high=1.0, high_open=False, symbol="eta_t"),
+    Param("eta", float, 1.0, _ETA_HELP, **_FRACTION, symbol="eta_t"),
 )
 
 #: A knowledge-distillation student (:class:`kdlab.problem.Student`). ``chi`` above 1 is
 #: allowed at ``temperature = 1`` only (checked by the student itself).
 STUDENT = _params(
-    Param("eta", float, 0.5, _ETA_HELP, low=0.0, high=1.0, high_open=False, symbol="eta"),
+    Param("eta", float, 0.5, _ETA_HELP, **_FRACTION, symbol="eta"),
     Param("chi", float, 0.5, "KD mixing parameter: weight of the teacher's soft labels "
-          "(above 1 only at temperature 1).", low=0.0, low_open=False, symbol="chi"),
-    Param("temperature", float, 1.0, "KD temperature T (0: hard labels sign of the teacher).",
-          low=0.0, low_open=False, symbol="T"),
-    Param("lam", float, 0.1, "Student's ridge lam.", low=0.0, low_open=False, symbol="lambda"),
+          "(above 1 only at temperature 1).", low=0.0, high=10.0, low_open=False, high_open=False,
+          symbol="chi"),
+    Param("temperature", float, 1.0, "KD temperature T (0: hard labels, the sign of the teacher; "
+          f"else at least {TEMPERATURE_MIN:g}).", low=0.0, high=1e4, low_open=False, high_open=False,
+          symbol="T"),
+    Param("lam", float, 0.1, "Student's ridge lam.", **_RIDGE, symbol="lambda"),
     Param("t2_scaling", bool, False, "Multiply the KD term by T^2 (Hinton's convention)."),
 )
 
 #: A fresh training set for one stage (:class:`kdlab.problem.Fresh`).
 FRESH = _params(
-    Param("alpha", float, 2.0, "Samples per dimension of the stage's own training set.", low=0.0,
+    Param("alpha", float, 2.0, "Samples per dimension of the stage's own training set.", **_ALPHA,
           symbol="alpha"),
 )

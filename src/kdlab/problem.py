@@ -20,7 +20,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Mapping, Optional, Sequence, Union
 
 from .errors import ParameterError
-from .params import BAYES_TEACHER, DATA, FRESH, LOGISTIC_TEACHER, STUDENT, Param, check_int, check_real
+from .params import (BAYES_TEACHER, DATA, FRESH, LOGISTIC_TEACHER, STUDENT, TEMPERATURE_MIN, Param,
+                     check_int, check_real)
 
 __all__ = [
     "GaussianMixture", "LogisticTeacher", "BayesOptimalTeacher", "Student", "Shared", "Fresh",
@@ -210,6 +211,9 @@ class Student(_Declared):
 
     def __post_init__(self):
         super().__post_init__()
+        if 0 < self.temperature < TEMPERATURE_MIN:
+            raise ParameterError(f"temperature must be 0 (hard labels) or in [{TEMPERATURE_MIN!r}, 10000.0], "
+                                 f"got {self.temperature!r}")
         if self.chi > 1 and self.temperature != 1.0:
             raise ParameterError(f"chi must be in [0, 1] unless temperature = 1 (chi > 1 is allowed at "
                                  f"T = 1 only), got chi={self.chi!r}, temperature={self.temperature!r}")

@@ -13,12 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linprog
 
 from ..errors import ConvergenceError, NoMinimizerError
 from ..losses import KDLoss, LinearLoss, Loss
 
-__all__ = ["FitResult", "fit_linear", "NoMinimizerError", "ConvergenceError", "is_separable"]
+__all__ = ["FitResult", "fit_linear", "NoMinimizerError", "ConvergenceError"]
 
 
 @dataclass(frozen=True)
@@ -33,17 +32,14 @@ class FitResult:
     objective: float
 
 
-def is_separable(X: np.ndarray, y: np.ndarray, fit_bias: bool = True) -> bool:
-    """Whether some ``(w, b)`` has ``y_mu (x_mu . w + b) >= 1`` for all mu (an LP feasibility test)."""
-    M, d = X.shape
-    if M <= d + int(fit_bias) and np.linalg.matrix_rank(X) == M:
-        return True
-    A = -(y[:, None] * (np.hstack([X, np.ones((M, 1))]) if fit_bias else X))
-    n = A.shape[1]
-    res = linprog(np.zeros(n), A_ub=A, b_ub=-np.ones(M), bounds=[(None, None)] * n, method="highs")
-    if res.status not in (0, 2):
-        raise ConvergenceError(f"separability LP failed: {res.message}")
-    return res.status == 0
+def _separates(u: np.ndarray, y: np.ndarray) -> bool:
+    """Whether the fitted pre-activations classify every training sample strictly correctly
+    (then ``(w, b)`` itself is a separating hyperplane: a certificate of separability)."""
+    return bool(u.size) and float(np.min(y * u)) > 0.0
+
+
+_SEPARABLE = ("lam = 0 and the training set is linearly separable: the logistic loss has no minimizer "
+              "(the weights diverge); use lam > 0")
 
 
 def _objective(loss: Loss, u, y, ut, w, lam, sw):
@@ -74,10 +70,14 @@ def fit_linear(X: np.ndarray, y: np.ndarray, loss: Loss, lam: float, *, ut=None,
         u = X @ w + bias
         return FitResult(w, float(bias), u, 1, 0.0, _objective(loss, u, y, ut, w, lam, sw))
 
-    if lam == 0 and isinstance(loss, KDLoss) and loss.kd_weight == 0:
-        if is_separable(X, y, fit_bias):
-            raise NoMinimizerError("lam = 0 and the training set is linearly separable: the logistic "
-                                   "loss has no minimizer (the weights diverge); use lam > 0")
+    # lam = 0 on labels alone: a minimizer exists iff the data are not linearly separable.
+    # Newton decides it: on separable data the iterates separate the training set (a
+    # certificate, checked at the end); at a stationary point that misclassifies a sample
+    # the data are not separable (along a separating direction the loss would decrease at
+    # a rate bounded away from zero).
+    labels_only = lam == 0 and isinstance(loss, KDLoss) and loss.kd_weight == 0
+    if labels_only and M <= d + int(fit_bias) and np.linalg.matrix_rank(X) == M:
+        raise NoMinimizerError(_SEPARABLE)
 
     w = np.zeros(d)
     b = float(bias)
@@ -96,6 +96,8 @@ def fit_linear(X: np.ndarray, y: np.ndarray, loss: Loss, lam: float, *, ut=None,
         if scale is None:
             scale = max(1.0, gmax)
         if gmax <= tol * scale:
+            if labels_only and _separates(u, y):
+                raise NoMinimizerError(_SEPARABLE)
             return FitResult(w, b, u, it, gmax / scale, J)
         if it == max_iter:
             break
@@ -153,7 +155,11 @@ def fit_linear(X: np.ndarray, y: np.ndarray, loss: Loss, lam: float, *, ut=None,
         u = X @ w + b
         J = _objective(loss, u, y, ut, w, lam, sw)
         if not np.isfinite(J) or np.max(np.abs(w), initial=0.0) > 1e12:
+            if labels_only and _separates(u, y):
+                raise NoMinimizerError(_SEPARABLE)
             raise NoMinimizerError("the weights diverge: the objective has no minimizer (lam = 0 on "
                                    "separable data?); use lam > 0")
+    if labels_only and _separates(u, y):
+        raise NoMinimizerError(_SEPARABLE)
     raise ConvergenceError(f"Newton did not reach tol={tol:g} in {max_iter} iterations "
                            f"(relative gradient {gmax / scale:.3e})")

@@ -62,13 +62,13 @@ def bayes_optimal_error(data: GaussianMixture, eta: float = 1.0) -> float:
     The posterior predictive's log-odds is linear with the closed-form overlaps
     ``mt = 2 alpha / (Delta (Delta + alpha))``, ``qt = 4 alpha / (Delta^2 (Delta + alpha))`` and
     bias ``log(rho / (1 - rho))``; its error is ``eps_g(mt, qt, bt)``. With ``eta < 1`` (the
-    sparse student's floor) it is the same at ``(alpha / eta, Delta / eta, rho)`` (THEORY.md).
+    sparse student's floor) it is the same at ``(alpha / eta, Delta / eta, rho)``
+    (``docs/theory.md``).
     """
     eta = check_real("eta", eta, low=0.0, high=1.0, high_open=False)
-    if eta != 1.0:
-        data = GaussianMixture(data.alpha / eta, data.delta / eta, data.rho)
-    t = bayes_optimal_teacher(data)
-    return float(gen_error(t.mt, t.qt, t.bt, data.delta, data.rho))
+    a, d = data.alpha / eta, data.delta / eta
+    mt, qt = 2 * a / (d * (d + a)), 4 * a / (d * d * (d + a))
+    return float(gen_error(mt, qt, data.prior_bias, d, data.rho))
 
 
 def _status_text(who: str, info, quad_error: float, levels) -> str:
