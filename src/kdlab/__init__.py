@@ -3,7 +3,7 @@
 One problem description (:class:`GaussianMixture`, :class:`LogisticTeacher` /
 :class:`BayesOptimalTeacher`, :class:`Student`) and two backends returning the same
 :class:`~kdlab.results.Result`: :func:`simulate` (finite N) and :func:`theory.solve`
-(N -> infinity). See ``shared/MODEL.md`` for the conventions.
+(N -> infinity). The model and its conventions: ``docs/model.md``; the theory: ``docs/theory.md``.
 """
 
 from .problem import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from .io import strict_json
-from .problem import GaussianMixture, LogisticTeacher, Problem, Student, Teacher
+from .problem import GaussianMixture, Problem, Student, Teacher
 
 __all__ = ["Observables", "SolverStatus", "Status", "Result", "gen_error", "OBSERVABLES"]
 
@@ -48,7 +48,7 @@ def gen_error(m, q, bias, delta, rho):
 class Observables:
     """Observables of one linear model (teacher or student).
 
-    ``gen_error`` is the exact formula of MODEL.md from ``(m, q, bias)``; ``train_loss`` is
+    ``gen_error`` is the exact formula of ``docs/model.md`` from ``(m, q, bias)``; ``train_loss`` is
     the per-sample data term of the model's own loss at its minimizer (ridge excluded).
     ``stderr`` holds standard errors over seeds (simulation); ``extra`` holds anything a
     backend adds (theory: susceptibilities and conjugates; simulation: sizes).
@@ -127,14 +127,18 @@ class SolverStatus:
 
 
 def stage_record(stage, data: GaussianMixture, prefix: str) -> dict:
-    """Flat parameter columns of one stage; a teacher gives ``teacher`` (its kind) and
-    ``teacher_lam`` (the ridge, also for the Bayes-optimal teacher) plus ``teacher_eta``
-    when it is not 1; a student its declared parameters (and its training set)."""
+    """Flat parameter columns of one stage.
+
+    A teacher gives ``teacher`` (its kind), ``teacher_lam`` (its ridge: the declared ``lam``,
+    or the ridge the data fix, e.g. the Bayes-optimal teacher's) and its other declared
+    parameters that differ from their defaults; a student gives its declared parameters (and
+    ``data_alpha`` when it trains on a fresh set).
+    """
     if stage.role == "teacher":
-        rec = {prefix.rstrip("_"): stage.kind,
-               f"{prefix}lam": stage.lam if isinstance(stage, LogisticTeacher) else stage.ridge(data)}
-        if stage.eta != 1.0:
-            rec[f"{prefix}eta"] = stage.eta
+        rec = {prefix.rstrip("_"): stage.kind, f"{prefix}lam": stage.ridge(data)}
+        for name, p in stage.PARAMS.items():
+            if name != "lam" and getattr(stage, name) != p.default:
+                rec[f"{prefix}{name}"] = getattr(stage, name)
         return rec
     rec = {f"{prefix}{k}": v for k, v in stage.to_dict().items() if k not in ("data", "data_alpha")}
     if stage.data.kind != "shared":

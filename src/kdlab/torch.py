@@ -1,6 +1,6 @@
 """The knowledge-distillation loss of the model for PyTorch (optional extra ``kdlab[torch]``).
 
-``KDLoss(chi, temperature)`` is the per-sample student loss of ``shared/MODEL.md``,
+``KDLoss(chi, temperature)`` is the per-sample student loss of the model (``docs/model.md``),
 
 * binary (logits of shape ``(B,)``, labels in {0, 1} or {-1, +1})::
 

@@ -1,6 +1,6 @@
 """Knowledge distillation on real data: scikit-learn's bundled digits (8x8 images, 10 classes).
 
-The analogue of the model of ``shared/MODEL.md`` on a real data set:
+The analogue of the model of ``docs/model.md`` on a real data set:
 
 * **teacher**: a wide one-hidden-layer MLP (ReLU) on all 64 pixels, trained on the training
   split with the hard-label cross-entropy plus weight decay ``(wd / 2) ||W||^2`` (weights

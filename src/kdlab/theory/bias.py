@@ -4,7 +4,7 @@
 warm start; every evaluation narrows a sign bracket; a step that leaves the bracket, or a
 Newton step that failed to halve ``|E[g]|``, is replaced by bisection (or by a doubling search
 while the bracket is open on one side). ``|E[g]| -> 0`` is not a usable stopping rule in
-floating point (THEORY.md, pitfall 3): stop when the step is below ``tol (1 + |b|)``.
+floating point: stop when the step is below ``tol (1 + |b|)``.
 """
 
 from __future__ import annotations

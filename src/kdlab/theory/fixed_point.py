@@ -10,7 +10,7 @@ Anderson (type II, memory ``m``): with ``f_k = G(x_k) - x_k`` and the difference
 (``valid(x)`` false) or a failed evaluation becomes a damped step ``x + damping f`` from the
 best point so far with the history cleared; a residual 100 times above the best restarts from
 the best point; 25 iterations without improving the best residual switch to plain damped
-iteration (damping 0.5, the method THEORY.md reports converging everywhere it was checked).
+iteration (damping 0.5, which converged at every point where the equations were checked).
 The solver never returns silently: ``FixedPointInfo`` says whether it converged, after how
 many evaluations, with which residual, and why it stopped.
 """

@@ -1,4 +1,4 @@
-"""State evolution of the sparse KD student, given the converged teacher (THEORY.md).
+"""State evolution of the sparse KD student, given the converged teacher (``docs/theory.md``).
 
 Given ``y`` the cavity fields ``(omega~, omega)`` are Gaussian with mean ``y (mt, m)`` and
 covariance ``Delta [[qt, p], [p, q]]``; with independent ``xi1, xi2 ~ N(0, 1)``,

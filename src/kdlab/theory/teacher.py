@@ -1,4 +1,4 @@
-"""State evolution of the teacher (THEORY.md), logistic or Bayes-optimal.
+"""State evolution of the teacher (``docs/theory.md``), logistic or Bayes-optimal.
 
 Output side, for ``y = +-1`` and the cavity field ``omega~ = y mt + sqrt(Delta qt) xi``:
 ``u~ = prox_{Vt lt}(omega~ + bt)`` (i.e. ``h~ + Vt lt'(h~ + bt) = omega~``), ``gt = lt'(u~)``,
