@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kdlab.talk.figures import FIGURES, LAB_OPT, OPT_T
+from kdlab.talk import FIGURES
+from kdlab.talk.kd_bayes import LAB_OPT
+from kdlab.talk.kd_logistic import OPT_T
 from kdlab.talk.report import SUPPORTED, evaluate_claims
 
 KDLAB = [sys.executable, "-c", "from kdlab.cli import main; main()"]

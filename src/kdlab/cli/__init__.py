@@ -4,6 +4,7 @@ from ._app import app
 from . import simulate_cmd  # noqa: F401  (registers commands)
 from . import theory_cmd  # noqa: F401
 from . import reproduce_cmd  # noqa: F401
+from . import talk_cmds  # noqa: F401
 from . import experiment_cmd  # noqa: F401
 
 
