@@ -92,9 +92,7 @@ def figure_command(
 ) -> None:
     """Make one figure of the talk (PNG + PDF + its table) and print its claim's verdict.
 
-    OUT/report.md is rebuilt from the tables in OUT (this figure's claim, plus any other figure
-    already there), so figures, tables and report always agree. A figure of OUT computed with
-    other parameters (a full run, when --quick) is kept unless --force.
+    OUT/report.md is rebuilt from the tables in OUT (this figure's claim, plus any other figure already there), so figures, tables and report always agree. A figure in OUT computed with other parameters (a full run, when --quick) is kept unless --force.
     """
     from ..talk import FIGURES, figure
 
