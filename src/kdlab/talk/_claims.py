@@ -49,10 +49,14 @@ class Finding:
 
 @dataclass
 class Claim:
-    number: int
+    """A claim of the talk: ``title``, the talk's ``statement``, its ``figure``, the combined
+    ``verdict``, the :class:`Finding` s, key ``numbers`` and a Markdown ``table``; ``number``
+    is its place in the registry (set by :func:`kdlab.talk.report.evaluate_claims`)."""
+
     title: str
     statement: str
     figure: str
+    number: int = 0
     verdict: str = MISSING
     findings: list = field(default_factory=list)   # Finding
     numbers: dict = field(default_factory=dict)    # machine-readable key numbers

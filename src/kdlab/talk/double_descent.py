@@ -73,7 +73,7 @@ def plot(t: pd.DataFrame, p):
 
 
 def claim(t: pd.DataFrame, p: dict) -> Claim:
-    c = Claim(4, "Double descent: at small lam the error curves show an interpolation peak; KD (chi, T) changes it",
+    c = Claim("Double descent: at small lam the error curves show an interpolation peak; KD (chi, T) changes it",
               "at small lam the error curves show an interpolation peak; how KD (chi, T) changes it.",
               "double-descent")
     rows, info = [], {}

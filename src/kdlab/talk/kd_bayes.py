@@ -134,7 +134,7 @@ def plot(t: pd.DataFrame, p):
 
 
 def claim(t: pd.DataFrame, p: dict) -> Claim:
-    c = Claim(3, "Bayes-optimal teacher: the KD student closes the gap to the best achievable error",
+    c = Claim("Bayes-optimal teacher: the KD student closes the gap to the best achievable error",
               "Bayes-optimal teacher: the KD student closes the gap to the best achievable error, although the "
               "teacher's regularization is not known explicitly.", "kd-bayes-teacher")
     series = _kd_series(t)

@@ -142,7 +142,7 @@ def plot(t: pd.DataFrame, p):
 def claim(t: pd.DataFrame, p: dict) -> Claim:
     from scipy.stats import kendalltau
 
-    c = Claim(2, "Logistic teacher: a better teacher gives a better student; the student inherits the "
+    c = Claim("Logistic teacher: a better teacher gives a better student; the student inherits the "
                  "teacher's regularization; it stays sub-optimal",
               "the KD student's error vs alpha for several teacher lam_t: a better teacher gives a better "
               "student; the student inherits the teacher's regularization; it stays sub-optimal (cannot beat "

@@ -85,7 +85,7 @@ def plot(t: pd.DataFrame, p):
 
 
 def claim(t: pd.DataFrame, p: dict) -> Claim:
-    c = Claim(1, "Logistic regression alone: tuning the regularization is key; with unbalanced clusters "
+    c = Claim("Logistic regression alone: tuning the regularization is key; with unbalanced clusters "
                  "even the optimal ridge stays above the Bayes-optimal error",
               "eps_g vs alpha for several lam; tuning lam is key; with rho != 1/2 even the optimal lam "
               "stays above the Bayes-optimal error.", "regularization")
