@@ -261,6 +261,9 @@ def figure(name: str, out, quick: bool = False, n_jobs: Optional[int] = None, sc
     elapsed = time.perf_counter() - t0
     meta = {"command": f"kdlab figure {name}" + (" --quick" if quick else ""), "mode": mode,
             "version": __version__, "elapsed_s": elapsed}
+    if len(tables) > 1:
+        meta["note"] = (f"It made `{name}` and rebuilt this report from every table in this folder "
+                        f"({', '.join(f'`{n}`: {run_mode(n, p)}' for n, p in params_all.items())}).")
     report = write_report(out / "report.md", tables, params_all, meta=meta)
     pj = write_json(out / "parameters.json", {n: recorded[n] for n in FIGURES if n in recorded})
     claims = [c for c in evaluate_claims(tables, params_all) if c.figure == name]

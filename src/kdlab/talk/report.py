@@ -166,7 +166,8 @@ def _verdict_cell(c: Claim, meta) -> str:
 def build_report(tables: Mapping[str, pd.DataFrame], params: Mapping[str, dict], *,
                  meta: Optional[Mapping[str, object]] = None) -> str:
     """The Markdown report (claims, verdicts, numbers, tables, theory-vs-simulation check).
-    ``meta``: ``command``, ``mode`` (``"quick"``, ``"default"``...), ``version``, ``elapsed_s``, ``date``."""
+    ``meta``: ``command``, ``mode`` (``"quick"``, ``"default"``...), ``version``, ``elapsed_s``, ``date``,
+    ``note`` (a sentence after the first line)."""
     meta = dict(meta or {})
     claims = evaluate_claims(tables, params)
     L = ["# Reproducing the talk: inheriting regularization through knowledge distillation", ""]
@@ -174,7 +175,8 @@ def build_report(tables: Mapping[str, pd.DataFrame], params: Mapping[str, dict],
              + (f" ({meta['mode']} run)" if "mode" in meta else "")
              + f" on {meta.get('date', _dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))}"
              + (f", kdlab {meta['version']}" if "version" in meta else "")
-             + (f", in {meta['elapsed_s']:.0f} s" if "elapsed_s" in meta else "") + ".")
+             + (f", in {meta['elapsed_s']:.0f} s" if "elapsed_s" in meta else "") + "."
+             + (f" {meta['note']}" if meta.get("note") else ""))
     L += ["", "Every number below is computed from the tables in `tables/`; each verdict follows the rule "
           "stated next to it. Theory = the N -> infinity state evolution (`kdlab.theory`), simulation = "
           "finite-N empirical risk minimization (`kdlab.simulate`); the model is described in "
