@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from kdlab.talk import FIGURES, kd_bayes, kd_logistic, regularization
-from kdlab.talk._core import curve, series_of
+from kdlab.talk._core import curve, key, series_of
 from kdlab.talk.kd_bayes import LAB_OPT
 from kdlab.talk.kd_logistic import OPT_T
 from kdlab.talk.report import SUPPORTED, evaluate_claims
@@ -95,7 +95,7 @@ def test_claim2_and_3_inequalities(quick):
     assert OPT_T in [s["label"] for s in kd] and len(kd) == 3
     assert set(t.loc[t["series_optimal_teacher_lam"].astype(bool), "series"]) == {OPT_T}
     for s in kd:  # no KD student beats the explicitly, optimally regularized student
-        st = curve(t, "student_gen_error", **{k: v for k, v in s.items() if k != "label"})
+        st = curve(t, "student_gen_error", **key(s))
         assert (st[lab_opt.index] >= lab_opt - 1e-6).all(), s
     t = quick[2]["kd-bayes-teacher"]
     lab = _th(t, "student_gen_error", **kd_bayes.LABELS)
@@ -105,7 +105,7 @@ def test_claim2_and_3_inequalities(quick):
     kds = series_of(t, teacher="bayes-optimal")
     assert [(s["chi"], s["temperature"]) for s in kds] == [(1.0, 3.0)]
     for s in kds:
-        kd = _th(t, "student_gen_error", **{k: v for k, v in s.items() if k != "label"})
+        kd = _th(t, "student_gen_error", **key(s))
         assert (kd >= floor[kd.index] - 1e-7).all()
         big = kd.index[kd.index >= 1.5]  # KD from the Bayes teacher beats the best logistic student
         assert len(big) and (kd[big] < lab[big] - 1e-4).all()

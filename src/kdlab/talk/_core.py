@@ -29,8 +29,8 @@ import pandas as pd
 
 from ..runs.sweep import Sweep
 
-__all__ = ["Figure", "RunContext", "SERIES_COLUMNS", "tag", "concat", "select", "curve", "series_of",
-           "alphas", "with_union", "sim_settings", "bayes_error"]
+__all__ = ["Figure", "FigureOutput", "RunContext", "SERIES_COLUMNS", "tag", "concat", "select", "curve",
+           "series_of", "key", "alphas", "with_union", "sim_settings", "bayes_error"]
 
 #: The typed columns that identify a series, with their "does not apply" value.
 SERIES_COLUMNS = {"series_teacher": None, "series_teacher_lam": math.nan, "series_optimal_teacher_lam": False,

@@ -12,7 +12,7 @@ import pandas as pd
 from ..runs.sweep import Sweep
 from . import _plot
 from ._claims import TOL, Claim, alpha_ranges, combine, fmt, fmt_g, frac_verdict, md_table
-from ._core import Figure, RunContext, alphas, concat, curve, select, series_of, sim_settings, tag, with_union
+from ._core import Figure, RunContext, alphas, concat, curve, key, select, series_of, sim_settings, tag, with_union
 
 PARAMS = dict(rho=0.3, delta=1.0, eta=0.5, chi=1.0, temperature=1.0, lam=1e-3,
               teacher_lams=[1e-3, 1e-2, 1e-1, 1.0], optimal_teacher=True,
@@ -86,11 +86,6 @@ def _kd_series(t, p):
     return fixed + series_of(t, **_kd(p), optimal_teacher_lam=True)
 
 
-def _sel(s):
-    return dict(teacher_lam=s["teacher_lam"], optimal_teacher_lam=s["optimal_teacher_lam"], teacher=s["teacher"],
-                chi=s["chi"], temperature=s["temperature"], lam=s["lam"])
-
-
 def _lam_t(s) -> str:
     return "optimal" if s["optimal_teacher_lam"] else f"{s['teacher_lam']:g}"
 
@@ -102,7 +97,7 @@ def plot(t: pd.DataFrame, p):
     n = len(series) + 1
     i_col = 0
     for i, s in enumerate(series):
-        th, sm = select(t, "theory", **_sel(s)), select(t, "simulate", **_sel(s))
+        th, sm = select(t, "theory", **key(s)), select(t, "simulate", **key(s))
         if s["optimal_teacher_lam"]:
             c, ls, lw, mk = _plot.BLACK, "-.", 1.6, "^"
             la, lb = "optimal $\\lambda_t$", "KD from the optimal teacher"
@@ -148,8 +143,8 @@ def claim(t: pd.DataFrame, p: dict) -> Claim:
               "student; the student inherits the teacher's regularization; it stays sub-optimal (cannot beat "
               "explicit regularization of the same type).", "kd-logistic-teacher")
     series = _kd_series(t, p)
-    st = [curve(t, "student_gen_error", **_sel(s)) for s in series]
-    te = [curve(t, "teacher_gen_error", **_sel(s)) for s in series]
+    st = [curve(t, "student_gen_error", **key(s)) for s in series]
+    te = [curve(t, "teacher_gen_error", **key(s)) for s in series]
     lab_opt = curve(t, "student_gen_error", **LABELS_OPT)
     lab_opt_lam = curve(t, "lam", **LABELS_OPT)
     lab_same = curve(t, "student_gen_error", **_labels_same(p))

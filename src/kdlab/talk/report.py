@@ -27,11 +27,10 @@ from . import FIGURES
 from ._claims import CONTRADICTED, MISSING, PARTLY, SUPPORTED, TOL, Claim, Finding, fmt, fmt_g, md_table
 from ._core import SERIES_COLUMNS
 
-__all__ = ["SUPPORTED", "PARTLY", "CONTRADICTED", "MISSING", "UNDECIDED", "TIE_TOL", "Claim", "Finding",
+__all__ = ["SUPPORTED", "PARTLY", "CONTRADICTED", "MISSING", "TIE_TOL", "Claim", "Finding",
            "evaluate_claims", "theory_vs_simulation", "ranks_agree", "simulation_summary", "build_report",
            "write_report"]
 
-UNDECIDED = "undecided"
 #: Theory values of two series closer than this are a tie: their order is not a ranking to check.
 TIE_TOL = TOL
 
