@@ -11,7 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kdlab.talk.figures import FIGURES, LAB_OPT, OPT_T
+from kdlab.talk import FIGURES, kd_bayes, kd_logistic, regularization
+from kdlab.talk._core import curve, key, series_of
+from kdlab.talk.kd_bayes import LAB_OPT
+from kdlab.talk.kd_logistic import OPT_T
 from kdlab.talk.report import SUPPORTED, evaluate_claims
 
 KDLAB = [sys.executable, "-c", "from kdlab.cli import main; main()"]
@@ -39,6 +42,8 @@ def test_quick_run_writes_every_output(quick):
         assert (out / "tables" / f"{name}.csv").is_file()
     assert (out / "report.md").is_file() and (out / "parameters.json").is_file()
     assert str(out.resolve()) in proc.stdout and "report.md" in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1].startswith("kdlab reproduce (quick) finished in ")
+    assert "sweep[" not in proc.stderr and "[regularization]" not in proc.stderr  # --quiet
     assert elapsed < 120  # the issue asks < 1 min on 2 cores; leave room for a loaded CI machine
 
 
@@ -63,36 +68,44 @@ def test_tables_have_the_expected_columns_and_no_nan(quick):
         assert csv.shape == t.shape
 
 
-def _th(t, series, col):
-    d = t[(t["series"] == series) & (t["kind"] == "theory")]
-    return d.groupby("alpha")[col].first()
+def _th(t, col, **series):
+    """A theory series, selected by its typed series columns."""
+    return curve(t, col, **series)
 
 
 def test_claim1_inequalities(quick):
     t = quick[2]["regularization"]
-    opt, bayes = _th(t, "optimal lam", "teacher_gen_error"), _th(t, "Bayes-optimal", "teacher_gen_error")
+    opt = _th(t, "teacher_gen_error", **regularization.OPTIMAL)
+    bayes = _th(t, "teacher_gen_error", **regularization.BAYES)
     a = opt.index
     # Bayes-optimal <= optimal logistic <= any fixed lam, strictly above Bayes at rho = 0.3
     assert (bayes[a] < opt - 1e-4).all()
-    for s in [s for s in t["series"].unique() if s.startswith("lam=")]:
-        fixed = _th(t, s, "teacher_gen_error")
-        assert (opt <= fixed[a] + 1e-7).all(), s
+    fixed = series_of(t, teacher="logistic", optimal_teacher_lam=False)
+    assert sorted(s["teacher_lam"] for s in fixed) == [0.01, 1.0]
+    for s in fixed:
+        f = _th(t, "teacher_gen_error", **regularization.FIXED, teacher_lam=s["teacher_lam"])
+        assert (opt <= f[a] + 1e-7).all(), s
     assert (opt < 0.3).all()  # better than the constant classifier
 
 
 def test_claim2_and_3_inequalities(quick):
     t = quick[2]["kd-logistic-teacher"]
-    lab_opt = _th(t, "labels only, optimal lam", "student_gen_error")
-    kd = [s for s in t["series"].unique() if s.startswith("KD")]
-    assert OPT_T in kd
+    lab_opt = _th(t, "student_gen_error", **kd_logistic.LABELS_OPT)
+    kd = series_of(t, chi=1.0)
+    assert OPT_T in [s["label"] for s in kd] and len(kd) == 3
+    assert set(t.loc[t["series_optimal_teacher_lam"].astype(bool), "series"]) == {OPT_T}
     for s in kd:  # no KD student beats the explicitly, optimally regularized student
-        assert (_th(t, s, "student_gen_error")[lab_opt.index] >= lab_opt - 1e-6).all(), s
+        st = curve(t, "student_gen_error", **key(s))
+        assert (st[lab_opt.index] >= lab_opt - 1e-6).all(), s
     t = quick[2]["kd-bayes-teacher"]
-    lab = _th(t, LAB_OPT, "student_gen_error")
-    floor = _th(t, LAB_OPT, "bayes_floor_sparse")
+    lab = _th(t, "student_gen_error", **kd_bayes.LABELS)
+    floor = _th(t, "bayes_floor_sparse", **kd_bayes.LABELS)
+    assert set(t.loc[t["series_chi"] == 0, "series"]) == {LAB_OPT}
     assert (lab >= floor - 1e-7).all()
-    for s in [s for s in t["series"].unique() if s != LAB_OPT]:
-        kd = _th(t, s, "student_gen_error")
+    kds = series_of(t, teacher="bayes-optimal")
+    assert [(s["chi"], s["temperature"]) for s in kds] == [(1.0, 3.0)]
+    for s in kds:
+        kd = _th(t, "student_gen_error", **key(s))
         assert (kd >= floor[kd.index] - 1e-7).all()
         big = kd.index[kd.index >= 1.5]  # KD from the Bayes teacher beats the best logistic student
         assert len(big) and (kd[big] < lab[big] - 1e-4).all()
@@ -111,6 +124,13 @@ def test_report_states_each_claim_with_computed_numbers(quick):
     assert c1.verdict == SUPPORTED and c1.numbers["min_gap_opt_bayes"] > 0
     assert f"{c1.numbers['opt_error_ref']:.4f}" in text  # the report's numbers are the tables'
     assert claims[2].numbers["below_floor"] == 0
+    # the repository's docs, not files outside it
+    assert "docs/model.md" in text and "docs/theory.md" in text
+    assert "MODEL.md" not in text and "THEORY.md" not in text and "shared/" not in text
+    # the quick grid lacks series of the default one: the verdicts depending on them say so
+    assert "undecided in --quick" in text
+    beats = [f for f in claims[2].findings if f.name.startswith("KD beats")][0]
+    assert beats.undecided and "kd = [(1, 3)]" in beats.undecided
 
 
 def test_figure_command_reuses_the_cache(quick, tmp_path):
@@ -120,6 +140,12 @@ def test_figure_command_reuses_the_cache(quick, tmp_path):
                            str(out), "--n-jobs", "1", "--quiet"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "claim 1:" in proc.stdout and time.perf_counter() - t0 < 30
+    # the folder stays consistent: the report is rebuilt with every figure in it
+    assert (out / "report.md").read_text().count("**Verdict:") == 4
+    # a default-size figure would replace the quick one: refused without --force
+    other = subprocess.run([*KDLAB, "figure", "regularization", "--out", str(out), "--quiet"],
+                           capture_output=True, text=True, timeout=60)
+    assert other.returncode == 2 and "--force" in other.stderr and "Traceback" not in other.stderr
     bad = subprocess.run([*KDLAB, "figure", "no-such-figure", "--out", str(tmp_path)],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "unknown figure" in bad.stderr

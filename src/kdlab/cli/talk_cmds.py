@@ -1,0 +1,108 @@
+"""``kdlab reproduce`` (the talk: every figure, its table and the computed report) and
+``kdlab figure NAME`` (one figure). They parse arguments and call :func:`kdlab.talk.reproduce`
+and :func:`kdlab.talk.figure`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import KdlabError
+from ._app import app
+from ._common import fail
+
+Quick = Annotated[bool, typer.Option("--quick", help="Fewer points and seeds, smaller N (< 1 minute).")]
+NJobs = Annotated[Optional[int], typer.Option("--n-jobs", "-j",
+                                              help="Local worker processes (default: all cores; 1: serial).")]
+Scheduler = Annotated[Optional[str], typer.Option(
+    "--scheduler", help="Dask scheduler address (tcp://host:port): run the sweeps on that cluster.")]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the point cache (OUT/cache).")]
+NoSim = Annotated[bool, typer.Option("--no-simulation", help="Theory only (no simulation markers).")]
+Formats = Annotated[str, typer.Option("--formats", help="Table formats, comma separated: csv, parquet.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+
+
+def _formats(spec: str) -> tuple:
+    return tuple(f.strip().lower() for f in spec.split(",") if f.strip())
+
+
+def _call(fn, **kw):
+    """Run a library call; kdlab's errors (a bad option, an unwritable --out) become one line
+    on stderr and exit status 2."""
+    try:
+        return fn(**kw)
+    except (KdlabError, ImportError) as exc:
+        fail(str(exc))
+
+
+@app.command("reproduce")
+def reproduce_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (figures, tables/, report.md, "
+                                                          "parameters.json, cache/).")] = Path("kdlab-output"),
+    quick: Quick = False,
+    n_jobs: NJobs = None,
+    scheduler: Scheduler = None,
+    no_cache: NoCache = False,
+    no_simulation: NoSim = False,
+    formats: Formats = "csv,parquet",
+    quiet: Quiet = False,
+) -> None:
+    """Reproduce the talk: the four figures (PNG + PDF), their tables and a computed report.md.
+
+    Finished points are cached in OUT/cache, so an interrupted run resumes where it stopped.
+    Defaults take a few minutes on 2 cores; --quick under a minute.
+    """
+    from ..talk import reproduce
+
+    t0 = time.perf_counter()
+    r = _call(reproduce, out=out, quick=quick, n_jobs=n_jobs, scheduler=scheduler, cache=not no_cache,
+              simulation=not no_simulation, formats=_formats(formats), progress=not quiet)
+    typer.echo(f"Outputs in {out.resolve()}:")
+    for name, o in r.outputs.items():
+        typer.echo(f"  {name}: " + ", ".join(str(p.relative_to(out)) for p in o.files))
+    typer.echo(f"  report: {r.report.relative_to(out)}   parameters: {r.parameters.relative_to(out)}"
+               + ("" if no_cache else "   cache: cache/"))
+    for c in r.claims:
+        extra = f" ({len(c.undecided)} of {len(c.findings)} sub-verdicts undecided in --quick)" if quick and \
+            c.undecided else ""
+        typer.echo(f"  claim {c.number} ({c.figure}): {c.verdict}{extra}")
+    typer.echo(f"kdlab reproduce ({r.mode}) finished in {time.perf_counter() - t0:.1f} s.")
+
+
+@app.command("figure")
+def figure_command(
+    name: Annotated[str, typer.Argument(help="regularization | kd-logistic-teacher | kd-bayes-teacher | "
+                                             "double-descent")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (the figure, its table, report.md and "
+                                                          "parameters.json for the figures in it, cache/).")]
+    = Path("kdlab-figure"),
+    quick: Quick = False,
+    n_jobs: NJobs = None,
+    scheduler: Scheduler = None,
+    no_cache: NoCache = False,
+    no_simulation: NoSim = False,
+    formats: Formats = "csv,parquet",
+    quiet: Quiet = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace this figure in OUT even if OUT holds it from "
+                                                        "a run with other parameters (e.g. a full reproduce).")]
+    = False,
+) -> None:
+    """Make one figure of the talk (PNG + PDF + its table) and print its claim's verdict.
+
+    OUT/report.md is rebuilt from the tables in OUT (this figure's claim, plus any other figure already there), so figures, tables and report always agree. A figure in OUT computed with other parameters (a full run, when --quick) is kept unless --force.
+    """
+    from ..talk import FIGURES, figure
+
+    if name not in FIGURES:
+        fail(f"unknown figure {name!r}; choose from: {', '.join(FIGURES)}")
+    r = _call(figure, name=name, out=out, quick=quick, n_jobs=n_jobs, scheduler=scheduler, cache=not no_cache,
+              simulation=not no_simulation, formats=_formats(formats), progress=not quiet, force=force)
+    typer.echo(f"{name}: " + ", ".join(str(p) for p in r.outputs[name].files) + f", {r.report}")
+    for c in r.claims:
+        typer.echo(f"claim {c.number}: {c.verdict}")
+        for f in c.findings:
+            tail = f" (undecided on this grid: {f.undecided})" if f.undecided else ""
+            typer.echo(f"  - {f.name} [{f.verdict}]{tail}: {f.text}")
