@@ -17,7 +17,11 @@ import pytest
 from kdlab.runs.sweep import (Sweep, SweepError, expand_grid, load_store, normalize_point,
                          parse_grid_value, run_sweep, save_table)
 
-TOY = "kdlab.runs.sweep:toy_backend"
+TOY = "toy_backends:toy_backend"  # tests/toy_backends.py
+# child processes (scripts, loky and Dask workers) import the toy backends from this folder
+TESTS = os.path.dirname(os.path.abspath(__file__))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    dict.fromkeys([TESTS, *(os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]))
 VOLATILE = ["elapsed_s", "toy_warm_started"]  # timing / path dependent, not results
 GRID = {"alpha": [0.5, 1.0, 2.0, 4.0], "teacher_lam": [0.01, 0.1], "chi": [0.0, 0.5]}
 

@@ -11,7 +11,10 @@ import re
 
 import numpy as np
 
-__all__ = ["parse_values"]
+__all__ = ["parse_values", "MAX_VALUES"]
+
+#: Most values one list may hold (a typo such as ``0.5:5:100000000`` must not allocate gigabytes).
+MAX_VALUES = 100_000
 
 _HELP = "use 'start:stop:n', 'start:stop:n:log' (or 'log:start:stop:n') or 'v1,v2,...'"
 
@@ -35,11 +38,20 @@ def parse_values(spec: str, *, numeric: bool = True) -> list:
             raise ValueError(f"invalid values {spec!r}: {_HELP}") from None
         if n < 1 or not (math.isfinite(a) and math.isfinite(b)):
             raise ValueError(f"invalid values {spec!r}: need finite bounds and n >= 1")
+        if n > MAX_VALUES:
+            raise ValueError(f"invalid values {spec!r}: {n} values, more than the limit of "
+                             f"{MAX_VALUES} values in one list")
         if log and (a <= 0 or b <= 0):
             raise ValueError(f"invalid values {spec!r}: log spacing needs positive bounds")
         return [float(x) for x in (np.geomspace(a, b, n) if log else np.linspace(a, b, n))]
     out: list = []
+    if len(s) > 64 * MAX_VALUES:
+        raise ValueError(f"invalid values {s[:40]!r}...: a list longer than {64 * MAX_VALUES} "
+                         "characters")
     for item in (v for v in re.split(r"[,\s]+", s) if v):
+        if len(out) >= MAX_VALUES:
+            raise ValueError(f"invalid values {s[:40]!r}...: more than the limit of {MAX_VALUES} "
+                             "values in one list")
         try:
             x = float(item)
         except ValueError:

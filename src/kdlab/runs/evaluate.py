@@ -1,0 +1,172 @@
+"""Evaluating one point with one backend (theory, simulation or a ``module:function``)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import time
+from typing import Any, Callable, Iterator, Mapping, Optional
+
+from .grid import make_problem
+from .store import write_point
+
+__all__ = ["BACKENDS", "evaluate_point", "backend_settings", "is_custom", "load_custom",
+           "run_chain", "iter_chain"]
+
+BACKENDS = ("theory", "simulate")
+
+
+def is_custom(backend) -> bool:
+    return isinstance(backend, str) and ":" in backend
+
+
+def load_custom(backend: str) -> Callable:
+    """The function named by ``"module:function"`` (``ValueError`` if it cannot be imported)."""
+    mod, _, name = backend.partition(":")
+    try:
+        fn = getattr(importlib.import_module(mod), name)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot import the backend {backend!r}: {exc}") from exc
+    return fn
+
+
+def backend_settings(backend: str, n_features, seeds, n_test, theory_options, optimize_options) -> dict:
+    """The explicit settings of one backend (part of the cache key)."""
+    if backend == "simulate":
+        s = {"n_features": int(n_features), "seeds": [int(x) for x in seeds],
+             "n_test": None if n_test is None else int(n_test)}
+    elif backend == "theory" or is_custom(backend):
+        s = {"options": dict(theory_options or {})}
+    else:
+        raise ValueError(f"backend must be 'theory', 'simulate', 'both' or 'module:function', got {backend!r}")
+    if optimize_options:
+        s["optimize_options"] = dict(optimize_options)
+    return s
+
+
+def _clean(v):
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        try:
+            v = v.item()
+        except (TypeError, ValueError):
+            pass
+    return v
+
+
+def evaluate_point(point: Mapping[str, Any], backend: str, settings: Mapping[str, Any],
+                   init=None, *, key: str = ""):
+    """Evaluate one point; returns ``(record, result)``: the flat table row and the
+    :class:`~kdlab.results.Result` (used to warm-start the next theory point)."""
+    data, teacher, student = make_problem(point)
+    opt = point.get("optimize")
+    extra: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    if opt is not None:
+        from .tuning import optimal_lam
+
+        oo = dict(settings.get("optimize_options") or {})
+        which = "teacher" if opt == "teacher_lam" else "student"
+        theory_opts = dict(settings.get("options") or {}) if backend != "simulate" else {}
+        if is_custom(backend):
+            oo["solve"] = load_custom(backend)
+        best = optimal_lam(data, teacher, student, which=which,
+                           init=init if backend != "simulate" else None, **oo, **theory_opts)
+        extra.update(optimize_evals=best.n_evals, optimize_at_bound=best.at_bound)
+        if which == "teacher":
+            teacher = teacher.replace(lam=best.value)
+        else:
+            student = student.replace(lam=best.value)
+        if backend != "simulate":
+            result = best.result
+        else:
+            result = run_backend(backend, settings, data, teacher, student, None)
+    else:
+        result = run_backend(backend, settings, data, teacher, student, init)
+    rec = {k: _clean(v) for k, v in result.to_record().items()}
+    rec["student_present"] = bool(point["student"])
+    # the same columns for every row (no NaN from optimized / plain points mixing)
+    rec["optimize"] = "none" if opt is None else opt
+    rec["optimize_evals"] = int(extra.get("optimize_evals", 0))
+    rec["optimize_at_bound"] = bool(extra.get("optimize_at_bound", False))
+    rec["elapsed_s"] = time.perf_counter() - t0
+    rec["key"] = key
+    return rec, result
+
+
+def run_backend(backend, settings, data, teacher, student, init):
+    """One backend at one problem (theory: :func:`~kdlab.runs.tuning.solve_robust`)."""
+    if backend == "theory" or is_custom(backend):
+        if backend == "theory":
+            from .. import theory
+
+            fn = theory.solve
+        else:
+            fn = load_custom(backend)
+        from .tuning import solve_robust
+
+        opts = dict(settings.get("options") or {})
+        if init is not None:
+            opts["init"] = init
+        return solve_robust(fn, data, teacher, student, **opts)
+    if backend == "simulate":
+        from ..simulation import simulate
+
+        kw = {}
+        if settings.get("n_test") is not None:
+            kw["n_test"] = settings["n_test"]
+        return simulate(data, teacher, student, n_features=settings["n_features"],
+                        seeds=list(settings["seeds"]), n_jobs=1, progress=False, **kw)
+    raise ValueError(f"unknown backend {backend!r}")
+
+
+def iter_chain(tasks: list[dict], store=None) -> Iterator[dict]:
+    """Evaluate a chain of tasks in order (each warm-started from the previous theory result),
+    yielding ``{"key", "record", "stored"}`` or ``{"key", "error"}`` per task. With ``store``
+    each finished point is written at once (a worker without access to it leaves it to the
+    caller: ``stored`` False)."""
+    prev = None
+    for t in tasks:
+        try:
+            rec, res = evaluate_point(t["point"], t["backend"], t["settings"], init=prev, key=t["key"])
+        except Exception as exc:  # noqa: BLE001 - reported to the caller
+            prev = None
+            yield {"key": t["key"], "error": f"{type(exc).__name__}: {exc}"}
+            continue
+        prev = res if t["backend"] != "simulate" else None
+        stored = False
+        if store is not None:
+            with contextlib.suppress(OSError):  # OutputError is an OSError
+                write_point(store, t, rec)
+                stored = True
+        yield {"key": t["key"], "record": rec, "stored": stored}
+
+
+def run_chain(tasks: list[dict], store=None, limit_threads: bool = True) -> list[dict]:
+    """Worker process: :func:`iter_chain` with one BLAS thread, as a list."""
+    ctx = contextlib.nullcontext()
+    if limit_threads:
+        from threadpoolctl import threadpool_limits
+
+        ctx = threadpool_limits(1)
+    with ctx:
+        return list(iter_chain(tasks, store))
+
+
+def dask_eval(task: dict, prev, store):
+    """Dask task: one point, warm-started from the previous point's output ``prev``."""
+    init = prev.get("result") if isinstance(prev, dict) else None
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        try:
+            rec, res = evaluate_point(task["point"], task["backend"], task["settings"], init=init,
+                                      key=task["key"])
+        except Exception as exc:  # noqa: BLE001
+            return {"key": task["key"], "error": f"{type(exc).__name__}: {exc}"}
+    stored = False
+    if store is not None:
+        with contextlib.suppress(OSError):
+            write_point(store, task, rec)
+            stored = True
+    return {"key": task["key"], "record": rec, "stored": stored,
+            "result": res if task["backend"] != "simulate" else None}
