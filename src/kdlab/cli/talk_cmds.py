@@ -104,5 +104,5 @@ def figure_command(
     for c in r.claims:
         typer.echo(f"claim {c.number}: {c.verdict}")
         for f in c.findings:
-            tail = f" (undecided on this grid: {f.undecided})" if f.undecided else ""
+            tail = f" (undecided {'in --quick' if quick else 'on this grid'}: {f.undecided})" if f.undecided else ""
             typer.echo(f"  - {f.name} [{f.verdict}]{tail}: {f.text}")

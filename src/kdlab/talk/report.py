@@ -188,7 +188,8 @@ def build_report(tables: Mapping[str, pd.DataFrame], params: Mapping[str, dict],
         L += [f"**{_undecided_label(meta).capitalize()}.** The grid of this run lacks series or part of the "
               "alpha range of the default grid; a sub-verdict that quantifies over them may differ on the "
               "default grid, so it is marked *" + _undecided_label(meta) + "* with what is missing. "
-              "Run `kdlab reproduce` (without --quick) to decide it.", ""]
+              "Run `kdlab reproduce` (without --quick) to decide it. Every verdict is reached at the alphas of "
+              "this grid, which may sample alpha more coarsely than the default one.", ""]
     L += ["## Summary", "", md_table(["claim", "figure", "verdict"],
                                      [[f"{c.number}. {c.title}", f"`{c.figure}`", _verdict_cell(c, meta)]
                                       for c in claims]), ""]
