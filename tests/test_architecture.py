@@ -116,5 +116,6 @@ def test_cli_does_no_numerics():
     for path in (SRC / "cli").glob("*.py"):
         tree = ast.parse(path.read_text())
         mods = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-        mods |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level}
+        mods |= {(n.module or "").split(".")[0] for n in ast.walk(tree)
+                 if isinstance(n, ast.ImportFrom) and not n.level}
         assert not mods & {"numpy", "scipy", "sklearn"}, (path.name, mods & {"numpy", "scipy", "sklearn"})

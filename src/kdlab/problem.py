@@ -20,8 +20,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Mapping, Optional, Sequence, Union
 
 from .errors import ParameterError
-from .params import (BAYES_TEACHER, DATA, FRESH, LOGISTIC_TEACHER, STUDENT, TEMPERATURE_MIN, Param,
-                     check_int, check_real)
+from .params import BAYES_TEACHER, DATA, FRESH, LOGISTIC_TEACHER, STUDENT, TEMPERATURE_MIN, Param, check_int, check_real
 
 __all__ = [
     "GaussianMixture", "LogisticTeacher", "BayesOptimalTeacher", "Student", "Shared", "Fresh",

@@ -87,7 +87,8 @@ def build_problem(values: dict[str, Any]) -> Problem:
     given = sorted(_flag(k) for k, v in values.items() if v is not None)
     if path is not None:
         if given or no_student:
-            raise ValueError(f"--problem excludes the problem options; also given: {', '.join(given or ['--no-student'])}")
+            also = ", ".join(given or ["--no-student"])
+            raise ValueError(f"--problem excludes the problem options; also given: {also}")
         return load_problem(path)
     data = GaussianMixture(**{n: values[n] for n in DATA if values[n] is not None})
     cls = teacher_kind(values["teacher"] or "logistic")

@@ -20,7 +20,8 @@ from ._app import app
 from .options import fail, problem_command
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")]
-Progress = Annotated[bool, typer.Option("--progress/--quiet", " /--no-progress", help="Progress bar on stderr (--quiet: none).")]
+Progress = Annotated[bool, typer.Option("--progress/--quiet", " /--no-progress",
+                                        help="Progress bar on stderr (--quiet: none).")]
 Tol = Annotated[float, typer.Option("--tol", help="Relative fixed-point residual to reach (> 0).")]
 MaxIter = Annotated[int, typer.Option("--maxiter", help="Map evaluations allowed per stage (>= 1).")]
 Method = Annotated[str, typer.Option("--method", help="Fixed-point solver: anderson or damped.")]

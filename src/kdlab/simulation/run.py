@@ -20,8 +20,7 @@ from ..params import check_int
 from ..problem import GaussianMixture, Problem, Student, Teacher, as_problem
 from ..results import OBSERVABLES, Observables, Result, SolverStatus, _stage_names, gen_error
 from .erm import fit_linear
-from .sampling import (Dataset, _streams, n_samples, sample_dataset, sample_fresh, sample_test,
-                       stage_subset)
+from .sampling import Dataset, _streams, n_samples, sample_dataset, sample_fresh, sample_test, stage_subset
 
 __all__ = ["simulate", "simulate_seed", "fit_stage", "fit_teacher", "fit_student", "student_subset",
            "sample_dataset", "Dataset", "_streams"]

@@ -12,7 +12,7 @@ from ..errors import ConvergenceError, ParameterError
 from ..problem import GaussianMixture, Problem, Shared, Student, as_problem, check_problem, check_real
 from ..results import Observables, Result, SolverStatus, Status, gen_error
 from .student import StudentSolution, solve_student
-from .teacher import TeacherSolution, bayes_optimal_teacher, solve_teacher
+from .teacher import TeacherSolution, solve_teacher
 
 __all__ = ["solve", "bayes_optimal_error", "WarmStart", "QUAD_ACCEPT"]
 

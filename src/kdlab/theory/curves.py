@@ -6,18 +6,16 @@ converged points (a secant predictor), which typically halves the number of map 
 
 from __future__ import annotations
 
-import math
-from typing import Iterable, Optional, Sequence
+import re
+from typing import Iterable, Optional
 
 import numpy as np
 import pandas as pd
 
-import re
-
-from ..values import parse_values as _parse_values
 from ..params import DATA, STUDENT
 from ..problem import TEACHER_KINDS, GaussianMixture, Student
 from ..results import Result
+from ..values import parse_values as _parse_values
 from .chain import WarmStart, solve
 
 __all__ = ["curve", "parse_values", "CURVE_PARAMETERS"]
