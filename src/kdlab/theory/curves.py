@@ -41,11 +41,11 @@ def parse_values(spec: str) -> np.ndarray:
 
 def _owner(along: str):
     """``(owner, stage index or None, parameter name)`` of a curve axis."""
-    m = re.fullmatch(r"stage(\d+)_(\w+)", along)
+    m = re.fullmatch(r"stage(\d+)[._](\w+)", along)
     if m and m.group(2) in STUDENT:
         return "stage", int(m.group(1)), m.group(2)
     if along not in CURVE_PARAMETERS:
-        raise ValueError(f"along must be one of {', '.join(CURVE_PARAMETERS)} or stage<k>_<student "
+        raise ValueError(f"along must be one of {', '.join(CURVE_PARAMETERS)} or stage<k>.<student "
                          f"parameter>, got {along!r}")
     owner = CURVE_PARAMETERS[along]
     return owner, None, along[len("teacher_"):] if owner == "teacher" else along
