@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..errors import KdlabError
 from ._app import app
 from ._common import fail
 
@@ -24,10 +25,13 @@ app.add_typer(experiment_app, name="experiment")
 def digits_command(
     quick: Annotated[bool, typer.Option("--quick", help="Small, fast variant (seconds; for tests).")] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("results/digits"),
-    seeds: Annotated[Optional[int], typer.Option("--seeds", help="Number of seeds (>= 1; default 10, quick 2).")] = None,
+    seeds: Annotated[Optional[int], typer.Option("--seeds",
+                                                 help="Number of seeds (>= 1; default 10, quick 2).")] = None,
     t2_scaling: Annotated[bool, typer.Option("--t2-scaling/--no-t2-scaling",
                                              help="Multiply the KD term by T^2 (Hinton's convention).")] = False,
     threads: Annotated[int, typer.Option("--threads", help="PyTorch threads (>= 1).")] = 1,
+    progress: Annotated[bool, typer.Option("--progress/--quiet",
+                                           help="Progress bar on stderr (--quiet: none).")] = True,
 ) -> None:
     """MLP teacher -> sparse linear student on sklearn's digits: KD vs labels only.
 
@@ -52,8 +56,8 @@ def digits_command(
         fail(str(exc))
     typer.echo(f"digits experiment: {cfg.n_seeds} seeds{' (quick)' if quick else ''} -> {out}", err=True)
     try:
-        res = run_digits(out, config=cfg, threads=threads, progress=False)
-    except OSError as exc:
+        res = run_digits(out, config=cfg, threads=threads, progress=progress)
+    except (OSError, KdlabError) as exc:
         fail(f"cannot write to {out}: {exc}")
     typer.echo(f"done in {res.seconds:.1f} s; outputs:")
     for path in res.files.values():

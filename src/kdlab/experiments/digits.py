@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -326,11 +326,13 @@ def run_digits(out: str | Path | None = None, *, quick: bool = False, seeds: int
     t0 = time.perf_counter()
     try:
         grids = []
-        for i in range(cfg.n_seeds):
-            seed = cfg.first_seed + i
+        seeds_ = range(cfg.first_seed, cfg.first_seed + cfg.n_seeds)
+        if progress:
+            from tqdm.auto import tqdm
+
+            seeds_ = tqdm(seeds_, desc="digits", unit="seed")
+        for seed in seeds_:
             grids.append(_run_seed(seed, cfg, X_all, y_all))
-            if progress:
-                print(f"  seed {seed}: done ({time.perf_counter() - t0:.1f} s)", flush=True)
     finally:
         torch.set_num_threads(old_threads)
     seconds = time.perf_counter() - t0
@@ -357,6 +359,10 @@ def _pct(mean, se):
 def _figure(res: DigitsResult, png: Path, pdf: Path):
     from matplotlib.figure import Figure
 
+    from ..io import atomic_write
+    from ..plotting import PALETTE, setup
+
+    setup()
     cfg = res.config
     st = res.grid[res.grid["model"] == "student"].copy()
     wds = sorted(st["weight_decay"].unique())
@@ -367,17 +373,22 @@ def _figure(res: DigitsResult, png: Path, pdf: Path):
         "labels only" if c == 0 else _kd_name(c, T) for c, T in zip(st["chi"], st["temperature"])]
     fig = Figure(figsize=(12, 4.6), constrained_layout=True)
     ax1, ax2 = fig.subplots(1, 2, gridspec_kw=dict(width_ratios=[1, 1.15]))
-    for name, g in st.groupby("setting", sort=False):
+    for i, (name, g) in enumerate(st.groupby("setting", sort=False)):
         agg = g.groupby("x")["test_error"].agg(["mean", "std", "count"]).sort_index()
         err = agg["std"] / np.sqrt(agg["count"])
-        style = dict(lw=2.2, color="k") if name == "labels only" else dict(lw=1.4)
+        style = dict(lw=2.2, color="k") if name == "labels only" else dict(lw=1.4, color=PALETTE[i % 6])
         ax1.errorbar(agg.index, 100 * agg["mean"], yerr=100 * err.fillna(0), marker="o", ms=3.5,
                      capsize=2.5, label=name, **style)
     teacher = res.summary[res.summary["method"].str.startswith("teacher")].iloc[0]
     ax1.axhline(100 * teacher["test_error_mean"], color="grey", ls="--", lw=1,
                 label="teacher (all pixels)")
     lab = st[st["chi"] == 0].groupby("x")["test_error"].mean()
-    ax1.set_ylim(0, 100 * 1.6 * float(lab.max()))  # large-wd, high-T students leave the axes
+    top = 100 * 1.6 * float(lab.max())
+    ax1.set_ylim(0, top)  # large-wd, high-T students leave the axes: say so on the figure
+    clipped = st.groupby(["setting", "x"])["test_error"].mean()
+    if (100 * clipped > top).any():
+        ax1.text(0.01, 0.99, f"points above {top:.0f} % are off the axes (see the table)",
+                 transform=ax1.transAxes, va="top", fontsize=8, color="#555555")
     ax1.set_xscale("log")
     ticks = [zero_x] + pos
     ax1.set_xticks(ticks)
@@ -400,8 +411,8 @@ def _figure(res: DigitsResult, png: Path, pdf: Path):
     ax2.set_title("(b) each student vs the tuned labels-only student")
     fig.suptitle("Knowledge distillation on sklearn digits: MLP teacher → sparse linear student"
                  + (" (T² scaling)" if cfg.t2_scaling else ""), fontsize=11)
-    fig.savefig(png, dpi=150)
-    fig.savefig(pdf)
+    atomic_write(png, lambda t: fig.savefig(t, dpi=150, format="png"))
+    atomic_write(pdf, lambda t: fig.savefig(t, format="pdf"))
 
 
 def _markdown(res: DigitsResult) -> str:
@@ -496,11 +507,11 @@ def _markdown(res: DigitsResult) -> str:
             f"points ({int(r['wins'])} seeds better, {int(r['ties'])} equal, {int(r['losses'])} worse).")
         lines.append("")
         if helped:
-            lines.append(f"**Verdict: KD helped** — on this data the distilled student beats the "
-                         f"best labels-only student by more than two standard errors.")
+            lines.append("**Verdict: KD helped** — on this data the distilled student beats the "
+                         "best labels-only student by more than two standard errors.")
         elif hurt:
-            lines.append(f"**Verdict: KD hurt** — the distilled student is worse than the best "
-                         f"labels-only student by more than two standard errors.")
+            lines.append("**Verdict: KD hurt** — the distilled student is worse than the best "
+                         "labels-only student by more than two standard errors.")
         else:
             lines.append("**Verdict: no significant difference** — the distilled student is "
                          "within two standard errors of the best labels-only student.")
@@ -511,22 +522,20 @@ def _markdown(res: DigitsResult) -> str:
 
 def write_outputs(res: DigitsResult, out: str | Path) -> dict[str, Path]:
     """Write the tables (CSV + Parquet), the figure (PNG + PDF) and the Markdown summary."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    from ..io import ensure_dir, write_table, write_text
+
+    out = ensure_dir(out)
     files: dict[str, Path] = {}
     for name, df in (("grid", res.grid), ("results", res.results), ("summary", res.summary)):
         files[f"{name}_csv"] = out / f"digits_{name}.csv"
         files[f"{name}_parquet"] = out / f"digits_{name}.parquet"
-        df.to_csv(files[f"{name}_csv"], index=False)
-        df.to_parquet(files[f"{name}_parquet"], index=False)
+        write_table(df, files[f"{name}_csv"])
+        write_table(df, files[f"{name}_parquet"])
     files["figure_png"] = out / "digits.png"
     files["figure_pdf"] = out / "digits.pdf"
     _figure(res, files["figure_png"], files["figure_pdf"])
     files["report"] = out / "digits_summary.md"
-    files["report"].write_text(_markdown(res), encoding="utf-8")
+    write_text(files["report"], _markdown(res))
     return files
 
 
-def config_dict(cfg: DigitsConfig) -> dict:
-    """The configuration as a plain dict (for logs)."""
-    return asdict(cfg)

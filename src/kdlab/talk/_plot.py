@@ -11,26 +11,7 @@ import numpy as np
 __all__ = ["PALETTE", "BLACK", "GREY", "setup", "tex", "theory_line", "sim_points", "jit", "footer",
            "legend", "ylim_with_errorbars"]
 
-# Okabe-Ito
-PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
-BLACK, GREY = "#000000", "#777777"
-
-
-def setup():
-    """pyplot with the talk's style (non-interactive backend)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update({
-        "font.size": 10, "axes.titlesize": 10.5, "axes.labelsize": 11, "legend.fontsize": 8.5,
-        "xtick.labelsize": 9, "ytick.labelsize": 9, "axes.grid": True, "grid.alpha": 0.3,
-        "grid.linewidth": 0.6, "axes.spines.top": False, "axes.spines.right": False,
-        "savefig.dpi": 200, "figure.dpi": 100, "lines.linewidth": 1.8, "pdf.fonttype": 42,
-        "mathtext.default": "regular",
-    })
-    return plt
+from ..plotting import BLACK, GREY, PALETTE, setup  # noqa: F401  (the shared style)
 
 
 def _num(x) -> str:
