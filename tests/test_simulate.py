@@ -3,14 +3,15 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
 from kdlab import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student, simulate
-from kdlab.simulation.run import fit_student, fit_teacher, sample_dataset, simulate_seed, student_subset
 from kdlab.errors import NoMinimizerError
-from kdlab.simulation.erm import fit_linear
 from kdlab.losses import LogisticLoss
+from kdlab.simulation.erm import fit_linear
+from kdlab.simulation.run import fit_student, fit_teacher, sample_dataset, simulate_seed, student_subset
 
 DATA = GaussianMixture(alpha=2.0, delta=1.0, rho=0.3)
 
@@ -120,7 +121,8 @@ def test_standard_errors_and_result_layout():
     se = r.per_seed["student_m"].std(ddof=1) / 2.0
     assert r.student.m_stderr == pytest.approx(se)
     d = r.to_json_dict()
-    for block, keys in (("teacher", ("gen_error", "m", "q", "bias")), ("student", ("gen_error", "m", "q", "bias", "p"))):
+    for block, keys in (("teacher", ("gen_error", "m", "q", "bias")),
+                        ("student", ("gen_error", "m", "q", "bias", "p"))):
         for k in keys:
             assert k in d[block] and f"{k}_stderr" in d[block]
     rec = r.to_record()
@@ -172,3 +174,21 @@ def test_default_seeds_draw_typical_centres():
     for N in (1000, 2000, 4000):
         norms = [float(np.mean(_streams(s)[0].standard_normal(N) ** 2)) for s in range(20)]
         assert abs(np.mean(norms) - 1.0) <= 2 * math.sqrt(2.0 / N / 20), (N, np.mean(norms))
+
+
+def test_chains_sharing_a_teacher_fit_it_once_and_equal_separate_runs():
+    from kdlab.simulation.run import simulate_many
+
+    data = GaussianMixture(alpha=1.5, delta=1.0, rho=0.3)
+    teacher = LogisticTeacher(lam=0.1)
+    students = [Student(eta=0.5, chi=0.5, temperature=2.0, lam=0.1), Student(eta=0.7, chi=1.0, lam=0.01)]
+    many = simulate_many(data, [[teacher, s] for s in students], n_features=120, seeds=range(3), n_jobs=1)
+    for s, res in zip(students, many):
+        alone = simulate(data, teacher, s, n_features=120, seeds=range(3), n_jobs=1)
+        cols = [c for c in alone.per_seed.columns if c != "teacher_fits"]
+        pd.testing.assert_frame_equal(res.per_seed[cols], alone.per_seed[cols])
+    assert list(many[0].per_seed["teacher_fits"]) == [1, 1, 1]
+    assert list(many[1].per_seed["teacher_fits"]) == [0, 0, 0]
+    with pytest.raises(ValueError, match="same stage 0"):
+        simulate_many(data, [[teacher, students[0]], [LogisticTeacher(lam=1.0), students[1]]], n_features=50,
+                      seeds=1)

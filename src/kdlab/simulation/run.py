@@ -22,7 +22,8 @@ from ..results import OBSERVABLES, Observables, Result, SolverStatus, _stage_nam
 from .erm import fit_linear
 from .sampling import Dataset, _streams, n_samples, sample_dataset, sample_fresh, sample_test, stage_subset
 
-__all__ = ["simulate", "simulate_seed", "fit_stage", "fit_teacher", "fit_student", "student_subset",
+__all__ = ["simulate", "simulate_many", "simulate_seed", "simulate_seed_chains", "fit_stage", "fit_teacher",
+           "fit_student", "student_subset",
            "sample_dataset", "Dataset", "_streams"]
 
 
@@ -86,41 +87,66 @@ def simulate_seed(data: GaussianMixture, teacher, student=None, n_features: int 
 
     ``teacher`` may also be the whole chain (a list of stages, ``student`` then ``None``).
     """
-    problem = as_problem(data, teacher, student)
-    stages = problem.stages
-    names = _stage_names(len(stages))
-    sets = problem.training_sets()
+    return simulate_seed_chains(data, [as_problem(data, teacher, student).stages], n_features, seed,
+                                n_test, tol)[0]
+
+
+def simulate_seed_chains(data: GaussianMixture, chains, n_features: int, seed: int,
+                         n_test: Optional[int] = None, tol: float = 1e-10) -> list[dict]:
+    """One row per chain for one seed; the chains share stage 0, which is fitted ONCE.
+
+    Every draw depends only on the seed and the stage (:mod:`.sampling`), so each row is
+    bit-for-bit the row of that chain simulated alone; the first row records
+    ``teacher_fits = 1``, the others 0 (the count of stage-0 fits actually made).
+    """
+    problems = [Problem(data, tuple(c)) for c in chains]
+    if any(p.stages[0] != problems[0].stages[0] for p in problems):
+        raise ValueError("simulate_seed_chains: the chains must share stage 0")
     ds0 = sample_dataset(data, n_features, seed)
-    datasets = {0: ds0}
     n_test = ds0.X.shape[0] if n_test is None else n_test
     X_test, y_test = sample_test(data, ds0.v, n_test, seed)
-    row: dict = {"seed": int(seed)}
-    W, fits = [], []
-    for k, spec in enumerate(stages):
-        alpha = problem.alpha_of(k)
-        if sets[k] not in datasets:
-            datasets[sets[k]] = sample_fresh(data, ds0.v, alpha, seed, sets[k])
-        ds = datasets[sets[k]]
-        ut = None
-        if k > 0:
-            # the parent's total pre-activation on this stage's training set
-            ut = fits[-1].u if sets[k] == sets[k - 1] else ds.Xs @ W[-1] + fits[-1].bias
-        subset = stage_subset(spec.eta, n_features, seed, k)
-        if k > 0 and subset is None:
-            subset = np.arange(n_features)
-        fit, w = fit_stage(spec, data, ds, subset, ut, alpha, tol)
-        obs = _measure(w, fit.bias, fit.u, spec.loss(), ds, data, X_test, y_test, ut)
-        if k > 0:
-            obs["p"] = float(W[-1] @ w) / n_features
-        row.update({f"{names[k]}_{key}": v for key, v in obs.items()})
-        row[f"{names[k]}_iterations"] = fit.iterations
-        W.append(w)
-        fits.append(fit)
-    if len(stages) > 1:
-        Wm = np.array(W)
-        G = Wm @ Wm.T / n_features
-        row.update({f"overlap_{j}_{k}": float(G[j, k]) for j in range(len(W)) for k in range(j, len(W))})
-    return row
+    datasets = {(0, data.alpha): ds0}
+    first = None
+    rows = []
+    for problem in problems:
+        stages, sets = problem.stages, problem.training_sets()
+        names = _stage_names(len(stages))
+        row: dict = {"seed": int(seed)}
+        W, fits = [], []
+        for k, spec in enumerate(stages):
+            alpha = problem.alpha_of(k)
+            if k == 0 and first is not None:  # stage 0 is shared: fitted once per seed
+                fit, w, obs = first
+            else:
+                key = (sets[k], alpha)
+                if key not in datasets:
+                    datasets[key] = sample_fresh(data, ds0.v, alpha, seed, sets[k])
+                ds = datasets[key]
+                ut = None
+                if k > 0:
+                    # the parent's total pre-activation on this stage's training set
+                    ut = fits[-1].u if sets[k] == sets[k - 1] else ds.Xs @ W[-1] + fits[-1].bias
+                subset = stage_subset(spec.eta, n_features, seed, k)
+                if k > 0 and subset is None:
+                    subset = np.arange(n_features)
+                fit, w = fit_stage(spec, data, ds, subset, ut, alpha, tol)
+                obs = _measure(w, fit.bias, fit.u, spec.loss(), ds, data, X_test, y_test, ut)
+                if k > 0:
+                    obs["p"] = float(W[-1] @ w) / n_features
+                else:
+                    first = (fit, w, obs)
+                    row["teacher_fits"] = 1
+            row.update({f"{names[k]}_{key}": v for key, v in obs.items()})
+            row[f"{names[k]}_iterations"] = fit.iterations
+            W.append(w)
+            fits.append(fit)
+        row.setdefault("teacher_fits", 0)
+        if len(stages) > 1:
+            Wm = np.array(W)
+            G = Wm @ Wm.T / n_features
+            row.update({f"overlap_{j}_{k}": float(G[j, k]) for j in range(len(W)) for k in range(j, len(W))})
+        rows.append(row)
+    return rows
 
 
 def _aggregate(df: pd.DataFrame, who: str) -> Optional[Observables]:
@@ -177,9 +203,10 @@ def simulate(data: GaussianMixture, teacher, student: Optional[Student] = None, 
     / ``.student`` the first and last), their standard errors (``.student.m_stderr``), the
     mean overlap matrix in ``.overlaps`` and the per-seed table in ``.per_seed``. ``seeds`` is
     an iterable of integers or a count ``K`` (seeds ``0..K-1``); ``n_test`` fresh test samples
-    per seed (default ``M``); ``n_jobs`` processes (default: all cores, one BLAS thread each);
-    ``tol`` the optimizers' relative gradient tolerance. A run whose arrays would not fit in
-    the available memory is refused before it starts (:class:`kdlab.errors.ResourceError`).
+    per seed (default ``M``); ``n_jobs`` worker threads (default or -1: all cores; one BLAS
+    thread each); ``tol`` the optimizers' relative gradient tolerance. A run whose arrays
+    would not fit in the available memory is refused before it starts
+    (:class:`kdlab.errors.ResourceError`).
     """
     if isinstance(teacher, (list, tuple)) and student is None:
         problem = as_problem(data, teacher)
@@ -188,6 +215,22 @@ def simulate(data: GaussianMixture, teacher, student: Optional[Student] = None, 
 
         check_problem(data, teacher, student)
         problem = as_problem(data, teacher, student)
+    return simulate_many(data, [problem.stages], n_features=n_features, seeds=seeds, n_test=n_test,
+                         n_jobs=n_jobs, progress=progress, tol=tol)[0]
+
+
+def simulate_many(data: GaussianMixture, chains, *, n_features: int = 1000,
+                  seeds: Iterable[int] | int = range(10), n_test: Optional[int] = None,
+                  n_jobs: Optional[int] = None, progress: bool = False, tol: float = 1e-10) -> list[Result]:
+    """Simulate several chains that share stage 0 (e.g. one teacher and many students), fitting
+    stage 0 once per seed; returns one :class:`~kdlab.results.Result` per chain, each equal
+    (bit for bit) to :func:`simulate` of that chain alone. ``per_seed["teacher_fits"]`` counts
+    the stage-0 fits each result actually made (the first chain's; 0 for the others)."""
+    problems = [as_problem(data, list(c)) for c in chains]
+    if not problems:
+        raise ValueError("simulate_many needs at least one chain")
+    if any(p.stages[0] != problems[0].stages[0] for p in problems):
+        raise ValueError("simulate_many: every chain must start with the same stage 0")
     n_features = check_int("n_features", n_features, low=2)
     seeds = _check_seeds(seeds)
     if n_test is not None:
@@ -198,16 +241,17 @@ def simulate(data: GaussianMixture, teacher, student: Optional[Student] = None, 
     n_jobs = min(len(seeds), n_cpu if n_jobs is None or n_jobs == -1 else check_int("n_jobs", n_jobs, low=1))
     from .memory import check_memory
 
-    check_memory(memory_estimate(problem, n_features, n_jobs, n_test),
-                 f"simulating N = {n_features} on {n_jobs} process(es)")
+    check_memory(max(memory_estimate(p, n_features, n_jobs, n_test) for p in problems),
+                 f"simulating N = {n_features} on {n_jobs} worker(s)")
 
-    tasks = [(data, list(problem.stages), None, n_features, s, n_test, tol) for s in seeds]
+    chains_ = [list(p.stages) for p in problems]
+    tasks = [(data, chains_, n_features, s, n_test, tol) for s in seeds]
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(tasks), desc=f"simulate N={n_features}", unit="seed")
-    rows = []
+    per_chain: list[list[dict]] = [[] for _ in problems]
     from threadpoolctl import threadpool_limits
 
     # Seeds run on threads with one BLAS thread each: the fits spend their time in BLAS calls,
@@ -215,25 +259,29 @@ def simulate(data: GaussianMixture, teacher, student: Optional[Student] = None, 
     # process pool (the first call of a run is as fast as the next).
     with threadpool_limits(limits=1):
         if n_jobs == 1:
-            it = (simulate_seed(*t) for t in tasks)
+            it = (simulate_seed_chains(*t) for t in tasks)
         else:
             from joblib import Parallel, delayed
 
             it = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator_unordered")(
-                delayed(simulate_seed)(*t) for t in tasks)
-        for row in it:
-            rows.append(row)
+                delayed(simulate_seed_chains)(*t) for t in tasks)
+        for rows in it:
+            for acc, row in zip(per_chain, rows):
+                acc.append(row)
             if bar is not None:
                 bar.update(1)
     if bar is not None:
         bar.close()
-    per_seed = pd.DataFrame(rows).sort_values("seed").reset_index(drop=True)
-    names = _stage_names(len(problem.stages))
-    overlaps, overlaps_se = _overlap_matrix(per_seed, len(problem.stages))
-    return Result.from_stages(
-        "simulate", problem, [_aggregate(per_seed, who) for who in names],
-        status=SolverStatus(True, int(per_seed.filter(like="iterations").to_numpy().max()), 0.0,
-                            f"{len(seeds)} seeds fitted to relative gradient <= {tol:g}"),
-        n_features=n_features, n_seeds=len(seeds), per_seed=per_seed,
-        overlaps=overlaps, overlaps_stderr=overlaps_se,
-    )
+    out = []
+    for problem, rows in zip(problems, per_chain):
+        per_seed = pd.DataFrame(rows).sort_values("seed").reset_index(drop=True)
+        names = _stage_names(len(problem.stages))
+        overlaps, overlaps_se = _overlap_matrix(per_seed, len(problem.stages))
+        out.append(Result.from_stages(
+            "simulate", problem, [_aggregate(per_seed, who) for who in names],
+            status=SolverStatus(True, int(per_seed.filter(like="iterations").to_numpy().max()), 0.0,
+                                f"{len(seeds)} seeds fitted to relative gradient <= {tol:g}"),
+            n_features=n_features, n_seeds=len(seeds), per_seed=per_seed,
+            overlaps=overlaps, overlaps_stderr=overlaps_se,
+        ))
+    return out
