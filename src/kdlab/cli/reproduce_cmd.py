@@ -1,10 +1,9 @@
-"""``kdlab reproduce`` (the main job), ``kdlab figure NAME``, ``kdlab sweep``, ``kdlab optimize``."""
+"""``kdlab reproduce`` (the main job) and ``kdlab figure NAME`` (``sweep`` / ``optimize``: :mod:`.runs_cmds`)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, List, Optional
@@ -12,8 +11,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from ._app import app
-from ._common import (Alpha, AsJson, Chi, Delta, Eta, Lam, Rho, T2Scaling, TeacherLam,
-                      TeacherName, Temperature, build_problem, fail)
+from ._common import fail
 
 Out = Annotated[Path, typer.Option("--out", "-o", help="Output folder (figures, tables/, report.md, cache/).")]
 Quick = Annotated[bool, typer.Option("--quick", help="Fewer points and seeds, smaller N (< 1 minute).")]
@@ -144,133 +142,3 @@ def figure_command(
         typer.echo(f"claim {c.number}: {c.verdict}")
         for sub, v, text in c.findings:
             typer.echo(f"  - {sub} [{v}]: {text}")
-
-
-@app.command("sweep")
-def sweep_command(
-    grid: Annotated[List[str], typer.Option(
-        "--grid", "-g", help="FIELD=VALUES, repeatable. VALUES: 'a,b,c', 'START:STOP:NUM' or "
-                             "'START:STOP:NUM:log'. Fields: alpha, delta, rho, teacher, teacher_lam, student, "
-                             "eta, chi, temperature, lam, t2_scaling, optimize.")],
-    backend: Annotated[str, typer.Option("--backend", "-b", help="theory, simulate or both.")] = "theory",
-    n_features: Annotated[int, typer.Option("--n-features", help="Simulation dimension N.")] = 1000,
-    seeds: Annotated[int, typer.Option("--seeds", help="Simulation seeds 0..K-1.")] = 10,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Table path (.csv or .parquet; both if no suffix).")]
-    = Path("sweep.csv"),
-    store: Annotated[Optional[Path], typer.Option("--store", help="Cache folder (resumable); default: none.")]
-    = None,
-    n_jobs: NJobs = None,
-    scheduler: Scheduler = None,
-    quiet: Quiet = False,
-) -> None:
-    """Evaluate a grid of problems with the theory and/or simulation backend into one tidy table.
-
-    Example: kdlab sweep -g alpha=0.5:5:10 -g chi=0,0.5,1 -g rho=0.3 --backend theory -o chi.csv
-    """
-    from ..runs.sweep import Sweep, SweepError, parse_grid_value, save_table
-
-    _check_jobs(n_jobs)
-    spec = {}
-    for g in grid:
-        if "=" not in g:
-            fail(f"--grid must be FIELD=VALUES, got {g!r}")
-        k, v = g.split("=", 1)
-        k = k.strip().replace("-", "_")
-        if k in spec:
-            fail(f"--grid {k} given twice")
-        try:
-            vals = parse_grid_value(v)
-        except ValueError as exc:
-            fail(str(exc))
-        spec[k] = vals
-    if backend not in ("theory", "simulate", "both"):
-        fail(f"--backend must be theory, simulate or both, got {backend!r}")
-    try:
-        sw = Sweep(spec, backend=backend, n_features=n_features, seeds=seeds)
-    except ValueError as exc:
-        fail(str(exc))
-    t0 = time.perf_counter()
-    with _scheduler(scheduler) as client:
-        try:
-            df = sw.run(store, n_jobs=n_jobs, scheduler=client, progress=not quiet)
-        except SweepError as exc:
-            df = exc.table
-            typer.echo(f"Warning: {exc}", err=True)
-    if df is None or df.empty:
-        fail("no point could be computed")
-    formats = (out.suffix[1:],) if out.suffix in (".csv", ".parquet") else ("csv", "parquet")
-    paths = save_table(df, out, formats)
-    typer.echo(f"{len(df)} rows x {df.shape[1]} columns in {time.perf_counter() - t0:.1f} s -> "
-               + ", ".join(str(p) for p in paths))
-
-
-optimize_app = typer.Typer(help="Optimal hyper-parameters over the theory backend.", no_args_is_help=True)
-app.add_typer(optimize_app, name="optimize")
-
-
-def _bounds(spec: str, name: str):
-    try:
-        lo, hi = (float(x) for x in spec.split(","))
-    except ValueError:
-        fail(f"{name} must be LOW,HIGH, got {spec!r}")
-    return lo, hi
-
-
-def _emit_optimum(opt, as_json: bool, what: str):
-    st = opt.result.student if opt.result.student is not None and what != "teacher" else opt.result.teacher
-    if as_json:
-        json.dump({"optimum": opt.params, "gen_error": opt.gen_error, "n_evals": opt.n_evals,
-                   "at_bound": opt.at_bound, "result": opt.result.to_json_dict()}, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return
-    typer.echo(", ".join(f"{k} = {v:.6g}" for k, v in opt.params.items())
-               + f"  ->  {what} eps_g = {opt.gen_error:.6f}   ({opt.n_evals} solves"
-               + (", optimum on a bound of the search: widen it" if opt.at_bound else "") + ")")
-    typer.echo(f"  m = {st.m:.6g}, q = {st.q:.6g}, bias = {st.bias:.6g}")
-
-
-@optimize_app.command("lam")
-def optimize_lam_command(
-    alpha: Alpha = 2.0, delta: Delta = 1.0, rho: Rho = 0.3,
-    teacher: TeacherName = "logistic", teacher_lam: TeacherLam = 0.1,
-    eta: Eta = 0.5, chi: Chi = 0.0, temperature: Temperature = 1.0, lam: Lam = 0.1,
-    t2_scaling: T2Scaling = False,
-    which: Annotated[str, typer.Option("--which", help="'student' (its lam) or 'teacher' (lam_t).")] = "student",
-    bounds: Annotated[str, typer.Option("--bounds", help="Search interval LOW,HIGH for the ridge.")] = "1e-4,1e2",
-    as_json: AsJson = False,
-) -> None:
-    """The ridge minimizing the student's (or the logistic teacher's) generalization error."""
-    from ..runs.tuning import OptimizationError, optimal_lam
-
-    if which not in ("student", "teacher"):
-        fail(f"--which must be 'student' or 'teacher', got {which!r}")
-    data, tch, student = build_problem(alpha, delta, rho, teacher, teacher_lam, eta, chi, temperature, lam,
-                                       t2_scaling, which == "teacher")
-    try:
-        opt = optimal_lam(data, tch, student, which=which, bounds=_bounds(bounds, "--bounds"))
-    except (ValueError, OptimizationError) as exc:
-        fail(str(exc))
-    _emit_optimum(opt, as_json, which)
-
-
-@optimize_app.command("kd")
-def optimize_kd_command(
-    alpha: Alpha = 2.0, delta: Delta = 1.0, rho: Rho = 0.3,
-    teacher: TeacherName = "bayes-optimal", teacher_lam: TeacherLam = 0.1,
-    eta: Eta = 0.5, lam: Lam = 0.01, t2_scaling: T2Scaling = False,
-    chi_bounds: Annotated[str, typer.Option("--chi-bounds", help="LOW,HIGH within [0, 1].")] = "0,1",
-    temperature_bounds: Annotated[str, typer.Option("--temperature-bounds", help="LOW,HIGH (> 0).")] = "0.3,10",
-    grid: Annotated[int, typer.Option("--grid", help="Coarse grid points per axis before the polish.")] = 5,
-    as_json: AsJson = False,
-) -> None:
-    """The (chi, temperature) minimizing the KD student's generalization error at fixed lam."""
-    from ..runs.tuning import OptimizationError, optimal_kd
-
-    data, tch, student = build_problem(alpha, delta, rho, teacher, teacher_lam, eta, 0.5, 1.0, lam, t2_scaling)
-    try:
-        opt = optimal_kd(data, tch, student, chi_bounds=_bounds(chi_bounds, "--chi-bounds"),
-                         temperature_bounds=_bounds(temperature_bounds, "--temperature-bounds"),
-                         n_chi=grid, n_temperature=grid)
-    except (ValueError, OptimizationError) as exc:
-        fail(str(exc))
-    _emit_optimum(opt, as_json, "student")

@@ -1,0 +1,235 @@
+"""``kdlab sweep`` and ``kdlab optimize lam | kd``: argument parsing only; the work is done by
+:mod:`kdlab.runs`.
+
+Exit status: 0 on success, 1 for ``--strict`` problems (non-converged points, failed points),
+2 for invalid arguments and file-system or resource errors (a one-line message, never a
+traceback; points already computed are kept in the store, or the table is written elsewhere
+and the message says where).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+
+from ._app import app
+from ._common import (Alpha, AsJson, Chi, Delta, Eta, Lam, Rho, T2Scaling, TeacherLam,
+                      TeacherName, Temperature, build_problem, fail)
+
+NJobs = Annotated[Optional[int], typer.Option("--n-jobs", "-j",
+                                              help="Local worker processes (default: all cores; 1: serial).")]
+Scheduler = Annotated[Optional[str], typer.Option(
+    "--scheduler", help="Dask scheduler address (tcp://host:port): run on that cluster. Connecting "
+                        "means trusting it: it exchanges pickles.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+
+#: Most coarse-grid points per axis of ``kdlab optimize kd`` (the grid costs its square in solves).
+MAX_KD_GRID = 50
+
+
+def _check_jobs(n_jobs):
+    if n_jobs is not None and (n_jobs == 0 or n_jobs < -1):
+        fail(f"--n-jobs must be >= 1 (or -1 for all cores), got {n_jobs}")
+
+
+@contextlib.contextmanager
+def _scheduler(address: Optional[str]):
+    """One Dask client for the whole command (or None)."""
+    if not address:
+        yield None
+        return
+    try:
+        from distributed import Client
+    except ImportError:
+        fail("--scheduler needs dask[distributed] (pip install 'kdlab[dask]')")
+    try:
+        client = Client(address, timeout="20s")
+    except Exception as exc:  # noqa: BLE001
+        fail(f"cannot connect to the Dask scheduler {address!r}: {exc}")
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _warn(message) -> None:
+    typer.echo(f"Warning: {str(message).splitlines()[0] if str(message) else message}", err=True)
+
+
+def _parse_grid(grid: List[str]) -> dict:
+    from ..runs.sweep import parse_grid_value
+
+    spec = {}
+    for g in grid:
+        if "=" not in g:
+            fail(f"--grid must be FIELD=VALUES, got {g!r}")
+        k, v = g.split("=", 1)
+        k = k.strip().replace("-", "_")
+        if k in spec:
+            fail(f"--grid {k} given twice")
+        try:
+            spec[k] = parse_grid_value(v)
+        except ValueError as exc:
+            fail(f"--grid {k}: {exc}")
+    return spec
+
+
+@app.command("sweep")
+def sweep_command(
+    grid: Annotated[List[str], typer.Option(
+        "--grid", "-g", help="FIELD=VALUES, repeatable. VALUES: 'a,b,c', 'START:STOP:NUM' or "
+                             "'START:STOP:NUM:log'. Fields: alpha, delta, rho, teacher, teacher_lam, student, "
+                             "eta, chi, temperature, lam, t2_scaling, optimize.")],
+    backend: Annotated[str, typer.Option(
+        "--backend", "-b", help="theory, simulate, both, or module:function (a function with the "
+                                "signature of kdlab.theory.solve).")] = "theory",
+    n_features: Annotated[int, typer.Option("--n-features", help="Simulation dimension N.")] = 1000,
+    seeds: Annotated[int, typer.Option("--seeds", help="Simulation seeds 0..K-1.")] = 10,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Table path (.csv or .parquet; both if no suffix).")]
+    = Path("sweep.csv"),
+    store: Annotated[Optional[Path], typer.Option("--store", help="Cache folder (resumable); default: none.")]
+    = None,
+    n_jobs: NJobs = None,
+    scheduler: Scheduler = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Exit with status 1 if a point did not converge or failed.")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Evaluate a grid of problems with the theory and/or simulation backend into one tidy table.
+
+    Example: kdlab sweep -g alpha=0.5:5:10 -g chi=0,0.5,1 -g rho=0.3 --backend theory -o chi.csv
+    """
+    from ..errors import OutputError, ResourceError, StoreError, SweepError
+    from ..runs.sweep import Sweep, check_table_target, save_table_or_fallback, table_warnings
+    from ..runs.store import check_store
+
+    _check_jobs(n_jobs)
+    spec = _parse_grid(grid)
+    if backend not in ("theory", "simulate", "both") and ":" not in backend:
+        fail(f"--backend must be theory, simulate, both or module:function, got {backend!r}")
+    try:
+        sw = Sweep(spec, backend=backend, n_features=n_features, seeds=seeds)
+    except ValueError as exc:
+        fail(str(exc))
+    formats = (out.suffix[1:],) if out.suffix in (".csv", ".parquet") else ("csv", "parquet")
+    # every file-system problem before anything is computed
+    try:
+        check_table_target(out, formats)
+        if store is not None:
+            check_store(store)
+        if scheduler is None:
+            sw.check_resources(n_jobs=n_jobs)
+    except (OutputError, StoreError, ResourceError) as exc:
+        fail(str(exc))
+    t0 = time.perf_counter()
+    failed = 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _scheduler(scheduler) as client:
+            try:
+                df = sw.run(store, n_jobs=n_jobs, scheduler=client, progress=not quiet)
+            except SweepError as exc:
+                df = exc.table
+                failed = len(exc.failures)
+                caught.append(warnings.WarningMessage(str(exc), RuntimeWarning, __file__, 0))
+            except (OutputError, StoreError, ResourceError) as exc:
+                fail(str(exc))
+    for w in caught:
+        _warn(w.message)
+    if df is None or df.empty:
+        fail("no point could be computed")
+    try:
+        paths, error = save_table_or_fallback(df, out, formats, fallback=store)
+    except OutputError as exc:
+        fail(str(exc))
+    if error is not None:
+        fail(f"{error}; the table ({len(df)} rows) was written to {', '.join(str(p) for p in paths)} instead")
+    typer.echo(f"{len(df)} rows x {df.shape[1]} columns in {time.perf_counter() - t0:.1f} s -> "
+               + ", ".join(str(p) for p in paths))
+    problems = table_warnings(df)
+    for _, message in problems:
+        _warn(message)
+    if strict and (failed or any(kind == "nonconverged" for kind, _ in problems)):
+        raise typer.Exit(1)
+
+
+optimize_app = typer.Typer(help="Optimal hyper-parameters over the theory backend.", no_args_is_help=True)
+app.add_typer(optimize_app, name="optimize")
+
+
+def _bounds(spec: str, name: str):
+    try:
+        lo, hi = (float(x) for x in spec.split(","))
+    except ValueError:
+        fail(f"{name} must be LOW,HIGH, got {spec!r}")
+    return lo, hi
+
+
+def _emit_optimum(opt, as_json: bool, what: str):
+    st = opt.result.student if opt.result.student is not None and what != "teacher" else opt.result.teacher
+    if as_json:
+        json.dump({"optimum": opt.params, "gen_error": opt.gen_error, "n_evals": opt.n_evals,
+                   "at_bound": opt.at_bound, "result": opt.result.to_json_dict()}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    typer.echo(", ".join(f"{k} = {v:.6g}" for k, v in opt.params.items())
+               + f"  ->  {what} eps_g = {opt.gen_error:.6f}   ({opt.n_evals} solves"
+               + (", optimum on a bound of the search: widen it" if opt.at_bound else "") + ")")
+    typer.echo(f"  m = {st.m:.6g}, q = {st.q:.6g}, bias = {st.bias:.6g}")
+
+
+@optimize_app.command("lam")
+def optimize_lam_command(
+    alpha: Alpha = 2.0, delta: Delta = 1.0, rho: Rho = 0.3,
+    teacher: TeacherName = "logistic", teacher_lam: TeacherLam = 0.1,
+    eta: Eta = 0.5, chi: Chi = 0.0, temperature: Temperature = 1.0, lam: Lam = 0.1,
+    t2_scaling: T2Scaling = False,
+    which: Annotated[str, typer.Option("--which", help="'student' (its lam) or 'teacher' (lam_t).")] = "student",
+    bounds: Annotated[str, typer.Option("--bounds", help="Search interval LOW,HIGH for the ridge.")] = "1e-4,1e2",
+    as_json: AsJson = False,
+) -> None:
+    """The ridge minimizing the student's (or the logistic teacher's) generalization error."""
+    from ..runs.tuning import OptimizationError, optimal_lam
+
+    if which not in ("student", "teacher"):
+        fail(f"--which must be 'student' or 'teacher', got {which!r}")
+    data, tch, student = build_problem(alpha, delta, rho, teacher, teacher_lam, eta, chi, temperature, lam,
+                                       t2_scaling, which == "teacher")
+    try:
+        opt = optimal_lam(data, tch, student, which=which, bounds=_bounds(bounds, "--bounds"))
+    except (ValueError, OptimizationError) as exc:
+        fail(str(exc))
+    _emit_optimum(opt, as_json, which)
+
+
+@optimize_app.command("kd")
+def optimize_kd_command(
+    alpha: Alpha = 2.0, delta: Delta = 1.0, rho: Rho = 0.3,
+    teacher: TeacherName = "bayes-optimal", teacher_lam: TeacherLam = 0.1,
+    eta: Eta = 0.5, lam: Lam = 0.01, t2_scaling: T2Scaling = False,
+    chi_bounds: Annotated[str, typer.Option("--chi-bounds", help="LOW,HIGH within [0, 1].")] = "0,1",
+    temperature_bounds: Annotated[str, typer.Option("--temperature-bounds", help="LOW,HIGH (> 0).")] = "0.3,10",
+    grid: Annotated[int, typer.Option(
+        "--grid", help=f"Coarse grid points per axis before the polish (2 to {MAX_KD_GRID}).")] = 5,
+    as_json: AsJson = False,
+) -> None:
+    """The (chi, temperature) minimizing the KD student's generalization error at fixed lam."""
+    from ..runs.tuning import OptimizationError, optimal_kd
+
+    if not 2 <= grid <= MAX_KD_GRID:
+        fail(f"--grid must be an integer in [2, {MAX_KD_GRID}] (it costs grid^2 solves), got {grid}")
+    data, tch, student = build_problem(alpha, delta, rho, teacher, teacher_lam, eta, 0.5, 1.0, lam, t2_scaling)
+    try:
+        opt = optimal_kd(data, tch, student, chi_bounds=_bounds(chi_bounds, "--chi-bounds"),
+                         temperature_bounds=_bounds(temperature_bounds, "--temperature-bounds"),
+                         n_chi=grid, n_temperature=grid)
+    except (ValueError, OptimizationError) as exc:
+        fail(str(exc))
+    _emit_optimum(opt, as_json, "student")
