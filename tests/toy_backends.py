@@ -59,8 +59,10 @@ def kill_worker(data, teacher, student=None, *, marker_dir: str = "", parent: in
 
 
 def chmod_on_call(data, teacher, student=None, *, replace_with_file: str = "", **kw):
-    """The toy, but the first call replaces the folder ``replace_with_file`` by a plain file
-    (a file-system fault in the middle of a sweep: the table can no longer be written there)."""
+    """The toy, but the first call replaces the folder ``replace_with_file`` (default: the
+    environment variable ``TOY_REPLACE_DIR``) by a plain file: a file-system fault in the
+    middle of a sweep (nothing can be written in that folder any more)."""
+    replace_with_file = replace_with_file or os.environ.get("TOY_REPLACE_DIR", "")
     p = Path(replace_with_file)
     if replace_with_file and p.is_dir():
         for child in p.iterdir():

@@ -1,10 +1,13 @@
-"""Command-line interface: ``kdlab simulate | theory | reproduce | figure | experiment``."""
+"""Command-line interface ``kdlab``: one module per command group.
 
+* :mod:`.problem_cmds` -- ``simulate``, ``theory``, ``theory-curve``
+* :mod:`.runs_cmds` -- ``sweep``, ``optimize lam | kd``
+* :mod:`.talk_cmds` -- ``reproduce``, ``figure``
+* :mod:`.experiment_cmd` -- ``experiment digits``
+"""
+
+from . import experiment_cmd, problem_cmds, runs_cmds, talk_cmds  # noqa: F401  (register the commands)
 from ._app import app
-from . import problem_cmds  # noqa: F401  (registers commands)
-from . import reproduce_cmd  # noqa: F401
-from . import talk_cmds  # noqa: F401
-from . import experiment_cmd  # noqa: F401
 
 
 def main() -> None:

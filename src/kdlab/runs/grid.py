@@ -66,7 +66,7 @@ def _check(param, value, label):
     if param.type is bool:
         if isinstance(value, float) and value in (0.0, 1.0):
             value = int(value)
-        return check_bool(label, value)
+        return check_bool(label, value, lenient=True)
     return param.check(value, label)
 
 
@@ -124,7 +124,7 @@ def _bool_field(value, name):
     value = _num(value)
     if isinstance(value, float) and value in (0.0, 1.0):
         value = int(value)
-    return check_bool(name, value)
+    return check_bool(name, value, lenient=True)
 
 
 def _as_list(v, name="") -> list:

@@ -220,7 +220,7 @@ class Sweep:
         if est:
             sims = [t for t in (self.tasks if tasks is None else tasks) if t.backend == "simulate"]
             amax = max(_alpha_max(t.point) for t in sims)
-            check_memory(est, f"the sweep's simulations (N = {self.n_features}, alpha up to {amax:g}, "
+            check_memory(est, f"the simulation of this sweep (N = {self.n_features}, alpha up to {amax:g}, "
                               f"{min(len(sims), 1 if n_jobs == 1 else n_workers(n_jobs))} worker(s))")
 
     # -- run
@@ -433,7 +433,7 @@ def save_table_or_fallback(df: pd.DataFrame, path, formats: Sequence[str] = TABL
     try:
         return save_table(df, path, formats), None
     except OutputError as exc:
-        error = str(exc)
+        error = f"cannot write the table {path}: {exc}"
     name = Path(path).name
     for folder in ([fallback] if fallback is not None else []) + [None]:
         try:

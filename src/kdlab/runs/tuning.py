@@ -26,6 +26,10 @@ from ..problem import GaussianMixture, LogisticTeacher, Student
 
 __all__ = ["Optimum", "OptimizationError", "optimal_lam", "optimal_kd", "solve_robust"]
 
+#: Most coarse-grid points of a search (per axis for :func:`optimal_kd`, which costs their product).
+MAX_LAM_GRID = 1000
+MAX_KD_GRID = 100
+
 
 @dataclass(frozen=True)
 class Optimum:
@@ -172,9 +176,9 @@ def optimal_lam(data: GaussianMixture, teacher, student: Optional[Student] = Non
     if which == "student" and student is None:
         raise ValueError("which='student' needs a student")
     lo, hi = _check_bounds("bounds", bounds)
-    n_grid = int(n_grid)
-    if n_grid < 3:
-        raise ValueError(f"n_grid must be >= 3, got {n_grid}")
+    from ..params import check_int
+
+    n_grid = check_int("n_grid", n_grid, low=3, high=MAX_LAM_GRID)
     if not xatol > 0:
         raise ValueError(f"xatol must be > 0, got {xatol}")
     solve = solve or _default_solve()
@@ -219,8 +223,10 @@ def optimal_kd(data: GaussianMixture, teacher, student: Student, *, chi_bounds=(
     if clo < 0 or chi_hi > 1:
         raise ValueError(f"chi_bounds must lie within [0, 1], got {chi_bounds!r}")
     tlo, thi = _check_bounds("temperature_bounds", temperature_bounds)
-    if int(n_chi) < 2 or int(n_temperature) < 1:
-        raise ValueError("n_chi must be >= 2 and n_temperature >= 1")
+    from ..params import check_int
+
+    n_chi = check_int("n_chi", n_chi, low=2, high=MAX_KD_GRID)
+    n_temperature = check_int("n_temperature", n_temperature, low=1, high=MAX_KD_GRID)
     solve = solve or _default_solve()
 
     def build(x):

@@ -1,4 +1,11 @@
-"""``kdlab sweep``, ``kdlab optimize`` (``reproduce`` and ``figure``: :mod:`kdlab.cli.talk_cmds`)."""
+"""``kdlab sweep`` and ``kdlab optimize lam | kd``: argument parsing only; the work is done by
+:mod:`kdlab.runs`.
+
+Exit status: 0 on success, 1 for ``--strict`` problems (non-converged points, failed points),
+2 for invalid arguments and file-system or resource errors (a one-line message, never a
+traceback; points already computed are kept in the store, or the table is written elsewhere
+and the message says where).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ import contextlib
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Annotated, List, Optional
 
@@ -18,8 +26,12 @@ from ._common import (Alpha, AsJson, Chi, Delta, Eta, Lam, Rho, T2Scaling, Teach
 NJobs = Annotated[Optional[int], typer.Option("--n-jobs", "-j",
                                               help="Local worker processes (default: all cores; 1: serial).")]
 Scheduler = Annotated[Optional[str], typer.Option(
-    "--scheduler", help="Dask scheduler address (tcp://host:port): run the sweeps on that cluster.")]
+    "--scheduler", help="Dask scheduler address (tcp://host:port): run on that cluster. Connecting "
+                        "means trusting it: it exchanges pickles.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+
+#: Most coarse-grid points per axis of ``kdlab optimize kd`` (the grid costs its square in solves).
+MAX_KD_GRID = 50
 
 
 def _check_jobs(n_jobs):
@@ -47,30 +59,13 @@ def _scheduler(address: Optional[str]):
         client.close()
 
 
-@app.command("sweep")
-def sweep_command(
-    grid: Annotated[List[str], typer.Option(
-        "--grid", "-g", help="FIELD=VALUES, repeatable. VALUES: 'a,b,c', 'START:STOP:NUM' or "
-                             "'START:STOP:NUM:log'. Fields: alpha, delta, rho, teacher, teacher_lam, student, "
-                             "eta, chi, temperature, lam, t2_scaling, optimize.")],
-    backend: Annotated[str, typer.Option("--backend", "-b", help="theory, simulate or both.")] = "theory",
-    n_features: Annotated[int, typer.Option("--n-features", help="Simulation dimension N.")] = 1000,
-    seeds: Annotated[int, typer.Option("--seeds", help="Simulation seeds 0..K-1.")] = 10,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Table path (.csv or .parquet; both if no suffix).")]
-    = Path("sweep.csv"),
-    store: Annotated[Optional[Path], typer.Option("--store", help="Cache folder (resumable); default: none.")]
-    = None,
-    n_jobs: NJobs = None,
-    scheduler: Scheduler = None,
-    quiet: Quiet = False,
-) -> None:
-    """Evaluate a grid of problems with the theory and/or simulation backend into one tidy table.
+def _warn(message) -> None:
+    typer.echo(f"Warning: {str(message).splitlines()[0] if str(message) else message}", err=True)
 
-    Example: kdlab sweep -g alpha=0.5:5:10 -g chi=0,0.5,1 -g rho=0.3 --backend theory -o chi.csv
-    """
-    from ..runs.sweep import Sweep, SweepError, parse_grid_value, save_table
 
-    _check_jobs(n_jobs)
+def _parse_grid(grid: List[str]) -> dict:
+    from ..runs.sweep import parse_grid_value
+
     spec = {}
     for g in grid:
         if "=" not in g:
@@ -80,29 +75,89 @@ def sweep_command(
         if k in spec:
             fail(f"--grid {k} given twice")
         try:
-            vals = parse_grid_value(v)
+            spec[k] = parse_grid_value(v)
         except ValueError as exc:
-            fail(str(exc))
-        spec[k] = vals
-    if backend not in ("theory", "simulate", "both"):
-        fail(f"--backend must be theory, simulate or both, got {backend!r}")
+            fail(f"--grid {k}: {exc}")
+    return spec
+
+
+@app.command("sweep")
+def sweep_command(
+    grid: Annotated[List[str], typer.Option(
+        "--grid", "-g", help="FIELD=VALUES, repeatable. VALUES: 'a,b,c', 'START:STOP:NUM' or "
+                             "'START:STOP:NUM:log'. Fields: alpha, delta, rho, teacher, teacher_lam, student, "
+                             "eta, chi, temperature, lam, t2_scaling, optimize.")],
+    backend: Annotated[str, typer.Option(
+        "--backend", "-b", help="theory, simulate, both, or module:function (a function with the "
+                                "signature of kdlab.theory.solve).")] = "theory",
+    n_features: Annotated[int, typer.Option("--n-features", help="Simulation dimension N.")] = 1000,
+    seeds: Annotated[int, typer.Option("--seeds", help="Simulation seeds 0..K-1.")] = 10,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Table path (.csv or .parquet; both if no suffix).")]
+    = Path("sweep.csv"),
+    store: Annotated[Optional[Path], typer.Option("--store", help="Cache folder (resumable); default: none.")]
+    = None,
+    n_jobs: NJobs = None,
+    scheduler: Scheduler = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Exit with status 1 if a point did not converge or failed.")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Evaluate a grid of problems with the theory and/or simulation backend into one tidy table.
+
+    Example: kdlab sweep -g alpha=0.5:5:10 -g chi=0,0.5,1 -g rho=0.3 --backend theory -o chi.csv
+    """
+    from ..errors import OutputError, ResourceError, StoreError, SweepError
+    from ..runs.sweep import Sweep, check_table_target, save_table_or_fallback, table_warnings
+    from ..runs.store import check_store
+
+    _check_jobs(n_jobs)
+    spec = _parse_grid(grid)
+    if backend not in ("theory", "simulate", "both") and ":" not in backend:
+        fail(f"--backend must be theory, simulate, both or module:function, got {backend!r}")
     try:
         sw = Sweep(spec, backend=backend, n_features=n_features, seeds=seeds)
     except ValueError as exc:
         fail(str(exc))
+    formats = (out.suffix[1:],) if out.suffix in (".csv", ".parquet") else ("csv", "parquet")
+    # every file-system problem before anything is computed
+    try:
+        check_table_target(out, formats)
+        if store is not None:
+            check_store(store)
+        if scheduler is None:
+            sw.check_resources(n_jobs=n_jobs)
+    except (OutputError, StoreError, ResourceError) as exc:
+        fail(str(exc))
     t0 = time.perf_counter()
-    with _scheduler(scheduler) as client:
-        try:
-            df = sw.run(store, n_jobs=n_jobs, scheduler=client, progress=not quiet)
-        except SweepError as exc:
-            df = exc.table
-            typer.echo(f"Warning: {exc}", err=True)
+    failed = 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _scheduler(scheduler) as client:
+            try:
+                df = sw.run(store, n_jobs=n_jobs, scheduler=client, progress=not quiet)
+            except SweepError as exc:
+                df = exc.table
+                failed = len(exc.failures)
+                caught.append(warnings.WarningMessage(str(exc), RuntimeWarning, __file__, 0))
+            except (OutputError, StoreError, ResourceError) as exc:
+                fail(str(exc))
+    for w in caught:
+        _warn(w.message)
     if df is None or df.empty:
         fail("no point could be computed")
-    formats = (out.suffix[1:],) if out.suffix in (".csv", ".parquet") else ("csv", "parquet")
-    paths = save_table(df, out, formats)
+    try:
+        paths, error = save_table_or_fallback(df, out, formats, fallback=store)
+    except OutputError as exc:
+        fail(str(exc))
+    if error is not None:
+        fail(f"{error}; the table ({len(df)} rows) was written to {', '.join(str(p) for p in paths)} instead")
     typer.echo(f"{len(df)} rows x {df.shape[1]} columns in {time.perf_counter() - t0:.1f} s -> "
                + ", ".join(str(p) for p in paths))
+    problems = table_warnings(df)
+    for _, message in problems:
+        _warn(message)
+    if strict and (failed or any(kind == "nonconverged" for kind, _ in problems)):
+        raise typer.Exit(1)
 
 
 optimize_app = typer.Typer(help="Optimal hyper-parameters over the theory backend.", no_args_is_help=True)
@@ -161,12 +216,15 @@ def optimize_kd_command(
     eta: Eta = 0.5, lam: Lam = 0.01, t2_scaling: T2Scaling = False,
     chi_bounds: Annotated[str, typer.Option("--chi-bounds", help="LOW,HIGH within [0, 1].")] = "0,1",
     temperature_bounds: Annotated[str, typer.Option("--temperature-bounds", help="LOW,HIGH (> 0).")] = "0.3,10",
-    grid: Annotated[int, typer.Option("--grid", help="Coarse grid points per axis before the polish.")] = 5,
+    grid: Annotated[int, typer.Option(
+        "--grid", help=f"Coarse grid points per axis before the polish (2 to {MAX_KD_GRID}).")] = 5,
     as_json: AsJson = False,
 ) -> None:
     """The (chi, temperature) minimizing the KD student's generalization error at fixed lam."""
     from ..runs.tuning import OptimizationError, optimal_kd
 
+    if not 2 <= grid <= MAX_KD_GRID:
+        fail(f"--grid must be an integer in [2, {MAX_KD_GRID}] (it costs grid^2 solves), got {grid}")
     data, tch, student = build_problem(alpha, delta, rho, teacher, teacher_lam, eta, 0.5, 1.0, lam, t2_scaling)
     try:
         opt = optimal_kd(data, tch, student, chi_bounds=_bounds(chi_bounds, "--chi-bounds"),
