@@ -20,13 +20,29 @@ import typer
 from ..params import DATA, STUDENT, Param
 from ..problem import TEACHER_KINDS, GaussianMixture, Problem, Student, load_problem, teacher_kind
 
-__all__ = ["problem_command", "fail", "TEACHER_PARAMS"]
+__all__ = ["problem_command", "fail", "TEACHER_PARAMS", "AsJson", "Progress", "NJobs", "Scheduler",
+           "check_jobs"]
+
+# Options every command that has them spells the same way.
+AsJson = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")]
+Progress = Annotated[bool, typer.Option("--progress/--quiet", " /--no-progress", " /-q",
+                                        help="Progress on stderr (--quiet: none).")]
+NJobs = Annotated[int, typer.Option("--n-jobs", "-j", help="Worker processes or threads (-1: all cores; 1: serial).")]
+Scheduler = Annotated[Optional[str], typer.Option(
+    "--scheduler", help="Dask scheduler address (tcp://host:port): run on that cluster. Connecting means "
+                        "trusting it: it exchanges pickles.")]
 
 
 def fail(message: str, code: int = 2) -> None:
     """Print ``Error: message`` (one line) to stderr and exit with ``code``."""
     typer.echo(f"Error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def check_jobs(n_jobs: int) -> None:
+    """Exit 2 unless ``n_jobs`` is >= 1 or -1 (all cores)."""
+    if n_jobs == 0 or n_jobs < -1:
+        fail(f"--n-jobs must be an integer >= 1 or -1 (all cores), got {n_jobs}")
 
 
 def _union_teacher_params() -> dict[str, Param]:
@@ -107,17 +123,22 @@ def build_problem(values: dict[str, Any]) -> Problem:
 
 
 def problem_command(fn: Callable) -> Callable:
-    """Wrap ``fn(problem, **options)`` as a command taking the generated problem options."""
+    """Wrap ``fn(problem, **options)`` as a command taking the generated problem options
+    (``fn`` may also take ``given_options``: the names of the problem options given)."""
     sig = inspect.signature(fn, eval_str=True)
-    own = [p for n, p in sig.parameters.items() if n != "problem"]
+    own = [p for n, p in sig.parameters.items() if n not in ("problem", "given_options")]
+    wants_given = "given_options" in sig.parameters
 
     @functools.wraps(fn)
     def command(**kw):
         values = {n: kw.pop(n) for n in _NAMES}
+        given = {n for n, v in values.items() if v not in (None, False)}
         try:
             problem = build_problem(values)
         except (ValueError, TypeError) as exc:
             fail(str(exc))
+        if wants_given:
+            kw["given_options"] = given
         return fn(problem=problem, **kw)
 
     del command.__wrapped__

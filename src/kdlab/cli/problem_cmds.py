@@ -17,11 +17,8 @@ import typer
 from ..errors import KdlabError
 from ..io import dumps_json, write_table
 from ._app import app
-from .options import fail, problem_command
+from .options import AsJson, NJobs, Progress, check_jobs, fail, problem_command
 
-AsJson = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")]
-Progress = Annotated[bool, typer.Option("--progress/--quiet", " /--no-progress",
-                                        help="Progress bar on stderr (--quiet: none).")]
 Tol = Annotated[float, typer.Option("--tol", help="Relative fixed-point residual to reach (> 0).")]
 MaxIter = Annotated[int, typer.Option("--maxiter", help="Map evaluations allowed per stage (>= 1).")]
 Method = Annotated[str, typer.Option("--method", help="Fixed-point solver: anderson or damped.")]
@@ -60,7 +57,7 @@ def simulate_command(
     seeds: Annotated[int, typer.Option("--seeds", help="Number of seeds (>= 1).")] = 10,
     first_seed: Annotated[int, typer.Option("--first-seed", help="First seed (>= 0).")] = 0,
     n_test: Annotated[Optional[int], typer.Option("--n-test", help="Test samples per seed (default M).")] = None,
-    n_jobs: Annotated[int, typer.Option("--n-jobs", "-j", help="Processes (-1: all cores).")] = -1,
+    n_jobs: NJobs = -1,
     progress: Progress = True,
     as_json: AsJson = False,
 ) -> None:
@@ -71,8 +68,7 @@ def simulate_command(
         fail(f"first-seed must be an integer >= 0, got {first_seed}")
     if seeds < 1:
         fail(f"seeds must be an integer >= 1, got {seeds}")
-    if n_jobs < 1 and n_jobs != -1:
-        fail(f"n-jobs must be an integer >= 1 or -1 (all cores), got {n_jobs}")
+    check_jobs(n_jobs)
     try:
         result = simulate(problem.data, list(problem.stages), n_features=n_features,
                           seeds=range(first_seed, first_seed + seeds), n_test=n_test,

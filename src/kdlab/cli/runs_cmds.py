@@ -20,23 +20,28 @@ from typing import Annotated, List, Optional
 import typer
 
 from ._app import app
-from ._common import (Alpha, AsJson, Chi, Delta, Eta, Lam, Rho, T2Scaling, TeacherLam,
-                      TeacherName, Temperature, build_problem, fail)
+from .options import AsJson, NJobs, Progress, Scheduler, check_jobs, fail, problem_command
 
-NJobs = Annotated[Optional[int], typer.Option("--n-jobs", "-j",
-                                              help="Local worker processes (default: all cores; 1: serial).")]
-Scheduler = Annotated[Optional[str], typer.Option(
-    "--scheduler", help="Dask scheduler address (tcp://host:port): run on that cluster. Connecting "
-                        "means trusting it: it exchanges pickles.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+
+def _defaults(fn) -> dict:
+    """The keyword defaults of a library function (the CLI shows and uses the same)."""
+    import inspect
+
+    return {n: p.default for n, p in inspect.signature(fn).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
+def _lazy_defaults():
+    from ..runs.tuning import optimal_kd, optimal_lam
+
+    return _defaults(optimal_lam), _defaults(optimal_kd)
+
+
+_OPT_LAM, _OPT_KD = _lazy_defaults()
+
 
 #: Most coarse-grid points per axis of ``kdlab optimize kd`` (the grid costs its square in solves).
 MAX_KD_GRID = 50
-
-
-def _check_jobs(n_jobs):
-    if n_jobs is not None and (n_jobs == 0 or n_jobs < -1):
-        fail(f"--n-jobs must be >= 1 (or -1 for all cores), got {n_jobs}")
 
 
 @contextlib.contextmanager
@@ -96,21 +101,21 @@ def sweep_command(
     = Path("sweep.csv"),
     store: Annotated[Optional[Path], typer.Option("--store", help="Cache folder (resumable); default: none.")]
     = None,
-    n_jobs: NJobs = None,
+    n_jobs: NJobs = -1,
     scheduler: Scheduler = None,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Exit with status 1 if a point did not converge or failed.")] = False,
-    quiet: Quiet = False,
+    progress: Progress = True,
 ) -> None:
     """Evaluate a grid of problems with the theory and/or simulation backend into one tidy table.
 
     Example: kdlab sweep -g alpha=0.5:5:10 -g chi=0,0.5,1 -g rho=0.3 --backend theory -o chi.csv
     """
     from ..errors import OutputError, ResourceError, StoreError, SweepError
-    from ..runs.sweep import Sweep, check_table_target, save_table_or_fallback, table_warnings
     from ..runs.store import check_store
+    from ..runs.sweep import Sweep, check_table_target, save_table_or_fallback, table_warnings
 
-    _check_jobs(n_jobs)
+    check_jobs(n_jobs)
     spec = _parse_grid(grid)
     if backend not in ("theory", "simulate", "both") and ":" not in backend:
         fail(f"--backend must be theory, simulate, both or module:function, got {backend!r}")
@@ -134,7 +139,7 @@ def sweep_command(
         warnings.simplefilter("always")
         with _scheduler(scheduler) as client:
             try:
-                df = sw.run(store, n_jobs=n_jobs, scheduler=client, progress=not quiet)
+                df = sw.run(store, n_jobs=n_jobs, scheduler=client, progress=progress)
             except SweepError as exc:
                 df = exc.table
                 failed = len(exc.failures)
@@ -185,51 +190,78 @@ def _emit_optimum(opt, as_json: bool, what: str):
     typer.echo(f"  m = {st.m:.6g}, q = {st.q:.6g}, bias = {st.bias:.6g}")
 
 
+def _warn_at_bound(opt) -> None:
+    if opt.at_bound:
+        _warn(f"the optimum ({', '.join(f'{k} = {v:.4g}' for k, v in opt.params.items())}) is on the edge of "
+              "the search interval: widen it (--bounds / --chi-bounds / --temperature-bounds)")
+
+
+def _pair(spec: Optional[str], name: str, default):
+    return tuple(default) if spec is None else _bounds(spec, name)
+
+
 @optimize_app.command("lam")
+@problem_command
 def optimize_lam_command(
-    alpha: Alpha = 2.0, delta: Delta = 1.0, rho: Rho = 0.3,
-    teacher: TeacherName = "logistic", teacher_lam: TeacherLam = 0.1,
-    eta: Eta = 0.5, chi: Chi = 0.0, temperature: Temperature = 1.0, lam: Lam = 0.1,
-    t2_scaling: T2Scaling = False,
+    problem,
+    given_options,
     which: Annotated[str, typer.Option("--which", help="'student' (its lam) or 'teacher' (lam_t).")] = "student",
-    bounds: Annotated[str, typer.Option("--bounds", help="Search interval LOW,HIGH for the ridge.")] = "1e-4,1e2",
+    bounds: Annotated[Optional[str], typer.Option(
+        "--bounds", help=f"Search interval LOW,HIGH for the ridge (default {_OPT_LAM['bounds']}).")] = None,
     as_json: AsJson = False,
 ) -> None:
     """The ridge minimizing the student's (or the logistic teacher's) generalization error."""
+    from ..params import STUDENT
     from ..runs.tuning import OptimizationError, optimal_lam
 
     if which not in ("student", "teacher"):
         fail(f"--which must be 'student' or 'teacher', got {which!r}")
-    data, tch, student = build_problem(alpha, delta, rho, teacher, teacher_lam, eta, chi, temperature, lam,
-                                       t2_scaling, which == "teacher")
+    ignored = sorted(given_options & set(STUDENT))
+    if which == "teacher" and ignored:
+        flags = ", ".join("--" + n.replace("_", "-") for n in ignored)
+        fail(f"--which teacher ignores the student's options: remove {flags}")
+    if which == "student" and len(problem.stages) < 2:
+        fail("--which student needs a student (remove --no-student)")
+    student = problem.stages[1] if which == "student" else None
     try:
-        opt = optimal_lam(data, tch, student, which=which, bounds=_bounds(bounds, "--bounds"))
+        opt = optimal_lam(problem.data, problem.stages[0], student, which=which,
+                          bounds=_pair(bounds, "--bounds", _OPT_LAM["bounds"]))
     except (ValueError, OptimizationError) as exc:
         fail(str(exc))
     _emit_optimum(opt, as_json, which)
+    _warn_at_bound(opt)
 
 
 @optimize_app.command("kd")
+@problem_command
 def optimize_kd_command(
-    alpha: Alpha = 2.0, delta: Delta = 1.0, rho: Rho = 0.3,
-    teacher: TeacherName = "bayes-optimal", teacher_lam: TeacherLam = 0.1,
-    eta: Eta = 0.5, lam: Lam = 0.01, t2_scaling: T2Scaling = False,
-    chi_bounds: Annotated[str, typer.Option("--chi-bounds", help="LOW,HIGH within [0, 1].")] = "0,1",
-    temperature_bounds: Annotated[str, typer.Option("--temperature-bounds", help="LOW,HIGH (> 0).")] = "0.3,10",
+    problem,
+    given_options,
+    chi_bounds: Annotated[Optional[str], typer.Option(
+        "--chi-bounds", help=f"LOW,HIGH within [0, 1] (default {_OPT_KD['chi_bounds']}).")] = None,
+    temperature_bounds: Annotated[Optional[str], typer.Option(
+        "--temperature-bounds", help=f"LOW,HIGH (> 0; default {_OPT_KD['temperature_bounds']}).")] = None,
     grid: Annotated[int, typer.Option(
-        "--grid", help=f"Coarse grid points per axis before the polish (2 to {MAX_KD_GRID}).")] = 5,
+        "--grid", help=f"Coarse grid points per axis before the polish (2 to {MAX_KD_GRID}).")] = _OPT_KD["n_chi"],
     as_json: AsJson = False,
 ) -> None:
-    """The (chi, temperature) minimizing the KD student's generalization error at fixed lam."""
+    """The (chi, temperature) minimizing the KD student's generalization error at its fixed lam."""
     from ..runs.tuning import OptimizationError, optimal_kd
 
     if not 2 <= grid <= MAX_KD_GRID:
         fail(f"--grid must be an integer in [2, {MAX_KD_GRID}] (it costs grid^2 solves), got {grid}")
-    data, tch, student = build_problem(alpha, delta, rho, teacher, teacher_lam, eta, 0.5, 1.0, lam, t2_scaling)
+    ignored = sorted(given_options & {"chi", "temperature"})
+    if ignored:
+        fail(f"optimize kd searches {' and '.join(ignored)}: remove {', '.join('--' + n for n in ignored)}")
+    if len(problem.stages) != 2:
+        fail("optimize kd needs a teacher and one student (remove --no-student)")
     try:
-        opt = optimal_kd(data, tch, student, chi_bounds=_bounds(chi_bounds, "--chi-bounds"),
-                         temperature_bounds=_bounds(temperature_bounds, "--temperature-bounds"),
+        opt = optimal_kd(problem.data, problem.stages[0], problem.stages[1],
+                         chi_bounds=_pair(chi_bounds, "--chi-bounds", _OPT_KD["chi_bounds"]),
+                         temperature_bounds=_pair(temperature_bounds, "--temperature-bounds",
+                                                  _OPT_KD["temperature_bounds"]),
                          n_chi=grid, n_temperature=grid)
     except (ValueError, OptimizationError) as exc:
         fail(str(exc))
     _emit_optimum(opt, as_json, "student")
+    _warn_at_bound(opt)

@@ -6,23 +6,18 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from ..errors import KdlabError
 from ._app import app
-from ._common import fail
+from .options import NJobs, Progress, Scheduler, check_jobs, fail
 
 Quick = Annotated[bool, typer.Option("--quick", help="Fewer points and seeds, smaller N (< 1 minute).")]
-NJobs = Annotated[Optional[int], typer.Option("--n-jobs", "-j",
-                                              help="Local worker processes (default: all cores; 1: serial).")]
-Scheduler = Annotated[Optional[str], typer.Option(
-    "--scheduler", help="Dask scheduler address (tcp://host:port): run the sweeps on that cluster.")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the point cache (OUT/cache).")]
 NoSim = Annotated[bool, typer.Option("--no-simulation", help="Theory only (no simulation markers).")]
 Formats = Annotated[str, typer.Option("--formats", help="Table formats, comma separated: csv, parquet.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 
 
 def _formats(spec: str) -> tuple:
@@ -43,12 +38,12 @@ def reproduce_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (figures, tables/, report.md, "
                                                           "parameters.json, cache/).")] = Path("kdlab-output"),
     quick: Quick = False,
-    n_jobs: NJobs = None,
+    n_jobs: NJobs = -1,
     scheduler: Scheduler = None,
     no_cache: NoCache = False,
     no_simulation: NoSim = False,
     formats: Formats = "csv,parquet",
-    quiet: Quiet = False,
+    progress: Progress = True,
 ) -> None:
     """Reproduce the talk: the four figures (PNG + PDF), their tables and a computed report.md.
 
@@ -57,9 +52,10 @@ def reproduce_command(
     """
     from ..talk import reproduce
 
+    check_jobs(n_jobs)
     t0 = time.perf_counter()
     r = _call(reproduce, out=out, quick=quick, n_jobs=n_jobs, scheduler=scheduler, cache=not no_cache,
-              simulation=not no_simulation, formats=_formats(formats), progress=not quiet)
+              simulation=not no_simulation, formats=_formats(formats), progress=progress)
     typer.echo(f"Outputs in {out.resolve()}:")
     for name, o in r.outputs.items():
         typer.echo(f"  {name}: " + ", ".join(str(p.relative_to(out)) for p in o.files))
@@ -80,26 +76,28 @@ def figure_command(
                                                           "parameters.json for the figures in it, cache/).")]
     = Path("kdlab-figure"),
     quick: Quick = False,
-    n_jobs: NJobs = None,
+    n_jobs: NJobs = -1,
     scheduler: Scheduler = None,
     no_cache: NoCache = False,
     no_simulation: NoSim = False,
     formats: Formats = "csv,parquet",
-    quiet: Quiet = False,
+    progress: Progress = True,
     force: Annotated[bool, typer.Option("--force", help="Replace this figure in OUT even if OUT holds it from "
                                                         "a run with other parameters (e.g. a full reproduce).")]
     = False,
 ) -> None:
     """Make one figure of the talk (PNG + PDF + its table) and print its claim's verdict.
 
-    OUT/report.md is rebuilt from the tables in OUT (this figure's claim, plus any other figure already there), so figures, tables and report always agree. A figure in OUT computed with other parameters (a full run, when --quick) is kept unless --force.
+    OUT/report.md is rebuilt from the tables in OUT (this figure's claim, plus any other figure
+    already there), so figures, tables and report always agree. A figure in OUT computed with
+    other parameters (a full run, when --quick) is kept unless --force.
     """
     from ..talk import FIGURES, figure
 
     if name not in FIGURES:
         fail(f"unknown figure {name!r}; choose from: {', '.join(FIGURES)}")
     r = _call(figure, name=name, out=out, quick=quick, n_jobs=n_jobs, scheduler=scheduler, cache=not no_cache,
-              simulation=not no_simulation, formats=_formats(formats), progress=not quiet, force=force)
+              simulation=not no_simulation, formats=_formats(formats), progress=progress, force=force)
     typer.echo(f"{name}: " + ", ".join(str(p) for p in r.outputs[name].files) + f", {r.report}")
     for c in r.claims:
         typer.echo(f"claim {c.number}: {c.verdict}")
