@@ -12,7 +12,7 @@ import typer
 
 from ..errors import KdlabError
 from ._app import app
-from ._common import fail
+from .options import fail
 
 experiment_app = typer.Typer(
     help="Real-data knowledge-distillation experiments (need PyTorch: pip install 'kdlab\\[torch]').",
