@@ -14,8 +14,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kdlab.runs.sweep import (Sweep, SweepError, expand_grid, load_store, normalize_point,
-                         parse_grid_value, run_sweep, save_table)
+from kdlab import simulate
+from kdlab.runs.sweep import (
+    Sweep,
+    SweepError,
+    expand_grid,
+    load_store,
+    make_problem,
+    normalize_point,
+    parse_grid_value,
+    run_sweep,
+    save_table,
+)
 
 TOY = "toy_backends:toy_backend"  # tests/toy_backends.py
 # child processes (scripts, loky and Dask workers) import the toy backends from this folder
@@ -47,7 +57,8 @@ def test_expand_grid_is_cartesian_normalized_and_deduplicated():
     assert len(expand_grid([{"alpha": [1, 2]}, {"alpha": [3], "chi": [0, 1]}])) == 4
 
 
-@pytest.mark.parametrize("bad, msg", [({"alpha": [-1]}, "alpha"), ({"alpha": [1], "chi": [2], "temperature": [2]}, "chi"),
+@pytest.mark.parametrize("bad, msg", [({"alpha": [-1]}, "alpha"),
+                                      ({"alpha": [1], "chi": [2], "temperature": [2]}, "chi"),
                                       ({"alpha": [1], "colour": [1]}, "unknown"),
                                       ({"chi": [0]}, "alpha"),
                                       ({"alpha": [1], "teacher": ["oracle"]}, "teacher")])
@@ -239,3 +250,29 @@ def test_dask_local_cluster_matches_serial(tmp_path):
     pd.testing.assert_frame_equal(_stable(serial), _stable(df))
     pd.testing.assert_frame_equal(_stable(df), _stable(df2))
     assert len(list((tmp_path / "points").glob("*.json"))) == 16
+
+
+def test_chain_fields_in_a_grid():
+    pts = expand_grid({"alpha": [1.0], "stage2.temperature": [0.0, 2.0], "stage3_chi": [1.0],
+                       "teacher_eta": [0.5], "data_alpha": [3.0]})
+    assert len(pts) == 2 and {p["stage2_temperature"] for p in pts} == {0.0, 2.0}
+    assert all(p["stage3_chi"] == 1.0 and p["stage3_temperature"] == 1.0 for p in pts)
+    data, chain, rest = make_problem(pts[0])
+    assert rest is None and len(chain) == 4 and chain[0].eta == 0.5
+    assert chain[1].data.alpha == 3.0 and chain[2].temperature == 0.0 and chain[3].chi == 1.0
+    for bad, msg in (({"alpha": [1], "stage1.chi": [0]}, "stage"), ({"alpha": [1], "stage9.chi": [0]}, "stage"),
+                     ({"alpha": [1], "stage2.colour": [0]}, "stage"),
+                     ({"alpha": [1], "stage2.chi": [2.0], "stage2.temperature": [3.0]}, "chi"),
+                     ({"alpha": [1], "stage2.chi": [0.5], "student": [False]}, "student"),
+                     ({"alpha": [1], "stage2.chi": [0.5], "optimize": ["lam"]}, "chain")):
+        with pytest.raises(ValueError, match=msg):
+            expand_grid(bad)
+
+
+def test_chain_sweep_equals_direct_simulation():
+    df = run_sweep({"alpha": [1.5], "stage2.temperature": [0.0]}, backend="simulate", n_features=80, seeds=2,
+                   n_jobs=1, progress=False)
+    data, chain, _ = make_problem(expand_grid({"alpha": [1.5], "stage2.temperature": [0.0]})[0])
+    direct = simulate(data, chain, n_features=80, seeds=2, n_jobs=1)
+    assert df["stage2_gen_error"].iloc[0] == direct.stages[2].gen_error
+    assert df["student_gen_error"].iloc[0] == direct.student.gen_error

@@ -150,19 +150,16 @@ def problem_record(data: GaussianMixture, teacher: Teacher, student: Optional[St
                    stages: Optional[tuple] = None) -> dict:
     """Flat ``{parameter: value}`` description of a problem (one row's parameter columns).
 
-    The talk's pair uses ``teacher_*`` and unprefixed student columns; in a longer chain
-    student ``k`` has the columns ``stage{k}_*``.
+    The teacher has ``teacher_*`` columns, the first student unprefixed ones, and in a longer
+    chain student ``k >= 2`` the columns ``stage{k}_*`` (the names of the sweep grid's fields).
     """
     rec = {"alpha": data.alpha, "delta": data.delta, "rho": data.rho}
     if data.label_noise:
         rec["label_noise"] = data.label_noise
     stages = stages if stages is not None else ((teacher,) if student is None else (teacher, student))
     rec.update(stage_record(stages[0], data, "teacher_"))
-    if len(stages) == 2:
-        rec.update(stage_record(stages[1], data, ""))
-    else:
-        for k, st in enumerate(stages[1:], start=1):
-            rec.update(stage_record(st, data, f"stage{k}_"))
+    for k, st in enumerate(stages[1:], start=1):
+        rec.update(stage_record(st, data, "" if k == 1 else f"stage{k}_"))
     return rec
 
 

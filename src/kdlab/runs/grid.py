@@ -1,9 +1,15 @@
 """Sweep points: the schema (from :mod:`kdlab.params`), normalization and grid expansion.
 
-A *point* is one full problem description (data, teacher, student) as a flat dict with the
-fields of :data:`POINT_FIELDS`. Field names, defaults and ranges are those declared in
-:mod:`kdlab.params` (``DATA``, ``LOGISTIC_TEACHER``, ``STUDENT``); only the sweep-specific
-fields (``teacher``, ``student``, ``optimize``) are defined here.
+A *point* is one full problem description (data and a chain of stages) as a flat dict with
+the fields of :data:`POINT_FIELDS`. Field names, defaults and ranges are those declared in
+:mod:`kdlab.params` (``DATA``, ``LOGISTIC_TEACHER``, ``STUDENT``, ``FRESH``); only the
+sweep-specific fields (``teacher``, ``student``, ``optimize``) are defined here.
+
+Chains: ``teacher_eta`` is the teacher's fraction of coordinates; the unprefixed student
+fields describe the first student, ``data_alpha`` gives it a fresh training set of that size
+(``None``: the teacher's set); ``stage<k>.<field>`` (or ``stage<k>_<field>``, ``k >= 2``)
+describes student ``k`` of a longer chain (its other fields take the declared defaults), e.g.
+``-g stage2.temperature=0,1,2``.
 """
 
 from __future__ import annotations
@@ -12,12 +18,13 @@ import dataclasses
 import itertools
 import json
 import math
+import re
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from ..params import DATA, LOGISTIC_TEACHER, STUDENT, check_bool
-from ..problem import GaussianMixture, Student, teacher_from_name
+from ..params import DATA, FRESH, LOGISTIC_TEACHER, STUDENT, check_bool
+from ..problem import Fresh, GaussianMixture, Shared, Student, teacher_from_name
 from ..values import parse_values
 
 __all__ = ["POINT_FIELDS", "DEFAULTS", "MAX_POINTS", "normalize_point", "expand_grid", "grid_size",
@@ -41,14 +48,33 @@ _STUDENT_FIELDS = tuple(_STUDENT_PARAMS)
 
 #: Parameters of one point (``student=False``: teacher only; ``optimize``: None, ``"lam"`` or
 #: ``"teacher_lam"``, the ridge chosen by the theory backend to minimize eps_g at the point).
-POINT_FIELDS = (*_DATA_PARAMS, "teacher", "teacher_lam", "student", *_STUDENT_FIELDS, "optimize")
+POINT_FIELDS = (*_DATA_PARAMS, "teacher", "teacher_lam", "teacher_eta", "student", *_STUDENT_FIELDS,
+                "data_alpha", "optimize")
+_TEACHER_ETA = LOGISTIC_TEACHER["eta"]
+_FRESH_ALPHA = FRESH["alpha"]
+#: Most students of one chain in a sweep point.
+MAX_STAGES = 6
+_STAGE_FIELD = re.compile(r"stage(\d+)[._](\w+)")
+
+
+def _stage_field(name: str):
+    """``(k, field)`` of a ``stage<k>.<field>`` name, or ``None``."""
+    m = _STAGE_FIELD.fullmatch(str(name))
+    if not m:
+        return None
+    k, f = int(m.group(1)), m.group(2)
+    if k < 2 or k > MAX_STAGES or f not in (*_STUDENT_FIELDS, "data_alpha"):
+        raise ValueError(f"unknown sweep parameter {name!r}: stage fields are stage<k>.<field> with k in "
+                         f"2..{MAX_STAGES} (the first student's fields are unprefixed) and field one of "
+                         f"{', '.join((*_STUDENT_FIELDS, 'data_alpha'))}")
+    return k, f
 
 #: Values used for the fields a grid does not mention (the declared defaults; ``alpha`` has
 #: none: every point must give it).
 DEFAULTS: dict[str, Any] = {
     **{n: p.default for n, p in _DATA_PARAMS.items() if n != "alpha"},
-    "teacher": "logistic", "teacher_lam": _TEACHER_LAM.default, "student": True,
-    **{n: p.default for n, p in _STUDENT_PARAMS.items()},
+    "teacher": "logistic", "teacher_lam": _TEACHER_LAM.default, "teacher_eta": _TEACHER_ETA.default,
+    "student": True, **{n: p.default for n, p in _STUDENT_PARAMS.items()}, "data_alpha": None,
     "optimize": None,
 }
 
@@ -79,7 +105,12 @@ def normalize_point(point: Mapping[str, Any], base: Optional[Mapping[str, Any]] 
     or invalid fields.
     """
     merged = dict(DEFAULTS)
+    extra: dict[int, dict] = {}
     for src in (base or {}), point:
+        src = dict(src)
+        for name in [n for n in src if _stage_field(n)]:
+            k, f = _stage_field(name)
+            extra.setdefault(k, {})[f] = src.pop(name)
         unknown = set(src) - set(POINT_FIELDS)
         if unknown:
             raise ValueError(f"unknown sweep parameter(s) {sorted(unknown)}; "
@@ -96,13 +127,30 @@ def normalize_point(point: Mapping[str, Any], base: Optional[Mapping[str, Any]] 
     p["teacher"] = teacher_from_name(merged["teacher"], 0.1).kind
     p["teacher_lam"] = (None if p["teacher"] == "bayes-optimal"
                         else _check(_TEACHER_LAM, merged["teacher_lam"], "teacher_lam"))
+    p["teacher_eta"] = _check(_TEACHER_ETA, merged["teacher_eta"], "teacher_eta")
     p["student"] = _bool_field(merged["student"], "student")
     if p["student"]:
         svals = {n: _check(prm, merged[n], n) for n, prm in _STUDENT_PARAMS.items()}
         st = Student(**svals)
         p.update({n: getattr(st, n) for n in _STUDENT_FIELDS})
+        p["data_alpha"] = (None if merged["data_alpha"] is None
+                           else _check(_FRESH_ALPHA, merged["data_alpha"], "data_alpha"))
     else:
         p.update({k: None for k in _STUDENT_FIELDS})
+        p["data_alpha"] = None
+        if extra:
+            raise ValueError("stage<k> fields need a student (student=true)")
+    chain = {}
+    if extra:
+        last = max(extra)
+        for k in range(2, last + 1):
+            given = extra.get(k, {})
+            vals = {n: _check(prm, given.get(n, prm.default), f"stage{k}.{n}") for n, prm in _STUDENT_PARAMS.items()}
+            st = Student(**vals)
+            d_alpha = given.get("data_alpha")
+            chain.update({f"stage{k}_{n}": getattr(st, n) for n in _STUDENT_FIELDS})
+            chain[f"stage{k}_data_alpha"] = (None if d_alpha is None
+                                             else _check(_FRESH_ALPHA, d_alpha, f"stage{k}.data_alpha"))
     opt = merged["optimize"]
     if opt in ("", "none", "None"):
         opt = None
@@ -115,9 +163,11 @@ def normalize_point(point: Mapping[str, Any], base: Optional[Mapping[str, Any]] 
             raise ValueError("optimize='teacher_lam' needs the logistic teacher")
         if opt == "teacher_lam" and p["student"]:
             raise ValueError("optimize='teacher_lam' is for teacher-only points (student=False)")
+        if chain:
+            raise ValueError("optimize is for the talk's teacher-student pair, not for chains (stage<k> fields)")
         p[opt] = None
     p["optimize"] = opt
-    return {k: p[k] for k in POINT_FIELDS}
+    return {**{k: p[k] for k in POINT_FIELDS}, **chain}
 
 
 def _bool_field(value, name):
@@ -187,14 +237,25 @@ def parse_grid_value(spec: str) -> list:
 
 
 def make_problem(point: Mapping[str, Any]):
-    """``(data, teacher, student)`` of a normalized point (student ``None`` if teacher only)."""
+    """``(data, teacher, student)`` of a normalized point (student ``None`` if teacher only);
+    for a longer chain ``(data, [teacher, student1, student2, ...], None)``."""
     data = GaussianMixture(**{n: point[n] for n in _DATA_PARAMS})
     tlam = point["teacher_lam"]
-    teacher = teacher_from_name(point["teacher"], _TEACHER_LAM.default if tlam is None else tlam)
+    teacher = teacher_from_name(point["teacher"], _TEACHER_LAM.default if tlam is None else tlam,
+                                eta=point.get("teacher_eta", _TEACHER_ETA.default))
     student = None
     if point["student"]:
         svals = {n: point[n] for n in _STUDENT_FIELDS}
         if svals.get("lam") is None:
             svals["lam"] = STUDENT["lam"].default
-        student = Student(**svals)
-    return data, teacher, student
+        d_alpha = point.get("data_alpha")
+        student = Student(**svals, data=Shared() if d_alpha is None else Fresh(alpha=d_alpha))
+    ks = sorted({int(m.group(1)) for n in point if (m := _STAGE_FIELD.fullmatch(n))})
+    if not ks:
+        return data, teacher, student
+    chain = [teacher, student]
+    for k in ks:
+        vals = {n: point[f"stage{k}_{n}"] for n in _STUDENT_FIELDS}
+        d_alpha = point.get(f"stage{k}_data_alpha")
+        chain.append(Student(**vals, data=Shared() if d_alpha is None else Fresh(alpha=d_alpha)))
+    return data, chain, None
