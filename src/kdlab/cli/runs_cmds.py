@@ -40,6 +40,15 @@ def _lazy_defaults():
 _OPT_LAM, _OPT_KD = _lazy_defaults()
 
 
+def _point_fields():
+    from ..runs.grid import POINT_FIELDS
+
+    return POINT_FIELDS
+
+
+_POINT_FIELDS = _point_fields()
+
+
 #: Most coarse-grid points per axis of ``kdlab optimize kd`` (the grid costs its square in solves).
 MAX_KD_GRID = 50
 
@@ -90,8 +99,8 @@ def _parse_grid(grid: List[str]) -> dict:
 def sweep_command(
     grid: Annotated[List[str], typer.Option(
         "--grid", "-g", help="FIELD=VALUES, repeatable. VALUES: 'a,b,c', 'START:STOP:NUM' or "
-                             "'START:STOP:NUM:log'. Fields: alpha, delta, rho, teacher, teacher_lam, student, "
-                             "eta, chi, temperature, lam, t2_scaling, optimize.")],
+                             "'START:STOP:NUM:log'. Fields: " + ", ".join(_POINT_FIELDS) + ", and "
+                             "stage<k>.<student field> (k >= 2) for longer chains.")],
     backend: Annotated[str, typer.Option(
         "--backend", "-b", help="theory, simulate, both, or module:function (a function with the "
                                 "signature of kdlab.theory.solve).")] = "theory",
