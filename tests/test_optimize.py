@@ -7,8 +7,8 @@ import math
 import pytest
 
 from kdlab import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student
-from kdlab.runs.tuning import OptimizationError, optimal_kd, optimal_lam, solve_robust
 from kdlab.results import Observables, Result, SolverStatus
+from kdlab.runs.tuning import OptimizationError, optimal_kd, optimal_lam, solve_robust
 
 
 def _obs(err):

@@ -77,7 +77,8 @@ P2 = dict(chi=1.0, temperature=1.0, lam=1e-3)
 def _kdl(student_good, student_bad, lab_same, lab_opt, teacher_good=0.20, teacher_bad=0.25):
     kd = kd_logistic._kd(P2)
     return concat([
-        rows("KD, lam_t=0.1", dict(kd, teacher_lam=0.1), teacher_gen_error=teacher_good, student_gen_error=student_good),
+        rows("KD, lam_t=0.1", dict(kd, teacher_lam=0.1), teacher_gen_error=teacher_good,
+             student_gen_error=student_good),
         rows("KD, lam_t=0.001", dict(kd, teacher_lam=0.001), teacher_gen_error=teacher_bad,
              student_gen_error=student_bad),
         rows(kd_logistic.LAB_OPT, kd_logistic.LABELS_OPT, student_gen_error=lab_opt, lam=0.2,

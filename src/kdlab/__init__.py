@@ -6,10 +6,10 @@ One problem description (:class:`GaussianMixture`, :class:`LogisticTeacher` /
 (N -> infinity). The model and its conventions: ``docs/model.md``; the theory: ``docs/theory.md``.
 """
 
+from . import theory
 from .problem import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student
 from .results import Observables, Result, SolverStatus, gen_error
 from .simulation import simulate
-from . import theory
 
 __version__ = "0.1.0"
 

@@ -49,10 +49,30 @@ from ..io import TABLE_FORMATS, ensure_dir, write_table
 from ..params import check_int
 from .evaluate import BACKENDS, backend_settings, evaluate_point, is_custom
 from .executor import execute, n_workers
-from .grid import (DEFAULTS, MAX_POINTS, POINT_FIELDS, expand_grid, grid_size, make_problem,
-                   normalize_point, parse_grid_value)
-from .store import (Task, check_store, claim, claim_is_live, code_fingerprint, load_store,
-                    point_key, points_dir, read_point, release, warn_invalid, write_point)
+from .grid import (
+    DEFAULTS,
+    MAX_POINTS,
+    POINT_FIELDS,
+    expand_grid,
+    grid_size,
+    make_problem,
+    normalize_point,
+    parse_grid_value,
+)
+from .store import (
+    Task,
+    check_store,
+    claim,
+    claim_is_live,
+    code_fingerprint,
+    load_store,
+    point_key,
+    points_dir,
+    read_point,
+    release,
+    warn_invalid,
+    write_point,
+)
 
 __all__ = [
     "POINT_FIELDS",

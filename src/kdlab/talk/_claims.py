@@ -151,7 +151,7 @@ def alpha_ranges(alphas, mask) -> str:
     """'0.3-1.2, 4-10' style description of where ``mask`` holds."""
     alphas, mask = list(alphas), list(mask)
     runs, start = [], None
-    for i, (a, m) in enumerate(zip(alphas, mask)):
+    for i, m in enumerate(mask):
         if m and start is None:
             start = i
         if (not m or i == len(alphas) - 1) and start is not None:

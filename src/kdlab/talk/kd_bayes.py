@@ -10,10 +10,32 @@ import pandas as pd
 
 from ..runs.sweep import Sweep
 from . import _plot
-from ._claims import CONTRADICTED, PARTLY, SUPPORTED, TOL, Claim, alpha_ranges, combine, fmt, fmt_g, \
-    frac_verdict, md_table
-from ._core import Figure, RunContext, alphas, bayes_error, concat, curve, select, series_of, sim_settings, \
-    tag, with_union
+from ._claims import (
+    CONTRADICTED,
+    PARTLY,
+    SUPPORTED,
+    TOL,
+    Claim,
+    alpha_ranges,
+    combine,
+    fmt,
+    fmt_g,
+    frac_verdict,
+    md_table,
+)
+from ._core import (
+    Figure,
+    RunContext,
+    alphas,
+    bayes_error,
+    concat,
+    curve,
+    select,
+    series_of,
+    sim_settings,
+    tag,
+    with_union,
+)
 
 PARAMS = dict(rho=0.3, delta=1.0, eta=0.5, kd=[(1.0, 1.0), (1.0, 3.0), (0.5, 1.0)],
               alpha_min=0.3, alpha_max=10.0, n_alpha=16, alpha_sim=[0.5, 1.5, 4.0],
@@ -88,7 +110,8 @@ def plot(t: pd.DataFrame, p):
     log = all(v > 0 for v in lower)
 
     def excess(d):
-        return d.assign(_y=d["student_gen_error"] - d["bayes_floor_sparse"], _y_stderr=d.get("student_gen_error_stderr"))
+        return d.assign(_y=d["student_gen_error"] - d["bayes_floor_sparse"],
+                        _y_stderr=d.get("student_gen_error_stderr"))
 
     for ax, ex in ((ax0, False), (ax1, True)):
         def y(d):

@@ -10,8 +10,7 @@ import pandas as pd
 
 from ..runs.sweep import Sweep
 from . import _plot
-from ._claims import (CONTRADICTED, MISSING, PARTLY, SUPPORTED, TOL, Claim, combine, fmt, fmt_g,
-                      frac_verdict, md_table)
+from ._claims import CONTRADICTED, MISSING, PARTLY, SUPPORTED, TOL, Claim, combine, fmt, fmt_g, frac_verdict, md_table
 from ._core import Figure, RunContext, alphas, concat, curve, select, series_of, sim_settings, tag, with_union
 
 PARAMS = dict(rho=0.3, delta=1.0, alpha_min=0.1, alpha_max=10.0, n_alpha=36, n_alpha_opt=14,
