@@ -123,9 +123,16 @@ def test_warm_start_chains_along_alpha():
     df = sw.run(n_jobs=1, progress=False)
     # first point of each chain cold, the others warm-started from their neighbour
     assert sorted(df["toy_warm_started"]) == [0.0] * 4 + [1.0] * 12
-    # simulation points are never chained
+    # simulation points are grouped only when they differ in their student alone (they share
+    # the teacher's fits): one group per (alpha, teacher_lam), holding the two values of chi
     simsw = Sweep(GRID, backend="simulate")
-    assert all(len(c) == 1 for c in simsw.chains(simsw.tasks))
+    groups = simsw.chains(simsw.tasks)
+    assert len(groups) == 8 and all(len(c) == 2 for c in groups)
+    for c in groups:
+        assert len({(t.point["alpha"], t.point["teacher_lam"]) for t in c}) == 1
+        assert sorted(t.point["chi"] for t in c) == [0.0, 0.5]
+    teacher_only = Sweep({"alpha": [1.0, 2.0], "student": False}, backend="simulate")
+    assert all(len(c) == 1 for c in teacher_only.chains(teacher_only.tasks))
 
 
 def test_joblib_parallel_matches_serial(tmp_path):

@@ -9,9 +9,9 @@ import pytest
 from scipy.special import ndtr
 
 from kdlab import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student, gen_error
+from kdlab.errors import ConvergenceError
 from kdlab.losses import Loss
 from kdlab.results import Result
-from kdlab.errors import ConvergenceError
 from kdlab.theory import WarmStart, bayes_optimal_error, curve, parse_values, solve
 from kdlab.theory.student import solve_student
 from kdlab.theory.teacher import solve_teacher

@@ -9,7 +9,6 @@ Seeds: the default seeds 0, 1, ... of the simulation backend (their centres ``v`
 checked to be typical in ``tests/test_simulate.py``).
 """
 
-import math
 
 import pytest
 

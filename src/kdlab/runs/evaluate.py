@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import time
 from typing import Any, Callable, Iterator, Mapping
 
@@ -82,15 +83,51 @@ def evaluate_point(point: Mapping[str, Any], backend: str, settings: Mapping[str
             result = run_backend(backend, settings, data, teacher, student, None)
     else:
         result = run_backend(backend, settings, data, teacher, student, init)
+    return record_of(point, result, extra, time.perf_counter() - t0, key), result
+
+
+def record_of(point: Mapping[str, Any], result, extra: Mapping[str, Any], elapsed: float, key: str) -> dict:
+    """The table row of one evaluated point."""
+    opt = point.get("optimize")
     rec = {k: _clean(v) for k, v in result.to_record().items()}
     rec["student_present"] = bool(point["student"])
     # the same columns for every row (no NaN from optimized / plain points mixing)
     rec["optimize"] = "none" if opt is None else opt
     rec["optimize_evals"] = int(extra.get("optimize_evals", 0))
     rec["optimize_at_bound"] = bool(extra.get("optimize_at_bound", False))
-    rec["elapsed_s"] = time.perf_counter() - t0
+    rec["elapsed_s"] = elapsed
     rec["key"] = key
-    return rec, result
+    return rec
+
+
+def batch_key(task: Mapping[str, Any]):
+    """Simulation points that differ only in their students share their teacher fits: the key
+    of that group (``None``: the point is evaluated alone)."""
+    point = task["point"]
+    if task["backend"] != "simulate" or point.get("optimize") is not None or not point.get("student"):
+        return None
+    from .grid import STUDENT_FIELD_NAMES
+
+    rest = {k: v for k, v in point.items() if k not in STUDENT_FIELD_NAMES and not k.startswith("stage")}
+    return json.dumps([rest, task["settings"]], sort_keys=True, default=str)
+
+
+def _simulate_batch(tasks: list[dict]) -> list[dict]:
+    """Records of simulation points sharing their teacher (:func:`batch_key`), with the
+    teacher fitted once per seed (:func:`kdlab.simulation.run.simulate_many`)."""
+    from ..simulation.run import simulate_many
+
+    t0 = time.perf_counter()
+    chains, data = [], None
+    for t in tasks:
+        data, teacher, student = make_problem(t["point"])
+        chains.append(list(teacher) if student is None else [teacher, student])
+    settings = tasks[0]["settings"]
+    kw = {} if settings.get("n_test") is None else {"n_test": settings["n_test"]}
+    results = simulate_many(data, chains, n_features=settings["n_features"], seeds=list(settings["seeds"]),
+                            n_jobs=1, progress=False, **kw)
+    elapsed = (time.perf_counter() - t0) / len(tasks)
+    return [record_of(t["point"], r, {}, elapsed, t["key"]) for t, r in zip(tasks, results)]
 
 
 def run_backend(backend, settings, data, teacher, student, init):
@@ -124,6 +161,21 @@ def iter_chain(tasks: list[dict], store=None) -> Iterator[dict]:
     yielding ``{"key", "record", "stored"}`` or ``{"key", "error"}`` per task. With ``store``
     each finished point is written at once (a worker without access to it leaves it to the
     caller: ``stored`` False)."""
+    if len(tasks) > 1 and batch_key(tasks[0]) is not None and all(
+            batch_key(t) == batch_key(tasks[0]) for t in tasks):
+        try:
+            recs = _simulate_batch(tasks)
+        except Exception:  # noqa: BLE001 - evaluate the points one by one, to report each failure
+            recs = None
+        if recs is not None:
+            for t, rec in zip(tasks, recs):
+                stored = False
+                if store is not None:
+                    with contextlib.suppress(OSError):  # OutputError is an OSError
+                        write_point(store, t, rec)
+                        stored = True
+                yield {"key": t["key"], "record": rec, "stored": stored}
+            return
     prev = None
     for t in tasks:
         try:

@@ -45,6 +45,8 @@ _STUDENT_PARAMS = {n: p for n, p in STUDENT.items() if n in _accepted(Student)}
 _TEACHER_LAM = LOGISTIC_TEACHER["lam"]
 
 _STUDENT_FIELDS = tuple(_STUDENT_PARAMS)
+#: The point fields that describe the first student (points differing only in these share a teacher).
+STUDENT_FIELD_NAMES = (*_STUDENT_FIELDS, "data_alpha")
 
 #: Parameters of one point (``student=False``: teacher only; ``optimize``: None, ``"lam"`` or
 #: ``"teacher_lam"``, the ridge chosen by the theory backend to minimize eps_g at the point).

@@ -47,7 +47,7 @@ import pandas as pd
 from ..errors import OutputError, ResourceError, StoreError, SweepError
 from ..io import TABLE_FORMATS, ensure_dir, write_table
 from ..params import check_int
-from .evaluate import BACKENDS, backend_settings, evaluate_point, is_custom
+from .evaluate import BACKENDS, backend_settings, batch_key, evaluate_point, is_custom
 from .executor import execute, n_workers
 from .grid import (
     DEFAULTS,
@@ -201,12 +201,21 @@ class Sweep:
 
     def chains(self, tasks: Sequence[Task]) -> list[list[Task]]:
         """Theory tasks grouped by everything but the warm-start axis, sorted along it;
-        every simulation task is its own chain."""
+        simulation tasks that differ only in their students grouped together (they share the
+        teacher's fits, see :func:`kdlab.runs.evaluate.batch_key`)."""
         ax = self.warm_axis()
         groups: dict[str, list[Task]] = {}
         out: list[list[Task]] = []
+        batches: dict[str, list[Task]] = {}
         for t in tasks:
-            if t.backend == "simulate" or ax is None or t.point[ax] is None:
+            if t.backend == "simulate":
+                bk = batch_key(t.describe())
+                if bk is None:
+                    out.append([t])
+                else:  # simulation points sharing a teacher: one chain, teacher fitted once per seed
+                    batches.setdefault(bk, []).append(t)
+                continue
+            if ax is None or t.point[ax] is None:
                 out.append([t])
                 continue
             rest = {k: v for k, v in t.point.items() if k != ax}
@@ -214,6 +223,7 @@ class Sweep:
             groups.setdefault(gk, []).append(t)
         for g in groups.values():
             out.append(sorted(g, key=lambda t: t.point[ax]))
+        out.extend(batches.values())
         return out
 
     # -- resources

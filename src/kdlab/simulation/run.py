@@ -23,7 +23,7 @@ from .erm import fit_linear
 from .sampling import Dataset, _streams, n_samples, sample_dataset, sample_fresh, sample_test, stage_subset
 
 __all__ = ["simulate", "simulate_many", "simulate_seed", "simulate_seed_chains", "fit_stage", "fit_teacher",
-           "fit_student", "student_subset",
+           "fit_student", "student_subset", "clear_fit_cache",
            "sample_dataset", "Dataset", "_streams"]
 
 
@@ -91,13 +91,48 @@ def simulate_seed(data: GaussianMixture, teacher, student=None, n_features: int 
                                 n_test, tol)[0]
 
 
+class _FitCache:
+    """The last stage-0 fits of this process, by (data, stage, N, seed, tol): every input of the
+    fit, so a hit is bit-for-bit the fit it replaces (thread-safe, bounded)."""
+
+    def __init__(self, size: int = 512):
+        import collections
+        import threading
+
+        self.size, self.items, self.lock = size, collections.OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        return None
+
+    def put(self, key, value):
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+_TEACHER_FITS = _FitCache()
+
+
+def clear_fit_cache() -> None:
+    """Forget the stage-0 fits remembered by this process."""
+    with _TEACHER_FITS.lock:
+        _TEACHER_FITS.items.clear()
+
+
 def simulate_seed_chains(data: GaussianMixture, chains, n_features: int, seed: int,
                          n_test: Optional[int] = None, tol: float = 1e-10) -> list[dict]:
     """One row per chain for one seed; the chains share stage 0, which is fitted ONCE.
 
     Every draw depends only on the seed and the stage (:mod:`.sampling`), so each row is
     bit-for-bit the row of that chain simulated alone; the first row records
-    ``teacher_fits = 1``, the others 0 (the count of stage-0 fits actually made).
+    ``teacher_fits = 1``, the others 0 (the count of stage-0 fits actually made). Stage-0 fits
+    are also remembered across calls in this process (the last 512), so that the series of a
+    run that share a teacher fit it once.
     """
     problems = [Problem(data, tuple(c)) for c in chains]
     if any(p.stages[0] != problems[0].stages[0] for p in problems):
@@ -111,10 +146,12 @@ def simulate_seed_chains(data: GaussianMixture, chains, n_features: int, seed: i
     for problem in problems:
         stages, sets = problem.stages, problem.training_sets()
         names = _stage_names(len(stages))
-        row: dict = {"seed": int(seed)}
+        row: dict = {"seed": int(seed), "teacher_fits": 0}
         W, fits = [], []
         for k, spec in enumerate(stages):
             alpha = problem.alpha_of(k)
+            if k == 0 and first is None:  # fitted in an earlier call of this process?
+                first = _TEACHER_FITS.get((data, spec, n_features, seed, n_test, tol))
             if k == 0 and first is not None:  # stage 0 is shared: fitted once per seed
                 fit, w, obs = first
             else:
@@ -135,12 +172,12 @@ def simulate_seed_chains(data: GaussianMixture, chains, n_features: int, seed: i
                     obs["p"] = float(W[-1] @ w) / n_features
                 else:
                     first = (fit, w, obs)
+                    _TEACHER_FITS.put((data, spec, n_features, seed, n_test, tol), first)
                     row["teacher_fits"] = 1
             row.update({f"{names[k]}_{key}": v for key, v in obs.items()})
             row[f"{names[k]}_iterations"] = fit.iterations
             W.append(w)
             fits.append(fit)
-        row.setdefault("teacher_fits", 0)
         if len(stages) > 1:
             Wm = np.array(W)
             G = Wm @ Wm.T / n_features
@@ -224,8 +261,8 @@ def simulate_many(data: GaussianMixture, chains, *, n_features: int = 1000,
                   n_jobs: Optional[int] = None, progress: bool = False, tol: float = 1e-10) -> list[Result]:
     """Simulate several chains that share stage 0 (e.g. one teacher and many students), fitting
     stage 0 once per seed; returns one :class:`~kdlab.results.Result` per chain, each equal
-    (bit for bit) to :func:`simulate` of that chain alone. ``per_seed["teacher_fits"]`` counts
-    the stage-0 fits each result actually made (the first chain's; 0 for the others)."""
+    (bit for bit) to :func:`simulate` of that chain alone. ``Result.extra["teacher_fits"]``
+    counts the stage-0 fits each result actually made (0 when they were shared)."""
     problems = [as_problem(data, list(c)) for c in chains]
     if not problems:
         raise ValueError("simulate_many needs at least one chain")
@@ -275,6 +312,7 @@ def simulate_many(data: GaussianMixture, chains, *, n_features: int = 1000,
     out = []
     for problem, rows in zip(problems, per_chain):
         per_seed = pd.DataFrame(rows).sort_values("seed").reset_index(drop=True)
+        teacher_fits = int(per_seed.pop("teacher_fits").sum())
         names = _stage_names(len(problem.stages))
         overlaps, overlaps_se = _overlap_matrix(per_seed, len(problem.stages))
         out.append(Result.from_stages(
@@ -282,6 +320,6 @@ def simulate_many(data: GaussianMixture, chains, *, n_features: int = 1000,
             status=SolverStatus(True, int(per_seed.filter(like="iterations").to_numpy().max()), 0.0,
                                 f"{len(seeds)} seeds fitted to relative gradient <= {tol:g}"),
             n_features=n_features, n_seeds=len(seeds), per_seed=per_seed,
-            overlaps=overlaps, overlaps_stderr=overlaps_se,
+            overlaps=overlaps, overlaps_stderr=overlaps_se, extra={"teacher_fits": teacher_fits},
         ))
     return out
