@@ -18,7 +18,7 @@ from .stage import Member, make_member, solve_stage
 from .student import StudentSolution, solve_student
 from .teacher import TeacherSolution, solve_teacher
 
-__all__ = ["solve", "solve_chain", "check_chain", "bayes_optimal_error", "WarmStart", "QUAD_ACCEPT",
+__all__ = ["solve", "solve_chain", "StageState", "check_chain", "bayes_optimal_error", "WarmStart", "QUAD_ACCEPT",
            "MAX_SHARED_STAGES"]
 
 #: A point whose half-rule quadrature estimate stays above this at the finest rule is
@@ -27,6 +27,17 @@ QUAD_ACCEPT = 1e-5
 #: Most quadrature dimensions of one training set's grid: the stages on it, plus the fixed
 #: parent of a Fresh set. Five would need a 5-D tensor grid (minutes per solve).
 MAX_SHARED_STAGES = 4
+
+
+@dataclass(frozen=True)
+class StageState:
+    """Solved state of one stage of a generic chain: its position ``pos`` in its training set's
+    group, the state vector ``x`` (layout of :class:`kdlab.theory.stage.StageMap`, bias
+    excluded) and the bias."""
+
+    pos: int
+    x: tuple
+    bias: float
 
 
 @dataclass(frozen=True)
@@ -326,7 +337,9 @@ def solve_chain(problem: Problem, *, tol: float = 1e-10, maxiter: int = 1000, me
             obs.append(_nan_obs(k))
             states.append(None)
             continue
-        x0, b0 = inits[k] if inits[k] is not None else (None, None)
+        x0 = b0 = None
+        if isinstance(inits[k], StageState) and inits[k].pos == pos:
+            x0, b0 = inits[k].x, inits[k].bias
         sol = solve_stage(group, pos, tol=tol, quad_tol=quad_tol, maxiter=maxiter, method=method,
                           init=x0, init_bias=b0)
         status = _chain_status(k, sol)
@@ -361,7 +374,7 @@ def solve_chain(problem: Problem, *, tol: float = 1e-10, maxiter: int = 1000, me
                                train_error=float(te), train_loss=float(G.train_loss()), m=float(m),
                                q=float(Q[pos]), bias=float(G.b), p=float(Qall[k, k - 1]) if k > 0 else None,
                                extra=ex))
-        states.append((tuple(float(v) for v in (x[:-1] if G.free_bias else x)), float(G.b)))
+        states.append(StageState(pos, tuple(float(v) for v in (x[:-1] if G.free_bias else x)), float(G.b)))
     status = _combine(statuses)
     return Result.from_stages("theory", problem, obs, status=status, extra=extra, overlaps=Qall,
                               state=WarmStart(stages=tuple(states)), stage_status=tuple(statuses))
