@@ -345,7 +345,6 @@ def solve_chain(problem: Problem, *, tol: float = 1e-10, maxiter: int = 1000, me
         status = _chain_status(k, sol)
         statuses.append(status)
         extra[f"quad_error_stage{k}"] = sol.quad_error
-        extra[f"seconds_stage{k}"] = sol.seconds
         if not status.converged:
             failed = k
             obs.append(_nan_obs(k))
