@@ -163,7 +163,7 @@ def test_mixture_result_layout_overlaps_and_warm_start():
         for o in OBS:
             assert rel(getattr(a, o), getattr(b, o)) < 1e-8
     ws = WarmStart.from_result(c)
-    assert ws.stages is not None and len(ws.stages) == 4 and ws.stages[3].pos == 1  # a Fresh stage, after its frozen parent
+    assert ws.stages is not None and len(ws.stages) == 4 and ws.stages[3].pos == 1  # Fresh: after its parent
 
 
 def test_two_ways_to_call_give_the_same_result():

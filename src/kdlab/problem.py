@@ -287,7 +287,8 @@ class Problem:
                 raise TypeError(f"stage 0 must be a teacher (LogisticTeacher or BayesOptimalTeacher), "
                                 f"got {_describe_stage(s)}")
             if k > 0 and not isinstance(s, Student):
-                raise TypeError(f"stage {k} must be a Student (a teacher can only be stage 0), got {_describe_stage(s)}")
+                raise TypeError(f"stage {k} must be a Student (a teacher can only be stage 0), "
+                                f"got {_describe_stage(s)}")
         stages[0].check_data(self.data)
 
     @property
