@@ -97,12 +97,11 @@ def bayes_optimal_error(data: GaussianMixture, eta: float = 1.0) -> float:
     return float(gen_error(mt, qt, data.prior_bias, d, data.rho))
 
 
-def _status_text(who: str, info, quad_error: float, levels) -> str:
-    if not levels:
+def _status_text(who: str, info, quad_error: float, nodes: Optional[list]) -> str:
+    if not nodes:
         return f"{who}: {info.message}"
-    nodes = "x".join(str(2 ** lv + 1) for lv in levels) if levels else "closed form"
     return (f"{who}: {info.message}, {info.iterations} evaluations, residual {info.residual:.2e}, "
-            f"quadrature {nodes} nodes (half-rule estimate {quad_error:.1e})")
+            f"quadrature {'x'.join(str(n) for n in nodes)} nodes (half-rule estimate {quad_error:.1e})")
 
 
 def _teacher_obs(t: TeacherSolution, nan: bool) -> Observables:
@@ -127,10 +126,14 @@ def _student_obs(s: Optional[StudentSolution], data: GaussianMixture, nan: bool)
                                   Vhat=s.Vhat, Vhat21=s.Vhat21))
 
 
-def _stage_status(who: str, info, quad_error: float, levels, quad_bad: bool) -> SolverStatus:
+def _stage_status(who: str, info, quad_error: float, nodes: Optional[list], quad_bad: bool,
+                  has_fields: bool = True) -> SolverStatus:
+    """One stage's status, for the pair's maps and the generic per-stage map alike: diverged,
+    converged (fixed point reached, quadrature estimate below ``QUAD_ACCEPT``, fields at the
+    returned state) or not converged."""
     code = (Status.DIVERGED if info.diverged else Status.CONVERGED if info.converged and not quad_bad
-            else Status.NOT_CONVERGED)
-    text = _status_text(who, info, quad_error, levels)
+            and has_fields else Status.NOT_CONVERGED)
+    text = _status_text(who, info, quad_error, nodes)
     if quad_bad and info.converged:
         text += f"; quadrature error estimate above {QUAD_ACCEPT:g} at the finest rule"
     return SolverStatus(code is Status.CONVERGED, int(info.iterations), float(info.residual), text, code)
@@ -198,7 +201,7 @@ def solve(data: GaussianMixture, teacher, student: Optional[Student] = None, *, 
 
     t = solve_teacher(data, teacher, tol=tol, maxiter=maxiter, method=method, init=init.teacher,
                       init_bias=init.teacher_bias, level=init.teacher_level, quad_tol=quad_tol)
-    t_status = _stage_status("teacher", t.info, t.quad_error, None if t.closed_form else (t.level,),
+    t_status = _stage_status("teacher", t.info, t.quad_error, None if t.closed_form else [2 ** t.level + 1],
                              t.quad_error > QUAD_ACCEPT)
     statuses = [t_status]
     extra = {"bayes_error": bayes_optimal_error(data)}
@@ -210,7 +213,7 @@ def solve(data: GaussianMixture, teacher, student: Optional[Student] = None, *, 
         if t_status.converged:
             s = solve_student(t, student, loss=student_loss, tol=tol, maxiter=maxiter, method=method,
                               init=init.student, init_bias=init.student_bias, quad_tol=quad_tol)
-            statuses.append(_stage_status("student", s.info, s.quad_error, s.levels,
+            statuses.append(_stage_status("student", s.info, s.quad_error, [2 ** lv + 1 for lv in s.levels],
                                           s.quad_error > QUAD_ACCEPT))
             extra.update(quad_level_student_1=s.levels[0], quad_level_student_2=s.levels[1],
                          quad_error_student=s.quad_error)
@@ -282,19 +285,6 @@ def check_chain(problem: Problem) -> None:
                 "quadrature grid (minutes per solve). Put it on Fresh data, or use kdlab.simulate")
 
 
-def _chain_status(k: int, sol) -> SolverStatus:
-    info, qerr = sol.info, sol.quad_error
-    quad_bad = qerr > QUAD_ACCEPT
-    code = (Status.DIVERGED if info.diverged else Status.CONVERGED if info.converged and not quad_bad
-            and sol.map.root is not None else Status.NOT_CONVERGED)
-    nodes = "x".join(str(n_nodes(lv, len(sol.levels))) for lv in sol.levels)
-    text = (f"stage {k}: {info.message}, {info.iterations} evaluations, residual {info.residual:.2e}, "
-            f"quadrature {nodes} nodes (half-rule estimate {qerr:.1e})")
-    if quad_bad and info.converged:
-        text += f"; quadrature error estimate above {QUAD_ACCEPT:g} at the finest rule"
-    return SolverStatus(code is Status.CONVERGED, int(info.iterations), float(info.residual), text, code)
-
-
 def _nan_obs(k: int) -> Observables:
     return Observables(**{key: math.nan for key in OBS_KEYS[:6]}, p=math.nan if k > 0 else None,
                        extra={key: math.nan for key in (EXTRA_KEYS if k > 0 else ("V", "mhat", "qhat", "Vhat"))})
@@ -347,7 +337,9 @@ def solve_chain(problem: Problem, *, tol: float = 1e-10, maxiter: int = 1000, me
             x0, b0 = inits[k].x, inits[k].bias
         sol = solve_stage(group, pos, tol=tol, quad_tol=quad_tol, maxiter=maxiter, method=method,
                           init=x0, init_bias=b0)
-        status = _chain_status(k, sol)
+        status = _stage_status(f"stage {k}", sol.info, sol.quad_error,
+                               [n_nodes(lv, len(sol.levels)) for lv in sol.levels], sol.quad_error > QUAD_ACCEPT,
+                               sol.map.root is not None)
         statuses.append(status)
         extra[f"quad_error_stage{k}"] = sol.quad_error
         if not status.converged:

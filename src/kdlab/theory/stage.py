@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 from scipy.special import ndtr
 
-from .fixed_point import Diverged, FixedPointInfo, relative_residual
+from .fixed_point import HUGE, Diverged, FixedPointInfo, relative_residual
 from .grid import build_grid
 from .prox import prox_grid
 from .quadrature import (
@@ -40,8 +40,6 @@ from .refine import solve_with_refinement
 
 __all__ = ["Member", "StageMap", "StageSolution", "solve_stage", "make_member", "HUGE"]
 
-#: Overlaps beyond this are reported as divergence (no finite minimizer).
-HUGE = 1e12
 #: Testing: use Stein's lemma for every susceptibility (not only with hard labels).
 FORCE_STEIN = False
 
