@@ -51,7 +51,7 @@ def test_theory_text_output():
 
 @pytest.mark.parametrize("args, message", [
     (["--rho", "1.2"], "rho"), (["--alpha", "-1"], "alpha"), (["--eta", "0"], "eta"),
-    (["--chi", "2"], "chi"), (["--temperature", "0"], "temperature"), (["--lam", "-1"], "lam"),
+    (["--chi", "2", "--temperature", "2"], "chi"), (["--temperature", "-1"], "temperature"), (["--lam", "-1"], "lam"),
     (["--teacher", "svm"], "teacher"), (["--tol", "0"], "tol"), (["--maxiter", "0"], "maxiter"),
     (["--method", "newton"], "method"),
 ])

@@ -255,6 +255,18 @@ class Student(_Declared):
 Stage = Union[LogisticTeacher, BayesOptimalTeacher, Student]
 
 
+def _describe_stage(s) -> str:
+    """A short name of what was given as a stage, for error messages."""
+    if isinstance(s, Student):
+        return "a Student"
+    if isinstance(s, _Teacher):
+        return f"a teacher ({type(s).__name__})"
+    text = repr(s)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{text} (a {type(s).__name__}, not a stage)"
+
+
 @dataclass(frozen=True)
 class Problem:
     """``data`` plus the chain ``stages`` (stage 0 a teacher, stages ``k >= 1`` students)."""
@@ -271,11 +283,11 @@ class Problem:
             raise ParameterError("a problem needs at least one stage (a teacher)")
         for k, s in enumerate(stages):
             if k == 0 and not isinstance(s, _Teacher):
-                what = "a Student" if isinstance(s, Student) else f"a {type(s).__name__}"
-                raise TypeError(f"stage 0 must be a teacher (LogisticTeacher or BayesOptimalTeacher), got {what}")
+                raise TypeError(f"stage 0 must be a teacher (LogisticTeacher or BayesOptimalTeacher), "
+                                f"got {_describe_stage(s)}")
             if k > 0 and not isinstance(s, Student):
-                what = "a teacher" if isinstance(s, _Teacher) else f"a {type(s).__name__}"
-                raise TypeError(f"stage {k} must be a Student (a teacher can only be stage 0), got {what}")
+                raise TypeError(f"stage {k} must be a Student (a teacher can only be stage 0), "
+                                f"got {_describe_stage(s)}")
         stages[0].check_data(self.data)
 
     @property

@@ -199,6 +199,8 @@ class Result:
     overlaps: Any = None
     overlaps_stderr: Any = None
     state: Any = field(default=None, repr=False, compare=False)
+    #: one :class:`SolverStatus` per stage (theory chains; empty where the backend has none)
+    stage_status: tuple = field(default=(), repr=False, compare=False)
 
     def __post_init__(self):
         if not self.chain:

@@ -16,7 +16,7 @@ from ..params import DATA, STUDENT
 from ..problem import TEACHER_KINDS, GaussianMixture, Student
 from ..results import Result
 from ..values import parse_values as _parse_values
-from .chain import WarmStart, solve
+from .chain import StageState, WarmStart, solve
 
 __all__ = ["curve", "parse_values", "CURVE_PARAMETERS"]
 
@@ -91,6 +91,18 @@ def _extrapolate(history, value) -> Optional[WarmStart]:
     def lin1(a, b):
         return b if a is None or b is None else float(b + f * (b - a))
 
+    if w1.stages is not None:
+        if w0.stages is None or len(w0.stages) != len(w1.stages):
+            return w1
+        out = []
+        for a, b in zip(w0.stages, w1.stages):
+            if a is None or b is None or len(a.x) != len(b.x) or a.pos != b.pos:
+                out.append(b)
+                continue
+            x = lin(a.x, b.x)
+            ok = x[1] > 0 and x[2 + b.pos] > 0  # q and V_kk stay positive
+            out.append(StageState(b.pos, x, lin1(a.bias, b.bias)) if ok else b)
+        return WarmStart(stages=tuple(out))
     t = lin(w0.teacher, w1.teacher)
     s = lin(w0.student, w1.student)
     if t is not None and not (t[1] > 0 and t[2] > 0):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FixedPointInfo", "fixed_point", "relative_residual", "Stop", "Diverged"]
+__all__ = ["FixedPointInfo", "fixed_point", "relative_residual", "Stop", "Diverged", "HUGE"]
 
 
 @dataclass
@@ -33,6 +33,11 @@ class FixedPointInfo:
     method: str
     stopped: bool = False  # ended by the map (divergence, work budget)
     diverged: bool = False  # ended by :class:`Diverged`
+
+
+#: Overlaps beyond this are reported as divergence (no finite minimizer, e.g. separable data at
+#: lam = 0); Anderson proposals beyond it are rejected. Shared by every stage map.
+HUGE = 1e12
 
 
 class Stop(Exception):

@@ -33,8 +33,8 @@ from .prox import prox_grid
 from .bias import solve_bias
 from .quadrature import MIN_LEVEL, WINDOW, gauss_trapezoid, level_for_width
 from .refine import solve_with_refinement
-from .fixed_point import Diverged, FixedPointInfo, Stop, relative_residual
-from .teacher import HUGE, Y, TeacherSolution, _py
+from .fixed_point import HUGE, Diverged, FixedPointInfo, Stop, relative_residual
+from .teacher import Y, TeacherSolution, _py
 
 __all__ = ["StudentSolution", "solve_student", "initial_student_state", "STUDENT_MAX_LEVEL"]
 

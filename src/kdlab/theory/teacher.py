@@ -26,14 +26,12 @@ from .prox import prox_grid
 from .bias import solve_bias
 from .quadrature import MAX_LEVEL, MIN_LEVEL, gauss_trapezoid, level_for_width
 from .refine import solve_with_refinement
-from .fixed_point import Diverged, FixedPointInfo, relative_residual
+from .fixed_point import HUGE, Diverged, FixedPointInfo, relative_residual
 
 __all__ = ["TeacherSolution", "solve_teacher", "bayes_optimal_teacher", "Y"]
 
 #: Label values, first axis of every grid.
 Y = np.array([1.0, -1.0])
-#: Overlaps beyond this are reported as divergence (no finite minimizer, e.g. separable data at lam = 0).
-HUGE = 1e12
 
 
 def _py(data: GaussianMixture) -> np.ndarray:
