@@ -1,27 +1,39 @@
 """kdlab: knowledge distillation in a solvable model.
 
-One problem description (:class:`GaussianMixture`, :class:`LogisticTeacher` /
-:class:`BayesOptimalTeacher`, :class:`Student`) and two backends returning the same
-:class:`~kdlab.results.Result`: :func:`simulate` (finite N) and :func:`theory.solve`
-(N -> infinity). The model and its conventions: ``docs/model.md``; the theory: ``docs/theory.md``.
+A problem is data (:class:`GaussianMixture`) plus a chain of stages: a teacher
+(:class:`LogisticTeacher` or :class:`BayesOptimalTeacher`) and students (:class:`Student`),
+each on its parent's training set (:class:`Shared`) or a fresh one (:class:`Fresh`). Two
+backends return the same :class:`~kdlab.results.Result`: :func:`simulate` (finite N) and
+:func:`theory.solve` (N -> infinity). The model and its conventions: ``docs/model.md``; the
+theory: ``docs/theory.md``.
 """
 
 from . import theory
-from .problem import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student
-from .results import Observables, Result, SolverStatus, gen_error
+from .errors import ConvergenceError, KdlabError, NoMinimizerError
+from .problem import (BayesOptimalTeacher, Fresh, GaussianMixture, LogisticTeacher, Problem, Shared, Student,
+                      load_problem)
+from .results import Observables, Result, SolverStatus, Status, gen_error
 from .simulation import simulate
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "GaussianMixture",
     "LogisticTeacher",
     "BayesOptimalTeacher",
     "Student",
+    "Shared",
+    "Fresh",
+    "Problem",
+    "load_problem",
     "simulate",
     "theory",
     "Result",
     "Observables",
     "SolverStatus",
+    "Status",
     "gen_error",
+    "KdlabError",
+    "NoMinimizerError",
+    "ConvergenceError",
 ]

@@ -365,9 +365,10 @@ def _initial_state(group, pos: int):
         return np.concatenate([[m, q], [V]]), None
     par = group.members[pos - 1]
     eta = mem.eta
+    # the parent's overlaps, a little decorrelated (0.9): a start equal to the parent would make
+    # the fields' covariance singular, which the Stein form of a hard-label stage cannot use
     Q = np.zeros(pos + 1)
-    Q[:pos] = eta * par.Q[:pos]
-    Q[pos - 1] = eta * par.Q[pos - 1]
+    Q[:pos] = 0.9 * eta * par.Q[:pos]
     Q[pos] = eta * par.Q[pos - 1]
     V = np.zeros(pos + 1)
     if par.is_ext:
