@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from ..params import DATA, FRESH, LOGISTIC_TEACHER, STUDENT, check_bool
-from ..problem import Fresh, GaussianMixture, Shared, Student, teacher_from_name
+from ..problem import TEACHER_KINDS, Fresh, GaussianMixture, Shared, Student, teacher_from_name, teacher_kind
 from ..values import parse_values
 
 __all__ = ["POINT_FIELDS", "DEFAULTS", "MAX_POINTS", "normalize_point", "expand_grid", "grid_size",
@@ -125,10 +125,12 @@ def normalize_point(point: Mapping[str, Any], base: Optional[Mapping[str, Any]] 
     data = GaussianMixture(**dvals)
     p.update({n: getattr(data, n) for n in _DATA_PARAMS})
     if not isinstance(merged["teacher"], str):
-        raise ValueError(f"teacher must be 'logistic' or 'bayes-optimal', got {merged['teacher']!r}")
-    p["teacher"] = teacher_from_name(merged["teacher"], 0.1).kind
-    p["teacher_lam"] = (None if p["teacher"] == "bayes-optimal"
-                        else _check(_TEACHER_LAM, merged["teacher_lam"], "teacher_lam"))
+        raise ValueError(f"teacher must be one of {', '.join(TEACHER_KINDS)}, got {merged['teacher']!r}")
+    tcls = teacher_kind(merged["teacher"])
+    p["teacher"] = tcls.kind
+    # a teacher without a ridge of its own (the Bayes-optimal one) has no teacher_lam
+    p["teacher_lam"] = (_check(_TEACHER_LAM, merged["teacher_lam"], "teacher_lam") if "lam" in tcls.PARAMS
+                        else None)
     p["teacher_eta"] = _check(_TEACHER_ETA, merged["teacher_eta"], "teacher_eta")
     p["student"] = _bool_field(merged["student"], "student")
     if p["student"]:
@@ -161,8 +163,9 @@ def normalize_point(point: Mapping[str, Any], base: Optional[Mapping[str, Any]] 
             raise ValueError(f"optimize must be None, 'lam' or 'teacher_lam', got {opt!r}")
         if opt == "lam" and not p["student"]:
             opt = "teacher_lam"  # teacher-only point: its ridge is the teacher's
-        if opt == "teacher_lam" and p["teacher"] != "logistic":
-            raise ValueError("optimize='teacher_lam' needs the logistic teacher")
+        if opt == "teacher_lam" and "lam" not in tcls.PARAMS:
+            raise ValueError(f"optimize='teacher_lam' needs a teacher with a ridge, e.g. the logistic one "
+                             f"(the {tcls.kind} teacher has none)")
         if opt == "teacher_lam" and p["student"]:
             raise ValueError("optimize='teacher_lam' is for teacher-only points (student=False)")
         if chain:

@@ -22,7 +22,7 @@ import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 
 from ..errors import OptimizationError
-from ..problem import GaussianMixture, LogisticTeacher, Student
+from ..problem import GaussianMixture, Student
 
 __all__ = ["Optimum", "OptimizationError", "optimal_lam", "optimal_kd", "solve_robust"]
 
@@ -170,7 +170,7 @@ def optimal_lam(data: GaussianMixture, teacher, student: Optional[Student] = Non
         which = "teacher" if student is None else "student"
     if which not in ("teacher", "student"):
         raise ValueError(f"which must be 'teacher' or 'student', got {which!r}")
-    if which == "teacher" and not isinstance(teacher, LogisticTeacher):
+    if which == "teacher" and "lam" not in type(teacher).PARAMS:
         raise ValueError("only the logistic teacher has a ridge to optimize "
                          f"(got {type(teacher).__name__})")
     if which == "student" and student is None:
