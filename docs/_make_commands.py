@@ -1,4 +1,5 @@
-"""Regenerate the option tables of docs/commands/*.md from the command line itself.
+"""Regenerate the option tables of docs/commands/*.md from the command line itself, and the
+table of declared parameters in docs/api/params.md from :mod:`kdlab.params`.
 
     PYTHONPATH=src python docs/_make_commands.py          # rewrite the tables
     PYTHONPATH=src python docs/_make_commands.py --check  # exit 1 if a table is stale
@@ -6,7 +7,8 @@
 Each table sits between ``<!-- options: COMMAND -->`` and ``<!-- /options -->`` in its page;
 its rows are the help records of the command's parameters (the text ``kdlab COMMAND --help``
 prints: option names, type, help, default), in the order of ``--help``. The prose around the
-tables is written by hand.
+tables is written by hand. The parameter table sits between ``<!-- params -->`` and
+``<!-- /params -->``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ import re
 import sys
 from pathlib import Path
 
-PAGES = Path(__file__).resolve().parent / "commands"
+DOCS = Path(__file__).resolve().parent
+PAGES = DOCS / "commands"
+PARAMS_PAGE = DOCS / "api" / "params.md"
+PARAMS_MARK = re.compile(r"(<!-- params -->\n)(.*?)(<!-- /params -->)", re.S)
 MARK = re.compile(r"(<!-- options: (?P<cmd>[a-z -]+?) -->\n)(?P<body>.*?)(<!-- /options -->)", re.S)
 
 
@@ -72,11 +77,32 @@ def render(text: str) -> str:
     return MARK.sub(lambda m: m.group(1) + table(m.group("cmd")) + m.group(4), text)
 
 
+def params_table() -> str:
+    """Every declaration of :mod:`kdlab.params`: object, name, type, default, range, help."""
+    from kdlab import params
+
+    groups = [("DATA", "GaussianMixture", params.DATA),
+              ("LOGISTIC_TEACHER", "LogisticTeacher", params.LOGISTIC_TEACHER),
+              ("BAYES_TEACHER", "BayesOptimalTeacher", params.BAYES_TEACHER),
+              ("STUDENT", "Student", params.STUDENT), ("FRESH", "Fresh", params.FRESH)]
+    lines = ["| declaration | parameter | symbol | type | default | range | meaning |",
+             "|---|---|---|---|---|---|---|"]
+    for const, cls, decl in groups:
+        for name, p in decl.items():
+            lines.append(f"| `{const}` ([`{cls}`][kdlab.problem.{cls}]) | `{name}` | {p.symbol or '—'} | "
+                         f"{p.type.__name__} | `{p.default!r}` | {_cell(p.range_text)} | {_cell(p.help)} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_params(text: str) -> str:
+    return PARAMS_MARK.sub(lambda m: m.group(1) + params_table() + m.group(3), text)
+
+
 def main(argv: list[str]) -> int:
     stale = []
-    for page in sorted(PAGES.glob("*.md")):
+    for page in sorted(PAGES.glob("*.md")) + [PARAMS_PAGE]:
         old = page.read_text()
-        new = render(old)
+        new = render_params(old) if page == PARAMS_PAGE else render(old)
         if new != old:
             stale.append(page.name)
             if "--check" not in argv:
