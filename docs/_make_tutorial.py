@@ -20,6 +20,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "tutorial.ipynb"
 
+# Links point at the rendered site pages (``../model/``): mkdocs-jupyter does not rewrite
+# ``.md`` links inside a notebook.
 CELLS: list[tuple[str, str]] = [
     ("md", """# Tutorial: from one theory point to a chain of students
 
@@ -31,8 +33,8 @@ This notebook walks through kdlab's Python API in five steps:
 4. optimal hyper-parameters (`kdlab.runs.tuning.optimal_lam`);
 5. a chain of stages: a teacher, a student, and a student of the student.
 
-The model is described on [The model](model.md) and the equations on [The theory](theory.md);
-chains are described on [Chains of stages](chains.md). The whole notebook runs in well under a
+The model is described on [The model](../model/) and the equations on [The theory](../theory/);
+chains are described on [Chains of stages](../chains/). The whole notebook runs in well under a
 minute on two cores (small sizes, few seeds)."""),
     ("code", """import time
 import numpy as np
@@ -194,10 +196,10 @@ else:
     print(np.round(th_chain.overlaps, 3))"""),
     ("md", """## Where next
 
-* [Chains of stages](chains.md): the chain API, TOML problem files and the `--problem` option.
-* [Commands](commands/index.md): the same computations from the command line
+* [Chains of stages](../chains/): the chain API, TOML problem files and the `--problem` option.
+* [Commands](../commands/): the same computations from the command line
   (`kdlab theory`, `kdlab theory-curve`, `kdlab simulate`, `kdlab optimize`).
-* [Reproducing the talk](reproducing.md) and the [figures of a full run](figures.md)."""),
+* [Reproducing the talk](../reproducing/) and the [figures of a full run](../figures/)."""),
     ("code", """print(f"notebook computations: {time.perf_counter() - T0:.1f} s")"""),
 ]
 
