@@ -30,7 +30,7 @@ ENV = {"COLUMNS": "240", "TERMINAL_WIDTH": "240", "NO_COLOR": "1"}
 COMMANDS = [["simulate"], ["theory"], ["theory-curve"], ["sweep"], ["optimize"], ["optimize", "lam"],
             ["optimize", "kd"], ["reproduce"], ["figure"], ["experiment"], ["experiment", "digits"], []]
 #: Commands whose problem options are generated from the declarations.
-PROBLEM_COMMANDS = [["simulate"], ["theory"], ["theory-curve"]]
+PROBLEM_COMMANDS = [["simulate"], ["theory"], ["theory-curve"], ["optimize", "lam"], ["optimize", "kd"]]
 
 #: (declarations, dataclass, option prefix): each declared parameter NAME is the option
 #: --PREFIX-NAME (``_`` as ``-``).

@@ -17,6 +17,8 @@ import numbers
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
+from .errors import ParameterError
+
 __all__ = ["Param", "DATA", "LOGISTIC_TEACHER", "BAYES_TEACHER", "STUDENT", "FRESH",
            "check_real", "check_int", "check_bool", "TEMPERATURE_MIN"]
 
@@ -36,17 +38,17 @@ def check_real(name: str, value: Any, *, low: float | None = None, high: float |
     hi_s = "inf" if high is None else _fmt(high)
     rng = f"{'(' if low_open else '['}{lo_s}, {hi_s}{')' if high_open else ']'}"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number in {rng}, got {value!r}")
+        raise ParameterError(f"{name} must be a real number in {rng}, got {value!r}")
     try:
         x = float(value)
     except OverflowError:
-        raise ValueError(f"{name} must be a finite number in {rng}, got a number too large") from None
+        raise ParameterError(f"{name} must be a finite number in {rng}, got a number too large") from None
     if not math.isfinite(x):
-        raise ValueError(f"{name} must be a finite number in {rng}, got {value!r}")
+        raise ParameterError(f"{name} must be a finite number in {rng}, got {value!r}")
     if low is not None and (x <= low if low_open else x < low):
-        raise ValueError(f"{name} must be in {rng}, got {value!r}")
+        raise ParameterError(f"{name} must be in {rng}, got {value!r}")
     if high is not None and (x >= high if high_open else x > high):
-        raise ValueError(f"{name} must be in {rng}, got {value!r}")
+        raise ParameterError(f"{name} must be in {rng}, got {value!r}")
     return x
 
 
@@ -57,9 +59,9 @@ def check_int(name: str, value: Any, *, low: int, high: int | None = None) -> in
         if isinstance(value, numbers.Real) and math.isfinite(float(value)) and float(value).is_integer():
             value = int(value)
         else:
-            raise ValueError(f"{name} must be an integer {rng}, got {value!r}")
+            raise ParameterError(f"{name} must be an integer {rng}, got {value!r}")
     if int(value) < low or (high is not None and int(value) > high):
-        raise ValueError(f"{name} must be an integer {rng}, got {value!r}")
+        raise ParameterError(f"{name} must be an integer {rng}, got {value!r}")
     return int(value)
 
 
@@ -75,12 +77,12 @@ def check_bool(name: str, value: Any, *, lenient: bool = False) -> bool:
     if type(value).__name__ == "bool_":  # numpy.bool_
         return bool(value)
     if not lenient:
-        raise ValueError(f"{name} must be a bool, got {value!r}")
+        raise ParameterError(f"{name} must be a bool, got {value!r}")
     if isinstance(value, numbers.Integral) and int(value) in (0, 1):
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
         return value.strip().lower() in _TRUE
-    raise ValueError(f"{name} must be true or false, got {value!r}")
+    raise ParameterError(f"{name} must be true or false, got {value!r}")
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,8 @@ class KDLoss(nn.Module):
         Multiply the KD term by ``T^2`` (Hinton et al.'s convention). Off by default, as in
         the model.
 
+    Notes
+    -----
     Call as ``loss(student_logits, teacher_logits, labels)``. Binary: logits of shape
     ``(B,)``, labels in {0, 1} or {-1, +1}. Multi-class: logits of shape ``(B, K)``,
     integer labels in ``[0, K)``. Invalid arguments raise :class:`ValueError`.

@@ -82,8 +82,8 @@ def _generated() -> list[inspect.Parameter]:
         "--teacher", help=f"Stage 0: {kinds} (aliases bayes, bo). Default logistic.", show_default=False)]))
     for n, p in TEACHER_PARAMS.items():
         owners = [c.kind for c in TEACHER_KINDS.values() if n in c.PARAMS]
-        out.append(_option(p, f"teacher_{n}", help_prefix=f"[{', '.join(owners)} teacher] "))
-    out += [_option(p, n, help_prefix="[student] ") for n, p in STUDENT.items()]
+        out.append(_option(p, f"teacher_{n}", help_prefix=f"Teacher ({', '.join(owners)}): "))
+    out += [_option(p, n, help_prefix="Student: ") for n, p in STUDENT.items()]
     out.append(inspect.Parameter("no_student", kw, default=False, annotation=Annotated[bool, typer.Option(
         "--no-student", help="Stage 0 alone (no student).")]))
     out.append(inspect.Parameter("problem_file", kw, default=None, annotation=Annotated[Optional[Path], typer.Option(
