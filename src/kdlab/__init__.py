@@ -10,8 +10,16 @@ theory: ``docs/theory.md``.
 
 from . import theory
 from .errors import ConvergenceError, KdlabError, NoMinimizerError
-from .problem import (BayesOptimalTeacher, Fresh, GaussianMixture, LogisticTeacher, Problem, Shared, Student,
-                      load_problem)
+from .problem import (
+                      BayesOptimalTeacher,
+                      Fresh,
+                      GaussianMixture,
+                      LogisticTeacher,
+                      Problem,
+                      Shared,
+                      Student,
+                      load_problem,
+)
 from .results import Observables, Result, SolverStatus, Status, gen_error
 from .simulation import simulate
 
