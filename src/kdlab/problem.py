@@ -303,6 +303,7 @@ class Problem:
         """The talk's setting: one teacher, at most one student, one training set, no noise,
         a teacher on all coordinates."""
         return (len(self.stages) <= 2 and self.data.label_noise == 0 and self.teacher.eta == 1.0
+                and type(self.teacher) in (LogisticTeacher, BayesOptimalTeacher)
                 and all(isinstance(s.data, Shared) and not s.hard_labels and s.chi <= 1
                         for s in self.students))
 
