@@ -295,6 +295,21 @@ SIM_POINTS = {
     "hard_middle_noise": (GaussianMixture(alpha=2.0, rho=0.5, label_noise=0.1),
                           [T01, Student(eta=0.7, chi=1.0, temperature=0.0, lam=0.1),
                            Student(eta=0.7, chi=0.5, lam=0.1)]),
+    # the pairs and short chains the issue lists, one feature at a time
+    "fresh_student": (DATA, [T01, Student(eta=0.5, chi=1.0, temperature=2.0, lam=0.01, data=Fresh(alpha=3.0))]),
+    "two_fresh": (DATA, [T01, Student(eta=0.7, chi=0.5, lam=0.1, data=Fresh(alpha=1.5)),
+                         Student(eta=0.7, chi=1.0, temperature=2.0, lam=0.05, data=Fresh(alpha=2.0))]),
+    "noise03_fresh": (GaussianMixture(alpha=2.0, rho=0.4, label_noise=0.3),
+                      [T01, Student(eta=0.7, chi=0.5, lam=0.1, data=Fresh(alpha=2.0))]),
+    "hard_shared": (DATA, [T01, Student(eta=0.5, chi=1.0, temperature=0.0, lam=0.05)]),
+    "weak_teacher_full_student": (DATA, [LogisticTeacher(lam=0.1, eta=0.3),
+                                         Student(eta=1.0, chi=1.0, temperature=1.0, lam=0.05)]),
+    "chi15_pair": (DATA, [T01, Student(eta=0.5, chi=1.5, temperature=1.0, lam=0.1)]),
+    "shared3_noise01": (GaussianMixture(alpha=2.0, rho=0.3, label_noise=0.1),
+                        [T01, Student(eta=1.0, chi=1.0, temperature=2.0, lam=0.05),
+                         Student(eta=1.0, chi=1.0, temperature=2.0, lam=0.05)]),
+    "t2_fresh": (GaussianMixture(alpha=1.5, rho=0.35), [T01, Student(eta=0.6, chi=0.5, temperature=3.0, lam=0.1,
+                                                                      t2_scaling=True, data=Fresh(alpha=2.0))]),
 }
 
 

@@ -154,21 +154,31 @@ def solve(data: GaussianMixture, teacher, student: Optional[Student] = None, *, 
 
     Parameters
     ----------
-    tol : relative fixed-point residual ``max |G(x) - x| / (1 + |x|)`` to reach.
-    maxiter : map evaluations allowed per stage.
-    init : warm start, a previous :class:`Result` (e.g. a neighbouring point) or :class:`WarmStart`.
-    method : ``"anderson"`` (default; damped iteration as fallback) or ``"damped"``.
-    quad_tol : refine each quadrature rule until its half-rule difference is below this, in ``(0, 0.1]``.
-    strict : raise :class:`kdlab.errors.ConvergenceError` instead of returning a non-converged result.
-    student_loss : replace the student's KD loss by another :class:`kdlab.losses.Loss`.
+    tol : float
+        Relative fixed-point residual ``max |G(x) - x| / (1 + |x|)`` to reach.
+    maxiter : int
+        Map evaluations allowed per stage.
+    init : Result or WarmStart, optional
+        Warm start: a previous result (e.g. a neighbouring point) or its state.
+    method : {"anderson", "damped"}
+        Anderson acceleration (default; damped iteration as fallback) or damped iteration.
+    quad_tol : float
+        Refine each quadrature rule until its half-rule difference is below this, in ``(0, 0.1]``.
+    strict : bool
+        Raise :class:`kdlab.errors.ConvergenceError` instead of returning a non-converged result.
+    student_loss : kdlab.losses.Loss, optional
+        Replace the student's KD loss by another loss (the talk's pair only).
 
-    Returns ``Result(backend="theory")``: asymptotic observables per stage (susceptibilities
-    and conjugates in their ``extra``), ``status`` (converged, iterations, residual, message
-    and the typed ``code``), ``state`` (the warm start of a neighbouring point), and in
-    ``extra`` the Bayes-optimal errors ``bayes_error`` (model at ``data``) and
-    ``bayes_error_sparse`` (the sparse student's floor, at ``(alpha / eta, Delta / eta, rho)``)
-    plus quadrature diagnostics. Every observable of a stage that did not converge (or
-    whose quadrature is not accurate to ``QUAD_ACCEPT``), and of every stage after it, is NaN.
+    Returns
+    -------
+    Result
+        ``backend="theory"``: asymptotic observables per stage (susceptibilities and
+        conjugates in their ``extra``), ``status`` (converged, iterations, residual, message
+        and the typed ``code``), ``state`` (the warm start of a neighbouring point), and in
+        ``extra`` the Bayes-optimal errors ``bayes_error`` (model at ``data``) and
+        ``bayes_error_sparse`` (the sparse student's floor, at ``(alpha / eta, Delta / eta, rho)``)
+        plus quadrature diagnostics. Every observable of a stage that did not converge (or
+        whose quadrature is not accurate to ``QUAD_ACCEPT``), and of every stage after it, is NaN.
     """
     if isinstance(teacher, (list, tuple)) and student is None:
         problem = as_problem(data, teacher)

@@ -65,9 +65,9 @@ def fixed_point(G, x0, *, tol: float = 1e-10, maxiter: int = 1000, method: str =
     ``x0``), ``gx`` its image or ``None``, and the caller must evaluate ``G(x)`` again before
     using cached quantities. ``G`` may raise any ``ArithmeticError``/``RuntimeError`` at a
     bad point (handled as above) or :class:`Stop` (e.g. :class:`Diverged`) to end the iteration
-    as not converged with that message (``info.stopped``). ``beta``: Anderson mixing parameter. ``log``: indices of positive
-    components (``q``, ``V``) that the Anderson extrapolation treats in log scale (they range
-    over orders of magnitude; this keeps them positive and the map closer to linear).
+    as not converged with that message (``info.stopped``). ``beta``: Anderson mixing parameter.
+    ``log``: indices of positive components (``q``, ``V``) that the Anderson extrapolation
+    treats in log scale (they range over orders of magnitude; this keeps them positive and the map closer to linear).
     ``checkpoint = (tol_c, fn)``: the first time the residual is below ``tol_c``, ``fn(x)`` is
     called (the caller's caches belong to ``x``); if it returns true the iteration stops there
     with ``info.message == "checkpoint"`` (used to refine the quadrature without restarting).
@@ -107,7 +107,9 @@ def fixed_point(G, x0, *, tol: float = 1e-10, maxiter: int = 1000, method: str =
                 return (*_best_or(best, x0),
                         FixedPointInfo(False, k, float(best[0]), f"map failed repeatedly: {exc}", mode))
             x = best[1] + damping * (best[2] - best[1])
-            dX.clear(); dF.clear(); prev = None
+            dX.clear()
+            dF.clear()
+            prev = None
             continue
         res = relative_residual(x, gx)
         if checkpoint is not None and res <= checkpoint[0]:
@@ -125,11 +127,15 @@ def fixed_point(G, x0, *, tol: float = 1e-10, maxiter: int = 1000, method: str =
         if mode == "anderson" and since_best >= stall:
             mode = "damped"
             x = best[1] + damping * (best[2] - best[1])
-            dX.clear(); dF.clear(); prev = None
+            dX.clear()
+            dF.clear()
+            prev = None
             continue
         if mode == "anderson" and res > 100 * best[0]:
             x = best[1] + damping * (best[2] - best[1])
-            dX.clear(); dF.clear(); prev = None
+            dX.clear()
+            dF.clear()
+            prev = None
             continue
         if mode == "damped":
             x = x + damping * (gx - x)
@@ -144,7 +150,8 @@ def fixed_point(G, x0, *, tol: float = 1e-10, maxiter: int = 1000, method: str =
             dX.append(z - prev[0])
             dF.append(f - prev[1])
             if len(dX) > memory:
-                dX.pop(0); dF.pop(0)
+                dX.pop(0)
+                dF.pop(0)
         prev = (z, f)
         if dX:
             DF = np.array(dF).T
@@ -156,7 +163,8 @@ def fixed_point(G, x0, *, tol: float = 1e-10, maxiter: int = 1000, method: str =
                 znew = z + beta * f - (DX + beta * DF) @ gamma
             except np.linalg.LinAlgError:
                 znew = z + beta * f
-                dX.clear(); dF.clear()
+                dX.clear()
+                dF.clear()
         else:
             znew = z + beta * f
         xnew = znew * scale
@@ -164,7 +172,9 @@ def fixed_point(G, x0, *, tol: float = 1e-10, maxiter: int = 1000, method: str =
             xnew[log] = np.exp(np.minimum(xnew[log], 700.0))
         if not valid(xnew):
             xnew = x + damping * (gx - x)
-            dX.clear(); dF.clear(); prev = None
+            dX.clear()
+            dF.clear()
+            prev = None
             if not valid(xnew):
                 xnew = gx
         x = xnew

@@ -5,7 +5,8 @@ equispaced nodes on ``[-L, L]`` (``L = 8``: the Gaussian tail beyond is ``1e-15`
 weights ``h phi(xi_k)`` (halved at the ends), normalized to sum to one. For integrands
 analytic in a strip ``|Im xi| < d`` the error is ``O(exp(-2 pi d / h))``: geometric in the
 number of nodes, unlike Gauss-Hermite, whose nodes spread out as ``sqrt(n)`` and converge slowly
-when the proximal operator has complex singularities close to the real axis (``docs/theory.md``). Every other node of a rule is the rule of the level below, so the difference
+when the proximal operator has complex singularities close to the real axis (``docs/theory.md``).
+Every other node of a rule is the rule of the level below, so the difference
 between the two (``weights_half``) is a free error estimate: at geometric convergence the
 full rule's error is about the square of that difference.
 """

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
-from .quadrature import next_level
 from .fixed_point import FixedPointInfo, fixed_point
+from .quadrature import next_level
 
 COARSE_TOL = 1e-6
 PRESOLVE_TOL = 1e-4

@@ -29,12 +29,12 @@ import numpy as np
 from scipy.special import ndtr
 
 from ..problem import Student
-from .prox import prox_grid
 from .bias import solve_bias
+from .fixed_point import HUGE, Diverged, FixedPointInfo, Stop, relative_residual
+from .prox import prox_grid
 from .quadrature import MIN_LEVEL, WINDOW, gauss_trapezoid, level_for_width
 from .refine import solve_with_refinement
-from .fixed_point import HUGE, Diverged, FixedPointInfo, Stop, relative_residual
-from .teacher import Y, TeacherSolution, _py
+from .teacher import TeacherSolution, Y, _py
 
 __all__ = ["StudentSolution", "solve_student", "initial_student_state", "STUDENT_MAX_LEVEL"]
 

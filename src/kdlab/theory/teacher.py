@@ -22,11 +22,11 @@ import numpy as np
 from scipy.special import ndtr
 
 from ..problem import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, teacher_loss
-from .prox import prox_grid
 from .bias import solve_bias
+from .fixed_point import HUGE, Diverged, FixedPointInfo, relative_residual
+from .prox import prox_grid
 from .quadrature import MAX_LEVEL, MIN_LEVEL, gauss_trapezoid, level_for_width
 from .refine import solve_with_refinement
-from .fixed_point import HUGE, Diverged, FixedPointInfo, relative_residual
 
 __all__ = ["TeacherSolution", "solve_teacher", "bayes_optimal_teacher", "Y"]
 
