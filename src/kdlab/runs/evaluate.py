@@ -169,12 +169,7 @@ def iter_chain(tasks: list[dict], store=None) -> Iterator[dict]:
             recs = None
         if recs is not None:
             for t, rec in zip(tasks, recs):
-                stored = False
-                if store is not None:
-                    with contextlib.suppress(OSError):  # OutputError is an OSError
-                        write_point(store, t, rec)
-                        stored = True
-                yield {"key": t["key"], "record": rec, "stored": stored}
+                yield _finished(store, t, rec)
             return
     prev = None
     for t in tasks:
@@ -185,12 +180,18 @@ def iter_chain(tasks: list[dict], store=None) -> Iterator[dict]:
             yield {"key": t["key"], "error": f"{type(exc).__name__}: {exc}"}
             continue
         prev = res if t["backend"] != "simulate" else None
-        stored = False
-        if store is not None:
-            with contextlib.suppress(OSError):  # OutputError is an OSError
-                write_point(store, t, rec)
-                stored = True
-        yield {"key": t["key"], "record": rec, "stored": stored}
+        yield _finished(store, t, rec)
+
+
+def _finished(store, task: dict, rec: dict) -> dict:
+    """The output of a finished point, written to ``store`` at once if there is one (a worker
+    that cannot write it leaves it to the caller: ``stored`` False)."""
+    stored = False
+    if store is not None:
+        with contextlib.suppress(OSError):  # OutputError is an OSError
+            write_point(store, task, rec)
+            stored = True
+    return {"key": task["key"], "record": rec, "stored": stored}
 
 
 def run_chain(tasks: list[dict], store=None, limit_threads: bool = True) -> list[dict]:
