@@ -55,7 +55,8 @@ def _why(exc: OSError) -> str:
 
 
 def ensure_dir(path) -> Path:
-    """Create the folder ``path`` (and its parents); :class:`OutputError` if it cannot be."""
+    """Create the folder ``path`` (and its parents) and check, by writing a probe file, that
+    files can be created in it; :class:`OutputError` if not."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise OutputError(f"{path} exists and is not a folder")
@@ -63,8 +64,12 @@ def ensure_dir(path) -> Path:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create the folder {path}: {_why(exc)}") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write in the folder {path}: permission denied")
+    try:  # a real probe: os.access says yes to root and on read-only mounts
+        fd, probe = tempfile.mkstemp(prefix=".kdlab-probe.", suffix=".tmp", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"cannot write in the folder {path}: {_why(exc)}") from None
     return path
 
 
