@@ -6,6 +6,8 @@
   bracket around the best scan point. Consecutive solves are warm-started.
 * :func:`optimal_kd`: the ``(chi, temperature)`` minimizing the student's error at fixed ``lam``:
   a coarse grid in ``chi x log T``, then a bounded Nelder-Mead polish from the best grid point.
+* :func:`optimal_stage`: any of ``lam``, ``chi``, ``temperature`` of the last stage of a chain
+  (the earlier stages fixed), by coordinate descent with bounded scalar searches.
 
 Both return an :class:`Optimum` (the optimal values, the error, the
 :class:`~kdlab.results.Result` there, the number of solves, whether the optimum sits on a
@@ -24,7 +26,7 @@ from scipy.optimize import minimize, minimize_scalar
 from ..errors import OptimizationError
 from ..problem import GaussianMixture, Student
 
-__all__ = ["Optimum", "OptimizationError", "optimal_lam", "optimal_kd", "solve_robust"]
+__all__ = ["Optimum", "OptimizationError", "optimal_lam", "optimal_kd", "optimal_stage", "solve_robust", "STAGE_SPACE"]
 
 #: Most coarse-grid points of a search (per axis for :func:`optimal_kd`, which costs their product).
 MAX_LAM_GRID = 1000
@@ -39,7 +41,8 @@ class Optimum:
     ``{"chi": ..., "temperature": ...}``); ``value``: the single optimal value for a scalar
     search; ``gen_error``: the minimal error; ``result``: the theory :class:`Result` there;
     ``n_evals``: solves done; ``at_bound``: the optimum is on (within tolerance of) a bound, so
-    the true optimum may lie beyond it; ``history``: ``(params, gen_error)`` of every solve.
+    the true optimum may lie beyond it; ``history``: ``(params, gen_error)`` of every solve;
+    ``bound_params``: which parameters sit on a bound (:func:`optimal_stage`).
     """
 
     params: dict
@@ -48,6 +51,7 @@ class Optimum:
     n_evals: int
     at_bound: bool
     history: list = field(default_factory=list, repr=False)
+    bound_params: tuple = ()
 
     @property
     def value(self) -> float:
@@ -256,3 +260,95 @@ def optimal_kd(data: GaussianMixture, teacher, student: Student, *, chi_bounds=(
     params = {"chi": float(x[0]), "temperature": 10.0 ** x[1]}
     return Optimum(params, err, res, len(obj.history), at_bound,
                    [({"chi": h[0], "temperature": 10.0 ** h[1]}, e) for h, e in obj.history])
+
+
+#: Search intervals of :func:`optimal_stage` for the student parameters it can tune, as
+#: ``(low, high, log)``; ``chi`` may exceed 1 only at ``temperature = 1`` (give the interval).
+STAGE_SPACE = {"lam": (1e-4, 1e2, True), "chi": (0.0, 1.0, False), "temperature": (0.1, 10.0, True)}
+
+
+def optimal_stage(data: GaussianMixture, chain, space, *, x0: Optional[dict] = None, sweeps: int = 3,
+                  n_scan: int = 5, xatol: float = 0.01, init=None, solve: Optional[Callable] = None,
+                  **solve_kwargs) -> Optimum:
+    r"""The parameters of the **last** stage of ``chain`` minimizing its eps_g, the earlier stages fixed.
+
+    ``space``: the names to tune (``lam``, ``chi``, ``temperature``; ``lam`` only for a lone
+    logistic teacher), as a list (intervals of :data:`STAGE_SPACE`) or a mapping
+    ``{name: (low, high)}``; ``lam`` and ``temperature`` are searched on a log scale. Coordinate
+    descent: each pass minimizes one coordinate at a time; the first pass scans ``n_scan``
+    points of the whole interval and refines the best bracket with a bounded Brent search
+    (:func:`scipy.optimize.minimize_scalar`), later passes refine within one scan step of the
+    current point; stops after ``sweeps`` passes or when a pass improves eps_g by < 1e-9.
+    ``x0``: starting values (default: the stage's own). ``Optimum.at_bound`` is true when any
+    coordinate ends within ``2 xatol`` (transformed units) of its interval's edge;
+    ``Optimum.bound_params`` names them.
+    """
+    from ..params import check_int
+
+    chain = list(chain)
+    if not chain:
+        raise ValueError("optimal_stage needs a non-empty chain")
+    if isinstance(space, (list, tuple)):
+        space = {n: STAGE_SPACE[n][:2] if n in STAGE_SPACE else None for n in space}
+    dims = []
+    for name, bounds in dict(space).items():
+        if name not in STAGE_SPACE:
+            raise ValueError(f"optimal_stage tunes {', '.join(STAGE_SPACE)}; got {name!r}")
+        log = STAGE_SPACE[name][2]
+        lo, hi = _check_bounds(f"space[{name!r}]", bounds, positive=log)
+        dims.append((name, (math.log10(lo), math.log10(hi)) if log else (lo, hi), log))
+    if not dims:
+        raise ValueError("optimal_stage needs at least one parameter to tune")
+    sweeps = check_int("sweeps", sweeps, low=1, high=20)
+    n_scan = check_int("n_scan", n_scan, low=3, high=MAX_LAM_GRID)
+    last = chain[-1]
+    if len(chain) == 1 and [d[0] for d in dims] != ["lam"]:
+        raise ValueError("a lone teacher has only its ridge 'lam' to tune")
+    solve = solve or _default_solve()
+    names = [d[0] for d in dims]
+    start = dict(x0 or {})
+    x = []
+    for name, (lo, hi), log in dims:
+        v = float(start.get(name, getattr(last, name)))
+        t = math.log10(v) if log and v > 0 else (lo if log else v)
+        x.append(min(max(t, lo), hi))
+
+    def build(xx):
+        vals = {n: (10.0 ** v if log else float(v)) for v, (n, _, log) in zip(xx, dims)}
+        stages = chain[:-1] + [last.replace(**vals)]
+        if len(stages) == 1:
+            return data, stages[0], None
+        return data, stages, None
+
+    which = "teacher" if len(chain) == 1 else "student"
+    obj = _Objective(build, which, solve, init, solve_kwargs,
+                     lambda a, b: float(sum((p - q) ** 2 for p, q in zip(a, b))))
+    best = obj(x)
+    steps = [(hi - lo) / (n_scan - 1) for _, (lo, hi), _ in dims]
+    for sweep in range(sweeps):
+        before = best
+        for i, (_, (lo, hi), _) in enumerate(dims):
+            def f(v, i=i):
+                xx = list(x)
+                xx[i] = float(v)
+                return obj(xx)
+
+            if sweep == 0:
+                grid = np.linspace(lo, hi, n_scan)
+                errs = [f(g) for g in grid]
+                j = int(np.argmin(np.where(np.isfinite(errs), errs, np.inf)))
+                a, b = grid[max(j - 1, 0)], grid[min(j + 1, n_scan - 1)]
+            else:
+                a, b = max(lo, x[i] - steps[i]), min(hi, x[i] + steps[i])
+            if b > a:
+                minimize_scalar(f, bounds=(a, b), method="bounded", options={"xatol": xatol, "maxiter": 30})
+            xb, best, _ = obj.best()
+            x = list(xb)
+        if before - best < 1e-9 and sweep > 0:
+            break
+    xb, err, res = obj.best()
+    edge = tuple(n for n, v, (_, (lo, hi), _) in zip(names, xb, dims) if v - lo <= 2 * xatol or hi - v <= 2 * xatol)
+    params = {n: (10.0 ** v if log else float(v)) for v, (n, _, log) in zip(xb, dims)}
+    return Optimum(params, err, res, len(obj.history), bool(edge),
+                   [({n: (10.0 ** v if log else float(v)) for v, (n, _, log) in zip(h, dims)}, e)
+                    for h, e in obj.history], edge)

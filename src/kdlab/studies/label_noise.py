@@ -1,0 +1,270 @@
+"""Study ``label-noise``: the talk's pair (logistic teacher, sparse KD student, eta = 0.5) when
+a fraction theta of the training labels is flipped.
+
+Does distillation from a logistic teacher (its ridge fixed at the talk's 0.1, or optimal)
+inherit the noise or remove part of it? For each (alpha, theta) the theory tunes the student:
+the label-only student (chi = 0) its ridge; the soft KD student (lam, chi, T); the hard KD
+student (temperature 0: the teacher's signs) (lam, chi). Simulation at the tuned values.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ..problem import GaussianMixture, LogisticTeacher, Student
+from ..talk import _plot
+from ..talk._claims import CONTRADICTED, PARTLY, SUPPORTED, TOL, Claim, combine, fmt, fmt_g, md_table
+from ._core import Study, StudyContext, optimum_row, simulate_at
+
+PARAMS = dict(rho=0.3, delta=1.0, eta=0.5, teacher_lam=0.1,
+              alphas=[1.0, 2.0, 4.0], noises=[0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4],
+              lam_bounds=[1e-4, 1e2], temperature_bounds=[0.1, 10.0],
+              alpha_sim=[2.0], n_features=1000, seeds=10, simulate=True)
+QUICK = dict(alphas=[2.0], noises=[0.0, 0.2, 0.4], n_features=200, seeds=4)
+
+#: The students of the study: (key, display label, tuned parameters, fixed values).
+STUDENTS = (("labels", "labels only (chi = 0), optimal lam", ("lam",), {"chi": 0.0, "temperature": 1.0}),
+            ("soft", "soft KD, optimal (lam, chi, T)", ("lam", "chi", "temperature"), {}),
+            ("hard", "hard KD (T = 0), optimal (lam, chi)", ("lam", "chi"), {"temperature": 0.0}))
+TEACHERS = (("fixed", "teacher lam_t = {lt:g}"), ("optimal", "teacher with optimal lam_t"))
+
+
+def _space(names, p):
+    b = {"lam": tuple(p["lam_bounds"]), "chi": (0.0, 1.0), "temperature": tuple(p["temperature_bounds"])}
+    return {n: b[n] for n in names}
+
+
+def point_task(alpha, label_noise, rho, delta, eta, teacher_lam, lam_bounds, temperature_bounds) -> list:
+    """Theory rows at one (alpha, theta): both teachers, and every student of each tuned."""
+    from ..runs.tuning import optimal_stage
+
+    p = dict(lam_bounds=lam_bounds, temperature_bounds=temperature_bounds)
+    data = GaussianMixture(alpha=alpha, delta=delta, rho=rho, label_noise=label_noise)
+    base = dict(alpha=alpha, label_noise=label_noise, kind="theory")
+    rows = []
+    topt = optimal_stage(data, [LogisticTeacher(lam=teacher_lam)], _space(["lam"], p))
+    for tkey, tlabel in TEACHERS:
+        lt = teacher_lam if tkey == "fixed" else topt.params["lam"]
+        teacher = LogisticTeacher(lam=lt)
+        if tkey == "fixed":
+            from .. import theory
+
+            r = theory.solve(data, teacher)
+            trow = {"gen_error": float(r.teacher.gen_error), "converged": bool(r.status.converged),
+                    "at_bound": False, "bound_params": ""}
+        else:
+            trow = optimum_row(topt, 0)
+            trow.pop("lam")
+        rows.append({**base, "series": tlabel.format(lt=lt), "teacher_ridge": tkey, "student": "teacher",
+                     "teacher_lam": lt, **trow})
+        x0 = None
+        for skey, slabel, tuned, fixed in STUDENTS:
+            if skey == "labels" and tkey == "optimal":
+                continue  # the label-only student ignores its teacher
+            st = Student(eta=eta, lam=0.1, chi=0.5, temperature=1.0).replace(**fixed)
+            o = optimal_stage(data, [teacher, st], _space(tuned, p), x0=x0)
+            row = {**base, "series": slabel if skey == "labels" else f"{slabel}, {tlabel.format(lt=lt)}",
+                   "teacher_ridge": None if skey == "labels" else tkey, "student": skey, "teacher_lam": lt,
+                   **fixed, **optimum_row(o)}
+            rows.append(row)
+            if skey == "soft":
+                x0 = {k: v for k, v in o.params.items() if k in ("lam", "chi")}
+    return rows
+
+
+def compute(p: dict, ctx: StudyContext) -> dict:
+    items = [dict(alpha=a, label_noise=th, rho=p["rho"], delta=p["delta"], eta=p["eta"],
+                  teacher_lam=p["teacher_lam"], lam_bounds=p["lam_bounds"],
+                  temperature_bounds=p["temperature_bounds"])
+             for a in p["alphas"] for th in p["noises"]]
+    th = ctx.map(point_task, items, "theory: teachers and tuned students at each (alpha, noise)")
+    parts = [th]
+    if p["simulate"]:
+        base = {"rho": p["rho"], "delta": p["delta"], "teacher": "logistic"}
+        rows = th[th["alpha"].isin(p["alpha_sim"]) & th["converged"].astype(bool)]
+        pts, meta = [], []
+        for _, r in rows.iterrows():
+            pt = {"alpha": r["alpha"], "label_noise": r["label_noise"], "teacher_lam": r["teacher_lam"]}
+            if r["student"] == "teacher":
+                pt["student"] = False
+            else:
+                pt.update(eta=p["eta"], lam=r["lam"], chi=r["chi"], temperature=r["temperature"])
+            pts.append(pt)
+            meta.append(r)
+        recs = simulate_at(ctx, pts, base, n_features=p["n_features"], seeds=p["seeds"],
+                           label="simulation at the tuned parameters")
+        out = []
+        for r, s in zip(meta, recs):
+            who = "teacher" if r["student"] == "teacher" else "student"
+            d = r.to_dict()
+            d.update(kind="simulate", gen_error=s[f"{who}_gen_error"], gen_error_stderr=s[f"{who}_gen_error_stderr"],
+                     n_features=s["n_features"], n_seeds=s["n_seeds"], at_bound=False, bound_params="")
+            out.append(d)
+        parts.append(pd.DataFrame(out))
+    return {"errors": pd.concat(parts, ignore_index=True, sort=False)}
+
+
+# ----------------------------------------------------------------------------- reading the table
+
+
+def _curve(t, alpha, student, teacher_ridge=None, col="gen_error", kind="theory") -> pd.Series:
+    d = t[(t["kind"] == kind) & np.isclose(t["alpha"], alpha) & (t["student"] == student)]
+    if teacher_ridge is not None:
+        d = d[d["teacher_ridge"] == teacher_ridge]
+    if kind == "theory":
+        d = d[d["converged"].fillna(False).astype(bool)]
+    return d.groupby("label_noise")[col].first().sort_index()
+
+
+def _best_kd(t, alpha, ridge):
+    s, h = _curve(t, alpha, "soft", ridge), _curve(t, alpha, "hard", ridge)
+    idx = s.index.intersection(h.index)
+    return np.minimum(s[idx], h[idx]), s[idx], h[idx]
+
+
+def findings(t: dict, p: dict) -> Claim:
+    t = t["errors"]
+    c = Claim("Label noise: does distillation inherit or remove it?",
+              "Distillation from a logistic teacher trained on the same noisy labels removes part of the "
+              "noise: the KD student's error grows less with the noise than the label-only student's, "
+              "and the benefit of KD grows with the noise.", "label-noise")
+    alphas_ = sorted(set(t.loc[t["kind"] == "theory", "alpha"]))
+    rows, ratios, gains_up, soft_wins, chi_up = [], [], [], [], []
+    for a in alphas_:
+        lab = _curve(t, a, "labels")
+        for ridge in ("optimal", "fixed"):
+            best, soft, hard = _best_kd(t, a, ridge)
+            teach = _curve(t, a, "teacher", ridge)
+            chi = _curve(t, a, "soft", ridge, "chi")
+            T = _curve(t, a, "soft", ridge, "temperature")
+            chih = _curve(t, a, "hard", ridge, "chi")
+            th = [x for x in best.index if x in lab.index]
+            if 0.0 not in th or len(th) < 2:
+                continue
+            d_lab = lab[th] - lab[0.0]
+            d_kd = best[th] - best[0.0]
+            g = lab[th] - best[th]
+            for x in th:
+                rows.append([fmt_g(a), ridge, fmt_g(x), fmt(teach.get(x)), fmt(lab[x]), fmt(soft[x]), fmt(hard[x]),
+                             fmt(g[x]), fmt(chi.get(x), 3), fmt(T.get(x), 3), fmt(chih.get(x), 3)])
+            noisy = [x for x in th if x > 0]
+            r = [(d_kd[x] / d_lab[x]) if d_lab[x] > TOL else math.nan for x in noisy]
+            if ridge == "optimal":
+                ratios += [(a, x, v) for x, v in zip(noisy, r)]
+                gains_up.append((a, float(g[noisy[-1]] - g[0.0])))
+                soft_wins += [(a, x, bool(soft[x] < hard[x] - TOL), bool(hard[x] < soft[x] - TOL)) for x in th]
+                ch = chi[[x for x in th if x in chi.index]]
+                chi_up.append((a, float(ch.iloc[-1] - ch.iloc[0]), float(ch.iloc[0]), float(ch.iloc[-1])))
+    c.table = md_table(["alpha", "teacher ridge", "noise theta", "teacher eps_g", "labels only", "soft KD",
+                        "hard KD", "gain of the best KD over labels", "soft: chi*", "soft: T*", "hard: chi*"], rows)
+    if not ratios:
+        return c
+    fin = [v for _, _, v in ratios if np.isfinite(v)]
+    k = sum(v < 1 - 1e-3 for v in fin)
+    v1 = (SUPPORTED if fin and k == len(fin) else CONTRADICTED if k == 0 else PARTLY)
+    worst = max(ratios, key=lambda z: z[2] if np.isfinite(z[2]) else -1)
+    best_r = min(ratios, key=lambda z: z[2] if np.isfinite(z[2]) else 9)
+    c.add("the KD student's error grows less with the noise than the label-only student's", v1,
+          f"with the optimally regularized teacher, the ratio R = [eps_KD(theta) - eps_KD(0)] / "
+          f"[eps_labels(theta) - eps_labels(0)] (best of soft and hard KD, both tuned) is < 1 at {k} of "
+          f"{len(fin)} noisy points; it ranges from {fmt(best_r[2], 3)} (alpha = {fmt_g(best_r[0])}, theta = "
+          f"{fmt_g(best_r[1])}) to {fmt(worst[2], 3)} (alpha = {fmt_g(worst[0])}, theta = {fmt_g(worst[1])}). "
+          "Rule: supported if R < 0.999 at every noisy point (KD removes part of the noise), contradicted if "
+          "nowhere (KD inherits all of it).", ("alphas", "noises"))
+    ku = sum(d > TOL for _, d in gains_up)
+    v2 = SUPPORTED if ku == len(gains_up) else CONTRADICTED if ku == 0 else PARTLY
+    c.add("the benefit of distillation grows with the noise", v2,
+          "gain = eps_labels - eps_best KD (optimal teacher ridge); gain at the largest noise minus gain without "
+          "noise: " + ", ".join(f"{fmt(d)} at alpha = {fmt_g(a)}" for a, d in gains_up)
+          + ". Rule: supported if positive at every alpha.", ("alphas", "noises"))
+    ks = sum(s for _, _, s, _ in soft_wins)
+    kh = sum(h for _, _, _, h in soft_wins)
+    v3 = SUPPORTED if ks == len(soft_wins) else CONTRADICTED if ks == 0 else PARTLY
+    c.add("soft labels (optimal T) beat hard labels", v3,
+          f"the tuned soft KD student is better than the tuned hard KD student (by more than {TOL:g}) at {ks} "
+          f"of {len(soft_wins)} (alpha, theta) points, worse at {kh}. Rule: supported if better everywhere.",
+          ("alphas", "noises"))
+    kc = sum(d > 0.01 for _, d, _, _ in chi_up)
+    v4 = SUPPORTED if kc == len(chi_up) else CONTRADICTED if kc == 0 else PARTLY
+    c.add("the optimal weight chi on the teacher grows with the noise", v4,
+          "soft KD, optimal teacher: chi* from theta = 0 to the largest theta: "
+          + ", ".join(f"{fmt(c0, 3)} -> {fmt(c1, 3)} at alpha = {fmt_g(a)}" for a, _, c0, c1 in chi_up)
+          + ". Rule: supported if chi* rises by > 0.01 at every alpha.", ("alphas", "noises"))
+    c.numbers.update(ratio_min=best_r[2], ratio_max=worst[2], gains=gains_up, chi=chi_up)
+    c.verdict = combine([v1, v2])
+    return c
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def figures(t: dict, p: dict) -> dict:
+    plt = _plot.setup()
+    t = t["errors"]
+    alphas_ = sorted(set(t.loc[t["kind"] == "theory", "alpha"]))
+    fig, axes = plt.subplots(1, 3, figsize=(14.5, 4.9))
+    ax0, ax1, ax2 = axes
+    a0 = p["alpha_sim"][0] if p["alpha_sim"] and p["alpha_sim"][0] in alphas_ else alphas_[len(alphas_) // 2]
+    styles = [("teacher", "optimal", _plot.GREY, ":", "teacher (optimal lam_t)"),
+              ("labels", None, _plot.BLACK, "--", "labels only ($\\chi$ = 0), optimal $\\lambda$"),
+              ("soft", "optimal", _plot.PALETTE[0], "-", "soft KD, optimal ($\\lambda, \\chi, T$)"),
+              ("hard", "optimal", _plot.PALETTE[1], "-", "hard KD (T = 0), optimal ($\\lambda, \\chi$)"),
+              ("soft", "fixed", _plot.PALETTE[2], "-.", f"soft KD, teacher lam_t = {p['teacher_lam']:g}")]
+    for i, (st, ridge, col, ls, lab) in enumerate(styles):
+        def sel(kind):
+            d = t[(t["kind"] == kind) & np.isclose(t["alpha"], a0) & (t["student"] == st)]
+            return d if ridge is None else d[d["teacher_ridge"] == ridge]
+        _plot.theory_line(ax0, sel("theory").rename(columns={"converged": "status_converged"}), "gen_error", col,
+                          lab, ls=ls, x="label_noise")
+        s = sel("simulate")
+        if not s.empty:
+            s = s.assign(label_noise=s["label_noise"] + 0.004 * (i - 2))
+            _plot.sim_points(ax0, s, "gen_error", col, x="label_noise")
+    ax0.set_xlabel("label noise $\\theta$ (fraction of flipped training labels)")
+    ax0.set_ylabel("generalization error $\\varepsilon_g$")
+    ax0.set_title(f"(a) errors at $\\alpha$ = {a0:g}")
+    _plot.legend(ax0, loc="upper left")
+    for i, a in enumerate(alphas_):
+        lab = _curve(t, a, "labels")
+        best, _, _ = _best_kd(t, a, "optimal")
+        idx = best.index.intersection(lab.index)
+        ax1.plot(idx, (lab[idx] - best[idx]), color=_plot.PALETTE[i % len(_plot.PALETTE)], marker=".",
+                 label=f"$\\alpha$ = {a:g}")
+        chi = _curve(t, a, "soft", "optimal", "chi")
+        T = _curve(t, a, "soft", "optimal", "temperature")
+        ax2.plot(chi.index, chi.values, color=_plot.PALETTE[i % len(_plot.PALETTE)], marker="o",
+                 label=f"$\\chi^*$, $\\alpha$ = {a:g}")
+        ax2.plot(T.index, T.values, color=_plot.PALETTE[i % len(_plot.PALETTE)], marker="s", ls="--",
+                 label=f"$T^*$, $\\alpha$ = {a:g}")
+    ax1.axhline(0, color=_plot.GREY, lw=1, ls=":")
+    ax1.set_xlabel("label noise $\\theta$")
+    ax1.set_ylabel("$\\varepsilon_g$(labels only) $-$ $\\varepsilon_g$(best KD)")
+    ax1.set_title("(b) benefit of distillation (theory, optimal teacher)")
+    _plot.legend(ax1, loc="upper left")
+    ax2.set_xlabel("label noise $\\theta$")
+    ax2.set_ylabel("tuned value")
+    ax2.set_yscale("log")
+    ax2.set_title("(c) optimal $\\chi^*$ (circles) and $T^*$ (squares), soft KD")
+    _plot.legend(ax2, loc="best", ncol=2)
+    fig.suptitle(f"Label noise: sparse KD student ($\\eta$ = {p['eta']:g}) of a logistic teacher "
+                 f"($\\rho$ = {p['rho']:g}, $\\Delta$ = {p['delta']:g}); tuned parameters minimize the theory error",
+                 fontsize=10.5)
+    _plot.footer(fig, {**p, "seeds": list(range(p["seeds"])) if isinstance(p["seeds"], int) else p["seeds"]},
+                 "Markers are offset slightly in theta for readability.")
+    fig.tight_layout(rect=(0, 0.06, 1, 0.95))
+    return {"label-noise": fig}
+
+
+STUDY = Study(
+    name="label-noise",
+    title="Study: does distillation inherit or remove label noise?",
+    summary="the talk's pair under label noise 0-0.4: does KD from a logistic teacher inherit or remove the noise?",
+    question="When a fraction theta of the training labels is flipped, does the sparse KD student of a logistic "
+             "teacher (trained on the same noisy labels) inherit the noise or remove part of it? How do the "
+             "optimal chi and temperature move with the noise, and are soft labels better than hard ones?",
+    params=PARAMS, quick=QUICK, compute=compute, figures=figures, findings=findings,
+    compare={"errors": ("series", "alpha", "label_noise")},
+)
