@@ -137,3 +137,55 @@ def test_cli_optimize(tmp_path):
                                  "--temperature-bounds", "1,3"])
     assert r.exit_code == 0, r.output
     assert "chi = " in r.stdout and "temperature = " in r.stdout
+
+
+# ----------------------------------------------------------------------------- optimal_stage
+
+
+def test_optimal_stage_finds_the_bowl_of_a_toy_in_three_coordinates():
+    from kdlab.runs.tuning import optimal_stage
+
+    st = Student(eta=0.5, chi=0.2, temperature=1.0, lam=1.0)
+    opt = optimal_stage(DATA, [LogisticTeacher(0.1), st], ["lam", "chi", "temperature"], solve=toy_solve,
+                        target=0.05, xatol=1e-3)
+    assert opt.params["lam"] == pytest.approx(0.05, rel=0.02)
+    assert opt.params["chi"] == pytest.approx(0.7, abs=5e-3)
+    assert opt.params["temperature"] == pytest.approx(2.0, rel=0.02)
+    assert opt.gen_error == pytest.approx(0.1, abs=1e-4) and not opt.at_bound and opt.bound_params == ()
+
+
+def test_optimal_stage_flags_the_coordinate_on_the_edge():
+    from kdlab.runs.tuning import optimal_stage
+
+    st = Student(eta=0.5, chi=0.2, temperature=1.0, lam=1.0)
+    opt = optimal_stage(DATA, [LogisticTeacher(0.1), st], {"lam": (1e-2, 1.0), "chi": (0.0, 0.5)},
+                        solve=toy_solve, target=1e-4)
+    assert opt.at_bound and set(opt.bound_params) == {"lam", "chi"}
+    assert opt.params["lam"] == pytest.approx(1e-2, rel=0.05) and opt.params["chi"] == pytest.approx(0.5, abs=0.01)
+
+
+def test_optimal_stage_never_ends_above_its_start_on_the_theory():
+    """Started at the label-only optimum (chi = 0), the tuned KD student is at least as good."""
+    from kdlab import theory
+    from kdlab.runs.tuning import optimal_stage
+
+    data = GaussianMixture(2.0, 1.0, 0.3, label_noise=0.1)
+    lab = optimal_lam(data, LogisticTeacher(0.1), Student(eta=0.5, chi=0.0, lam=1.0))
+    opt = optimal_stage(data, [LogisticTeacher(0.1), Student(eta=0.5, chi=0.5, lam=1.0)],
+                        ["lam", "chi", "temperature"], x0={"lam": lab.value, "chi": 0.0})
+    assert opt.gen_error <= lab.gen_error + 1e-9
+    again = theory.solve(data, LogisticTeacher(0.1), Student(eta=0.5, lam=opt.params["lam"], chi=opt.params["chi"],
+                                                             temperature=opt.params["temperature"]))
+    assert again.student.gen_error == pytest.approx(opt.gen_error, abs=1e-8)
+
+
+@pytest.mark.parametrize("space, msg", [
+    (["eta"], "tunes lam, chi, temperature"),
+    ({"lam": (1.0, 0.1)}, "low < high"),
+    ({}, "at least one"),
+])
+def test_optimal_stage_rejects_bad_spaces(space, msg):
+    from kdlab.runs.tuning import optimal_stage
+
+    with pytest.raises(ValueError, match=msg):
+        optimal_stage(DATA, [LogisticTeacher(0.1), Student()], space, solve=toy_solve)

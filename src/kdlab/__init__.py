@@ -25,6 +25,16 @@ from .simulation import simulate
 
 __version__ = "0.2.0"
 
+
+def study(name: str, out, quick: bool = False, **kwargs):
+    """Run the study ``name`` (``kdlab study --list``) into the folder ``out``: figures, tables,
+    ``report.md`` with computed verdicts (:func:`kdlab.studies.study`, which documents the
+    keyword arguments); returns a :class:`kdlab.studies.StudyOutput`."""
+    from .studies import study as _study
+
+    return _study(name, out, quick, **kwargs)
+
+
 __all__ = [
     "GaussianMixture",
     "LogisticTeacher",
@@ -36,6 +46,7 @@ __all__ = [
     "load_problem",
     "simulate",
     "theory",
+    "study",
     "Result",
     "Observables",
     "SolverStatus",

@@ -316,8 +316,8 @@ def optimal_stage(data: GaussianMixture, chain, space, *, x0: Optional[dict] = N
     def build(xx):
         vals = {n: (10.0 ** v if log else float(v)) for v, (n, _, log) in zip(xx, dims)}
         stages = chain[:-1] + [last.replace(**vals)]
-        if len(stages) == 1:
-            return data, stages[0], None
+        if len(stages) <= 2:  # a lone teacher or the pair: solve(data, teacher, student)
+            return data, stages[0], (stages[1] if len(stages) == 2 else None)
         return data, stages, None
 
     which = "teacher" if len(chain) == 1 else "student"

@@ -118,17 +118,41 @@ def optimum_row(opt, stage: int = -1) -> dict:
             "converged": bool(getattr(res.status, "converged", True)), "n_evals": int(opt.n_evals)}
 
 
-def edge_rows(tables: Mapping[str, pd.DataFrame]) -> list[str]:
-    """One line per theory row whose tuned parameters ended on the edge of their interval."""
-    out = []
+def _natural(param: str, row) -> bool:
+    """Is ``param`` of this optimized row on a limit of the model's range rather than of the search
+    (chi = 0; chi = 1 where chi > 1 is not allowed, T != 1): then the edge is the answer."""
+    if param != "chi":
+        return False
+    chi, T = row.get("chi"), row.get("temperature")
+    if chi is None or pd.isna(chi):
+        return False
+    return chi <= 0.02 or (chi >= 0.98 and chi <= 1.0 + 1e-9 and not (T is not None and abs(T - 1.0) < 1e-12))
+
+
+def edge_rows(tables: Mapping[str, pd.DataFrame]) -> tuple[list[str], list[str]]:
+    """Optimized theory rows with a tuned parameter on the edge of its interval, grouped by table,
+    series and parameter: ``(search, natural)`` lines. ``search``: the edge of the search interval
+    (the optimum may lie beyond it); ``natural``: a limit of the model's range (chi = 0, or chi = 1
+    where chi > 1 is not allowed), a genuine optimum."""
+    groups: dict = {}
     for name, t in tables.items():
         if t is None or t.empty or "at_bound" not in t:
             continue
         d = t[(t["kind"] == "theory") & t["at_bound"].fillna(False).astype(bool)]
         for _, r in d.iterrows():
-            coords = ", ".join(f"{c} = {r[c]:g}" for c in ("alpha", "label_noise", "teacher_eta", "round")
-                               if c in r and isinstance(r[c], (int, float)) and not pd.isna(r[c]))
-            out.append(f"`{name}`: {r['series']} ({coords}): {r.get('bound_params') or 'a parameter'} on the edge")
+            for prm in str(r.get("bound_params") or "").split(","):
+                if not prm:
+                    continue
+                coords = ", ".join(f"{c} = {r[c]:g}" for c in ("alpha", "label_noise", "teacher_eta", "round")
+                                   if c in r and isinstance(r[c], (int, float)) and not pd.isna(r[c]))
+                val = r.get(prm)
+                key = (_natural(prm, r), name, r["series"], prm)
+                groups.setdefault(key, []).append(f"{coords}: {prm} = {val:.3g}" if isinstance(val, float)
+                                                  else coords)
+    out: tuple[list, list] = ([], [])
+    for (natural, name, series, prm), where in groups.items():
+        shown = "; ".join(where[:4]) + (f"; ... ({len(where) - 4} more)" if len(where) > 4 else "")
+        out[1 if natural else 0].append(f"`{name}`: {series}: {prm} on the edge at {len(where)} point(s) ({shown})")
     return out
 
 

@@ -36,10 +36,12 @@ def simulation_section(cmp_: pd.DataFrame) -> list[str]:
     rows = []
     for tname, g in cmp_.groupby("table", sort=False):
         w = g.loc[g["z"].abs().idxmax()] if g["z"].notna().any() else g.iloc[0]
-        rows.append([f"`{tname}`", len(g), f"{int(g['ok'].sum())} / {len(g)}", f"{int((g['z'].abs() < 3).sum())}",
+        rows.append([f"`{tname}`", len(g), f"{int(g['ok'].sum())} / {len(g)}",
+                     f"{int((g['z'].abs() < 3).sum())}",
                      fmt(g["diff"].abs().max()), fmt(g["z"].abs().max(), 2),
                      f"{w['series']}, alpha = {fmt_g(w.get('alpha'))}: {fmt(w['simulation'])} +- {fmt(w['stderr'])} "
-                     f"vs {fmt(w['theory'])}", f"N = {int(g['n_features'].iloc[0])}, {int(g['n_seeds'].iloc[0])} seeds"])
+                     f"vs {fmt(w['theory'])}",
+                     f"N = {int(g['n_features'].iloc[0])}, {int(g['n_seeds'].iloc[0])} seeds"])
     n_ok, n = int(cmp_["ok"].sum()), len(cmp_)
     L += [md_table(["table", "points", "within 3 s.e. + 1%", "within 3 s.e.", "max abs diff", "max abs z",
                     "worst point", "size"], rows), "",
@@ -91,18 +93,20 @@ def build_report(spec, tables, params, claim, cmp_, figures, meta) -> str:
             if nb:
                 bad.append(f"`{name}`: {nb} of {len(th)} theory rows did not converge (NaN in the table, left "
                            "out of every number above)")
-    edges = edge_rows(tables)
+    search, natural = edge_rows(tables)
     n_opt = sum(int((t["kind"] == "theory").sum()) for t in tables.values()
                 if t is not None and "at_bound" in t)
     L += ["## Solver and optimizer status", ""]
     L.append("; ".join(bad) + "." if bad else "Every theory row converged.")
     L.append("")
-    if edges:
-        L += [f"{len(edges)} of {n_opt} optimized rows have a tuned parameter on the edge of its search interval "
-              "(the optimum may lie beyond it; chi = 0 or 1 and T at its bounds are edges of the search, "
-              "lam at 1e-4 means 'no ridge'):", ""] + [f"- {e}" for e in edges] + [""]
+    if search:
+        L += [f"Tuned parameters on the edge of their **search interval** ({n_opt} optimized theory rows in all; "
+              "the optimum may lie beyond the edge):", ""] + [f"- {e}" for e in search] + [""]
     else:
-        L += [f"None of the {n_opt} optimized rows has a tuned parameter on the edge of its search interval.", ""]
+        L += [f"No tuned parameter of the {n_opt} optimized theory rows sits on the edge of its search interval.", ""]
+    if natural:
+        L += ["Tuned parameters on a **limit of the model's range** (chi = 0: the labels alone are best; chi = 1 "
+              "where chi > 1 is not allowed): the optimum is that limit.", ""] + [f"- {e}" for e in natural] + [""]
     L += ["## Parameters", "", _params_line(params) + ".", ""]
     return "\n".join(L)
 

@@ -23,7 +23,7 @@ PARAMS = dict(rho=0.3, delta=1.0, eta=0.5, teacher_lam=0.1,
               alphas=[1.0, 2.0, 4.0], noises=[0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4],
               lam_bounds=[1e-4, 1e2], temperature_bounds=[0.1, 10.0],
               alpha_sim=[2.0], n_features=1000, seeds=10, simulate=True)
-QUICK = dict(alphas=[2.0], noises=[0.0, 0.2, 0.4], n_features=200, seeds=4)
+QUICK = dict(alphas=[2.0], noises=[0.0, 0.1, 0.3], n_features=200, seeds=4)
 
 #: The students of the study: (key, display label, tuned parameters, fixed values).
 STUDENTS = (("labels", "labels only (chi = 0), optimal lam", ("lam",), {"chi": 0.0, "temperature": 1.0}),
@@ -44,7 +44,7 @@ def point_task(alpha, label_noise, rho, delta, eta, teacher_lam, lam_bounds, tem
     p = dict(lam_bounds=lam_bounds, temperature_bounds=temperature_bounds)
     data = GaussianMixture(alpha=alpha, delta=delta, rho=rho, label_noise=label_noise)
     base = dict(alpha=alpha, label_noise=label_noise, kind="theory")
-    rows = []
+    rows, x0 = [], None
     topt = optimal_stage(data, [LogisticTeacher(lam=teacher_lam)], _space(["lam"], p))
     for tkey, tlabel in TEACHERS:
         lt = teacher_lam if tkey == "fixed" else topt.params["lam"]
@@ -60,18 +60,18 @@ def point_task(alpha, label_noise, rho, delta, eta, teacher_lam, lam_bounds, tem
             trow.pop("lam")
         rows.append({**base, "series": tlabel.format(lt=lt), "teacher_ridge": tkey, "student": "teacher",
                      "teacher_lam": lt, **trow})
-        x0 = None
         for skey, slabel, tuned, fixed in STUDENTS:
             if skey == "labels" and tkey == "optimal":
                 continue  # the label-only student ignores its teacher
             st = Student(eta=eta, lam=0.1, chi=0.5, temperature=1.0).replace(**fixed)
+            # start from the label-only optimum (chi = 0): a tuned KD student is never worse than it
             o = optimal_stage(data, [teacher, st], _space(tuned, p), x0=x0)
             row = {**base, "series": slabel if skey == "labels" else f"{slabel}, {tlabel.format(lt=lt)}",
                    "teacher_ridge": None if skey == "labels" else tkey, "student": skey, "teacher_lam": lt,
                    **fixed, **optimum_row(o)}
             rows.append(row)
-            if skey == "soft":
-                x0 = {k: v for k, v in o.params.items() if k in ("lam", "chi")}
+            if skey == "labels":
+                x0 = {"lam": o.params["lam"], "chi": 0.0}
     return rows
 
 
@@ -125,16 +125,24 @@ def _best_kd(t, alpha, ridge):
     return np.minimum(s[idx], h[idx]), s[idx], h[idx]
 
 
+#: KD "helps" at a point when it beats the label-only student by more than this.
+HELPS = 1e-4
+#: A label-only error within this of min(rho, 1 - rho) is the constant classifier's: nothing to denoise.
+TRIVIAL = 1e-3
+
+
 def findings(t: dict, p: dict) -> Claim:
     t = t["errors"]
     c = Claim("Label noise: does distillation inherit or remove it?",
               "Distillation from a logistic teacher trained on the same noisy labels removes part of the "
-              "noise: the KD student's error grows less with the noise than the label-only student's, "
-              "and the benefit of KD grows with the noise.", "label-noise")
+              "noise: the KD student's error grows less with the noise than the label-only student's, and "
+              "distillation helps more with noise than without.", "label-noise")
+    trivial_err = min(p["rho"], 1 - p["rho"]) - TRIVIAL
     alphas_ = sorted(set(t.loc[t["kind"] == "theory", "alpha"]))
-    rows, ratios, gains_up, soft_wins, chi_up = [], [], [], [], []
+    rows, ratios, peaks, soft_wins, chi_up, ridge_cmp, n_trivial = [], [], [], [], [], [], 0
     for a in alphas_:
         lab = _curve(t, a, "labels")
+        best_by_ridge = {}
         for ridge in ("optimal", "fixed"):
             best, soft, hard = _best_kd(t, a, ridge)
             teach = _curve(t, a, "teacher", ridge)
@@ -142,58 +150,80 @@ def findings(t: dict, p: dict) -> Claim:
             T = _curve(t, a, "soft", ridge, "temperature")
             chih = _curve(t, a, "hard", ridge, "chi")
             th = [x for x in best.index if x in lab.index]
+            best_by_ridge[ridge] = best
             if 0.0 not in th or len(th) < 2:
                 continue
-            d_lab = lab[th] - lab[0.0]
-            d_kd = best[th] - best[0.0]
             g = lab[th] - best[th]
             for x in th:
                 rows.append([fmt_g(a), ridge, fmt_g(x), fmt(teach.get(x)), fmt(lab[x]), fmt(soft[x]), fmt(hard[x]),
-                             fmt(g[x]), fmt(chi.get(x), 3), fmt(T.get(x), 3), fmt(chih.get(x), 3)])
-            noisy = [x for x in th if x > 0]
-            r = [(d_kd[x] / d_lab[x]) if d_lab[x] > TOL else math.nan for x in noisy]
-            if ridge == "optimal":
-                ratios += [(a, x, v) for x, v in zip(noisy, r)]
-                gains_up.append((a, float(g[noisy[-1]] - g[0.0])))
-                soft_wins += [(a, x, bool(soft[x] < hard[x] - TOL), bool(hard[x] < soft[x] - TOL)) for x in th]
-                ch = chi[[x for x in th if x in chi.index]]
-                chi_up.append((a, float(ch.iloc[-1] - ch.iloc[0]), float(ch.iloc[0]), float(ch.iloc[-1])))
+                             fmt(g[x]), fmt(chi.get(x), 3), fmt(T.get(x), 3) if chi.get(x, 0) > 0.01 else "-",
+                             fmt(chih.get(x), 3)])
+            if ridge != "optimal":
+                continue
+            noisy = [x for x in th if x > 0 and lab[x] < trivial_err]
+            n_trivial += sum(1 for x in th if x > 0 and lab[x] >= trivial_err)
+            d_lab, d_kd = lab[th] - lab[0.0], best[th] - best[0.0]
+            ratios += [(a, x, d_kd[x] / d_lab[x]) for x in noisy if d_lab[x] > TOL]
+            gn = g[[x for x in th if x > 0]]
+            if len(gn):
+                peaks.append((a, float(gn.max()), float(gn.idxmax()), float(g[0.0])))
+            soft_wins += [(a, x, bool(soft[x] < hard[x] - TOL), bool(hard[x] < soft[x] - TOL)) for x in th]
+            helped = [x for x in th if g[x] > HELPS and x in chi.index]
+            if len(helped) >= 2:
+                chi_up.append((a, float(chi[helped[-1]] - chi[helped[0]]), float(chi[helped[0]]),
+                               float(chi[helped[-1]]), helped[0], helped[-1]))
+        if {"optimal", "fixed"} <= set(best_by_ridge):
+            o, f = best_by_ridge["optimal"], best_by_ridge["fixed"]
+            ridge_cmp += [(a, x, float(f[x] - o[x])) for x in o.index.intersection(f.index) if x > 0]
     c.table = md_table(["alpha", "teacher ridge", "noise theta", "teacher eps_g", "labels only", "soft KD",
-                        "hard KD", "gain of the best KD over labels", "soft: chi*", "soft: T*", "hard: chi*"], rows)
-    if not ratios:
+                        "hard KD", "gain of the best KD over labels", "soft: chi*", "soft: T* (where chi* > 0.01)",
+                        "hard: chi*"], rows)
+    if not ratios and not peaks:
         return c
     fin = [v for _, _, v in ratios if np.isfinite(v)]
     k = sum(v < 1 - 1e-3 for v in fin)
-    v1 = (SUPPORTED if fin and k == len(fin) else CONTRADICTED if k == 0 else PARTLY)
-    worst = max(ratios, key=lambda z: z[2] if np.isfinite(z[2]) else -1)
-    best_r = min(ratios, key=lambda z: z[2] if np.isfinite(z[2]) else 9)
+    v1 = SUPPORTED if fin and k == len(fin) else CONTRADICTED if k == 0 else PARTLY
+    lo = min(ratios, key=lambda z: z[2]) if ratios else (math.nan,) * 3
+    hi = max(ratios, key=lambda z: z[2]) if ratios else (math.nan,) * 3
     c.add("the KD student's error grows less with the noise than the label-only student's", v1,
-          f"with the optimally regularized teacher, the ratio R = [eps_KD(theta) - eps_KD(0)] / "
-          f"[eps_labels(theta) - eps_labels(0)] (best of soft and hard KD, both tuned) is < 1 at {k} of "
-          f"{len(fin)} noisy points; it ranges from {fmt(best_r[2], 3)} (alpha = {fmt_g(best_r[0])}, theta = "
-          f"{fmt_g(best_r[1])}) to {fmt(worst[2], 3)} (alpha = {fmt_g(worst[0])}, theta = {fmt_g(worst[1])}). "
-          "Rule: supported if R < 0.999 at every noisy point (KD removes part of the noise), contradicted if "
-          "nowhere (KD inherits all of it).", ("alphas", "noises"))
-    ku = sum(d > TOL for _, d in gains_up)
-    v2 = SUPPORTED if ku == len(gains_up) else CONTRADICTED if ku == 0 else PARTLY
-    c.add("the benefit of distillation grows with the noise", v2,
-          "gain = eps_labels - eps_best KD (optimal teacher ridge); gain at the largest noise minus gain without "
-          "noise: " + ", ".join(f"{fmt(d)} at alpha = {fmt_g(a)}" for a, d in gains_up)
-          + ". Rule: supported if positive at every alpha.", ("alphas", "noises"))
+          f"with the optimally regularized teacher, R = [eps_KD(theta) - eps_KD(0)] / [eps_labels(theta) - "
+          f"eps_labels(0)] (eps_KD: the better of the tuned soft and hard KD students) is < 0.999 at {k} of "
+          f"{len(fin)} noisy points, from {fmt(lo[2], 3)} (alpha = {fmt_g(lo[0])}, theta = {fmt_g(lo[1])}) to "
+          f"{fmt(hi[2], 3)} (alpha = {fmt_g(hi[0])}, theta = {fmt_g(hi[1])}); {n_trivial} noisy point(s) where "
+          f"even the label-only student is the constant classifier (eps_g >= min(rho, 1 - rho) - {TRIVIAL:g}) "
+          "are left out. Rule: supported if R < 0.999 at every point (KD removes part of the noise), "
+          "contradicted if at none (KD inherits all of it).", ("alphas", "noises"))
+    kp = sum(m > g0 + TOL for _, m, _, g0 in peaks)
+    v2 = SUPPORTED if peaks and kp == len(peaks) else CONTRADICTED if kp == 0 else PARTLY
+    c.add("distillation helps more with label noise than without", v2,
+          "gain = eps_labels - eps_KD (optimal teacher ridge): without noise, and its maximum over the noisy "
+          "levels: " + "; ".join(f"alpha = {fmt_g(a)}: {fmt(g0)} -> {fmt(m)} at theta = {fmt_g(x)}"
+                                  for a, m, x, g0 in peaks)
+          + ". Rule: supported if the maximum exceeds the noiseless gain at every alpha.", ("alphas", "noises"))
     ks = sum(s for _, _, s, _ in soft_wins)
     kh = sum(h for _, _, _, h in soft_wins)
-    v3 = SUPPORTED if ks == len(soft_wins) else CONTRADICTED if ks == 0 else PARTLY
+    v3 = SUPPORTED if soft_wins and ks == len(soft_wins) else CONTRADICTED if ks == 0 else PARTLY
     c.add("soft labels (optimal T) beat hard labels", v3,
           f"the tuned soft KD student is better than the tuned hard KD student (by more than {TOL:g}) at {ks} "
-          f"of {len(soft_wins)} (alpha, theta) points, worse at {kh}. Rule: supported if better everywhere.",
-          ("alphas", "noises"))
-    kc = sum(d > 0.01 for _, d, _, _ in chi_up)
-    v4 = SUPPORTED if kc == len(chi_up) else CONTRADICTED if kc == 0 else PARTLY
+          f"of {len(soft_wins)} (alpha, theta) points, worse at {kh}, tied elsewhere. Rule: supported if "
+          "better everywhere.", ("alphas", "noises"))
+    kc = sum(d > 0.01 for _, d, *_ in chi_up)
+    v4 = SUPPORTED if chi_up and kc == len(chi_up) else CONTRADICTED if kc == 0 else PARTLY
     c.add("the optimal weight chi on the teacher grows with the noise", v4,
-          "soft KD, optimal teacher: chi* from theta = 0 to the largest theta: "
-          + ", ".join(f"{fmt(c0, 3)} -> {fmt(c1, 3)} at alpha = {fmt_g(a)}" for a, _, c0, c1 in chi_up)
+          f"soft KD, optimal teacher, over the noise levels where KD helps (gain > {HELPS:g}): "
+          + ("; ".join(f"chi* {fmt(c0, 3)} at theta = {fmt_g(x0)} -> {fmt(c1, 3)} at theta = {fmt_g(x1)} "
+                       f"(alpha = {fmt_g(a)})" for a, _, c0, c1, x0, x1 in chi_up) or "no alpha with two such levels")
           + ". Rule: supported if chi* rises by > 0.01 at every alpha.", ("alphas", "noises"))
-    c.numbers.update(ratio_min=best_r[2], ratio_max=worst[2], gains=gains_up, chi=chi_up)
+    kr = sum(d > TOL for *_, d in ridge_cmp)
+    kw = sum(d < -TOL for *_, d in ridge_cmp)
+    v5 = SUPPORTED if ridge_cmp and kr == len(ridge_cmp) else CONTRADICTED if kr == 0 else PARTLY
+    worst = min(ridge_cmp, key=lambda z: z[2]) if ridge_cmp else (math.nan,) * 3
+    c.add("the teacher's own optimal ridge gives the better student", v5,
+          f"under noise, the best KD student of the optimally regularized teacher beats that of the teacher with "
+          f"lam_t = {p['teacher_lam']:g} at {kr} of {len(ridge_cmp)} points and loses at {kw} (by up to "
+          f"{fmt(-worst[2])} at alpha = {fmt_g(worst[0])}, theta = {fmt_g(worst[1])}), although that teacher "
+          "is itself much worse. Rule: supported if better at every noisy point.", ("alphas", "noises"))
+    c.numbers.update(ratio_min=lo[2], ratio_max=hi[2], peaks=peaks, chi=chi_up, ridge=ridge_cmp)
     c.verdict = combine([v1, v2])
     return c
 
@@ -207,6 +237,7 @@ def figures(t: dict, p: dict) -> dict:
     alphas_ = sorted(set(t.loc[t["kind"] == "theory", "alpha"]))
     fig, axes = plt.subplots(1, 3, figsize=(14.5, 4.9))
     ax0, ax1, ax2 = axes
+    ax2t = ax2.twinx()
     a0 = p["alpha_sim"][0] if p["alpha_sim"] and p["alpha_sim"][0] in alphas_ else alphas_[len(alphas_) // 2]
     styles = [("teacher", "optimal", _plot.GREY, ":", "teacher (optimal lam_t)"),
               ("labels", None, _plot.BLACK, "--", "labels only ($\\chi$ = 0), optimal $\\lambda$"),
@@ -235,20 +266,27 @@ def figures(t: dict, p: dict) -> dict:
                  label=f"$\\alpha$ = {a:g}")
         chi = _curve(t, a, "soft", "optimal", "chi")
         T = _curve(t, a, "soft", "optimal", "temperature")
-        ax2.plot(chi.index, chi.values, color=_plot.PALETTE[i % len(_plot.PALETTE)], marker="o",
-                 label=f"$\\chi^*$, $\\alpha$ = {a:g}")
-        ax2.plot(T.index, T.values, color=_plot.PALETTE[i % len(_plot.PALETTE)], marker="s", ls="--",
-                 label=f"$T^*$, $\\alpha$ = {a:g}")
+        T = T[chi.reindex(T.index).fillna(0) > 0.01]
+        col = _plot.PALETTE[i % len(_plot.PALETTE)]
+        ax2.plot(chi.index, chi.values, color=col, marker="o", label=f"$\\chi^*$, $\\alpha$ = {a:g}")
+        ax2t.plot(T.index, T.values, color=col, marker="s", ls="--", label=f"$T^*$, $\\alpha$ = {a:g}")
     ax1.axhline(0, color=_plot.GREY, lw=1, ls=":")
     ax1.set_xlabel("label noise $\\theta$")
     ax1.set_ylabel("$\\varepsilon_g$(labels only) $-$ $\\varepsilon_g$(best KD)")
     ax1.set_title("(b) benefit of distillation (theory, optimal teacher)")
     _plot.legend(ax1, loc="upper left")
     ax2.set_xlabel("label noise $\\theta$")
-    ax2.set_ylabel("tuned value")
-    ax2.set_yscale("log")
-    ax2.set_title("(c) optimal $\\chi^*$ (circles) and $T^*$ (squares), soft KD")
-    _plot.legend(ax2, loc="best", ncol=2)
+    ax2.set_ylabel("optimal weight on the teacher $\\chi^*$ (circles, solid)")
+    ax2t.set_ylabel("optimal temperature $T^*$ (squares, dashed)")
+    ax2t.set_yscale("log")
+    ax2t.set_ylim(*p["temperature_bounds"])  # the search interval
+    ax2t.grid(False)
+    ax2.set_ylim(-0.03, 1.03)
+    ax2.set_title("(c) tuned soft KD student, optimal teacher\n"
+                  "($T^*$ drawn where $\\chi^*$ > 0.01; axis = search interval)")
+    h1, l1 = ax2.get_legend_handles_labels()
+    h2, l2 = ax2t.get_legend_handles_labels()
+    ax2.legend(h1 + h2, l1 + l2, loc="upper left", ncol=2, fontsize=7.5, framealpha=0.9)
     fig.suptitle(f"Label noise: sparse KD student ($\\eta$ = {p['eta']:g}) of a logistic teacher "
                  f"($\\rho$ = {p['rho']:g}, $\\Delta$ = {p['delta']:g}); tuned parameters minimize the theory error",
                  fontsize=10.5)

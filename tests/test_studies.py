@@ -1,0 +1,224 @@
+"""``kdlab study``: the registry and CLI, the cached tasks (resume after kill, invalid files), the
+theory-vs-simulation rule, folder protection, and the label-noise study (quick run and its
+verdict logic on hand-made tables)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kdlab.errors import OutputError, ParameterError
+from kdlab.studies import STUDIES, label_noise, study, study_params
+from kdlab.studies._core import compare, within_tolerance
+from kdlab.studies._tasks import run_tasks, task_key
+from kdlab.talk._claims import CONTRADICTED, SUPPORTED
+
+KDLAB = [sys.executable, "-c", "from kdlab.cli import main; main()"]
+
+
+def _cli(*args, timeout=300):
+    return subprocess.run([*KDLAB, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_list_names_every_study_with_one_line():
+    proc = _cli("study", "--list")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert [ln.split()[0] for ln in lines] == list(STUDIES)
+    assert all(len(ln.split(None, 1)[1]) > 20 for ln in lines)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["study", "no-such-study"], "unknown study 'no-such-study'"),
+    (["study"], "give a study NAME"),
+    (["study", "label-noise", "--n-jobs", "0"], "--n-jobs must be"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, needle, tmp_path):
+    proc = _cli(*args, "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2, proc.stderr
+    assert needle in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "o" / "report.md").exists()
+
+
+def test_unknown_override_is_refused():
+    with pytest.raises(ParameterError, match="unknown parameter"):
+        study_params("label-noise", no_such=1)
+
+
+# ----------------------------------------------------------------------------- tasks
+
+
+def square_rows(x, fail=False):
+    if fail:
+        raise RuntimeError("boom")
+    return [{"x": x, "y": x * x, "nan": float("nan")}]
+
+
+def test_tasks_are_cached_and_invalid_files_recomputed(tmp_path):
+    items = [{"x": 1.0}, {"x": 2.0}, {"x": 1.0}]
+    rows = run_tasks(square_rows, items, tmp_path, n_jobs=1, progress=False)
+    assert [r[0]["y"] for r in rows] == [1.0, 4.0, 1.0]
+    assert np.isnan(rows[0][0]["nan"])
+    files = sorted((tmp_path / "tasks").glob("*.json"))
+    assert len(files) == 2
+    # cached: a failing function is not called again for stored tasks
+    again = run_tasks(square_rows, [{"x": 1.0}, {"x": 2.0}], tmp_path, n_jobs=1, progress=False)
+    assert [r[0]["y"] for r in again] == [1.0, 4.0]
+    # an edited file (checksum mismatch) is recomputed with a warning
+    f = tmp_path / "tasks" / f"{task_key(square_rows, {'x': 2.0})}.json"
+    d = json.loads(f.read_text())
+    d["rows"][0]["y"] = 5.0
+    f.write_text(json.dumps(d))
+    with pytest.warns(RuntimeWarning, match="invalid task file"):
+        fixed = run_tasks(square_rows, [{"x": 2.0}], tmp_path, n_jobs=1, progress=False)
+    assert fixed[0][0]["y"] == 4.0
+    assert json.loads(f.read_text())["rows"][0]["y"] == 4.0
+
+
+def test_task_key_depends_on_function_and_arguments():
+    assert task_key(square_rows, {"x": 1.0}) != task_key(square_rows, {"x": 2.0})
+    assert task_key(square_rows, {"x": 1.0}) != task_key(run_tasks, {"x": 1.0})
+    assert task_key(square_rows, {"x": 1.0}) == task_key(square_rows, {"x": 1.0})
+
+
+# ----------------------------------------------------------------------------- theory vs simulation
+
+
+def test_tolerance_is_three_standard_errors_plus_one_percent():
+    assert within_tolerance(0.03 + 0.002 - 1e-9, 0.01, 0.2)      # 3 s.e. + 1% of 0.2
+    assert not within_tolerance(0.03 + 0.002 + 1e-6, 0.01, 0.2)
+    assert not within_tolerance(-0.0021, 0.0, 0.2)                 # no s.e.: 1% only
+    t = pd.DataFrame([{"series": "a", "kind": "theory", "alpha": 1.0, "gen_error": 0.2, "converged": True},
+                      {"series": "a", "kind": "simulate", "alpha": 1.0, "gen_error": 0.25, "gen_error_stderr": 0.01,
+                       "n_features": 100, "n_seeds": 3},
+                      {"series": "b", "kind": "simulate", "alpha": 1.0, "gen_error": 0.2, "gen_error_stderr": 0.01}])
+    c = compare({"t": t}, {"t": ("series", "alpha")})
+    assert len(c) == 1 and not bool(c["ok"].iloc[0]) and c["z"].iloc[0] == pytest.approx(5.0)
+    t.loc[1, "gen_error"] = 0.22
+    assert bool(compare({"t": t}, {"t": ("series", "alpha")})["ok"].iloc[0])
+
+
+# ----------------------------------------------------------------------------- label-noise verdicts
+
+
+def _ln_table(lab, soft, hard, chi, fixed_shift, noises=(0.0, 0.2, 0.4), alpha=2.0):
+    rows = []
+    for i, th in enumerate(noises):
+        base = {"kind": "theory", "alpha": alpha, "label_noise": th, "converged": True}
+        rows.append({**base, "series": "t", "student": "teacher", "teacher_ridge": "optimal", "gen_error": 0.2})
+        rows.append({**base, "series": "l", "student": "labels", "teacher_ridge": None, "gen_error": lab[i]})
+        for ridge, shift in (("optimal", 0.0), ("fixed", fixed_shift)):
+            rows.append({**base, "series": f"s{ridge}", "student": "soft", "teacher_ridge": ridge,
+                         "gen_error": soft[i] + shift, "chi": chi[i], "temperature": 1.0})
+            rows.append({**base, "series": f"h{ridge}", "student": "hard", "teacher_ridge": ridge,
+                         "gen_error": hard[i] + shift, "chi": 0.5, "temperature": 0.0})
+    return {"errors": pd.DataFrame(rows)}
+
+
+def _verdicts(claim):
+    return {f.name.split()[1]: f.verdict for f in claim.findings}
+
+
+def test_label_noise_verdicts_flip_with_the_numbers():
+    p = study_params("label-noise", quick=True)
+    # KD degrades less than labels, gains grow, soft < hard, chi rises, the tuned teacher is better
+    c = label_noise.findings(_ln_table([0.20, 0.25, 0.29], [0.19, 0.21, 0.24], [0.195, 0.22, 0.25],
+                                       [0.3, 0.5, 0.7], 0.001), p)
+    f = {x.name: x.verdict for x in c.findings}
+    assert set(f.values()) == {SUPPORTED} and c.verdict == SUPPORTED
+    # KD inherits all the noise (degrades as much as labels), gains shrink, hard < soft, chi falls,
+    # the fixed-ridge teacher is better
+    c = label_noise.findings(_ln_table([0.20, 0.25, 0.29], [0.19, 0.25, 0.30], [0.185, 0.245, 0.289],
+                                       [0.7, 0.5, 0.3], -0.001), p)
+    f = {x.name: x.verdict for x in c.findings}
+    assert set(f.values()) == {CONTRADICTED} and c.verdict == CONTRADICTED
+    assert "R = " in c.findings[0].text and "0 of 2" in c.findings[0].text
+    # the constant classifier (label-only error at min(rho, 1 - rho)) is left out of R
+    c = label_noise.findings(_ln_table([0.20, 0.25, 0.30], [0.19, 0.21, 0.30], [0.195, 0.22, 0.30],
+                                       [0.3, 0.5, 0.7], 0.001), p)
+    assert "1 noisy point(s)" in c.findings[0].text and c.findings[0].verdict == SUPPORTED
+
+
+# ----------------------------------------------------------------------------- quick run, resume, folders
+
+
+@pytest.fixture(scope="module")
+def ln_quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("label-noise")
+    t0 = time.perf_counter()
+    r = study("label-noise", out, quick=True, progress=False)
+    return out, r, time.perf_counter() - t0
+
+
+def test_label_noise_quick_writes_every_output(ln_quick):
+    out, r, _ = ln_quick
+    for ext in ("png", "pdf"):
+        assert (out / f"label-noise.{ext}").stat().st_size > 1000
+    for ext in ("csv", "parquet"):
+        assert (out / "tables" / f"label-noise-errors.{ext}").is_file()
+        assert (out / "tables" / f"label-noise-theory-vs-simulation.{ext}").is_file()
+    text = (out / "report.md").read_text()
+    assert f"## Verdict: {r.claim.verdict}" in text and "## Theory vs simulation" in text
+    for f in r.claim.findings:
+        assert f.name in text and f.undecided  # a quick grid decides nothing over the missing noises
+    t = pd.read_parquet(out / "tables" / "label-noise-errors.parquet")
+    th = t[t["kind"] == "theory"]
+    assert th["converged"].all()
+    # the tuned soft/hard students are never worse than the label-only student (chi = 0 is in their space)
+    for _, g in th.groupby("label_noise"):
+        lab = g.loc[g["student"] == "labels", "gen_error"].iloc[0]
+        assert (g.loc[g["student"].isin(["soft", "hard"]), "gen_error"] <= lab + 1e-6).all()
+    assert json.loads((out / "parameters.json").read_text())["study"] == "label-noise"
+
+
+def test_rerun_resumes_from_the_cache_and_refuses_other_parameters(ln_quick):
+    out, r, first = ln_quick
+    files = {f: f.stat().st_mtime_ns for f in (out / "cache").rglob("*.json")}
+    t0 = time.perf_counter()
+    r2 = study("label-noise", out, quick=True, progress=False)
+    assert time.perf_counter() - t0 < first
+    assert {f: f.stat().st_mtime_ns for f in (out / "cache").rglob("*.json")} == files  # nothing recomputed
+    pd.testing.assert_frame_equal(r.tables["errors"].reset_index(drop=True),
+                                  r2.tables["errors"].reset_index(drop=True), check_dtype=False)
+    before = (out / "report.md").read_text()
+    with pytest.raises(OutputError, match="other parameters"):
+        study("label-noise", out, quick=False, progress=False)
+    assert (out / "report.md").read_text() == before
+
+
+def test_folder_of_another_study_is_not_overwritten(tmp_path):
+    (tmp_path / "parameters.json").write_text(json.dumps({"study": "weak-to-strong", "params": {}}))
+    with pytest.raises(OutputError, match="weak-to-strong"):
+        study("label-noise", tmp_path, quick=True, progress=False)
+    assert not (tmp_path / "report.md").exists()
+
+
+@pytest.mark.slow
+def test_resume_after_kill(tmp_path):
+    """SIGKILL a quick run once some tasks are stored; the rerun keeps them and finishes."""
+    out = tmp_path / "o"
+    proc = subprocess.Popen([*KDLAB, "study", "label-noise", "--quick", "--out", str(out), "--n-jobs", "1",
+                             "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    tasks = out / "cache" / "tasks"
+    while time.time() < deadline and len(list(tasks.glob("*.json"))) < 1:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    kept = {f: f.stat().st_mtime_ns for f in tasks.glob("*.json")}
+    assert 1 <= len(kept) < 3, "the run must be killed after its first task and before its last"
+    assert not (out / "report.md").exists()
+    done = _cli("study", "label-noise", "--quick", "--out", str(out), "--n-jobs", "1", "--quiet")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert all(f.stat().st_mtime_ns == m for f, m in kept.items())
+    assert len(list(tasks.glob("*.json"))) == 3
+    assert "## Verdict" in (out / "report.md").read_text()
