@@ -24,6 +24,9 @@ def _registry(*modules: str) -> dict:
 
 #: The studies, in the order of ``kdlab study --list``.
 STUDIES: dict[str, Study] = _registry(
+    "bayes_gap",
+    "self_distillation",
+    "weak_to_strong",
     "label_noise",
 )
 

@@ -1,0 +1,491 @@
+"""Study ``self-distillation``: rounds of a student (eta = 1) distilling the previous round.
+
+Round 0 is a logistic model (eta = 1) trained on the labels with its optimal ridge: the
+optimally regularized single model. Round r >= 1 is a student (eta = 1) that distils round
+r - 1, tuned greedily (the earlier rounds fixed at their tuned values): its ridge lam, its
+weight chi in [0, 1] on the previous round and either soft labels at the optimal temperature
+T (tune lam, chi, T) or hard pseudo-labels (T = 0; tune lam, chi). Two data settings: every
+round on ONE training set (``Shared``) or every round on its own fresh training set of the
+same size (``Fresh(alpha)``); label noise theta (a fraction of flipped training labels).
+
+The theory on one shared training set is affordable only up to round 2 with soft labels and
+round 1 with hard ones (a 3-stage shared chain with hard labels costs ~1.4 s a solve); on
+fresh sets every round is cheap. The simulation (finite N) runs every chain to the last
+round: on the shared set, the rounds beyond the last theory-tuned one use that round's tuned
+values repeated (they have no theory line and are not part of the theory-vs-simulation check).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pandas as pd
+
+from ..problem import Fresh, GaussianMixture, LogisticTeacher, Shared, Student
+from ..talk import _plot
+from ..talk._claims import CONTRADICTED, PARTLY, SUPPORTED, TOL, Claim, combine, fmt, fmt_g, md_table
+from ._core import Study, StudyContext, optimum_row, simulate_at, stage_column
+
+PARAMS = dict(rho=0.3, delta=1.0, alphas=[0.5, 1.0, 4.0], noises=[0.0, 0.1, 0.3],
+              rounds=[0, 1, 2, 3, 4, 5], shared_soft_rounds=[0, 1, 2], shared_hard_rounds=[0, 1],
+              lam_bounds=[1e-4, 1e2], student_lam_bounds=[1e-3, 1e2], temperature_bounds=[0.1, 10.0], sweeps=2,
+              shared_late_sweeps=1, worth_tol=1e-4,
+              alpha_sim=[1.0], n_features=1000, seeds=10, simulate=True)
+QUICK = dict(alphas=[1.0], noises=[0.0, 0.3], rounds=[0, 1, 2, 3], shared_soft_rounds=[0, 1], sweeps=1,
+             shared_late_sweeps=1,
+             n_features=200, seeds=4)
+
+#: The chains of the study: (data setting, label type) -> display label.
+SETTINGS = {("shared", "soft"): "one shared set, soft labels (lam, chi, T tuned)",
+            ("shared", "hard"): "one shared set, hard labels (T = 0; lam, chi tuned)",
+            ("fresh", "soft"): "fresh set per round, soft labels (lam, chi, T tuned)",
+            ("fresh", "hard"): "fresh set per round, hard labels (T = 0; lam, chi tuned)"}
+DATA_LABEL = {"shared": "one shared training set", "fresh": "a fresh training set per round"}
+
+
+def _space(labels, lam_bounds, temperature_bounds):
+    s = {"lam": tuple(lam_bounds), "chi": (0.0, 1.0)}
+    if labels == "soft":
+        s["temperature"] = tuple(temperature_bounds)
+    return s
+
+
+def chain_task(alpha, label_noise, data, labels, n_rounds, rho, delta, lam_bounds, student_lam_bounds,
+               temperature_bounds, sweeps) -> list:
+    """Theory rows of one chain, rounds 0..n_rounds, each round tuned given the earlier ones.
+
+    ``lam_bounds``: round 0's ridge interval, ``student_lam_bounds`` the students' (a student with
+    (near-)hard labels and a ridge ~1e-4 on a separable set makes the theory take minutes per solve
+    and fail). ``sweeps``: the coordinate-descent passes of :func:`~kdlab.runs.tuning.optimal_stage`, one
+    number or one per round. Round r starts its search from round r - 1's tuned values; if it
+    ends above round 0's error (which chi = 0 at round 0's ridge reproduces, so the search missed
+    the basin) it is searched again from (chi = 0, lam = round 0's) and the better optimum kept
+    (``start`` says which)."""
+    from ..errors import OptimizationError
+    from ..runs.tuning import optimal_stage
+
+    gm = GaussianMixture(alpha=alpha, delta=delta, rho=rho, label_noise=label_noise)
+    base = dict(kind="theory", series=SETTINGS[(data, labels)], alpha=alpha, label_noise=label_noise, data=data,
+                labels=labels)
+    t0 = time.process_time()
+    sw = [int(sweeps)] * (int(n_rounds) + 1) if isinstance(sweeps, (int, float)) else [int(x) for x in sweeps]
+    o0 = optimal_stage(gm, [LogisticTeacher(lam=0.1, eta=1.0)], {"lam": tuple(lam_bounds)}, sweeps=sw[0])
+    rows = [{**base, "round": 0, **optimum_row(o0, 0), "chi": math.nan, "temperature": math.nan,
+             "start": "", "cpu_s": time.process_time() - t0}]
+    lam0, e0 = o0.params["lam"], o0.gen_error
+    chain = [LogisticTeacher(lam=lam0, eta=1.0)]
+    space = _space(labels, student_lam_bounds, temperature_bounds)
+    lo, hi = student_lam_bounds
+    lam0s = min(max(lam0, lo), hi)  # round 0's ridge, within the students' interval
+    prev = {"lam": lam0s, "chi": 0.5, "temperature": 1.0}
+    for r in range(1, int(n_rounds) + 1):
+        t0 = time.process_time()
+        st = Student(eta=1.0, lam=0.1, chi=0.5, temperature=1.0 if labels == "soft" else 0.0,
+                     data=Shared() if data == "shared" else Fresh(alpha=alpha))
+        best, start, n_evals = None, "previous round", 0
+        for s, x0 in (("previous round", {k: prev[k] for k in space}),
+                      ("chi = 0", {"lam": lam0s, "chi": 0.0, **({"temperature": prev["temperature"]}
+                                                                 if "temperature" in space else {})})):
+            if best is not None and best.gen_error <= e0 + TOL:
+                break
+            try:
+                o = optimal_stage(gm, chain + [st], space, x0=x0, sweeps=sw[r])
+            except OptimizationError:
+                continue
+            n_evals += o.n_evals
+            if best is None or o.gen_error < best.gen_error:
+                best, start = o, s
+        if best is None:  # every solve failed: the chain stops here
+            rows.append({**base, "round": r, "gen_error": math.nan, "lam": math.nan, "chi": math.nan,
+                         "temperature": math.nan, "at_bound": False, "bound_params": "", "converged": False,
+                         "n_evals": n_evals, "start": "", "cpu_s": time.process_time() - t0})
+            break
+        row = {**base, "round": r, "temperature": 0.0, **optimum_row(best), "n_evals": n_evals, "start": start,
+               "cpu_s": time.process_time() - t0}
+        rows.append(row)
+        chain.append(st.replace(**best.params))
+        prev.update(best.params)
+    return rows
+
+
+def _n_rounds(p, data, labels):
+    if data == "shared":
+        return int(max(p["shared_soft_rounds"] if labels == "soft" else p["shared_hard_rounds"]))
+    return int(max(p["rounds"]))
+
+
+def _simulate(p, th, ctx) -> pd.DataFrame:
+    """Every chain at the alphas of ``alpha_sim`` simulated to the last round of ``rounds``: one
+    chain per (alpha, noise, setting), its rounds read from the stage columns."""
+    R = int(max(p["rounds"]))
+    base = {"rho": p["rho"], "delta": p["delta"], "teacher": "logistic"}
+    pts, meta = [], []
+    for (a, noise, data, _lab), g in th[th["alpha"].isin(p["alpha_sim"])].groupby(
+            ["alpha", "label_noise", "data", "labels"], sort=True):
+        g = g.sort_values("round")
+        ok = g[g["converged"].fillna(False).astype(bool)]
+        ok = ok[ok["round"] == np.arange(len(ok))]  # the converged rounds before any failure
+        if len(ok) < 2:
+            continue
+        tuned = {int(r["round"]): r for _, r in ok.iterrows()}
+        last = max(tuned)
+        pt = {"alpha": a, "label_noise": noise, "teacher_lam": tuned[0]["lam"], "teacher_eta": 1.0}
+        src = []
+        for k in range(1, R + 1):
+            r = tuned[min(k, last)]
+            pre = "" if k == 1 else f"stage{k}."
+            pt.update({f"{pre}eta": 1.0, f"{pre}lam": r["lam"], f"{pre}chi": r["chi"],
+                       f"{pre}temperature": r["temperature"], f"{pre}data_alpha": a if data == "fresh" else None})
+            src.append(r)
+        pts.append(pt)
+        meta.append((tuned[0], src, last))
+    recs = simulate_at(ctx, pts, base, n_features=p["n_features"], seeds=p["seeds"],
+                       label="simulation of every chain (rounds 0..%d)" % R)
+    out = []
+    for (r0, src, last), s in zip(meta, recs):
+        for k in range(R + 1):
+            r = r0 if k == 0 else src[k - 1]
+            col = stage_column(R + 1, k)
+            d = {c: r[c] for c in ("series", "alpha", "label_noise", "data", "labels", "lam", "chi", "temperature")}
+            d.update(kind="simulate", round=k, gen_error=s[col], gen_error_stderr=s[f"{col}_stderr"],
+                     n_features=s["n_features"], n_seeds=s["n_seeds"], at_bound=False, bound_params="",
+                     converged=True, tuned_round=min(k, last), extrapolated=bool(k > last))
+            out.append(d)
+    return pd.DataFrame(out)
+
+
+def _sweeps(p, data, n):
+    """Coordinate-descent passes per round: ``shared_late_sweeps`` for the rounds >= 2 on one shared set
+    (3-stage shared chains, ~0.3-0.7 s a solve), ``sweeps`` otherwise (one number when all agree)."""
+    if data != "shared" or n < 2 or int(p["shared_late_sweeps"]) == int(p["sweeps"]):
+        return int(p["sweeps"])
+    return [int(p["sweeps"])] * 2 + [int(p["shared_late_sweeps"])] * (n - 1)
+
+
+def compute(p: dict, ctx: StudyContext) -> dict:
+    items = [dict(alpha=a, label_noise=th, data=d, labels=lab, n_rounds=_n_rounds(p, d, lab), rho=p["rho"],
+                  delta=p["delta"], lam_bounds=p["lam_bounds"], student_lam_bounds=p["student_lam_bounds"],
+                  temperature_bounds=p["temperature_bounds"], sweeps=_sweeps(p, d, _n_rounds(p, d, lab)))
+             for (d, lab) in SETTINGS for a in p["alphas"] for th in p["noises"]]
+    # the expensive chains first (shared soft, then fresh soft), so that the workers stay busy
+    items.sort(key=lambda it: -(it["n_rounds"] ** 2 * (8 if it["data"] == "shared" else 1)
+                                * (2 if it["labels"] == "soft" else 1) * (1 + it["alpha"])))
+    th = ctx.map(chain_task, items, "theory: greedy tuning of every chain of rounds")
+    th["tuned_round"] = th["round"]
+    th["extrapolated"] = False
+    parts = [th]
+    if p["simulate"]:
+        parts.append(_simulate(p, th, ctx))
+    t = pd.concat(parts, ignore_index=True, sort=False)
+    order = {k: i for i, k in enumerate(SETTINGS)}
+    t["_o"] = [order[(d, lab)] for d, lab in zip(t["data"], t["labels"])]
+    t = t.sort_values(["kind", "_o", "alpha", "label_noise", "round"]).drop(columns="_o").reset_index(drop=True)
+    return {"rounds": t}
+
+
+# ----------------------------------------------------------------------------- reading the table
+
+
+def _theory(t) -> pd.DataFrame:
+    d = t[t["kind"] == "theory"]
+    return d[d["converged"].fillna(False).astype(bool)]
+
+
+def _chains(t):
+    """``{(data, labels, alpha, noise): Series round -> gen_error}`` of the converged theory rows."""
+    out = {}
+    for (d, lab, a, th), g in _theory(t).groupby(["data", "labels", "alpha", "label_noise"], sort=True):
+        out[(d, lab, float(a), float(th))] = g.groupby("round")["gen_error"].first().sort_index()
+    return out
+
+
+def _gain(e: pd.Series) -> float:
+    """Round 0's error minus the best later round's (NaN without a later round)."""
+    later = e[e.index >= 1]
+    return float(e.get(0, math.nan) - later.min()) if len(later) and 0 in e.index else math.nan
+
+
+def worth_rounds(e: pd.Series, tol: float) -> int:
+    """The round after which the next round improves the error by less than ``tol`` (the number
+    of rounds worth running); ``len(e) - 1`` (the last round) when every round improves."""
+    rs = sorted(int(r) for r in e.index)
+    for r in rs[:-1]:
+        if e[r] - e[r + 1] < tol:
+            return r
+    return rs[-1]
+
+
+def gain_map(t) -> pd.DataFrame:
+    """Per (data, alpha, noise): the gain eps_0 - min over rounds >= 1 and both label types, the
+    label type and round of that best."""
+    rows = []
+    ch = _chains(t)
+    for (d, a, th) in sorted({(k[0], k[2], k[3]) for k in ch}):
+        best = (math.inf, None, None)
+        e0 = math.nan
+        for lab in ("soft", "hard"):
+            e = ch.get((d, lab, a, th))
+            if e is None or 0 not in e.index:
+                continue
+            e0 = float(e[0])
+            later = e[e.index >= 1]
+            if len(later) and later.min() < best[0]:
+                best = (float(later.min()), lab, int(later.idxmin()))
+        rows.append({"data": d, "alpha": a, "label_noise": th, "eps0": e0, "best": best[0],
+                     "gain": e0 - best[0] if best[1] else math.nan, "labels": best[1], "round": best[2]})
+    return pd.DataFrame(rows)
+
+
+def _rounds_over(data, labels=None) -> tuple:
+    """The round lists a finding on ``data`` (and ``labels``; None: both) quantifies over."""
+    if data == "fresh":
+        return ("rounds",)
+    return tuple(f"shared_{lab}_rounds" for lab in ("soft", "hard") if labels in (None, lab))
+
+
+def _verdict(k, n):
+    return SUPPORTED if n and k == n else CONTRADICTED if k == 0 else PARTLY
+
+
+def findings(tables: dict, p: dict) -> Claim:
+    t = tables["rounds"]
+    c = Claim("Self-distillation: does distilling yourself, round after round, beat the best single model?",
+              "Self-distillation (a student, eta = 1, distilling the previous round, every round tuned greedily) "
+              "on one training set beats the optimally regularized logistic model, and hard pseudo-labels "
+              "denoise (they help more under label noise).", "self-distillation-rounds")
+    ch = _chains(t)
+    if not ch:
+        return c
+    wt = float(p.get("worth_tol", 1e-4))
+    rows = []
+    for (d, lab, a, th), e in ch.items():
+        rows.append([DATA_LABEL[d], lab, fmt_g(a), fmt_g(th)] + [fmt(e.get(r)) for r in range(0, 6)]
+                    + [fmt(_gain(e)), str(worth_rounds(e, wt)) if len(e) > 1 else "n/a"])
+    c.table = md_table(["data", "labels", "alpha", "noise theta"] + [f"round {r}" for r in range(6)]
+                       + ["gain eps_0 - min_{r>=1} eps_r", "rounds worth it"], rows)
+    verdicts = {}
+    # (1) does a round ever help, per setting
+    for (d, lab) in SETTINGS:
+        gs = [(a, th, _gain(e)) for (dd, ll, a, th), e in ch.items() if (dd, ll) == (d, lab)]
+        gs = [g for g in gs if np.isfinite(g[2])]
+        if not gs:
+            continue
+        k = sum(g > TOL for _, _, g in gs)
+        best = max(gs, key=lambda z: z[2])
+        v = _verdict(k, len(gs))
+        verdicts[("helps", d, lab)] = v
+        c.numbers[f"gain_max_{d}_{lab}"] = best[2]
+        c.add(f"{DATA_LABEL[d]}, {lab} labels: some round beats round 0 (the optimally regularized model)", v,
+              f"a round r >= 1 is below round 0 by more than {TOL:g} at {k} of {len(gs)} (alpha, theta) points; "
+              f"the largest gain eps_0 - min_r eps_r is {fmt(best[2])} at alpha = {fmt_g(best[0])}, theta = "
+              f"{fmt_g(best[1])}; the gains range from {fmt(min(g for _, _, g in gs))} to {fmt(best[2])}. "
+              + ("Rounds on fresh sets also see new samples, so their gain is not self-distillation alone. "
+                 if d == "fresh" else "")
+              + f"Rule: supported if some round helps at every point, contradicted if at none "
+              f"(rounds 1..{max(int(r) for (dd, ll, _, _), e in ch.items() if (dd, ll) == (d, lab) for r in e.index)} "
+              "of the theory).", ("alphas", "noises", *_rounds_over(d, lab)))
+    # (2) how many rounds are worth it, per data setting (chains with at least 2 theory rounds)
+    for d in ("shared", "fresh"):
+        ws = [(lab, a, th, worth_rounds(e, wt), int(max(e.index))) for (dd, lab, a, th), e in ch.items()
+              if dd == d and len(e) >= 3]
+        if not ws:
+            continue
+        k1 = sum(w <= 1 for *_, w, _ in ws)
+        still = [(lab, a, th) for lab, a, th, w, n in ws if w == n]
+        v = _verdict(k1, len(ws))
+        counts = ", ".join(f"{sum(w == r for *_, w, _ in ws)} chain(s) at {r}" for r in
+                           sorted({w for *_, w, _ in ws}))
+        c.numbers[f"worth_{d}"] = [w for *_, w, _ in ws]
+        c.add(f"{DATA_LABEL[d]}: one round captures the benefit (later rounds improve by < {wt:g})", v,
+              f"rounds worth running (the round after which the next improves eps_g by less than {wt:g}): "
+              f"{counts}; {k1} of {len(ws)} chains stop at round <= 1; {len(still)} still improve at their last "
+              f"theory round ({', '.join(f'{lab} alpha = {fmt_g(a)} theta = {fmt_g(th)}' for lab, a, th in still[:6])}"
+              f"{', ...' if len(still) > 6 else ''}). "
+              + ("On the shared set the theory reaches round 2 with soft labels only (hard-label chains, one round, "
+                 "are left out). " if d == "shared" else "")
+              + "Rule: supported if every chain stops at round <= 1, contradicted if none does.",
+              ("alphas", "noises", *_rounds_over(d)))
+    # (3) hard pseudo-labels denoise
+    for d in ("shared", "fresh"):
+        pts = []
+        for (dd, lab, a, th), e in ch.items():
+            if dd != d or lab != "hard" or th <= 0:
+                continue
+            clean = ch.get((d, "hard", a, 0.0))
+            g, g0 = _gain(e), (_gain(clean) if clean is not None else math.nan)
+            if np.isfinite(g) and np.isfinite(g0):
+                pts.append((a, th, g, g0))
+        if not pts:
+            continue
+        k = sum(g > TOL and g > g0 + TOL for _, _, g, g0 in pts)
+        v = _verdict(k, len(pts))
+        verdicts[("denoise", d)] = v
+        c.add(f"{DATA_LABEL[d]}: hard pseudo-labels denoise (their gain is positive under noise and larger "
+              "than without noise)", v,
+              "gain of the hard-label rounds over round 0, noisy vs clean: "
+              + "; ".join(f"alpha = {fmt_g(a)}, theta = {fmt_g(th)}: {fmt(g)} vs {fmt(g0)}" for a, th, g, g0 in pts)
+              + f". Rule: supported if at every noisy (alpha, theta) the gain exceeds {TOL:g} and the clean gain "
+              f"by {TOL:g}; contradicted if nowhere.", ("alphas", "noises", *_rounds_over(d, "hard")))
+    # (4) where self-distillation beats the single model (the gain map), per data setting
+    gm = gain_map(t)
+    for d in ("shared", "fresh"):
+        g = gm[(gm["data"] == d) & gm["gain"].notna()]
+        if g.empty:
+            continue
+        win = g[g["gain"] > TOL]
+        ups = []
+        for a, ga in g.groupby("alpha"):
+            ga = ga.sort_values("label_noise")
+            if len(ga) >= 2:
+                ups.append((a, float(ga["gain"].iloc[-1] - ga["gain"].iloc[0])))
+        ku = sum(x > TOL for _, x in ups)
+        v = _verdict(ku, len(ups)) if ups else PARTLY
+        bm = g.loc[g["gain"].idxmax()]
+        c.numbers[f"map_{d}"] = {"n_win": len(win), "n": len(g), "max_gain": float(bm["gain"])}
+        c.add(f"{DATA_LABEL[d]}: the gain over the single model grows with the label noise", v,
+              f"self-distillation (best of soft and hard labels, best round) beats round 0 by > {TOL:g} at "
+              f"{len(win)} of {len(g)} (alpha, theta) points ("
+              + ", ".join(f"({fmt_g(r['alpha'])}, {fmt_g(r['label_noise'])})" for _, r in win.iterrows())
+              + f"); the largest gain {fmt(bm['gain'])} at alpha = {fmt_g(bm['alpha'])}, theta = "
+              f"{fmt_g(bm['label_noise'])} ({bm['labels']} labels, round {bm['round']}). Gain at the largest noise "
+              "minus gain without noise: " + ", ".join(f"{fmt(x)} at alpha = {fmt_g(a)}" for a, x in ups)
+              + ". Rule: supported if positive (> 1e-6) at every alpha, contradicted if at none.",
+              ("alphas", "noises", *_rounds_over(d)))
+    c.verdict = combine([verdicts[k] for k in (("helps", "shared", "soft"), ("helps", "shared", "hard"),
+                                                ("denoise", "shared")) if k in verdicts])
+    return c
+
+
+# ----------------------------------------------------------------------------- figures
+
+_LAB_STYLE = {"soft": (_plot.PALETTE[0], "-", "o"), "hard": (_plot.PALETTE[1], "--", "s")}
+
+
+def _rounds_figure(plt, t, p):
+    noises = sorted(set(_theory(t)["label_noise"]))
+    a_sims = [a for a in p["alpha_sim"] if np.isclose(_theory(t)["alpha"], a).any()] or \
+        [sorted(set(_theory(t)["alpha"]))[0]]
+    ls_alpha = ["-", ":"]
+    fig, axes = plt.subplots(len(noises), 2, figsize=(11.5, 3.0 * len(noises) + 1.8), squeeze=False)
+    R = int(max(p["rounds"]))
+    for i, th in enumerate(noises):
+        for j, d in enumerate(("shared", "fresh")):
+            ax = axes[i][j]
+            for ia, a in enumerate(a_sims[:2]):
+                for lab in ("soft", "hard"):
+                    col, _, mk = _LAB_STYLE[lab]
+                    sel = (np.isclose(t["alpha"], a) & np.isclose(t["label_noise"], th) & (t["data"] == d)
+                           & (t["labels"] == lab))
+                    th_rows = t[sel & (t["kind"] == "theory")].rename(columns={"converged": "status_converged"})
+                    suffix = f", $\\alpha$ = {a:g}" if len(a_sims) > 1 else ""
+                    _plot.theory_line(ax, th_rows, "gen_error", col, f"theory, {lab} labels{suffix}",
+                                      ls=ls_alpha[ia] if len(a_sims) > 1 else _LAB_STYLE[lab][1], x="round")
+                    if not th_rows.empty:
+                        ax.plot(th_rows["round"], th_rows["gen_error"], ".", color=col, ms=5)
+                    s = t[sel & (t["kind"] == "simulate")]
+                    off = 0.07 * (-1 if lab == "soft" else 1)
+                    ex = (s["extrapolated"] if "extrapolated" in s else pd.Series(False, index=s.index)).astype(bool)
+                    tuned = s[~ex].assign(round=lambda x: x["round"] + off)
+                    extra = s[ex].assign(round=lambda x: x["round"] + off)
+                    _plot.sim_points(ax, tuned, "gen_error", col, marker=mk, x="round",
+                                     label=f"simulation, {lab} labels{suffix}")
+                    if not extra.empty:
+                        ax.errorbar(extra["round"], extra["gen_error"], yerr=extra["gen_error_stderr"], fmt=mk,
+                                    ms=4.5, mfc=col, mec=col, ecolor=col, alpha=0.45, capsize=2.5, ls="none",
+                                    label=f"simulation, {lab}: last tuned round's values repeated (no theory)")
+                e0 = t[(t["kind"] == "theory") & np.isclose(t["alpha"], a) & np.isclose(t["label_noise"], th)
+                       & (t["round"] == 0)]["gen_error"]
+                if len(e0):
+                    ax.axhline(float(e0.iloc[0]), color=_plot.GREY, lw=1, ls=":",
+                               label="round 0: optimally regularized logistic model")
+            ax.set_xticks(range(R + 1))
+            ax.set_xlabel("round r")
+            ax.set_ylabel("generalization error $\\varepsilon_g$")
+            a_txt = ", ".join(f"{a:g}" for a in a_sims[:2])
+            ax.set_title(f"{DATA_LABEL[d]}, label noise $\\theta$ = {th:g}, $\\alpha$ = {a_txt}", fontsize=9.5)
+    seen, hh, ll = set(), [], []
+    for ax in axes.ravel():
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab and not lab.startswith("_") and lab not in seen:
+                seen.add(lab)
+                hh.append(h)
+                ll.append(lab)
+    fig.legend(hh, ll, loc="lower center", ncol=2, fontsize=8, frameon=True, bbox_to_anchor=(0.5, 0.045))
+    fig.suptitle("Self-distillation: error vs round r (r = 0: logistic model on the labels, optimal ridge; r >= 1: "
+                 "a student distilling round r-1,\ntuned greedily; every model on all the features, $\\eta$ = 1; "
+                 f"$\\rho$ = {p['rho']:g}, $\\Delta$ = {p['delta']:g})", fontsize=10.5)
+    _plot.footer(fig, {**p, "seeds": list(range(p["seeds"])) if isinstance(p["seeds"], int) else p["seeds"]},
+                 f"Theory on one shared set: rounds 0-{max(p['shared_soft_rounds'])} (soft), "
+                 f"0-{max(p['shared_hard_rounds'])} "
+                 "(hard); later shared rounds are simulated only, at the last tuned round's (lam, chi, T) repeated "
+                 "(faded markers). Soft markers shifted left, hard right, for readability.")
+    fig.tight_layout(rect=(0, 1.5 / (3.0 * len(noises) + 1.8), 1, 0.95))
+    return fig
+
+
+def _map_figure(plt, t, p):
+    from matplotlib.colors import TwoSlopeNorm
+
+    gm = gain_map(t)
+    alphas_ = sorted(set(gm["alpha"]))
+    noises = sorted(set(gm["label_noise"]))
+    fig, axes = plt.subplots(1, 2, figsize=(12.5, 4.6), squeeze=False)
+    for j, d in enumerate(("shared", "fresh")):
+        ax = axes[0][j]
+        g = gm[gm["data"] == d]
+        Z = np.full((len(noises), len(alphas_)), np.nan)
+        for _, r in g.iterrows():
+            Z[noises.index(r["label_noise"]), alphas_.index(r["alpha"])] = r["gain"]
+        fin = Z[np.isfinite(Z)]
+        vmax = max(float(fin.max()) if fin.size else 0.0, 1e-6)
+        vmin = min(float(fin.min()) if fin.size else 0.0, -0.05 * vmax)
+        mesh = ax.pcolormesh(np.arange(len(alphas_) + 1) - 0.5, np.arange(len(noises) + 1) - 0.5, Z,
+                             cmap="RdBu", norm=TwoSlopeNorm(vcenter=0.0, vmin=vmin, vmax=vmax), shading="flat")
+        for _, r in g.iterrows():
+            x, y = alphas_.index(r["alpha"]), noises.index(r["label_noise"])
+            ok = np.isfinite(r["gain"])
+            txt = "n/a" if not ok else f"{r['gain']:.2g}\n{r['labels']}, r = {r['round']}"
+            ax.text(x, y, txt, ha="center", va="center", fontsize=8,
+                    color="white" if ok and r["gain"] > 0.6 * vmax else "black")
+        ax.set_xticks(range(len(alphas_)), [f"{a:g}" for a in alphas_])
+        ax.set_yticks(range(len(noises)), [f"{x:g}" for x in noises])
+        ax.set_xlabel("$\\alpha$ = M / N (samples per dimension, each training set)")
+        ax.set_ylabel("label noise $\\theta$ (flipped fraction)")
+        ax.set_title(DATA_LABEL[d], fontsize=9.5)
+        ax.grid(False)
+        cb = fig.colorbar(mesh, ax=ax, shrink=0.95)
+        cb.set_label("gain $\\varepsilon_0 - \\min_{r \\geq 1} \\varepsilon_r$ (> 0: self-distillation wins)",
+                     fontsize=8.5)
+    fig.suptitle("Where self-distillation beats the optimally regularized single model (theory; best of soft and "
+                 "hard labels and of the rounds)", fontsize=10.5)
+    fig.text(0.01, 0.005, "Theory (N$\\to\\infty$) only; cell text: gain, label type, round of the best. "
+             f"Rounds of the theory: 0-{max(p['shared_soft_rounds'])} (soft) and 0-{max(p['shared_hard_rounds'])} "
+             f"(hard) on one shared set, 0-{max(p['rounds'])} on fresh sets (which also see new samples). "
+             "Each panel has its own colour scale.", fontsize=7.5, color="#444444", ha="left", va="bottom",
+             wrap=True)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.95))
+    return fig
+
+
+def figures(tables: dict, p: dict) -> dict:
+    plt = _plot.setup()
+    t = tables["rounds"]
+    if _theory(t).empty:
+        return {}
+    return {"self-distillation-rounds": _rounds_figure(plt, t, p), "self-distillation-gain-map": _map_figure(plt, t, p)}
+
+
+STUDY = Study(
+    name="self-distillation",
+    title="Study: self-distillation, round after round",
+    summary="rounds of a student (eta = 1) distilling the previous round, tuned greedily: better than the best "
+            "single model?",
+    question="A student (eta = 1) distils the previous round, round after round, every round's ridge, weight chi "
+             "and temperature (or hard pseudo-labels) tuned greedily. Does any round beat the optimally regularized "
+             "single logistic model, on one shared training set and with a fresh set per round? How many rounds "
+             "are worth it? Do hard pseudo-labels denoise? Where in (alpha, label noise) does self-distillation win?",
+    params=PARAMS, quick=QUICK, compute=compute, figures=figures, findings=findings,
+    compare={"rounds": ("series", "alpha", "label_noise", "round")},
+)
