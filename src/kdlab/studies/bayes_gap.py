@@ -287,9 +287,9 @@ def findings(tables: dict, p: dict) -> Claim:
               f"{fmt_g(T_max)} (lam, chi tuned) minus at T*, in % of the gap labels only - floor (negative: "
               f"T = {fmt_g(T_max)} is better, the error being flat in T beyond T*, where the search stopped): "
               + ", ".join(f"{100 * (eL - e) / gap:+.2f}% ({d}, alpha = {fmt_g(a)})" for a, d, _, _, e, eL, gap in tt)
-              + f". Rule: supported if the T = {fmt_g(T_max)} student is within {100 * LARGE_T_TOL:g}% of the gap "
-              f"of the tuned-T one at every point ({k4} of {len(tt)}), contradicted if nowhere (a finite T is then "
-              "clearly better).", ("alphas",))
+              + f". Rule: supported if the T = {fmt_g(T_max)} student is no worse than the tuned-T one by more "
+              f"than {100 * LARGE_T_TOL:g}% of the gap at every point ({k4} of {len(tt)}), contradicted if nowhere "
+              "(a finite T is then clearly better).", ("alphas",))
 
     # 5. consistency with the floors
     below, below_naive, n5 = [], 0, 0
