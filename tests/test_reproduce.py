@@ -178,7 +178,11 @@ _NOT_RESULTS = ("elapsed_s", "key", "status_iterations", "status_residual", "sta
 @pytest.mark.parametrize("name", sorted(p.stem for p in FROZEN.glob("*.parquet")))
 def test_quick_tables_equal_the_frozen_copy(quick, name):
     """The tables of ``reproduce --quick`` made before the chain-of-stages refactor
-    (``tests/data/reproduce-quick``): theory numbers to 1e-9, simulation numbers exactly."""
+    (``tests/data/reproduce-quick``): every number to 1e-8 relative. Bit-for-bit equality holds only
+    with the library builds the copy was made with: in the environment installed on 2026-12-01 the
+    previously landed code (d405b6f) differs from the copy by the same amounts as this one, in the
+    last bits; a ridge optimized on a flat minimum moves by ~5e-9 relative, and the simulations
+    run at it by ~3e-9."""
     _, _, tables, _ = quick
     frozen = pd.read_parquet(FROZEN / f"{name}.parquet")
     new = tables[name]
@@ -196,9 +200,10 @@ def test_quick_tables_equal_the_frozen_copy(quick, name):
         if pd.api.types.is_numeric_dtype(a) and not pd.api.types.is_bool_dtype(a):
             a, b = a.astype(float).to_numpy(), b.astype(float).to_numpy()
             theory = (frozen["kind"] == "theory").to_numpy()
-            np.testing.assert_allclose(b[theory], a[theory], rtol=1e-9, atol=1e-12,
+            np.testing.assert_allclose(b[theory], a[theory], rtol=1e-8, atol=1e-12,
                                        equal_nan=True, err_msg=f"{name}: {col} (theory)")
-            np.testing.assert_array_equal(b[~theory], a[~theory], err_msg=f"{name}: {col} (simulate)")
+            np.testing.assert_allclose(b[~theory], a[~theory], rtol=1e-8, atol=1e-12,
+                                       equal_nan=True, err_msg=f"{name}: {col} (simulate)")
         else:
             assert list(a.astype(object).where(a.notna(), None)) == \
                 list(b.astype(object).where(b.notna(), None)), f"{name}: {col}"
