@@ -14,7 +14,6 @@ values are then NaN).
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
@@ -24,6 +23,7 @@ import pandas as pd
 
 from ..runs.sweep import Sweep
 from ..talk._claims import Claim
+from ..talk._core import RunContext
 
 __all__ = ["Study", "StudyContext", "StudyOutput", "compare", "SIM_TOL_SE", "SIM_TOL_REL", "within_tolerance",
            "optimum_row", "edge_rows", "stage_column", "simulate_at"]
@@ -62,20 +62,10 @@ class Study:
 
 
 @dataclass
-class StudyContext:
-    """How a study runs its computations: cache ``store`` (None: no cache), ``n_jobs``, a Dask
-    ``scheduler`` (``distributed.Client``), progress messages."""
-
-    store: Optional[Path] = None
-    n_jobs: Optional[int] = None
-    scheduler: Any = None
-    progress: bool = True
-
-    def run(self, sweep: Sweep, label: str = "") -> pd.DataFrame:
-        """A :class:`~kdlab.runs.sweep.Sweep` (cached point by point in ``store``)."""
-        if self.progress and label:
-            print(f"  - {label}: {len(sweep.tasks)} point(s) [{sweep.backend}]", file=sys.stderr, flush=True)
-        return sweep.run(self.store, n_jobs=self.n_jobs, scheduler=self.scheduler, progress=self.progress)
+class StudyContext(RunContext):
+    """How a study runs its computations: :class:`kdlab.talk.RunContext` (cache ``store``,
+    ``n_jobs``, Dask ``scheduler``, progress; ``run(sweep, label)`` for cached sweeps) plus
+    :meth:`map` for cached theory tasks."""
 
     def map(self, fn: Callable, items: Sequence[Mapping[str, Any]], label: str = "") -> pd.DataFrame:
         """``fn(**args)`` for every ``args`` of ``items`` (each returns a list of row dicts), cached

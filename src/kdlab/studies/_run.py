@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 
 from ..errors import OutputError, ParameterError
 from ..io import TABLE_FORMATS, atomic_write, dumps_json, write_json, write_table
-from ..talk._run import _check_args, _client, check_output
+from ..talk._run import _check_args, _client, check_output, resolve_params
 from . import STUDIES
 from ._core import Study, StudyContext, StudyOutput, compare
 
@@ -28,16 +28,7 @@ def _spec(name: str) -> Study:
 def study_params(name: str, quick: bool = False, **overrides) -> dict:
     """The parameters a study runs with (``quick``: its fast variant), with ``overrides``."""
     spec = _spec(name)
-    p = dict(spec.params)
-    if quick:
-        p.update(spec.quick)
-    unknown = set(overrides) - set(p)
-    if unknown:
-        raise ParameterError(f"unknown parameter(s) for study {name!r}: {sorted(unknown)}; "
-                             f"known: {', '.join(p)}")
-    p.update(overrides)
-    if "seeds" in p:
-        p["seeds"] = list(range(p["seeds"])) if isinstance(p["seeds"], int) else list(p["seeds"])
+    p = resolve_params(spec.params, spec.quick if quick else {}, overrides, f"study {name!r}")
     return json.loads(dumps_json(p))
 
 

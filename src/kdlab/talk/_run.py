@@ -22,7 +22,8 @@ from ..io import TABLE_FORMATS, atomic_write, dumps_json, ensure_dir, write_json
 from . import FIGURES
 from ._core import Figure, FigureOutput, RunContext
 
-__all__ = ["ReproduceResult", "figure_params", "compute_figure", "plot_figure", "make_figure", "reproduce",
+__all__ = ["ReproduceResult", "figure_params", "resolve_params", "compute_figure", "plot_figure", "make_figure",
+           "reproduce",
            "figure", "check_output", "run_mode"]
 
 
@@ -36,14 +37,19 @@ def _spec(name: str) -> Figure:
 def figure_params(name: str, quick: bool = False, **overrides) -> dict:
     """The parameters a figure is computed with (``quick``: the fast variant), with overrides."""
     spec = _spec(name)
-    p = dict(spec.params)
-    if quick:
-        p.update(spec.quick)
+    return resolve_params(spec.params, spec.quick if quick else {}, overrides, f"figure {name!r}")
+
+
+def resolve_params(defaults: dict, quick: dict, overrides: dict, what: str) -> dict:
+    """``defaults`` updated by ``quick`` then ``overrides`` (names must be known: otherwise
+    :class:`ParameterError` naming ``what``); an integer ``seeds`` becomes ``range(seeds)``."""
+    p = {**defaults, **quick}
     unknown = set(overrides) - set(p)
     if unknown:
-        raise ParameterError(f"unknown parameter(s) for figure {name!r}: {sorted(unknown)}")
+        raise ParameterError(f"unknown parameter(s) for {what}: {sorted(unknown)}; known: {', '.join(p)}")
     p.update(overrides)
-    p["seeds"] = list(range(p["seeds"])) if isinstance(p["seeds"], int) else list(p["seeds"])
+    if "seeds" in p:
+        p["seeds"] = list(range(p["seeds"])) if isinstance(p["seeds"], int) else list(p["seeds"])
     return p
 
 
