@@ -31,7 +31,7 @@ import pandas as pd
 
 from ..problem import BayesOptimalTeacher, Fresh, GaussianMixture, LogisticTeacher, Shared, Student
 from ..talk import _plot
-from ..talk._claims import CONTRADICTED, PARTLY, SUPPORTED, TOL, Claim, combine, fmt, fmt_g, md_table
+from ..talk._claims import CONTRADICTED, PARTLY, SUPPORTED, TOL, Claim, combine, fmt, fmt_g, frac_verdict, md_table
 from ._core import Study, StudyContext, optimum_row, simulate_at, stage_column
 
 PARAMS = dict(rho=0.3, delta=1.0, eta=0.5, alphas=[0.5, 1.0, 2.0, 4.0, 8.0],
@@ -229,7 +229,7 @@ def findings(tables: dict, p: dict) -> Claim:
     fin = np.isfinite(fsh)
     part = fin & (fsh < 0.9)
     k1 = int(part.sum())
-    v1 = (SUPPORTED if fin.any() and k1 == int(fin.sum()) else CONTRADICTED if k1 == 0 else PARTLY)
+    v1 = frac_verdict(k1, int(fin.sum()))
     c.add("on the teacher's training set, KD closes only part of the gap", v1,
           "fraction of the gap (labels only - floor) closed by the best shared-set KD student (best of soft, hard, "
           "large T, each tuned): " + ", ".join(f"{100 * f:.0f}% ({w}) at alpha = {fmt_g(a)}" for a, _, f, w in sh)
@@ -243,7 +243,7 @@ def findings(tables: dict, p: dict) -> Claim:
         diffs.append((a, fs, ff, wf, ff - fs))
     k2 = sum(np.isfinite(x) and x > CLEAR for *_, x in diffs)
     n2 = sum(np.isfinite(x) for *_, x in diffs)
-    v2 = SUPPORTED if n2 and k2 == n2 else CONTRADICTED if k2 == 0 else PARTLY
+    v2 = frac_verdict(k2, n2)
     c.add("the shared training set is what holds the student back", v2,
           "best fresh-set KD student (teacher on one set, student on a fresh set of the same size) vs the best "
           "shared-set one, fraction of the same gap closed: "
@@ -258,7 +258,7 @@ def findings(tables: dict, p: dict) -> Claim:
     sw = [x for x in sw if np.isfinite(x[2]) and np.isfinite(x[3])]
     ks = sum(s < h - TOL for _, _, s, h in sw)
     kh = sum(h < s - TOL for _, _, s, h in sw)
-    v3 = SUPPORTED if sw and ks == len(sw) else CONTRADICTED if ks == 0 else PARTLY
+    v3 = frac_verdict(ks, len(sw))
     c.add("soft labels (tuned T) beat hard labels", v3,
           f"the tuned soft KD student is better than the tuned hard-label one (by > {TOL:g}) at {ks} of {len(sw)} "
           f"(alpha, training set) points, worse at {kh}; soft - hard: "
@@ -279,7 +279,7 @@ def findings(tables: dict, p: dict) -> Claim:
     if tt:
         k4 = sum(eL - e <= LARGE_T_TOL * gap for a, d, T, edge, e, eL, gap in tt)
         n_edge = sum(x[3] for x in tt)
-        v4 = SUPPORTED if k4 == len(tt) else CONTRADICTED if k4 == 0 else PARTLY
+        v4 = frac_verdict(k4, len(tt))
         c.add("the optimal temperature is large: the T -> infinity limit matches the tuned T", v4,
               f"soft KD (T^2-scaled KD term): tuned T* from {fmt(min(x[2] for x in tt), 3)} to "
               f"{fmt(max(x[2] for x in tt), 3)} over the (alpha, training set) points, on the edge of "

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..problem import GaussianMixture, LogisticTeacher, Student
 from ..talk import _plot
-from ..talk._claims import CONTRADICTED, PARTLY, SUPPORTED, TOL, Claim, combine, fmt, fmt_g, md_table
+from ..talk._claims import TOL, Claim, combine, fmt, fmt_g, frac_verdict, md_table
 from ._core import Study, StudyContext, optimum_row, simulate_at
 
 PARAMS = dict(rho=0.3, delta=1.0, eta=0.5, teacher_lam=0.1,
@@ -182,7 +182,7 @@ def findings(t: dict, p: dict) -> Claim:
         return c
     fin = [v for _, _, v in ratios if np.isfinite(v)]
     k = sum(v < 1 - 1e-3 for v in fin)
-    v1 = SUPPORTED if fin and k == len(fin) else CONTRADICTED if k == 0 else PARTLY
+    v1 = frac_verdict(k, len(fin))
     lo = min(ratios, key=lambda z: z[2]) if ratios else (math.nan,) * 3
     hi = max(ratios, key=lambda z: z[2]) if ratios else (math.nan,) * 3
     c.add("the KD student's error grows less with the noise than the label-only student's", v1,
@@ -194,7 +194,7 @@ def findings(t: dict, p: dict) -> Claim:
           "are left out. Rule: supported if R < 0.999 at every point (KD removes part of the noise), "
           "contradicted if at none (KD inherits all of it).", ("alphas", "noises"))
     kp = sum(m > g0 + TOL for _, m, _, g0 in peaks)
-    v2 = SUPPORTED if peaks and kp == len(peaks) else CONTRADICTED if kp == 0 else PARTLY
+    v2 = frac_verdict(kp, len(peaks))
     c.add("distillation helps more with label noise than without", v2,
           "gain = eps_labels - eps_KD (optimal teacher ridge): without noise, and its maximum over the noisy "
           "levels: " + "; ".join(f"alpha = {fmt_g(a)}: {fmt(g0)} -> {fmt(m)} at theta = {fmt_g(x)}"
@@ -202,13 +202,13 @@ def findings(t: dict, p: dict) -> Claim:
           + ". Rule: supported if the maximum exceeds the noiseless gain at every alpha.", ("alphas", "noises"))
     ks = sum(s for _, _, s, _ in soft_wins)
     kh = sum(h for _, _, _, h in soft_wins)
-    v3 = SUPPORTED if soft_wins and ks == len(soft_wins) else CONTRADICTED if ks == 0 else PARTLY
+    v3 = frac_verdict(ks, len(soft_wins))
     c.add("soft labels (optimal T) beat hard labels", v3,
           f"the tuned soft KD student is better than the tuned hard KD student (by more than {TOL:g}) at {ks} "
           f"of {len(soft_wins)} (alpha, theta) points, worse at {kh}, tied elsewhere. Rule: supported if "
           "better everywhere.", ("alphas", "noises"))
     kc = sum(d > 0.01 for _, d, *_ in chi_up)
-    v4 = SUPPORTED if chi_up and kc == len(chi_up) else CONTRADICTED if kc == 0 else PARTLY
+    v4 = frac_verdict(kc, len(chi_up))
     c.add("the optimal weight chi on the teacher grows with the noise", v4,
           f"soft KD, optimal teacher, over the noise levels where KD helps (gain > {HELPS:g}): "
           + ("; ".join(f"chi* {fmt(c0, 3)} at theta = {fmt_g(x0)} -> {fmt(c1, 3)} at theta = {fmt_g(x1)} "
@@ -216,7 +216,7 @@ def findings(t: dict, p: dict) -> Claim:
           + ". Rule: supported if chi* rises by > 0.01 at every alpha.", ("alphas", "noises"))
     kr = sum(d > TOL for *_, d in ridge_cmp)
     kw = sum(d < -TOL for *_, d in ridge_cmp)
-    v5 = SUPPORTED if ridge_cmp and kr == len(ridge_cmp) else CONTRADICTED if kr == 0 else PARTLY
+    v5 = frac_verdict(kr, len(ridge_cmp))
     worst = min(ridge_cmp, key=lambda z: z[2]) if ridge_cmp else (math.nan,) * 3
     c.add("the teacher's own optimal ridge gives the better student", v5,
           f"under noise, the best KD student of the optimally regularized teacher beats that of the teacher with "

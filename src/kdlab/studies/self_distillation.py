@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..problem import Fresh, GaussianMixture, LogisticTeacher, Shared, Student
 from ..talk import _plot
-from ..talk._claims import CONTRADICTED, PARTLY, SUPPORTED, TOL, Claim, combine, fmt, fmt_g, md_table
+from ..talk._claims import PARTLY, TOL, Claim, combine, fmt, fmt_g, frac_verdict, md_table
 from ._core import Study, StudyContext, optimum_row, simulate_at, stage_column
 
 PARAMS = dict(rho=0.3, delta=1.0, alphas=[0.5, 1.0, 4.0], noises=[0.0, 0.1, 0.3],
@@ -245,9 +245,6 @@ def _rounds_over(data, labels=None) -> tuple:
     return tuple(f"shared_{lab}_rounds" for lab in ("soft", "hard") if labels in (None, lab))
 
 
-def _verdict(k, n):
-    return SUPPORTED if n and k == n else CONTRADICTED if k == 0 else PARTLY
-
 
 def findings(tables: dict, p: dict) -> Claim:
     t = tables["rounds"]
@@ -274,7 +271,7 @@ def findings(tables: dict, p: dict) -> Claim:
             continue
         k = sum(g > TOL for _, _, g in gs)
         best = max(gs, key=lambda z: z[2])
-        v = _verdict(k, len(gs))
+        v = frac_verdict(k, len(gs))
         verdicts[("helps", d, lab)] = v
         c.numbers[f"gain_max_{d}_{lab}"] = best[2]
         c.add(f"{DATA_LABEL[d]}, {lab} labels: some round beats round 0 (the optimally regularized model)", v,
@@ -294,7 +291,7 @@ def findings(tables: dict, p: dict) -> Claim:
             continue
         k1 = sum(w <= 1 for *_, w, _ in ws)
         still = [(lab, a, th) for lab, a, th, w, n in ws if w == n]
-        v = _verdict(k1, len(ws))
+        v = frac_verdict(k1, len(ws))
         counts = ", ".join(f"{sum(w == r for *_, w, _ in ws)} chain(s) at {r}" for r in
                            sorted({w for *_, w, _ in ws}))
         c.numbers[f"worth_{d}"] = [w for *_, w, _ in ws]
@@ -320,7 +317,7 @@ def findings(tables: dict, p: dict) -> Claim:
         if not pts:
             continue
         k = sum(g > TOL and g > g0 + TOL for _, _, g, g0 in pts)
-        v = _verdict(k, len(pts))
+        v = frac_verdict(k, len(pts))
         verdicts[("denoise", d)] = v
         c.add(f"{DATA_LABEL[d]}: hard pseudo-labels denoise (their gain is positive under noise and larger "
               "than without noise)", v,
@@ -341,7 +338,7 @@ def findings(tables: dict, p: dict) -> Claim:
             if len(ga) >= 2:
                 ups.append((a, float(ga["gain"].iloc[-1] - ga["gain"].iloc[0])))
         ku = sum(x > TOL for _, x in ups)
-        v = _verdict(ku, len(ups)) if ups else PARTLY
+        v = frac_verdict(ku, len(ups)) if ups else PARTLY
         bm = g.loc[g["gain"].idxmax()]
         c.numbers[f"map_{d}"] = {"n_win": len(win), "n": len(g), "max_gain": float(bm["gain"])}
         c.add(f"{DATA_LABEL[d]}: the gain over the single model grows with the label noise", v,
