@@ -81,15 +81,19 @@ def params_table() -> str:
     """Every declaration of :mod:`kdlab.params`: object, name, type, default, range, help."""
     from kdlab import params
 
-    groups = [("DATA", "GaussianMixture", params.DATA),
-              ("LOGISTIC_TEACHER", "LogisticTeacher", params.LOGISTIC_TEACHER),
-              ("BAYES_TEACHER", "BayesOptimalTeacher", params.BAYES_TEACHER),
-              ("STUDENT", "Student", params.STUDENT), ("FRESH", "Fresh", params.FRESH)]
+    groups = [("DATA", "[`GaussianMixture`][kdlab.problem.GaussianMixture]", params.DATA),
+              ("LOGISTIC_TEACHER", "[`LogisticTeacher`][kdlab.problem.LogisticTeacher]", params.LOGISTIC_TEACHER),
+              ("BAYES_TEACHER", "[`BayesOptimalTeacher`][kdlab.problem.BayesOptimalTeacher]", params.BAYES_TEACHER),
+              ("STUDENT", "[`Student`][kdlab.problem.Student]", params.STUDENT),
+              ("FRESH", "[`Fresh`][kdlab.problem.Fresh]", params.FRESH),
+              ("THEORY_OPTIONS", "[`theory.solve`][kdlab.theory.solve]", params.THEORY_OPTIONS),
+              ("SIMULATION_OPTIONS", "[`simulate`][kdlab.simulate]", params.SIMULATION_OPTIONS),
+              ("RUN_OPTIONS", "every command that computes several points", params.RUN_OPTIONS)]
     lines = ["| declaration | parameter | symbol | type | default | range | meaning |",
              "|---|---|---|---|---|---|---|"]
-    for const, cls, decl in groups:
+    for const, where, decl in groups:
         for name, p in decl.items():
-            lines.append(f"| `{const}` ([`{cls}`][kdlab.problem.{cls}]) | `{name}` | {p.symbol or '—'} | "
+            lines.append(f"| `{const}` ({where}) | `{name}` | {p.symbol or '—'} | "
                          f"{p.type.__name__} | `{p.default!r}` | {_cell(p.range_text)} | {_cell(p.help)} |")
     return "\n".join(lines) + "\n"
 

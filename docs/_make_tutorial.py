@@ -95,10 +95,10 @@ spaced from 0.5 to 5."""),
     ("code", """t = time.perf_counter()
 df = theory.curve(data, teacher, student, along="alpha", values="0.5:5:30")
 print(f"{len(df)} points in {time.perf_counter() - t:.1f} s; all converged: {bool(df.status_converged.all())}")
-df[["alpha", "teacher_gen_error", "student_gen_error", "bayes_error", "bayes_error_sparse"]].head()"""),
+df[["alpha", "stage0_gen_error", "stage1_gen_error", "bayes_error", "bayes_error_sparse"]].head()"""),
     ("code", """fig, ax = plt.subplots(figsize=(6, 4))
-ax.plot(df.alpha, df.teacher_gen_error, "C0-", label="teacher (theory)")
-ax.plot(df.alpha, df.student_gen_error, "C1-", label="KD student (theory)")
+ax.plot(df.alpha, df.stage0_gen_error, "C0-", label="teacher (theory)")
+ax.plot(df.alpha, df.stage1_gen_error, "C1-", label="KD student (theory)")
 ax.plot(df.alpha, df.bayes_error, "k:", label="Bayes-optimal")
 ax.plot(df.alpha, df.bayes_error_sparse, "k--", lw=0.8, label="Bayes-optimal, eta = 0.5")
 ax.set_xlabel("alpha = M / N")
@@ -123,8 +123,8 @@ for a, s in zip(alphas, sims):
     print(f"alpha={a:3.1f}: teacher {s.teacher.gen_error:.4f} ± {s.teacher.gen_error_stderr:.4f}, "
           f"student {s.student.gen_error:.4f} ± {s.student.gen_error_stderr:.4f}")"""),
     ("code", """fig, ax = plt.subplots(figsize=(6, 4))
-ax.plot(df.alpha, df.teacher_gen_error, "C0-", label="teacher (theory)")
-ax.plot(df.alpha, df.student_gen_error, "C1-", label="KD student (theory)")
+ax.plot(df.alpha, df.stage0_gen_error, "C0-", label="teacher (theory)")
+ax.plot(df.alpha, df.stage1_gen_error, "C1-", label="KD student (theory)")
 ax.errorbar(alphas, [s.teacher.gen_error for s in sims], yerr=[s.teacher.gen_error_stderr for s in sims],
             fmt="o", color="C0", capsize=3, label="teacher (N = 400, 8 seeds)")
 ax.errorbar(alphas, [s.student.gen_error for s in sims], yerr=[s.student.gen_error_stderr for s in sims],

@@ -1,9 +1,10 @@
 """Theory of chains of stages (``docs/theory.md``, "Chains of stages"): exact limits, the
-pair path vs the generic per-stage map, honest failures, bad input, warm starts, the CLI, and
+the former pair solver's numbers, honest failures, bad input, warm starts, the CLI, and
 (slow) theory vs ``kdlab.simulate``."""
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,11 +15,10 @@ from kdlab import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student
 from kdlab.cli import app
 from kdlab.errors import ParameterError
 from kdlab.losses import KDLoss
-from kdlab.problem import Fresh, Problem
+from kdlab.problem import Fresh, Problem, teacher_from_name
 from kdlab.results import Status
 from kdlab.theory import WarmStart, bayes_optimal_error, curve, solve
 from kdlab.theory import stage as stage_module
-from kdlab.theory.chain import solve_chain
 
 OBS = ("gen_error", "train_error", "train_loss", "m", "q", "bias")
 DATA = GaussianMixture(alpha=2.0, delta=1.0, rho=0.3)
@@ -30,25 +30,24 @@ def rel(a, b):
 
 
 # --------------------------------------------------------------------------- exact limits
-@pytest.mark.parametrize("data, teacher, student", [
-    (DATA, T01, Student(eta=0.5, chi=0.5, temperature=1.0, lam=0.1)),
-    (DATA, LogisticTeacher(lam=1.0), Student(eta=0.5, chi=0.5, temperature=3.0, lam=0.01)),
-    (DATA, BayesOptimalTeacher(), Student(eta=0.7, chi=1.0, temperature=2.0, lam=0.01)),
-    (GaussianMixture(alpha=1.0, delta=0.5, rho=0.4), T01,
-     Student(eta=0.8, chi=0.7, temperature=2.0, lam=0.05, t2_scaling=True)),
-])
-def test_one_student_chain_equals_the_pair_path(data, teacher, student):
-    """theta = 0, teacher eta = 1: the generic per-stage map gives today's numbers."""
-    pair = solve(data, teacher, student, tol=1e-12)
-    gen = solve_chain(Problem(data, (teacher, student)), tol=1e-12)
-    assert pair.status.converged and gen.status.converged
-    for a, b in zip(gen.stages, pair.stages):
-        for o in OBS:
-            assert rel(getattr(a, o), getattr(b, o)) < 1e-10, o
-    assert rel(gen.student.p, pair.student.p) < 1e-10
-    for key in ("V", "Vx", "mhat", "qhat", "qhat12", "Vhat", "Vhat21"):
-        assert rel(gen.student.extra[key], pair.student.extra[key]) < 1e-9, key
-    np.testing.assert_allclose(gen.overlaps, pair.overlaps, rtol=1e-10)
+PAIR_REFERENCE = json.loads((Path(__file__).parent / "data" / "pair-reference.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(PAIR_REFERENCE))
+def test_the_one_path_gives_the_former_pair_solvers_numbers(name):
+    """kdlab 0.2 solved the talk's pair with dedicated maps (tests/data/make_pair_reference.py
+    stored their output); the generic per-stage map, now the only path, gives the same numbers
+    to 1e-10 relative: observables, susceptibilities and conjugates."""
+    ref = PAIR_REFERENCE[name]
+    pr = ref["problem"]
+    data = GaussianMixture(**pr["data"])
+    teacher = teacher_from_name(pr["teacher"]["kind"], **{k: v for k, v in pr["teacher"].items() if k != "kind"})
+    student = Student(**{k: v for k, v in pr["student"].items() if k != "data"})
+    res = solve(Problem(data, (teacher, student)), tol=1e-12)
+    assert res.status.converged, res.status.message
+    for obs, want in zip(res.stages, ref["stages"]):
+        for key, value in want.items():
+            assert rel(getattr(obs, key), value) < 1e-10, (name, key, getattr(obs, key), value)
 
 
 def test_small_noise_and_teacher_subset_are_continuous():

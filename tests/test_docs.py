@@ -97,7 +97,8 @@ def test_params_page_lists_every_declared_parameter(site):
     from kdlab import params
 
     html = _page(site, "api/params")
-    for decl in (params.DATA, params.LOGISTIC_TEACHER, params.BAYES_TEACHER, params.STUDENT, params.FRESH):
+    for decl in (params.DATA, params.LOGISTIC_TEACHER, params.BAYES_TEACHER, params.STUDENT, params.FRESH,
+                 params.THEORY_OPTIONS, params.SIMULATION_OPTIONS, params.RUN_OPTIONS):
         for name, p in decl.items():
             assert f"<code>{name}</code>" in html and f"<code>{p.default!r}</code>" in html, name
 

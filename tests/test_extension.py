@@ -77,7 +77,7 @@ def test_a_new_teacher_type_runs_in_both_backends(registered):
             # 3 standard errors + 1 % + a finite-size allowance of 0.01 at N = 1000
             assert abs(t - s) <= 3 * se + 0.01 * abs(t) + 0.01, (k, obs, t, s, se)
     rec = th.to_record()
-    assert rec["teacher"] == "least-squares" and rec["teacher_lam"] == 1.0
+    assert rec["stage0_kind"] == "least-squares" and rec["stage0_lam"] == 1.0
     # the simulation's generic ERM finds the ridge regression's closed-form solution
     from kdlab.simulation.run import fit_stage, sample_dataset
 

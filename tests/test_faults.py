@@ -84,11 +84,11 @@ def test_edited_point_file_is_detected(tmp_path):
     fresh = _run(tmp_path)
     path = _file_of(tmp_path, 2.0)
     payload = json.loads(path.read_text())
-    payload["record"]["teacher_gen_error"] = 0.0  # a "better" number typed in by hand
+    payload["record"]["stage0_gen_error"] = 0.0  # a "better" number typed in by hand
     path.write_text(json.dumps(payload))
     with pytest.warns(RuntimeWarning, match="checksum"):
         df = _run(tmp_path)
-    assert df["teacher_gen_error"].tolist() == fresh["teacher_gen_error"].tolist()
+    assert df["stage0_gen_error"].tolist() == fresh["stage0_gen_error"].tolist()
     payload = json.loads(path.read_text())
     payload["point"]["alpha"] = 5.0  # edited point
     path.write_text(json.dumps(payload))
@@ -125,14 +125,15 @@ def test_upgrade_of_version_or_default_invalidates_the_cache(tmp_path, monkeypat
     assert len(list(points_dir(tmp_path).glob("*.json"))) == 6
     monkeypatch.undo()
     assert keys() == theory0
-    # a changed default tolerance of the theory / the simulation
-    from kdlab import theory
-    from kdlab.simulation import simulate
+    # a changed default tolerance of the theory / the simulation (their one declaration)
+    import dataclasses
 
-    monkeypatch.setitem(theory.solve.__kwdefaults__, "tol", 1e-7)
+    from kdlab.params import SIMULATION_OPTIONS, THEORY_OPTIONS
+
+    monkeypatch.setitem(THEORY_OPTIONS, "tol", dataclasses.replace(THEORY_OPTIONS["tol"], default=1e-7))
     assert keys().isdisjoint(theory0) and keys(backend="simulate") == sim0
     monkeypatch.undo()
-    monkeypatch.setitem(simulate.__kwdefaults__, "tol", 1e-6)
+    monkeypatch.setitem(SIMULATION_OPTIONS, "tol", dataclasses.replace(SIMULATION_OPTIONS["tol"], default=1e-6))
     assert keys(backend="simulate").isdisjoint(sim0) and keys() == theory0
     import toy_backends
 
@@ -323,9 +324,9 @@ def test_size_limits():
 
 
 def test_small_validation():
-    assert normalize_point({"alpha": 1, "student": 0})["student"] is False
-    assert normalize_point({"alpha": 1, "t2_scaling": 1.0})["t2_scaling"] is True
-    assert normalize_point({"alpha": 1, "student": "false"})["student"] is False
+    assert "stage1_chi" not in normalize_point({"alpha": 1, "student": 0})
+    assert normalize_point({"alpha": 1, "t2_scaling": 1.0})["stage1_t2_scaling"] is True
+    assert "stage1_chi" not in normalize_point({"alpha": 1, "student": "false"})
     assert normalize_point({"alpha": 1})["rho"] == 0.3  # the declared default
     with pytest.raises(ValueError, match="alpha"):
         normalize_point({"alpha": "a"})

@@ -116,4 +116,4 @@ def test_theory_json_without_options_is_the_api_at_its_defaults():
     api = json.loads(json.dumps(api))  # the same JSON types (tuples as lists, ...)
     _same_numbers(cli, api)
     assert cli["status"]["converged"] is True
-    assert cli["problem"]["alpha"] == DATA["alpha"].default
+    assert cli["problem"]["data"]["alpha"] == DATA["alpha"].default

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from kdlab import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student
+from kdlab.problem import Problem, as_problem
 from kdlab.results import Observables, Result, SolverStatus
 from kdlab.runs.tuning import OptimizationError, optimal_kd, optimal_lam, solve_robust
 
@@ -15,8 +16,10 @@ def _obs(err):
     return Observables(gen_error=err, train_error=0.0, train_loss=0.0, m=1.0, q=1.0, bias=0.0)
 
 
-def toy_solve(data, teacher, student=None, *, init=None, target=0.3, fail_below=None, **_):
+def toy_solve(*problem, init=None, target=0.3, fail_below=None, **_):
     """eps = 0.1 + (log10 lam - log10 target)^2 for the optimized model; chi, T: a bowl at (0.7, 2)."""
+    problem = as_problem(*problem)
+    teacher, student = problem.stages[0], (problem.stages[-1] if len(problem.stages) > 1 else None)
     if student is None:
         x = teacher.lam
     else:
@@ -26,9 +29,8 @@ def toy_solve(data, teacher, student=None, *, init=None, target=0.3, fail_below=
     err = 0.1 + (math.log10(x) - math.log10(target)) ** 2
     if student is not None:
         err += (student.chi - 0.7) ** 2 + (math.log10(student.temperature) - math.log10(2.0)) ** 2
-    s = None if student is None else _obs(err)
-    t = _obs(err if student is None else 0.2)
-    return Result("toy", data, teacher, student, t, s, status=SolverStatus(True))
+    stages = (_obs(err),) if student is None else (_obs(0.2), _obs(err))
+    return Result("toy", problem, stages, status=SolverStatus(True))
 
 
 DATA = GaussianMixture(2.0, 1.0, 0.3)
@@ -37,7 +39,7 @@ DATA = GaussianMixture(2.0, 1.0, 0.3)
 @pytest.mark.parametrize("target", [1e-3, 0.3, 20.0])
 def test_optimal_lam_finds_the_minimum_of_a_toy(target):
     opt = optimal_lam(DATA, LogisticTeacher(1.0), None, solve=toy_solve, target=target, xatol=1e-3)
-    assert opt.params.keys() == {"teacher_lam"}
+    assert opt.params.keys() == {"lam"} and opt.stage == 0 and opt.record.keys() == {"stage0_lam"}
     assert math.log10(opt.value) == pytest.approx(math.log10(target), abs=5e-3)
     assert opt.gen_error == pytest.approx(0.1, abs=1e-4)
     assert not opt.at_bound and opt.n_evals < 40
@@ -57,7 +59,7 @@ def test_optimal_lam_survives_failed_solves_and_reports_total_failure():
 
 
 @pytest.mark.parametrize("kw, msg", [
-    (dict(which="teacher", teacher=BayesOptimalTeacher()), "logistic teacher"),
+    (dict(which="teacher", teacher=BayesOptimalTeacher()), "no ridge"),
     (dict(which="student"), "needs a student"),
     (dict(bounds=(1.0, 0.1)), "low < high"),
     (dict(bounds=(0.0, 1.0)), "0 < low"),
@@ -85,12 +87,11 @@ def test_optimal_kd_on_a_toy_bowl():
 def test_solve_robust_retries_a_non_converged_solve():
     calls = []
 
-    def flaky(data, teacher, student=None, *, method="anderson", init=None):
+    def flaky(problem, *, method="anderson", init=None):
         calls.append(method)
-        return Result("toy", data, teacher, student, _obs(0.2), None,
-                      status=SolverStatus(method == "damped", 1, 0.0, method))
+        return Result("toy", problem, (_obs(0.2),), status=SolverStatus(method == "damped", 1, 0.0, method))
 
-    res = solve_robust(flaky, DATA, LogisticTeacher(0.1), None, init="warm")
+    res = solve_robust(flaky, Problem(DATA, (LogisticTeacher(0.1),)), init="warm")
     assert res.status.converged and calls == ["anderson", "anderson", "damped"]
 
 
@@ -130,7 +131,7 @@ def test_cli_optimize(tmp_path):
     r = CliRunner().invoke(app, ["optimize", "lam", "--which", "teacher", "--alpha", "2", "--json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    assert set(out["optimum"]) == {"teacher_lam"} and 0 < out["gen_error"] < 0.3
+    assert set(out["optimum"]) == {"lam"} and 0 < out["gen_error"] < 0.3
     r = CliRunner().invoke(app, ["optimize", "lam", "--bounds", "1,0.1"])
     assert r.exit_code != 0 and "low < high" in r.output
     r = CliRunner().invoke(app, ["optimize", "kd", "--grid", "2", "--chi-bounds", "0.5,1",
@@ -146,7 +147,7 @@ def test_optimal_stage_finds_the_bowl_of_a_toy_in_three_coordinates():
     from kdlab.runs.tuning import optimal_stage
 
     st = Student(eta=0.5, chi=0.2, temperature=1.0, lam=1.0)
-    opt = optimal_stage(DATA, [LogisticTeacher(0.1), st], ["lam", "chi", "temperature"], solve=toy_solve,
+    opt = optimal_stage(Problem(DATA, [LogisticTeacher(0.1), st]), ["lam", "chi", "temperature"], solve=toy_solve,
                         target=0.05, xatol=1e-3)
     assert opt.params["lam"] == pytest.approx(0.05, rel=0.02)
     assert opt.params["chi"] == pytest.approx(0.7, abs=5e-3)
@@ -158,7 +159,7 @@ def test_optimal_stage_flags_the_coordinate_on_the_edge():
     from kdlab.runs.tuning import optimal_stage
 
     st = Student(eta=0.5, chi=0.2, temperature=1.0, lam=1.0)
-    opt = optimal_stage(DATA, [LogisticTeacher(0.1), st], {"lam": (1e-2, 1.0), "chi": (0.0, 0.5)},
+    opt = optimal_stage(Problem(DATA, [LogisticTeacher(0.1), st]), {"lam": (1e-2, 1.0), "chi": (0.0, 0.5)},
                         solve=toy_solve, target=1e-4)
     assert opt.at_bound and set(opt.bound_params) == {"lam", "chi"}
     assert opt.params["lam"] == pytest.approx(1e-2, rel=0.05) and opt.params["chi"] == pytest.approx(0.5, abs=0.01)
@@ -171,7 +172,7 @@ def test_optimal_stage_never_ends_above_its_start_on_the_theory():
 
     data = GaussianMixture(2.0, 1.0, 0.3, label_noise=0.1)
     lab = optimal_lam(data, LogisticTeacher(0.1), Student(eta=0.5, chi=0.0, lam=1.0))
-    opt = optimal_stage(data, [LogisticTeacher(0.1), Student(eta=0.5, chi=0.5, lam=1.0)],
+    opt = optimal_stage(Problem(data, [LogisticTeacher(0.1), Student(eta=0.5, chi=0.5, lam=1.0)]),
                         ["lam", "chi", "temperature"], x0={"lam": lab.value, "chi": 0.0})
     assert opt.gen_error <= lab.gen_error + 1e-9
     again = theory.solve(data, LogisticTeacher(0.1), Student(eta=0.5, lam=opt.params["lam"], chi=opt.params["chi"],
@@ -188,4 +189,4 @@ def test_optimal_stage_rejects_bad_spaces(space, msg):
     from kdlab.runs.tuning import optimal_stage
 
     with pytest.raises(ValueError, match=msg):
-        optimal_stage(DATA, [LogisticTeacher(0.1), Student()], space, solve=toy_solve)
+        optimal_stage(Problem(DATA, [LogisticTeacher(0.1), Student()]), space, solve=toy_solve)

@@ -18,7 +18,8 @@ from kdlab.talk.kd_logistic import OPT_T
 from kdlab.talk.report import SUPPORTED, evaluate_claims
 
 KDLAB = [sys.executable, "-c", "from kdlab.cli import main; main()"]
-PARAMS = ["alpha", "delta", "rho", "teacher", "eta", "chi", "temperature", "lam", "backend", "series", "kind"]
+PARAMS = ["alpha", "delta", "rho", "stage0_kind", "stage1_eta", "stage1_chi", "stage1_temperature", "stage1_lam",
+          "backend", "series", "kind"]
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +52,12 @@ def test_tables_have_the_expected_columns_and_no_nan(quick):
     _, _, tables, _ = quick
     for name, t in tables.items():
         assert not t.empty
-        assert set(PARAMS) - {"eta", "chi", "temperature", "lam"} <= set(t.columns), name
+        assert set(PARAMS) - {"stage1_eta", "stage1_chi", "stage1_temperature", "stage1_lam"} <= set(t.columns), name
         assert set(t["kind"]) == {"theory", "simulate"}, name
         assert t["status_converged"].astype(bool).all(), name
-        main = "teacher_gen_error" if name == "regularization" else "student_gen_error"
-        needed = [c for c in PARAMS if c in t.columns and not (name == "regularization" and c in
-                                                               ("eta", "chi", "temperature", "lam"))]
-        needed += ["teacher_gen_error", "teacher_m", "teacher_q", "teacher_bias", main]
+        main = "stage0_gen_error" if name == "regularization" else "stage1_gen_error"
+        needed = [c for c in PARAMS if c in t.columns and not (name == "regularization" and c.startswith("stage1_"))]
+        needed += ["stage0_gen_error", "stage0_m", "stage0_q", "stage0_bias", main]
         assert not t[needed].isna().any().any(), (name, t[needed].isna().sum()[lambda s: s > 0])
         sim = t[t["kind"] == "simulate"]
         for col in (main, f"{main}_stderr", "n_features", "n_seeds"):
@@ -75,37 +75,37 @@ def _th(t, col, **series):
 
 def test_claim1_inequalities(quick):
     t = quick[2]["regularization"]
-    opt = _th(t, "teacher_gen_error", **regularization.OPTIMAL)
-    bayes = _th(t, "teacher_gen_error", **regularization.BAYES)
+    opt = _th(t, "stage0_gen_error", **regularization.OPTIMAL)
+    bayes = _th(t, "stage0_gen_error", **regularization.BAYES)
     a = opt.index
     # Bayes-optimal <= optimal logistic <= any fixed lam, strictly above Bayes at rho = 0.3
     assert (bayes[a] < opt - 1e-4).all()
     fixed = series_of(t, teacher="logistic", optimal_teacher_lam=False)
     assert sorted(s["teacher_lam"] for s in fixed) == [0.01, 1.0]
     for s in fixed:
-        f = _th(t, "teacher_gen_error", **regularization.FIXED, teacher_lam=s["teacher_lam"])
+        f = _th(t, "stage0_gen_error", **regularization.FIXED, teacher_lam=s["teacher_lam"])
         assert (opt <= f[a] + 1e-7).all(), s
     assert (opt < 0.3).all()  # better than the constant classifier
 
 
 def test_claim2_and_3_inequalities(quick):
     t = quick[2]["kd-logistic-teacher"]
-    lab_opt = _th(t, "student_gen_error", **kd_logistic.LABELS_OPT)
+    lab_opt = _th(t, "stage1_gen_error", **kd_logistic.LABELS_OPT)
     kd = series_of(t, chi=1.0)
     assert OPT_T in [s["label"] for s in kd] and len(kd) == 3
     assert set(t.loc[t["series_optimal_teacher_lam"].astype(bool), "series"]) == {OPT_T}
     for s in kd:  # no KD student beats the explicitly, optimally regularized student
-        st = curve(t, "student_gen_error", **key(s))
+        st = curve(t, "stage1_gen_error", **key(s))
         assert (st[lab_opt.index] >= lab_opt - 1e-6).all(), s
     t = quick[2]["kd-bayes-teacher"]
-    lab = _th(t, "student_gen_error", **kd_bayes.LABELS)
+    lab = _th(t, "stage1_gen_error", **kd_bayes.LABELS)
     floor = _th(t, "bayes_floor_sparse", **kd_bayes.LABELS)
     assert set(t.loc[t["series_chi"] == 0, "series"]) == {LAB_OPT}
     assert (lab >= floor - 1e-7).all()
     kds = series_of(t, teacher="bayes-optimal")
     assert [(s["chi"], s["temperature"]) for s in kds] == [(1.0, 3.0)]
     for s in kds:
-        kd = _th(t, "student_gen_error", **key(s))
+        kd = _th(t, "stage1_gen_error", **key(s))
         assert (kd >= floor[kd.index] - 1e-7).all()
         big = kd.index[kd.index >= 1.5]  # KD from the Bayes teacher beats the best logistic student
         assert len(big) and (kd[big] < lab[big] - 1e-4).all()
@@ -172,38 +172,54 @@ FROZEN = Path(__file__).parent / "data" / "reproduce-quick"
 #: iteration counts, solver messages and residuals, quadrature levels and error estimates:
 #: these depend on the warm-start order, which depends on the number of workers).
 _NOT_RESULTS = ("elapsed_s", "key", "status_iterations", "status_residual", "status_message",
-                "teacher_iterations", "student_iterations")
+                "teacher_iterations", "student_iterations", "student_present", "optimize")
+
+
+def _new_name(c: str) -> str:
+    """The frozen copy predates the one naming rule: its column ``c`` under ``stage<k>_<name>``."""
+    if c == "teacher":
+        return "stage0_kind"
+    if c in ("teacher_lam", "teacher_eta"):
+        return "stage0_" + c[len("teacher_"):]
+    if c in ("eta", "chi", "temperature", "lam", "t2_scaling"):
+        return "stage1_" + c
+    for old, new in (("teacher_", "stage0_"), ("student_", "stage1_")):
+        if c.startswith(old):
+            return new + c[len(old):]
+    return c
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in FROZEN.glob("*.parquet")))
 def test_quick_tables_equal_the_frozen_copy(quick, name):
-    """The tables of ``reproduce --quick`` made before the chain-of-stages refactor
-    (``tests/data/reproduce-quick``): every number to 1e-8 relative. Bit-for-bit equality holds only
-    with the library builds the copy was made with: in the environment installed on 2026-12-01 the
-    previously landed code (d405b6f) differs from the copy by the same amounts as this one, in the
-    last bits; a ridge optimized on a flat minimum moves by ~5e-9 relative, and the simulations
-    run at it by ~3e-9."""
+    """The tables of ``reproduce --quick`` made before the one-engine refactor
+    (``tests/data/reproduce-quick``, with the old column names): every theory number to 1e-7
+    relative (the generic per-stage map replaced the pair's maps: converged points agree to the
+    fixed-point tolerance, ridges optimized on flat minima by ~3e-8); simulated numbers at fixed
+    parameters exactly, and at ridges tuned with the theory to 1e-6 relative (they move with the
+    tuned ridge)."""
     _, _, tables, _ = quick
     frozen = pd.read_parquet(FROZEN / f"{name}.parquet")
+    frozen = frozen.drop(columns=[c for c in _NOT_RESULTS if c in frozen.columns])
+    frozen = frozen.rename(columns={c: _new_name(c) for c in frozen.columns})
     new = tables[name]
     keys = ["series", "kind", "alpha"]
     frozen = frozen.sort_values(keys, kind="stable").reset_index(drop=True)
     new = new.sort_values(keys, kind="stable").reset_index(drop=True)
     assert len(new) == len(frozen)
-    missing = {c for c in set(frozen.columns) - set(new.columns) - set(_NOT_RESULTS)
-               if not c.startswith("quad_")}
+    missing = {c for c in set(frozen.columns) - set(new.columns) if not c.startswith("quad_")}
     assert not missing, missing
+    theory = (frozen["kind"] == "theory").to_numpy()
+    tuned = frozen["series"].astype(str).str.contains("optimal").to_numpy()
     for col in frozen.columns:
-        if col in _NOT_RESULTS or col.startswith("quad_"):
+        if col.startswith("quad_") or col.endswith("_iterations"):
             continue
         a, b = frozen[col], new[col]
         if pd.api.types.is_numeric_dtype(a) and not pd.api.types.is_bool_dtype(a):
             a, b = a.astype(float).to_numpy(), b.astype(float).to_numpy()
-            theory = (frozen["kind"] == "theory").to_numpy()
-            np.testing.assert_allclose(b[theory], a[theory], rtol=1e-8, atol=1e-12,
-                                       equal_nan=True, err_msg=f"{name}: {col} (theory)")
-            np.testing.assert_allclose(b[~theory], a[~theory], rtol=1e-8, atol=1e-12,
-                                       equal_nan=True, err_msg=f"{name}: {col} (simulate)")
+            for mask, rtol, what in ((theory, 1e-7, "theory"), (~theory & tuned, 1e-6, "simulate, tuned"),
+                                     (~theory & ~tuned, 1e-12, "simulate, fixed")):
+                np.testing.assert_allclose(b[mask], a[mask], rtol=rtol, atol=1e-12, equal_nan=True,
+                                           err_msg=f"{name}: {col} ({what})")
         else:
             assert list(a.astype(object).where(a.notna(), None)) == \
                 list(b.astype(object).where(b.notna(), None)), f"{name}: {col}"

@@ -10,6 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from kdlab import BayesOptimalTeacher, GaussianMixture, LogisticTeacher, Student, simulate
 from kdlab.errors import NoMinimizerError
 from kdlab.losses import LogisticLoss
+from kdlab.problem import Problem
 from kdlab.simulation.erm import fit_linear
 from kdlab.simulation.run import fit_student, fit_teacher, sample_dataset, simulate_seed, student_subset
 
@@ -97,7 +98,7 @@ def test_bayes_optimal_teacher_overlaps():
 def test_exact_and_empirical_test_error_agree():
     r = simulate(DATA, LogisticTeacher(lam=0.1), Student(eta=0.5, chi=0.5, lam=0.1),
                  n_features=300, seeds=range(12), n_test=20000)
-    for who in ("teacher", "student"):
+    for who in ("stage0", "stage1"):
         diff = r.per_seed[f"{who}_gen_error_test"] - r.per_seed[f"{who}_gen_error"]
         se = diff.std(ddof=1) / math.sqrt(len(diff))
         assert abs(diff.mean()) <= 3 * se, (who, diff.mean(), se)
@@ -109,8 +110,8 @@ def test_reproducible_and_parallel_equals_serial():
     b = simulate(*args, n_features=150, seeds=[9, 4, 7], n_jobs=2)
     assert a.per_seed.equals(b.per_seed)
     assert list(a.per_seed["seed"]) == [4, 7, 9]
-    row = simulate_seed(*args, n_features=150, seed=7)
-    assert row["student_m"] == a.per_seed.set_index("seed").loc[7, "student_m"]
+    row = simulate_seed(Problem(args[0], args[1:]), n_features=150, seed=7)
+    assert row["stage1_m"] == a.per_seed.set_index("seed").loc[7, "stage1_m"]
     ds1, ds2 = sample_dataset(DATA, 50, 3), sample_dataset(DATA, 50, 3)
     assert np.array_equal(ds1.X, ds2.X) and np.array_equal(ds1.y, ds2.y)
 
@@ -118,15 +119,15 @@ def test_reproducible_and_parallel_equals_serial():
 def test_standard_errors_and_result_layout():
     r = simulate(DATA, LogisticTeacher(lam=0.1), Student(), n_features=100, seeds=4)
     assert r.n_seeds == 4 and r.n_features == 100 and r.backend == "simulate"
-    se = r.per_seed["student_m"].std(ddof=1) / 2.0
+    se = r.per_seed["stage1_m"].std(ddof=1) / 2.0
     assert r.student.m_stderr == pytest.approx(se)
     d = r.to_json_dict()
-    for block, keys in (("teacher", ("gen_error", "m", "q", "bias")),
-                        ("student", ("gen_error", "m", "q", "bias", "p"))):
+    for block, keys in ((d["stages"][0], ("gen_error", "m", "q", "bias")),
+                        (d["stages"][1], ("gen_error", "m", "q", "bias", "p"))):
         for k in keys:
-            assert k in d[block] and f"{k}_stderr" in d[block]
+            assert k in block and f"{k}_stderr" in block
     rec = r.to_record()
-    assert rec["student_p"] == r.student.p and rec["alpha"] == 2.0
+    assert rec["stage1_p"] == r.student.p and rec["alpha"] == 2.0
 
 
 def test_separable_training_set_without_ridge_is_reported():

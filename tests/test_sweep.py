@@ -32,7 +32,7 @@ TOY = "toy_backends:toy_backend"  # tests/toy_backends.py
 TESTS = os.path.dirname(os.path.abspath(__file__))
 os.environ["PYTHONPATH"] = os.pathsep.join(
     dict.fromkeys([TESTS, *(os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]))
-VOLATILE = ["elapsed_s", "toy_warm_started"]  # timing / path dependent, not results
+VOLATILE = ["elapsed_s", "toy_warm_started", "teacher_fits"]  # timing / order dependent bookkeeping, not results
 GRID = {"alpha": [0.5, 1.0, 2.0, 4.0], "teacher_lam": [0.01, 0.1], "chi": [0.0, 0.5]}
 
 
@@ -46,13 +46,22 @@ def _stable(df: pd.DataFrame) -> pd.DataFrame:
 def test_expand_grid_is_cartesian_normalized_and_deduplicated():
     pts = expand_grid({"alpha": [1, 2, 3], "chi": [0, 1]}, base={"rho": 0.3})
     assert len(pts) == 6
-    assert all(p["rho"] == 0.3 and p["eta"] == 0.5 for p in pts)
+    assert all(p["rho"] == 0.3 and p["stage1_eta"] == 0.5 for p in pts)
+    # one naming rule: the point's fields are the record's columns
+    assert set(pts[0]) == {"alpha", "delta", "rho", "label_noise", "stage0_kind", "stage0_lam", "stage0_eta",
+                           "stage1_kind", "stage1_eta", "stage1_chi", "stage1_temperature", "stage1_lam",
+                           "stage1_t2_scaling", "stage1_data_alpha", "optimize"}
+    # aliases and canonical names are the same point
+    assert expand_grid({"alpha": [1], "chi": [0.3], "teacher_lam": [0.2]}) == \
+        expand_grid({"alpha": [1], "stage1.chi": [0.3], "stage0_lam": [0.2]})
     # the Bayes teacher has no ridge: teacher_lam values do not split the points
     pts = expand_grid({"alpha": [1], "teacher": ["bayes-optimal"], "teacher_lam": [0.1, 1.0]})
-    assert len(pts) == 1 and pts[0]["teacher_lam"] is None
-    # teacher only: student fields are dropped
-    pts = expand_grid({"alpha": [1], "student": [False], "chi": [0, 1]})
-    assert len(pts) == 1 and pts[0]["chi"] is None
+    assert len(pts) == 1 and pts[0]["stage0_lam"] is None
+    # teacher only: no student fields
+    pts = expand_grid({"alpha": [1], "student": [False]})
+    assert len(pts) == 1 and "stage1_chi" not in pts[0]
+    with pytest.raises(ValueError, match="student"):
+        expand_grid({"alpha": [1], "student": [False], "chi": [0, 1]})
     # a list of grids is concatenated
     assert len(expand_grid([{"alpha": [1, 2]}, {"alpha": [3], "chi": [0, 1]}])) == 4
 
@@ -69,7 +78,9 @@ def test_invalid_points_are_rejected(bad, msg):
 
 def test_optimize_field_is_normalized():
     p = normalize_point({"alpha": 1, "student": False, "optimize": "lam", "teacher_lam": 3.0})
-    assert p["optimize"] == "teacher_lam" and p["teacher_lam"] is None
+    assert p["optimize"] == "stage0_lam" and p["stage0_lam"] is None
+    p = normalize_point({"alpha": 1, "optimize": "lam", "lam": 3.0})
+    assert p["optimize"] == "stage1_lam" and p["stage1_lam"] is None and p["stage0_lam"] == 0.1
     with pytest.raises(ValueError, match="logistic"):
         normalize_point({"alpha": 1, "student": False, "teacher": "bayes-optimal", "optimize": "lam"})
 
@@ -89,9 +100,10 @@ def test_parse_grid_value():
 def test_sweep_table_columns_order_and_cache(tmp_path):
     df = run_sweep(GRID, backend=TOY, store=tmp_path, n_jobs=1, progress=False)
     assert len(df) == 16
-    for col in ("alpha", "teacher_lam", "chi", "eta", "temperature", "lam", "rho", "delta",
-                "teacher_gen_error", "student_gen_error", "student_p", "status_converged", "key"):
+    for col in ("alpha", "stage0_lam", "stage1_chi", "stage1_eta", "stage1_temperature", "stage1_lam", "rho",
+                "delta", "stage0_gen_error", "stage1_gen_error", "stage1_p", "status_converged", "key"):
         assert col in df.columns
+    assert not any(c.startswith(("teacher_", "student_")) for c in df.columns)
     # grid order, one row per point, one file per point
     assert list(df["alpha"]) == [a for a in GRID["alpha"] for _ in range(4)]
     assert df["key"].is_unique
@@ -129,8 +141,8 @@ def test_warm_start_chains_along_alpha():
     groups = simsw.chains(simsw.tasks)
     assert len(groups) == 8 and all(len(c) == 2 for c in groups)
     for c in groups:
-        assert len({(t.point["alpha"], t.point["teacher_lam"]) for t in c}) == 1
-        assert sorted(t.point["chi"] for t in c) == [0.0, 0.5]
+        assert len({(t.point["alpha"], t.point["stage0_lam"]) for t in c}) == 1
+        assert sorted(t.point["stage1_chi"] for t in c) == [0.0, 0.5]
     teacher_only = Sweep({"alpha": [1.0, 2.0], "student": False}, backend="simulate")
     assert all(len(c) == 1 for c in teacher_only.chains(teacher_only.tasks))
 
@@ -261,13 +273,16 @@ def test_dask_local_cluster_matches_serial(tmp_path):
 
 def test_chain_fields_in_a_grid():
     pts = expand_grid({"alpha": [1.0], "stage2.temperature": [0.0, 2.0], "stage3_chi": [1.0],
-                       "teacher_eta": [0.5], "data_alpha": [3.0]})
+                       "teacher_eta": [0.5], "stage1.data_alpha": [3.0], "lam": [0.3]})
     assert len(pts) == 2 and {p["stage2_temperature"] for p in pts} == {0.0, 2.0}
     assert all(p["stage3_chi"] == 1.0 and p["stage3_temperature"] == 1.0 for p in pts)
-    data, chain, rest = make_problem(pts[0])
-    assert rest is None and len(chain) == 4 and chain[0].eta == 0.5
+    chain = make_problem(pts[0]).stages
+    assert len(chain) == 4 and chain[0].eta == 0.5
     assert chain[1].data.alpha == 3.0 and chain[2].temperature == 0.0 and chain[3].chi == 1.0
-    for bad, msg in (({"alpha": [1], "stage1.chi": [0]}, "stage"), ({"alpha": [1], "stage9.chi": [0]}, "stage"),
+    # a bare student field is the last stage's
+    assert chain[3].lam == 0.3 and chain[1].lam == chain[2].lam == 0.1
+    for bad, msg in (({"alpha": [1], "stage12.chi": [0]}, "stage"),
+                     ({"alpha": [1], "stage1.kind": ["logistic"]}, "stage"),
                      ({"alpha": [1], "stage2.colour": [0]}, "stage"),
                      ({"alpha": [1], "stage2.chi": [2.0], "stage2.temperature": [3.0]}, "chi"),
                      ({"alpha": [1], "stage2.chi": [0.5], "student": [False]}, "student"),
@@ -279,7 +294,7 @@ def test_chain_fields_in_a_grid():
 def test_chain_sweep_equals_direct_simulation():
     df = run_sweep({"alpha": [1.5], "stage2.temperature": [0.0]}, backend="simulate", n_features=80, seeds=2,
                    n_jobs=1, progress=False)
-    data, chain, _ = make_problem(expand_grid({"alpha": [1.5], "stage2.temperature": [0.0]})[0])
-    direct = simulate(data, chain, n_features=80, seeds=2, n_jobs=1)
+    problem = make_problem(expand_grid({"alpha": [1.5], "stage2.temperature": [0.0]})[0])
+    direct = simulate(problem, n_features=80, seeds=2, n_jobs=1)
     assert df["stage2_gen_error"].iloc[0] == direct.stages[2].gen_error
-    assert df["student_gen_error"].iloc[0] == direct.student.gen_error
+    assert df["stage1_gen_error"].iloc[0] == direct.stages[1].gen_error

@@ -34,14 +34,14 @@ def finding(claim, name):
 
 
 def test_series_are_selected_by_typed_columns_not_labels():
-    t = concat([rows("whatever label", dict(teacher="logistic", teacher_lam=0.1), teacher_gen_error=0.2),
-                rows("another", dict(teacher="logistic", optimal_teacher_lam=True), teacher_gen_error=0.1)])
+    t = concat([rows("whatever label", dict(teacher="logistic", teacher_lam=0.1), stage0_gen_error=0.2),
+                rows("another", dict(teacher="logistic", optimal_teacher_lam=True), stage0_gen_error=0.1)])
     assert len(select(t, "theory", teacher_lam=0.1)) == len(A)
     assert len(select(t, "theory", optimal_teacher_lam=True)) == len(A)
     assert len(select(t, "theory", teacher_lam=float("nan"), teacher="logistic")) == len(A)  # the optimal one
     s = series_of(t)
     assert [x["label"] for x in s] == ["whatever label", "another"]
-    assert curve(t, "teacher_gen_error", optimal_teacher_lam=True).tolist() == [0.1] * len(A)
+    assert curve(t, "stage0_gen_error", optimal_teacher_lam=True).tolist() == [0.1] * len(A)
     with pytest.raises(ValueError):
         select(t, colour=1)
 
@@ -50,11 +50,11 @@ def test_series_are_selected_by_typed_columns_not_labels():
 
 
 def _reg(opt_err, bayes_err, spread):
-    fixed = [rows(f"lam={lam:g}", dict(regularization.FIXED, teacher_lam=lam), teacher_gen_error=opt_err + s)
+    fixed = [rows(f"lam={lam:g}", dict(regularization.FIXED, teacher_lam=lam), stage0_gen_error=opt_err + s)
              for lam, s in ((0.01, spread), (1.0, 0.0))]
     return concat(fixed + [
-        rows("optimal lam", regularization.OPTIMAL, teacher_gen_error=opt_err, teacher_lam=0.3),
-        rows("Bayes-optimal", regularization.BAYES, teacher_gen_error=bayes_err)])
+        rows("optimal lam", regularization.OPTIMAL, stage0_gen_error=opt_err, stage0_lam=0.3),
+        rows("Bayes-optimal", regularization.BAYES, stage0_gen_error=bayes_err)])
 
 
 def test_claim1_flips_with_the_numbers():
@@ -77,14 +77,14 @@ P2 = dict(chi=1.0, temperature=1.0, lam=1e-3)
 def _kdl(student_good, student_bad, lab_same, lab_opt, teacher_good=0.20, teacher_bad=0.25):
     kd = kd_logistic._kd(P2)
     return concat([
-        rows("KD, lam_t=0.1", dict(kd, teacher_lam=0.1), teacher_gen_error=teacher_good,
-             student_gen_error=student_good),
-        rows("KD, lam_t=0.001", dict(kd, teacher_lam=0.001), teacher_gen_error=teacher_bad,
-             student_gen_error=student_bad),
-        rows(kd_logistic.LAB_OPT, kd_logistic.LABELS_OPT, student_gen_error=lab_opt, lam=0.2,
-             teacher_gen_error=teacher_bad),
-        rows(kd_logistic.LAB_SAME, kd_logistic._labels_same(P2), student_gen_error=lab_same,
-             teacher_gen_error=teacher_bad)])
+        rows("KD, lam_t=0.1", dict(kd, teacher_lam=0.1), stage0_gen_error=teacher_good,
+             stage1_gen_error=student_good),
+        rows("KD, lam_t=0.001", dict(kd, teacher_lam=0.001), stage0_gen_error=teacher_bad,
+             stage1_gen_error=student_bad),
+        rows(kd_logistic.LAB_OPT, kd_logistic.LABELS_OPT, stage1_gen_error=lab_opt, stage1_lam=0.2,
+             stage0_gen_error=teacher_bad),
+        rows(kd_logistic.LAB_SAME, kd_logistic._labels_same(P2), stage1_gen_error=lab_same,
+             stage0_gen_error=teacher_bad)])
 
 
 def test_claim2_inheritance_flips_when_the_kd_student_is_worse():
@@ -113,9 +113,10 @@ def test_claim2_ranking_and_suboptimality_flip():
 
 
 def _kdb(kd_errs, lab=0.25, floor=0.22):
-    parts = [rows(kd_bayes._kd_name(chi, T), kd_bayes._kd(chi, T), student_gen_error=e, lam=0.05,
+    parts = [rows(kd_bayes._kd_name(chi, T), kd_bayes._kd(chi, T), stage1_gen_error=e, stage1_lam=0.05,
                   bayes_floor_sparse=floor) for (chi, T), e in kd_errs.items()]
-    parts.append(rows(kd_bayes.LAB_OPT, kd_bayes.LABELS, student_gen_error=lab, lam=0.2, bayes_floor_sparse=floor))
+    parts.append(rows(kd_bayes.LAB_OPT, kd_bayes.LABELS, stage1_gen_error=lab, stage1_lam=0.2,
+                      bayes_floor_sparse=floor))
     return concat(parts)
 
 
@@ -180,8 +181,8 @@ P4 = dict(lam=1e-4, teacher_lam=0.1, eta=0.5)
 
 
 def _dd(labels, kd):
-    return concat([rows("chi=0, T=1", double_descent._series(P4, 0.0, 1.0), alphas=ALPHAS, student_gen_error=labels),
-                   rows("chi=0.5, T=1", double_descent._series(P4, 0.5, 1.0), alphas=ALPHAS, student_gen_error=kd)])
+    return concat([rows("chi=0, T=1", double_descent._series(P4, 0.0, 1.0), alphas=ALPHAS, stage1_gen_error=labels),
+                   rows("chi=0.5, T=1", double_descent._series(P4, 0.5, 1.0), alphas=ALPHAS, stage1_gen_error=kd)])
 
 
 def test_claim4_flips_with_the_numbers():
@@ -212,26 +213,26 @@ def test_ties_are_not_rankings():
 def _kdl_with_sim():
     t = _kdl(0.26, 0.28, lab_same=0.30, lab_opt=0.25)
     kd = kd_logistic._kd(P2)
-    sim = dict(alphas=[1.0], n_features=200, n_seeds=2, teacher_gen_error_stderr=0.01,
-               student_gen_error_stderr=0.01)
+    sim = dict(alphas=[1.0], n_features=200, n_seeds=2, stage0_gen_error_stderr=0.01,
+               stage1_gen_error_stderr=0.01)
     return concat([t,
-                   rows("KD, lam_t=0.1", dict(kd, teacher_lam=0.1), "simulate", teacher_gen_error=0.205,
-                        student_gen_error=0.262, **sim),
-                   rows("KD, lam_t=0.001", dict(kd, teacher_lam=0.001), "simulate", teacher_gen_error=0.25,
-                        student_gen_error=0.281, **sim),
+                   rows("KD, lam_t=0.1", dict(kd, teacher_lam=0.1), "simulate", stage0_gen_error=0.205,
+                        stage1_gen_error=0.262, **sim),
+                   rows("KD, lam_t=0.001", dict(kd, teacher_lam=0.001), "simulate", stage0_gen_error=0.25,
+                        stage1_gen_error=0.281, **sim),
                    # the label-only student's teacher plays no role: its (tied) error is not compared
-                   rows(kd_logistic.LAB_OPT, kd_logistic.LABELS_OPT, "simulate", teacher_gen_error=0.40,
-                        student_gen_error=0.30, lam=0.2, **sim)])
+                   rows(kd_logistic.LAB_OPT, kd_logistic.LABELS_OPT, "simulate", stage0_gen_error=0.40,
+                        stage1_gen_error=0.30, stage1_lam=0.2, **sim)])
 
 
 def test_teacher_errors_are_compared_only_where_the_teacher_matters():
     t = _kdl_with_sim()
     cmp_ = theory_vs_simulation(t, FIGURES["kd-logistic-teacher"].observables)
-    teach = cmp_[cmp_["observable"] == "teacher_gen_error"]
+    teach = cmp_[cmp_["observable"] == "stage0_gen_error"]
     assert len(teach) == 2 and (teach["series_chi"] > 0).all()
     s = simulation_summary("kd-logistic-teacher", t)
     # the worst point (the label-only student, z = 5) is not where the teacher matters
-    assert s["worst"]["observable"] == "student_gen_error" and s["worst"]["series_chi"] > 0
+    assert s["worst"]["observable"] == "stage1_gen_error" and s["worst"]["series_chi"] > 0
     # the teachers rank as in theory; the students do not (the label-only student is far off)
     assert (s["ranked"], s["n_rank"]) == (1, 2)
 

@@ -21,17 +21,18 @@ def test_theory_json_layout_matches_simulate_without_stderr():
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["backend"] == "theory" and "n_features" not in out and "n_seeds" not in out
-    for block, keys in (("teacher", ["gen_error", "train_error", "train_loss", "m", "q", "bias"]),
-                        ("student", ["gen_error", "train_error", "train_loss", "m", "q", "bias", "p"])):
+    for block, keys in ((out["stages"][0], ["gen_error", "train_error", "train_loss", "m", "q", "bias"]),
+                        (out["stages"][1], ["gen_error", "train_error", "train_loss", "m", "q", "bias", "p"])):
         for k in keys:
-            assert isinstance(out[block][k], float)
-        assert not any(k.endswith("_stderr") for k in out[block])
-    assert out["problem"] == {"alpha": 2.0, "delta": 1.0, "rho": 0.3, "teacher": "logistic",
-                              "teacher_lam": 0.1, "eta": 0.5, "chi": 0.5, "temperature": 2.0,
-                              "lam": 0.1, "t2_scaling": False}
+            assert isinstance(block[k], float)
+        assert not any(k.endswith("_stderr") for k in block)
+    assert out["problem"] == {"data": {"alpha": 2.0, "delta": 1.0, "rho": 0.3, "label_noise": 0.0},
+                              "stages": [{"kind": "logistic", "lam": 0.1, "eta": 1.0},
+                                         {"kind": "student", "eta": 0.5, "chi": 0.5, "temperature": 2.0,
+                                          "lam": 0.1, "t2_scaling": False, "data": "shared"}]}
     assert out["status"]["converged"] is True
     ref = solve(GaussianMixture(2.0, 1.0, 0.3), LogisticTeacher(0.1), Student(0.5, 0.5, 2.0, 0.1))
-    assert out["student"]["gen_error"] == ref.student.gen_error
+    assert out["stages"][1]["gen_error"] == ref.student.gen_error
     assert out["extra"]["bayes_error_sparse"] == ref.extra["bayes_error_sparse"]
 
 
@@ -39,9 +40,9 @@ def test_theory_bayes_teacher_only_and_t2():
     res = runner.invoke(app, ["theory", "--teacher", "bayes-optimal", "--no-student", "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
-    assert out["student"] is None and out["problem"]["teacher"] == "bayes-optimal"
+    assert len(out["stages"]) == 1 and out["problem"]["stages"][0]["kind"] == "bayes-optimal"
     res = runner.invoke(app, ["theory", *POINT, "--t2-scaling", "--json"])
-    assert json.loads(res.stdout)["problem"]["t2_scaling"] is True
+    assert json.loads(res.stdout)["problem"]["stages"][1]["t2_scaling"] is True
 
 
 def test_theory_text_output():
@@ -80,13 +81,13 @@ def test_theory_curve(tmp_path):
     import pandas as pd
 
     df = pd.read_csv(out)
-    assert len(df) == 6 and "student_gen_error" in df
+    assert len(df) == 6 and "stage1_gen_error" in df
 
 
 def test_theory_curve_progress_and_errors():
     res = runner.invoke(app, ["theory-curve", "--along", "lam", "--values", "log:0.01:1:3"])
     assert res.exit_code == 0, res.output
-    assert "student_gen_error" in res.stdout
+    assert "stage1_gen_error" in res.stdout
     for args, msg in ((["--along", "beta"], "along"), (["--values", "1:2"], "values"),
                       (["--along", "alpha", "--values", "-1,1"], "alpha"),
                       (["--output", "x.txt"], "output")):

@@ -19,8 +19,9 @@ from typing import Any, Mapping, Optional
 
 from .errors import ParameterError
 
-__all__ = ["Param", "DATA", "LOGISTIC_TEACHER", "BAYES_TEACHER", "STUDENT", "FRESH",
-           "check_real", "check_int", "check_bool", "TEMPERATURE_MIN"]
+__all__ = ["Param", "DATA", "LOGISTIC_TEACHER", "BAYES_TEACHER", "STUDENT", "FRESH", "THEORY_OPTIONS",
+           "SIMULATION_OPTIONS", "RUN_OPTIONS", "check_options", "check_real", "check_int", "check_bool",
+           "TEMPERATURE_MIN"]
 
 
 def _fmt(x: float) -> str:
@@ -87,10 +88,13 @@ def check_bool(name: str, value: Any, *, lenient: bool = False) -> bool:
 
 @dataclass(frozen=True)
 class Param:
-    """One declared parameter.
+    """One declared parameter or solver option.
 
-    ``type`` is ``float`` or ``bool``; a float has a range ``low .. high`` with open or closed
-    ends. ``symbol`` is the name used in the equations (docs, figure labels).
+    ``type`` is ``float``, ``int``, ``bool`` or ``str``. A number has a range ``low .. high``
+    with open or closed ends (``also``: values allowed outside it, e.g. ``n_jobs = -1``); a
+    string has its ``choices``; ``optional``: ``None`` is allowed (it means "the default
+    behaviour", e.g. ``n_test = None``: as many test samples as training samples). ``symbol``
+    is the name used in the equations (docs, figure labels).
     """
 
     name: str
@@ -102,20 +106,49 @@ class Param:
     low_open: bool = True
     high_open: bool = True
     symbol: str = ""
+    choices: tuple = ()
+    optional: bool = False
+    also: tuple = ()
 
     @property
     def range_text(self) -> str:
         if self.type is bool:
             return "true or false"
+        if self.type is str:
+            return "one of " + ", ".join(self.choices)
         lo = "-inf" if self.low is None else _fmt(self.low)
         hi = "inf" if self.high is None else _fmt(self.high)
-        return f"{'(' if self.low_open else '['}{lo}, {hi}{')' if self.high_open else ']'}"
+        if self.type is int:
+            lo = lo if self.low is None else str(int(self.low))
+            hi = hi if self.high is None else str(int(self.high))
+            text = f"an integer in [{lo}, {hi}]" if self.high is not None else f"an integer >= {lo}"
+        else:
+            text = f"{'(' if self.low_open else '['}{lo}, {hi}{')' if self.high_open else ']'}"
+        if self.also:
+            text += " or " + ", ".join(str(a) for a in self.also)
+        return text
 
     def check(self, value: Any, label: str | None = None) -> Any:
         """The validated value; ``ValueError`` naming ``label`` (default: the name) and the range."""
         label = label or self.name
+        if value is None and self.optional:
+            return None
         if self.type is bool:
             return check_bool(label, value)
+        if self.type is str:
+            if not isinstance(value, str) or value not in self.choices:
+                shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+                raise ParameterError(f"{label} must be {self.range_text}, got {shown}")
+            return value
+        if self.type is int:
+            if value in self.also and not isinstance(value, bool):
+                return int(value)
+            try:
+                return check_int(label, value, low=int(self.low), high=None if self.high is None else int(self.high))
+            except ParameterError:
+                if self.also:
+                    raise ParameterError(f"{label} must be {self.range_text}, got {value!r}") from None
+                raise
         return check_real(label, value, low=self.low, high=self.high, low_open=self.low_open,
                           high_open=self.high_open)
 
@@ -181,3 +214,43 @@ FRESH = _params(
     Param("alpha", float, 2.0, "Samples per dimension of the stage's own training set.", **_ALPHA,
           symbol="alpha"),
 )
+
+
+#: Options of the theory backend (:func:`kdlab.theory.solve`, ``kdlab theory``, the ``[theory]``
+#: table of a problem file, a sweep's ``theory_options``).
+THEORY_OPTIONS = _params(
+    Param("tol", float, 1e-10, "Relative fixed-point residual max |G(x) - x| / (1 + |x|) to reach.",
+          low=0.0, high=1.0),
+    Param("maxiter", int, 1000, "Map evaluations allowed per stage.", low=1, high=10**6),
+    Param("method", str, "anderson", "Fixed-point solver: Anderson acceleration with a damped fallback, "
+          "or plain damped iteration.", choices=("anderson", "damped")),
+    Param("quad_tol", float, 1e-6, "Refine each quadrature rule until its half-rule difference is below this.",
+          low=0.0, high=0.1, high_open=False),
+)
+
+#: Options of the simulation backend (:func:`kdlab.simulate`, ``kdlab simulate``, the
+#: ``[simulate]`` table of a problem file, a sweep's simulation settings).
+SIMULATION_OPTIONS = _params(
+    Param("n_features", int, 1000, "Dimension N of the simulated problem.", low=2, high=10**7),
+    Param("seeds", int, 10, "Number of seeds 0..K-1 (a list of distinct seeds in Python and files).",
+          low=1, high=10**6),
+    Param("n_test", int, None, "Fresh test samples per seed (default: as many as training samples).",
+          low=1, high=10**9, optional=True),
+    Param("tol", float, 1e-10, "Relative gradient norm at which each fit stops.", low=0.0, high=1.0),
+)
+
+#: Options of how a computation runs (every command that computes several points).
+RUN_OPTIONS = _params(
+    Param("n_jobs", int, -1, "Worker processes or threads (-1: all cores; 1: in this process).", low=1, also=(-1,)),
+)
+
+
+def check_options(decl: Mapping[str, Param], options: Mapping[str, Any], what: str) -> dict:
+    """``options`` validated against the declarations ``decl`` (unknown names are an error naming
+    ``what`` and the known options); the declared defaults fill what is not given."""
+    unknown = sorted(set(options) - set(decl))
+    if unknown:
+        raise ParameterError(f"unknown {what} option(s) {unknown}; known: {', '.join(decl)}")
+    out = {n: p.default for n, p in decl.items()}
+    out.update({n: decl[n].check(v) for n, v in options.items()})
+    return out

@@ -24,8 +24,8 @@ from .params import BAYES_TEACHER, DATA, FRESH, LOGISTIC_TEACHER, STUDENT, TEMPE
 
 __all__ = [
     "GaussianMixture", "LogisticTeacher", "BayesOptimalTeacher", "Student", "Shared", "Fresh",
-    "Teacher", "Stage", "Problem", "as_problem", "check_problem", "teacher_from_name",
-    "teacher_loss", "TEACHER_KINDS", "check_real", "check_int",
+    "Teacher", "Stage", "Problem", "as_problem", "teacher_from_name", "stages_from_records",
+    "teacher_loss", "TEACHER_KINDS", "STAGE_KINDS", "check_real", "check_int",
 ]
 
 
@@ -254,6 +254,9 @@ class Student(_Declared):
 
 Stage = Union[LogisticTeacher, BayesOptimalTeacher, Student]
 
+#: Every stage kind by name (problem files, records): the teachers and ``student``.
+STAGE_KINDS: dict[str, type] = {**TEACHER_KINDS, Student.kind: Student}
+
 
 def _describe_stage(s) -> str:
     """A short name of what was given as a stage, for error messages."""
@@ -299,13 +302,68 @@ class Problem:
         return self.stages[1:]
 
     @property
-    def is_pair(self) -> bool:
-        """The talk's setting: one teacher, at most one student, one training set, no noise,
-        a teacher on all coordinates."""
-        return (len(self.stages) <= 2 and self.data.label_noise == 0 and self.teacher.eta == 1.0
-                and type(self.teacher) in (LogisticTeacher, BayesOptimalTeacher)
-                and all(isinstance(s.data, Shared) and not s.hard_labels and s.chi <= 1
-                        for s in self.students))
+    def n_stages(self) -> int:
+        return len(self.stages)
+
+    def replace(self, data: Optional[GaussianMixture] = None, **stage_changes) -> "Problem":
+        """A copy with new ``data`` and/or changed stages: ``stage<k>={param: value}``
+        (validated again)."""
+        stages = list(self.stages)
+        for key, changes in stage_changes.items():
+            k = _stage_index(key, len(stages))
+            stages[k] = stages[k].replace(**changes)
+        return Problem(self.data if data is None else data, tuple(stages))
+
+    def to_record(self) -> dict:
+        """Flat parameter columns: the data's parameters, then ``stage<k>_kind`` and
+        ``stage<k>_<param>`` for every declared parameter of every stage; a stage without a
+        declared ridge (the Bayes-optimal teacher) records the ridge the data fix as
+        ``stage<k>_lam``; a student records ``stage<k>_data`` (``shared`` / ``fresh``) and
+        ``stage<k>_data_alpha`` (NaN on a shared set)."""
+        rec = {n: getattr(self.data, n) for n in self.data.PARAMS}
+        for k, st in enumerate(self.stages):
+            rec[f"stage{k}_kind"] = st.kind
+            for name in st.PARAMS:
+                rec[f"stage{k}_{name}"] = getattr(st, name)
+            if "lam" not in st.PARAMS:
+                rec[f"stage{k}_lam"] = float(st.ridge(self.data))
+            if isinstance(st, Student):
+                rec[f"stage{k}_data"] = st.data.kind
+                rec[f"stage{k}_data_alpha"] = st.data.alpha if isinstance(st.data, Fresh) else math.nan
+        return rec
+
+    def to_dict(self) -> dict:
+        """``{"data": {...}, "stages": [{"kind": ..., ...}, ...]}``: the layout of a TOML problem
+        file (:func:`load_problem`, :meth:`from_dict`, :meth:`to_toml`)."""
+        stages = []
+        for st in self.stages:
+            d = {"kind": st.kind, **{n: getattr(st, n) for n in st.PARAMS}}
+            if isinstance(st, Student):
+                d["data"] = st.data.kind
+                if isinstance(st.data, Fresh):
+                    d["data_alpha"] = st.data.alpha
+            stages.append(d)
+        return {"data": self.data.to_dict(), "stages": stages}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Problem":
+        """The problem of :meth:`to_dict` (errors name the stage and the parameter)."""
+        if not isinstance(d, Mapping) or not isinstance(d.get("data"), Mapping) \
+                or not isinstance(d.get("stages"), (list, tuple)) or not d["stages"]:
+            raise ParameterError("a problem needs a 'data' table and a non-empty list of 'stages'")
+        unknown = set(d["data"]) - set(GaussianMixture.PARAMS)
+        if unknown:
+            raise ParameterError(f"unknown data parameter(s) {sorted(unknown)}; "
+                                 f"known: {', '.join(GaussianMixture.PARAMS)}")
+        return cls(GaussianMixture(**d["data"]), tuple(stages_from_records(d["stages"])))
+
+    def to_toml(self) -> str:
+        """The problem as a TOML problem file (read back by :func:`load_problem`)."""
+        d = self.to_dict()
+        lines = ["[data]"] + [f"{k} = {_toml_value(v)}" for k, v in d["data"].items()]
+        for st in d["stages"]:
+            lines += ["", "[[stages]]"] + [f"{k} = {_toml_value(v)}" for k, v in st.items()]
+        return "\n".join(lines) + "\n"
 
     def training_sets(self) -> list[int]:
         """Index of the training set of every stage (0: the data's; each Fresh stage opens one)."""
@@ -324,27 +382,45 @@ class Problem:
         return self.data.alpha
 
 
-def as_problem(data, stages_or_teacher, student=None) -> Problem:
-    """A :class:`Problem` from ``(data, [stage0, stage1, ...])`` or ``(data, teacher, student)``."""
+def as_problem(*args) -> Problem:
+    """A :class:`Problem` from ``(problem,)``, ``(data, [stage0, stage1, ...])`` or
+    ``(data, teacher[, student])`` (the conveniences of the backends)."""
+    if len(args) == 1 and isinstance(args[0], Problem):
+        return args[0]
+    if not 2 <= len(args) <= 3:
+        raise TypeError("give a Problem, (data, stages) or (data, teacher, student)")
+    data, first = args[0], args[1]
+    student = args[2] if len(args) == 3 else None
     if isinstance(data, Problem):
-        return data
-    if isinstance(stages_or_teacher, (list, tuple)):
+        raise TypeError("give either a Problem or (data, stages), not both")
+    if isinstance(first, (list, tuple)):
         if student is not None:
             raise TypeError("give either a list of stages or (teacher, student), not both")
-        return Problem(data, tuple(stages_or_teacher))
-    stages = (stages_or_teacher,) if student is None else (stages_or_teacher, student)
-    return Problem(data, stages)
+        return Problem(data, tuple(first))
+    return Problem(data, (first,) if student is None else (first, student))
 
 
-def check_problem(data, teacher, student) -> None:
-    """``TypeError`` / ``ValueError`` unless ``(data, teacher, student)`` is a valid problem."""
-    if not isinstance(data, GaussianMixture):
-        raise TypeError(f"data must be a GaussianMixture, got {type(data).__name__}")
-    if not isinstance(teacher, _Teacher):
-        raise TypeError(f"teacher must be LogisticTeacher or BayesOptimalTeacher, got {type(teacher).__name__}")
-    if student is not None and not isinstance(student, Student):
-        raise TypeError(f"student must be a Student or None, got {type(student).__name__}")
-    as_problem(data, teacher, student)
+def _stage_index(key, n: int) -> int:
+    """``k`` of ``stage<k>`` / ``teacher`` (0) / ``student`` (the last stage)."""
+    if key == "teacher":
+        return 0
+    if key == "student":
+        if n < 2:
+            raise ParameterError("the problem has no student")
+        return n - 1
+    if isinstance(key, str) and key.startswith("stage") and key[5:].isdigit():
+        k = int(key[5:])
+        if k < n:
+            return k
+    raise ParameterError(f"unknown stage {key!r}: stage0..stage{n - 1} (teacher, student: the first and last)")
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(float(v))
 
 
 def teacher_kind(name: str) -> type:

@@ -1,12 +1,15 @@
 """The result type shared by both backends.
 
-:func:`kdlab.simulate` and :func:`kdlab.theory.solve` both return a :class:`Result`, holding
-one :class:`Observables` block per stage of the chain (``Result.stages``; ``.teacher`` and
-``.student`` are the first and the last), the matrix of overlaps ``w_j . w_k / N`` between
-stages (``Result.overlaps``) and a :class:`SolverStatus`. Simulation fills the ``*_stderr``
-entries and a per-seed table; theory fills ``status`` and a typed warm-start ``state``.
-``Result.to_record()`` flattens everything into one row for sweep tables, and
-``Result.to_json_dict()`` gives the CLI's JSON layout.
+:func:`kdlab.simulate` and :func:`kdlab.theory.solve` both return a :class:`Result`: the
+:class:`~kdlab.problem.Problem` it answers, one :class:`Observables` block per stage of the
+chain (``Result.stages``), the matrix of overlaps ``w_j . w_k / N`` between stages
+(``Result.overlaps``) and a :class:`SolverStatus`. Simulation fills the standard errors and a
+per-seed table; theory fills the status of every stage and a typed warm-start ``state``.
+
+One naming rule for every chain length: stage ``k``'s observable ``name`` is the column
+``stage<k>_<name>`` in records, tables and sweeps (:func:`stage_column`), and its parameters
+are ``stage<k>_<param>``. ``Result.teacher`` and ``Result.student`` are documented aliases of
+stage 0 and of the last stage (``None`` for a teacher alone); they never mean anything else.
 """
 
 from __future__ import annotations
@@ -20,12 +23,19 @@ import numpy as np
 from scipy.special import ndtr
 
 from .io import strict_json
-from .problem import GaussianMixture, Problem, Student, Teacher
+from .problem import Problem
 
-__all__ = ["Observables", "SolverStatus", "Status", "Result", "gen_error", "OBSERVABLES"]
+__all__ = ["Observables", "SolverStatus", "Status", "Result", "gen_error", "OBSERVABLES", "stage_column",
+           "problem_record"]
 
-#: Observables every block has (``p`` for the student only, ``gen_error_test`` simulation only).
+#: The observables of a binary stage, in table order (``p``: overlap with the parent, stages
+#: ``k >= 1``; ``gen_error_test``: on a fresh test set, simulation only).
 OBSERVABLES = ("gen_error", "gen_error_test", "train_error", "train_loss", "m", "q", "bias", "p")
+
+
+def stage_column(k: int, name: str) -> str:
+    """The column of stage ``k``'s ``name`` (an observable or a parameter): ``stage<k>_<name>``."""
+    return f"stage{int(k)}_{name}"
 
 
 def gen_error(m, q, bias, delta, rho):
@@ -44,52 +54,93 @@ def gen_error(m, q, bias, delta, rho):
     return float(out) if out.ndim == 0 else out
 
 
-@dataclass(frozen=True)
-class Observables:
-    """Observables of one linear model (teacher or student).
+def _flat(name: str, value) -> dict:
+    """``{name: float}``, or one entry per element of an array (``name_i``, ``name_i_j``)."""
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        return {f"{name}_{'_'.join(str(i) for i in idx)}": float(v) for idx, v in np.ndenumerate(value)}
+    return {name: float(value)}
 
-    ``gen_error`` is the exact formula of ``docs/model.md`` from ``(m, q, bias)``; ``train_loss`` is
-    the per-sample data term of the model's own loss at its minimizer (ridge excluded).
-    ``stderr`` holds standard errors over seeds (simulation); ``extra`` holds anything a
-    backend adds (theory: susceptibilities and conjugates; simulation: sizes).
+
+class Observables:
+    """Observables of one stage: ``name -> value`` (a float, or a numpy array for block-valued
+    observables), their standard errors over seeds (simulation) and backend extras (theory:
+    susceptibilities and conjugates; simulation: iteration counts).
+
+    Attribute access: ``obs.gen_error``, ``obs.m_stderr``, ``obs.V`` (an extra); a known
+    observable the stage does not have (``p`` of stage 0, ``gen_error_test`` in theory) is
+    ``None``.
     """
 
-    gen_error: float
-    train_error: float
-    train_loss: float
-    m: float
-    q: float
-    bias: float
-    p: Optional[float] = None
-    gen_error_test: Optional[float] = None
-    stderr: Mapping[str, float] = field(default_factory=dict)
-    extra: Mapping[str, float] = field(default_factory=dict)
+    __slots__ = ("_values", "stderr", "extra")
+
+    def __init__(self, *, stderr: Optional[Mapping[str, Any]] = None, extra: Optional[Mapping[str, Any]] = None,
+                 **values):
+        object.__setattr__(self, "_values", {k: v for k, v in values.items() if v is not None})
+        object.__setattr__(self, "stderr", dict(stderr or {}))
+        object.__setattr__(self, "extra", dict(extra or {}))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Observables are read-only")
 
     def __getattr__(self, name: str) -> Any:
-        # ``obs.m_stderr`` etc.
+        values = object.__getattribute__(self, "_values")
+        if name in values:
+            return values[name]
         if name.endswith("_stderr"):
-            base = name[: -len("_stderr")]
             stderr = object.__getattribute__(self, "stderr")
+            base = name[: -len("_stderr")]
             if base in stderr:
                 return stderr[base]
         extra = object.__getattribute__(self, "extra")
         if name in extra:
             return extra[name]
+        if name in OBSERVABLES:
+            return None
         raise AttributeError(name)
 
+    def __getstate__(self):
+        return (self._values, self.stderr, self.extra)
+
+    def __setstate__(self, state):
+        for k, v in zip(("_values", "stderr", "extra"), state):
+            object.__setattr__(self, k, v)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Observables):
+            return NotImplemented
+        return all(_same(getattr(self, a), getattr(other, a)) for a in ("_values", "stderr", "extra"))
+
+    def __repr__(self) -> str:
+        return f"Observables({', '.join(f'{k}={v!r}' for k, v in self._values.items())})"
+
     def values(self) -> dict:
-        """The observables that are set, as ``{name: value}``."""
-        return {k: getattr(self, k) for k in OBSERVABLES if getattr(self, k) is not None}
+        """The observables that are set, as ``{name: value}``, in table order."""
+        order = [k for k in OBSERVABLES if k in self._values] + [k for k in self._values if k not in OBSERVABLES]
+        return {k: self._values[k] for k in order}
 
     def to_dict(self, *, with_stderr: bool = True, with_extra: bool = True) -> dict:
-        """Flat ``{name: value, name_stderr: ...}``; an undefined stderr (one seed) is None."""
-        out = {k: float(v) for k, v in self.values().items()}
+        """Flat ``{name: float, name_stderr: float}`` (arrays flattened to ``name_i_j``); an
+        undefined standard error (one seed) is ``None``."""
+        out: dict = {}
+        for k, v in self.values().items():
+            out.update(_flat(k, v))
         if with_stderr:
-            out.update({f"{k}_stderr": (float(v) if math.isfinite(v) else None)
-                        for k, v in self.stderr.items()})
+            for k, v in self.stderr.items():
+                for kk, vv in _flat(f"{k}_stderr", v).items():
+                    out[kk] = vv if math.isfinite(vv) else None
         if with_extra:
-            out.update({k: float(v) for k, v in self.extra.items()})
+            for k, v in self.extra.items():
+                out.update(_flat(k, v))
         return out
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    try:
+        return bool(np.array_equal(np.asarray(a, float), np.asarray(b, float), equal_nan=True))
+    except (TypeError, ValueError):
+        return a == b
 
 
 class Status(str, enum.Enum):
@@ -126,116 +177,82 @@ class SolverStatus:
                 "residual": float(self.residual), "message": self.message, "code": self.code.value}
 
 
-def stage_record(stage, data: GaussianMixture, prefix: str) -> dict:
-    """Flat parameter columns of one stage.
-
-    A teacher gives ``teacher`` (its kind), ``teacher_lam`` (its ridge: the declared ``lam``,
-    or the ridge the data fix, e.g. the Bayes-optimal teacher's) and its other declared
-    parameters that differ from their defaults; a student gives its declared parameters (and
-    ``data_alpha`` when it trains on a fresh set).
-    """
-    if stage.role == "teacher":
-        rec = {prefix.rstrip("_"): stage.kind, f"{prefix}lam": stage.ridge(data)}
-        for name, p in stage.PARAMS.items():
-            if name != "lam" and getattr(stage, name) != p.default:
-                rec[f"{prefix}{name}"] = getattr(stage, name)
-        return rec
-    rec = {f"{prefix}{k}": v for k, v in stage.to_dict().items() if k not in ("data", "data_alpha")}
-    if stage.data.kind != "shared":
-        rec[f"{prefix}data_alpha"] = stage.data.alpha
-    return rec
-
-
-def problem_record(data: GaussianMixture, teacher: Teacher, student: Optional[Student] = None,
-                   stages: Optional[tuple] = None) -> dict:
-    """Flat ``{parameter: value}`` description of a problem (one row's parameter columns).
-
-    The teacher has ``teacher_*`` columns, the first student unprefixed ones, and in a longer
-    chain student ``k >= 2`` the columns ``stage{k}_*`` (the names of the sweep grid's fields).
-    """
-    rec = {"alpha": data.alpha, "delta": data.delta, "rho": data.rho}
-    if data.label_noise:
-        rec["label_noise"] = data.label_noise
-    stages = stages if stages is not None else ((teacher,) if student is None else (teacher, student))
-    rec.update(stage_record(stages[0], data, "teacher_"))
-    for k, st in enumerate(stages[1:], start=1):
-        rec.update(stage_record(st, data, "" if k == 1 else f"stage{k}_"))
-    return rec
-
-
-def _stage_names(n: int) -> list[str]:
-    """Column prefixes of the stages: ``teacher``, ``student`` for a pair, else ``teacher``,
-    ``stage1``, ``stage2``, ..."""
-    if n <= 2:
-        return ["teacher", "student"][:n]
-    return ["teacher"] + [f"stage{k}" for k in range(1, n)]
+def problem_record(problem: Problem) -> dict:
+    """Flat ``{parameter: value}`` of a problem (one row's parameter columns): the data's
+    parameters unprefixed, then ``stage<k>_<param>`` for every stage (:meth:`Problem.to_record`)."""
+    return problem.to_record()
 
 
 @dataclass(frozen=True)
 class Result:
-    """What a backend computed for one problem.
+    """What a backend computed for one :class:`~kdlab.problem.Problem`.
 
     ``stages`` holds one :class:`Observables` per stage (means over seeds in simulations,
-    asymptotic values in theory); ``teacher`` / ``student`` are the first and the last stage
-    (``student`` is ``None`` for a teacher alone). ``overlaps`` is the ``(K+1) x (K+1)``
-    matrix of ``w_j . w_k / N`` (``None`` if the backend does not give it). ``per_seed``
-    (simulation) is a ``pandas.DataFrame`` with one row per seed; ``state`` (theory) the
-    solver state used to warm-start a neighbouring point.
+    asymptotic values in theory); ``overlaps`` is the ``(K+1) x (K+1)`` matrix of
+    ``w_j . w_k / N`` (``None`` if the backend does not give it); ``status`` the status of the
+    whole computation and ``stage_status`` one per stage (theory); ``per_seed`` (simulation) a
+    ``pandas.DataFrame`` with one row per seed; ``state`` (theory) the solver state used to
+    warm-start a neighbouring point. ``teacher`` / ``student`` are aliases of the first and the
+    last stage.
     """
 
     backend: str
-    data: GaussianMixture
-    teacher_spec: Teacher
-    student_spec: Optional[Student]
-    teacher: Observables
-    student: Optional[Observables] = None
+    problem: Problem
+    stages: tuple
     status: SolverStatus = field(default_factory=lambda: SolverStatus(True))
+    overlaps: Any = None
+    overlaps_stderr: Any = None
     n_features: Optional[int] = None
     n_seeds: Optional[int] = None
     per_seed: Any = None
     extra: Mapping[str, float] = field(default_factory=dict)
-    stages: tuple = ()
-    chain: tuple = ()
-    overlaps: Any = None
-    overlaps_stderr: Any = None
     state: Any = field(default=None, repr=False, compare=False)
-    #: one :class:`SolverStatus` per stage (theory chains; empty where the backend has none)
     stage_status: tuple = field(default=(), repr=False, compare=False)
 
     def __post_init__(self):
-        if not self.chain:
-            chain = (self.teacher_spec,) if self.student_spec is None else (self.teacher_spec, self.student_spec)
-            object.__setattr__(self, "chain", chain)
-        if not self.stages:
-            obs = (self.teacher,) if self.student is None else (self.teacher, self.student)
-            object.__setattr__(self, "stages", obs)
-
-    @classmethod
-    def from_stages(cls, backend: str, problem: Problem, stages, **kw) -> "Result":
-        """A result for a whole chain (``stages`` in chain order)."""
-        stages = tuple(stages)
-        return cls(backend=backend, data=problem.data, teacher_spec=problem.stages[0],
-                   student_spec=problem.stages[-1] if len(stages) > 1 else None,
-                   teacher=stages[0], student=stages[-1] if len(stages) > 1 else None,
-                   stages=stages, chain=tuple(problem.stages), **kw)
+        if not isinstance(self.problem, Problem):
+            raise TypeError(f"problem must be a Problem, got {type(self.problem).__name__}")
+        object.__setattr__(self, "stages", tuple(self.stages))
+        if len(self.stages) != len(self.problem.stages):
+            raise ValueError(f"a result needs one block per stage: {len(self.stages)} for "
+                             f"{len(self.problem.stages)} stages")
 
     @property
-    def problem(self) -> Problem:
-        return Problem(self.data, self.chain)
+    def data(self):
+        return self.problem.data
+
+    @property
+    def chain(self) -> tuple:
+        """The stage specifications (``problem.stages``)."""
+        return self.problem.stages
+
+    @property
+    def teacher(self) -> Observables:
+        """Alias of stage 0."""
+        return self.stages[0]
+
+    @property
+    def student(self) -> Optional[Observables]:
+        """Alias of the last stage (``None`` for a teacher alone)."""
+        return self.stages[-1] if len(self.stages) > 1 else None
+
+    @property
+    def teacher_spec(self):
+        return self.problem.stages[0]
+
+    @property
+    def student_spec(self):
+        return self.problem.stages[-1] if len(self.problem.stages) > 1 else None
 
     def to_json_dict(self) -> dict:
-        """``{"teacher": {...}, "student": {...}, "stages": [...], "overlaps": [[...]], ...}``: the
+        """``{"backend", "problem", "stages": [...], "overlaps": [[...]], "status", ...}``: the
         CLI's JSON layout (strict JSON: a non-finite value, e.g. of a diverged model, is ``null``)."""
-        return strict_json(self._json_dict())
-
-    def _json_dict(self) -> dict:
-        out = {"backend": self.backend,
-               "problem": problem_record(self.data, self.teacher_spec, self.student_spec, self.chain),
-               "teacher": self.teacher.to_dict(),
-               "student": None if self.student is None else self.student.to_dict(),
+        out = {"backend": self.backend, "problem": self.problem.to_dict(),
                "stages": [o.to_dict() for o in self.stages],
                "overlaps": None if self.overlaps is None else np.asarray(self.overlaps, float).tolist(),
                "status": self.status.to_dict()}
+        if self.stage_status:
+            out["stage_status"] = [s.to_dict() for s in self.stage_status]
         if self.overlaps_stderr is not None:
             out["overlaps_stderr"] = np.asarray(self.overlaps_stderr, float).tolist()
         if self.n_features is not None:
@@ -243,21 +260,19 @@ class Result:
             out["n_seeds"] = self.n_seeds
         if self.extra:
             out["extra"] = {k: float(v) for k, v in self.extra.items()}
-        return out
+        return strict_json(out)
 
     def to_record(self) -> dict:
-        """One flat row: parameters, ``<stage>_<obs>`` per stage and status columns."""
+        """One flat row: ``backend``, the problem's parameters, ``stage<k>_<observable>`` for every
+        stage, the extras and the status columns."""
         rec: dict[str, Any] = {"backend": self.backend}
-        rec.update(problem_record(self.data, self.teacher_spec, self.student_spec, self.chain))
+        rec.update(self.problem.to_record())
         if self.n_features is not None:
             rec["n_features"] = self.n_features
             rec["n_seeds"] = self.n_seeds
-        for who, obs in zip(_stage_names(len(self.stages)), self.stages):
-            for k, v in obs.to_dict().items():
-                rec[f"{who}_{k}"] = v
-        if len(self.stages) > 2:  # the last stage also under "student"
-            for k, v in self.stages[-1].to_dict().items():
-                rec[f"student_{k}"] = v
+        for k, obs in enumerate(self.stages):
+            for name, v in obs.to_dict().items():
+                rec[stage_column(k, name)] = v
         for k, v in self.extra.items():
             rec[k] = float(v)
         rec.update({f"status_{k}": v for k, v in self.status.to_dict().items() if k != "code"})
@@ -265,10 +280,11 @@ class Result:
 
     def __repr__(self) -> str:
         def fmt(o):
-            if o is None:
-                return "None"
             parts = []
             for k, v in o.values().items():
+                if isinstance(v, np.ndarray):
+                    parts.append(f"{k}={np.array2string(v, precision=4)}")
+                    continue
                 se = o.stderr.get(k)
                 parts.append(f"{k}={v:.6g}" + (f"±{se:.2g}" if se is not None and math.isfinite(se) else ""))
             return ", ".join(parts)

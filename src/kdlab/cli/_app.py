@@ -11,6 +11,11 @@ app = typer.Typer(
 )
 
 
+def flag(*param_decls, **kwargs):
+    """``typer.Option`` for a boolean flag (no type shown after it in ``--help``)."""
+    return typer.Option(*param_decls, metavar="", **kwargs)
+
+
 @app.callback()
 def _root() -> None:
     """kdlab: knowledge distillation in a solvable model (theory and simulation)."""

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import KdlabError
-from ._app import app
+from ._app import app, flag
 from .options import fail
 
 experiment_app = typer.Typer(
@@ -23,14 +23,14 @@ app.add_typer(experiment_app, name="experiment")
 
 @experiment_app.command("digits")
 def digits_command(
-    quick: Annotated[bool, typer.Option("--quick", help="Small, fast variant (seconds; for tests).")] = False,
+    quick: Annotated[bool, flag("--quick", help="Small, fast variant (seconds; for tests).")] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("results/digits"),
     seeds: Annotated[Optional[int], typer.Option("--seeds",
                                                  help="Number of seeds (>= 1; default 10, quick 2).")] = None,
-    t2_scaling: Annotated[bool, typer.Option("--t2-scaling/--no-t2-scaling",
+    t2_scaling: Annotated[bool, flag("--t2-scaling/--no-t2-scaling",
                                              help="Multiply the KD term by T^2 (Hinton's convention).")] = False,
     threads: Annotated[int, typer.Option("--threads", help="PyTorch threads (>= 1).")] = 1,
-    progress: Annotated[bool, typer.Option("--progress/--quiet",
+    progress: Annotated[bool, flag("--progress/--quiet",
                                            help="Progress bar on stderr (--quiet: none).")] = True,
 ) -> None:
     """MLP teacher -> sparse linear student on sklearn's digits: KD vs labels only.

@@ -13,19 +13,20 @@ from __future__ import annotations
 import functools
 import inspect
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Callable, Mapping, Optional
 
 import typer
 
 from ..params import DATA, STUDENT, Param
 from ..problem import TEACHER_KINDS, GaussianMixture, Problem, Student, load_problem, teacher_kind
+from ._app import flag
 
-__all__ = ["problem_command", "fail", "TEACHER_PARAMS", "AsJson", "Progress", "NJobs", "Scheduler",
-           "check_jobs"]
+__all__ = ["problem_command", "declared_options", "fail", "TEACHER_PARAMS", "AsJson", "Progress", "NJobs",
+           "Scheduler", "check_jobs"]
 
 # Options every command that has them spells the same way.
-AsJson = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")]
-Progress = Annotated[bool, typer.Option("--progress/--quiet", " /--no-progress", " /-q",
+AsJson = Annotated[bool, flag("--json", help="Print the result as one JSON object.")]
+Progress = Annotated[bool, flag("--progress/--quiet", " /--no-progress", " /-q",
                                         help="Progress on stderr (--quiet: none).")]
 NJobs = Annotated[int, typer.Option("--n-jobs", "-j", help="Worker processes or threads (-1: all cores; 1: serial).")]
 Scheduler = Annotated[Optional[str], typer.Option(
@@ -40,9 +41,13 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def check_jobs(n_jobs: int) -> None:
-    """Exit 2 unless ``n_jobs`` is >= 1 or -1 (all cores)."""
-    if n_jobs == 0 or n_jobs < -1:
-        fail(f"--n-jobs must be an integer >= 1 or -1 (all cores), got {n_jobs}")
+    """Exit 2 unless ``n_jobs`` is valid (:data:`kdlab.params.RUN_OPTIONS`: >= 1 or -1, all cores)."""
+    from ..params import RUN_OPTIONS
+
+    try:
+        RUN_OPTIONS["n_jobs"].check(n_jobs, "--n-jobs")
+    except ValueError as exc:
+        fail(str(exc))
 
 
 def _union_teacher_params() -> dict[str, Param]:
@@ -61,17 +66,55 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+_METAVAR = {float: "FLOAT", int: "INT"}
+
+
 def _option(p: Param, name: str, help_prefix: str = "", default_text: Optional[str] = None):
-    flag = _flag(name)
+    opt = _flag(name)
     shown = p.default if default_text is None else default_text
     text = f"{help_prefix}{p.help} Range {p.range_text}; default {shown}."
     if p.type is bool:
         return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
-                                 annotation=Annotated[Optional[bool], typer.Option(
-                                     f"{flag}/--no-{flag[2:]}", help=text, show_default=False)])
+                                 annotation=Annotated[Optional[bool], flag(
+                                     f"{opt}/--no-{opt[2:]}", help=text, show_default=False)])
+    typ = p.type if p.type in (int, float) else str
+    metavar = _METAVAR.get(p.type) or "|".join(p.choices).upper() or "TEXT"
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
-                             annotation=Annotated[Optional[float], typer.Option(
-                                 flag, help=text, show_default=False, metavar="FLOAT")])
+                             annotation=Annotated[Optional[typ], typer.Option(
+                                 opt, help=text, show_default=False, metavar=metavar)])
+
+
+def declared_options(decl: Mapping[str, Param], dest: str, exclude: tuple = ()) -> Callable:
+    """Decorator: ``fn(..., <dest>: dict)`` becomes a command taking the declared options of
+    ``decl`` (``--tol``, ``--maxiter``, ...: the help, range and default of their declaration),
+    validated here (one line and exit status 2 on a bad value); ``<dest>`` receives the options
+    given, by name (the library fills in the declared defaults)."""
+    names = [n for n in decl if n not in exclude]
+
+    def deco(fn: Callable) -> Callable:
+        sig = inspect.signature(fn, eval_str=True)
+        own = [p for n, p in sig.parameters.items() if n != dest]
+
+        @functools.wraps(fn)
+        def command(**kw):
+            given = {n: kw.pop(n) for n in names}
+            opts = {}
+            for n, v in given.items():
+                if v is None:
+                    continue
+                try:
+                    opts[n] = decl[n].check(v, _flag(n))
+                except ValueError as exc:
+                    fail(str(exc))
+            kw[dest] = opts
+            return fn(**kw)
+
+        del command.__wrapped__
+        command.__annotations__ = {}
+        command.__signature__ = sig.replace(parameters=own + [_option(decl[n], n) for n in names])
+        return command
+
+    return deco
 
 
 def _generated() -> list[inspect.Parameter]:
@@ -84,7 +127,7 @@ def _generated() -> list[inspect.Parameter]:
         owners = [c.kind for c in TEACHER_KINDS.values() if n in c.PARAMS]
         out.append(_option(p, f"teacher_{n}", help_prefix=f"Teacher ({', '.join(owners)}): "))
     out += [_option(p, n, help_prefix="Student: ") for n, p in STUDENT.items()]
-    out.append(inspect.Parameter("no_student", kw, default=False, annotation=Annotated[bool, typer.Option(
+    out.append(inspect.Parameter("no_student", kw, default=False, annotation=Annotated[bool, flag(
         "--no-student", help="Stage 0 alone (no student).")]))
     out.append(inspect.Parameter("problem_file", kw, default=None, annotation=Annotated[Optional[Path], typer.Option(
         "--problem", help="A TOML problem file (data and a chain of stages, see docs/model.md); "

@@ -16,13 +16,11 @@ import typer
 
 from ..errors import KdlabError
 from ..io import dumps_json, write_table
-from ._app import app
-from .options import AsJson, NJobs, Progress, check_jobs, fail, problem_command
+from ..params import SIMULATION_OPTIONS, THEORY_OPTIONS
+from ._app import app, flag
+from .options import AsJson, NJobs, Progress, check_jobs, declared_options, fail, problem_command
 
-Tol = Annotated[float, typer.Option("--tol", help="Relative fixed-point residual to reach (> 0).")]
-MaxIter = Annotated[int, typer.Option("--maxiter", help="Map evaluations allowed per stage (>= 1).")]
-Method = Annotated[str, typer.Option("--method", help="Fixed-point solver: anderson or damped.")]
-Strict = Annotated[bool, typer.Option("--strict", help="Exit with status 1 if a point did not converge.")]
+Strict = Annotated[bool, flag("--strict", help="Exit with status 1 if a point did not converge.")]
 
 
 def emit(result, as_json: bool) -> None:
@@ -31,15 +29,6 @@ def emit(result, as_json: bool) -> None:
         sys.stdout.write(dumps_json(result.to_json_dict()) + "\n")
     else:
         typer.echo(repr(result))
-
-
-def _check_solver_options(tol: float, maxiter: int, method: str) -> None:
-    if not (tol > 0 and tol < 1):
-        fail(f"tol must be a number in (0, 1), got {tol}")
-    if maxiter < 1:
-        fail(f"maxiter must be an integer >= 1, got {maxiter}")
-    if method not in ("anderson", "damped"):
-        fail(f"method must be 'anderson' or 'damped', got {method!r}")
 
 
 def _warn_not_converged(status, strict: bool) -> None:
@@ -51,12 +40,12 @@ def _warn_not_converged(status, strict: bool) -> None:
 
 @app.command("simulate")
 @problem_command
+@declared_options(SIMULATION_OPTIONS, "sim_options")
 def simulate_command(
     problem,
-    n_features: Annotated[int, typer.Option("--n-features", "-N", help="Dimension N (>= 2).")] = 1000,
-    seeds: Annotated[int, typer.Option("--seeds", help="Number of seeds (>= 1).")] = 10,
-    first_seed: Annotated[int, typer.Option("--first-seed", help="First seed (>= 0).")] = 0,
-    n_test: Annotated[Optional[int], typer.Option("--n-test", help="Test samples per seed (default M).")] = None,
+    sim_options,
+    first_seed: Annotated[int, typer.Option("--first-seed", help="First seed (>= 0): seeds first-seed .. "
+                                                                 "first-seed + seeds - 1.")] = 0,
     n_jobs: NJobs = -1,
     progress: Progress = True,
     as_json: AsJson = False,
@@ -65,14 +54,12 @@ def simulate_command(
     from ..simulation import simulate
 
     if first_seed < 0:
-        fail(f"first-seed must be an integer >= 0, got {first_seed}")
-    if seeds < 1:
-        fail(f"seeds must be an integer >= 1, got {seeds}")
+        fail(f"--first-seed must be an integer >= 0, got {first_seed}")
     check_jobs(n_jobs)
+    n_seeds = sim_options.pop("seeds", SIMULATION_OPTIONS["seeds"].default)
     try:
-        result = simulate(problem.data, list(problem.stages), n_features=n_features,
-                          seeds=range(first_seed, first_seed + seeds), n_test=n_test,
-                          n_jobs=n_jobs, progress=progress)
+        result = simulate(problem, seeds=range(first_seed, first_seed + n_seeds), n_jobs=n_jobs,
+                          progress=progress, **sim_options)
     except (ValueError, KdlabError) as exc:
         fail(str(exc))
     emit(result, as_json)
@@ -80,11 +67,10 @@ def simulate_command(
 
 @app.command("theory")
 @problem_command
+@declared_options(THEORY_OPTIONS, "theory_options")
 def theory_command(
     problem,
-    tol: Tol = 1e-10,
-    maxiter: MaxIter = 1000,
-    method: Method = "anderson",
+    theory_options,
     strict: Strict = False,
     as_json: AsJson = False,
 ) -> None:
@@ -95,9 +81,8 @@ def theory_command(
     """
     from ..theory import solve
 
-    _check_solver_options(tol, maxiter, method)
     try:
-        result = solve(problem.data, list(problem.stages), tol=tol, maxiter=maxiter, method=method)
+        result = solve(problem, **theory_options)
     except (ValueError, KdlabError) as exc:
         fail(str(exc))
     emit(result, as_json)
@@ -106,16 +91,16 @@ def theory_command(
 
 @app.command("theory-curve")
 @problem_command
+@declared_options(THEORY_OPTIONS, "theory_options")
 def theory_curve_command(
     problem,
+    theory_options,
     along: Annotated[str, typer.Option("--along", help="Parameter to vary: a data parameter (alpha, delta, "
-                                                       "rho, label_noise), teacher_lam, teacher_eta, or a "
-                                                       "student parameter (eta, chi, temperature, lam).")] = "alpha",
+                                                       "rho, label_noise), stage<k>.<param>, teacher_<param> "
+                                                       "(stage 0), or a student parameter (eta, chi, "
+                                                       "temperature, lam: the last stage).")] = "alpha",
     values: Annotated[str, typer.Option("--values", help="START:STOP:NUM (linear), START:STOP:NUM:log "
                                                          "(geometric) or v1,v2,...")] = "0.5:5:50",
-    tol: Tol = 1e-10,
-    maxiter: MaxIter = 1000,
-    method: Method = "anderson",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the table to this file "
                                                    "(.csv, .parquet or .json).")] = None,
     progress: Progress = True,
@@ -127,12 +112,14 @@ def theory_curve_command(
     Prints the table (or JSON records with --json) and optionally writes it with --output.
     """
     from ..io import ensure_dir
-    from ..theory import CURVE_PARAMETERS, curve, parse_values
+    from ..theory import curve, parse_values
+    from ..theory.curves import axis
 
-    key = along.strip().lower().replace("-", "_")
-    if key not in CURVE_PARAMETERS:
-        fail(f"along must be one of {', '.join(CURVE_PARAMETERS)}, got {along!r}")
-    _check_solver_options(tol, maxiter, method)
+    key = along.strip().replace("-", "_")
+    try:
+        axis(problem, key)
+    except ValueError as exc:
+        fail(str(exc))
     try:
         if output is not None:
             if output.suffix.lower() not in (".csv", ".parquet", ".json"):
@@ -141,8 +128,7 @@ def theory_curve_command(
                 fail(f"output {output} is a folder, not a file")
             ensure_dir(output.parent)
         vals = parse_values(values)
-        df = curve(problem.data, list(problem.stages), along=key, values=vals, progress=progress,
-                   tol=tol, maxiter=maxiter, method=method)
+        df = curve(problem, along=key, values=vals, progress=progress, **theory_options)
         if output is not None:
             write_table(df, output)
     except (ValueError, KdlabError) as exc:
@@ -150,9 +136,13 @@ def theory_curve_command(
     if as_json:
         sys.stdout.write(dumps_json(json.loads(df.to_json(orient="records", double_precision=15))) + "\n")
     else:
-        cols = [key] + [c for c in ("teacher_gen_error", "student_gen_error", "student_m", "student_q",
-                                    "student_p", "student_bias", "status_converged") if c in df]
-        typer.echo(df[cols].to_string(index=False))
+        k, name = axis(problem, key)
+        x = name if k is None else f"stage{k}_{name}"
+        last = len(problem.stages) - 1
+        cols = [x] + [c for c in (["stage0_gen_error"] + [f"stage{last}_{o}" for o in
+                                                          ("gen_error", "m", "q", "p", "bias")] + ["status_converged"])
+                      if c in df and c != x]
+        typer.echo(df[list(dict.fromkeys(cols))].to_string(index=False))
     bad = int((~df["status_converged"].astype(bool)).sum())
     if bad:
         typer.echo(f"Warning: {bad} of {len(df)} points did not converge (see status_message)", err=True)

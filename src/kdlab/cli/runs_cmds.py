@@ -19,8 +19,9 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from ._app import app
-from .options import AsJson, NJobs, Progress, Scheduler, check_jobs, fail, problem_command
+from ..params import SIMULATION_OPTIONS, THEORY_OPTIONS
+from ._app import app, flag
+from .options import AsJson, NJobs, Progress, Scheduler, check_jobs, declared_options, fail, problem_command
 
 
 def _defaults(fn) -> dict:
@@ -40,13 +41,13 @@ def _lazy_defaults():
 _OPT_LAM, _OPT_KD = _lazy_defaults()
 
 
-def _point_fields():
-    from ..runs.grid import POINT_FIELDS
+def _data_fields():
+    from ..runs.grid import DATA_FIELDS
 
-    return POINT_FIELDS
+    return DATA_FIELDS
 
 
-_POINT_FIELDS = _point_fields()
+_DATA_FIELDS = _data_fields()
 
 
 #: Most coarse-grid points per axis of ``kdlab optimize kd`` (the grid costs its square in solves).
@@ -96,23 +97,27 @@ def _parse_grid(grid: List[str]) -> dict:
 
 
 @app.command("sweep")
+@declared_options(SIMULATION_OPTIONS, "sim_options", exclude=("tol",))
+@declared_options(THEORY_OPTIONS, "theory_options")
 def sweep_command(
+    sim_options,
+    theory_options,
     grid: Annotated[List[str], typer.Option(
         "--grid", "-g", help="FIELD=VALUES, repeatable. VALUES: 'a,b,c', 'START:STOP:NUM' or "
-                             "'START:STOP:NUM:log'. Fields: " + ", ".join(_POINT_FIELDS) + ", and "
-                             "stage<k>.<student field> (k >= 2) for longer chains.")],
+                             "'START:STOP:NUM:log'. Fields: the data's (" + ", ".join(_DATA_FIELDS) + "), "
+                             "stage<k>.<param> for stage k, and the aliases teacher, teacher_<param> (stage 0), "
+                             "student (false: the teacher alone), the student parameters (eta, chi, temperature, "
+                             "lam, t2_scaling, data_alpha: the last stage), optimize=lam|teacher_lam.")],
     backend: Annotated[str, typer.Option(
         "--backend", "-b", help="theory, simulate, both, or module:function (a function with the "
                                 "signature of kdlab.theory.solve).")] = "theory",
-    n_features: Annotated[int, typer.Option("--n-features", help="Simulation dimension N.")] = 1000,
-    seeds: Annotated[int, typer.Option("--seeds", help="Simulation seeds 0..K-1.")] = 10,
     out: Annotated[Path, typer.Option("--out", "-o", help="Table path (.csv or .parquet; both if no suffix).")]
     = Path("sweep.csv"),
     store: Annotated[Optional[Path], typer.Option("--store", help="Cache folder (resumable); default: none.")]
     = None,
     n_jobs: NJobs = -1,
     scheduler: Scheduler = None,
-    strict: Annotated[bool, typer.Option(
+    strict: Annotated[bool, flag(
         "--strict", help="Exit with status 1 if a point did not converge or failed.")] = False,
     progress: Progress = True,
 ) -> None:
@@ -129,7 +134,7 @@ def sweep_command(
     if backend not in ("theory", "simulate", "both") and ":" not in backend:
         fail(f"--backend must be theory, simulate, both or module:function, got {backend!r}")
     try:
-        sw = Sweep(spec, backend=backend, n_features=n_features, seeds=seeds)
+        sw = Sweep(spec, backend=backend, theory_options=theory_options, **sim_options)
     except ValueError as exc:
         fail(str(exc))
     formats = (out.suffix[1:],) if out.suffix in (".csv", ".parquet") else ("csv", "parquet")
@@ -189,7 +194,7 @@ def _bounds(spec: str, name: str):
 def _emit_optimum(opt, as_json: bool, what: str):
     st = opt.result.student if opt.result.student is not None and what != "teacher" else opt.result.teacher
     if as_json:
-        json.dump({"optimum": opt.params, "gen_error": opt.gen_error, "n_evals": opt.n_evals,
+        json.dump({"optimum": opt.params, "stage": opt.stage, "gen_error": opt.gen_error, "n_evals": opt.n_evals,
                    "at_bound": opt.at_bound, "result": opt.result.to_json_dict()}, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return
@@ -231,10 +236,8 @@ def optimize_lam_command(
         fail(f"--which teacher ignores the student's options: remove {flags}")
     if which == "student" and len(problem.stages) < 2:
         fail("--which student needs a student (remove --no-student)")
-    student = problem.stages[1] if which == "student" else None
     try:
-        opt = optimal_lam(problem.data, problem.stages[0], student, which=which,
-                          bounds=_pair(bounds, "--bounds", _OPT_LAM["bounds"]))
+        opt = optimal_lam(problem, which=which, bounds=_pair(bounds, "--bounds", _OPT_LAM["bounds"]))
     except (ValueError, OptimizationError) as exc:
         fail(str(exc))
     _emit_optimum(opt, as_json, which)
@@ -265,8 +268,7 @@ def optimize_kd_command(
     if len(problem.stages) != 2:
         fail("optimize kd needs a teacher and one student (remove --no-student)")
     try:
-        opt = optimal_kd(problem.data, problem.stages[0], problem.stages[1],
-                         chi_bounds=_pair(chi_bounds, "--chi-bounds", _OPT_KD["chi_bounds"]),
+        opt = optimal_kd(problem, chi_bounds=_pair(chi_bounds, "--chi-bounds", _OPT_KD["chi_bounds"]),
                          temperature_bounds=_pair(temperature_bounds, "--temperature-bounds",
                                                   _OPT_KD["temperature_bounds"]),
                          n_chi=grid, n_temperature=grid)

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ._app import app
+from ._app import app, flag
 from .options import NJobs, Progress, Scheduler, check_jobs, fail
 from .talk_cmds import Formats, NoCache, NoSim, _call, _formats
 
@@ -20,16 +20,16 @@ def study_command(
                                                        "label-noise | all (each into OUT/<name>/)")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (figures, tables/, report.md, "
                                                           "parameters.json, cache/).")] = Path("kdlab-study"),
-    quick: Annotated[bool, typer.Option("--quick", help="The small grid: N = 200, few seeds (all studies "
+    quick: Annotated[bool, flag("--quick", help="The small grid: N = 200, few seeds (all studies "
                                                         "together in about 2 minutes on 2 cores).")] = False,
-    list_: Annotated[bool, typer.Option("--list", help="List the studies, one line each, and exit.")] = False,
+    list_: Annotated[bool, flag("--list", help="List the studies, one line each, and exit.")] = False,
     n_jobs: NJobs = -1,
     scheduler: Scheduler = None,
     no_cache: NoCache = False,
     no_simulation: NoSim = False,
     formats: Formats = "csv,parquet",
     progress: Progress = True,
-    force: Annotated[bool, typer.Option("--force", help="Replace OUT's results even if they are of another "
+    force: Annotated[bool, flag("--force", help="Replace OUT's results even if they are of another "
                                                         "study or of this one with other parameters.")] = False,
 ) -> None:
     """Run a study beyond the talk: exact theory with tuned hyper-parameters, simulation at the

@@ -11,12 +11,12 @@ from typing import Annotated
 import typer
 
 from ..errors import KdlabError
-from ._app import app
+from ._app import app, flag
 from .options import NJobs, Progress, Scheduler, check_jobs, fail
 
-Quick = Annotated[bool, typer.Option("--quick", help="Fewer points and seeds, smaller N (< 1 minute).")]
-NoCache = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the point cache (OUT/cache).")]
-NoSim = Annotated[bool, typer.Option("--no-simulation", help="Theory only (no simulation markers).")]
+Quick = Annotated[bool, flag("--quick", help="Fewer points and seeds, smaller N (< 1 minute).")]
+NoCache = Annotated[bool, flag("--no-cache", help="Do not read or write the point cache (OUT/cache).")]
+NoSim = Annotated[bool, flag("--no-simulation", help="Theory only (no simulation markers).")]
 Formats = Annotated[str, typer.Option("--formats", help="Table formats, comma separated: csv, parquet.")]
 
 
@@ -82,7 +82,7 @@ def figure_command(
     no_simulation: NoSim = False,
     formats: Formats = "csv,parquet",
     progress: Progress = True,
-    force: Annotated[bool, typer.Option("--force", help="Replace this figure in OUT even if OUT holds it from "
+    force: Annotated[bool, flag("--force", help="Replace this figure in OUT even if OUT holds it from "
                                                         "a run with other parameters (e.g. a full reproduce).")]
     = False,
 ) -> None:

@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any, Callable, Iterator, Mapping
 
-from .grid import make_problem
+from .grid import make_problem, point_stages
 from .store import write_point
 
 __all__ = ["BACKENDS", "evaluate_point", "backend_settings", "is_custom", "load_custom",
@@ -58,7 +58,7 @@ def evaluate_point(point: Mapping[str, Any], backend: str, settings: Mapping[str
                    init=None, *, key: str = ""):
     """Evaluate one point; returns ``(record, result)``: the flat table row and the
     :class:`~kdlab.results.Result` (used to warm-start the next theory point)."""
-    data, teacher, student = make_problem(point)
+    problem = make_problem(point)
     opt = point.get("optimize")
     extra: dict[str, Any] = {}
     t0 = time.perf_counter()
@@ -66,23 +66,19 @@ def evaluate_point(point: Mapping[str, Any], backend: str, settings: Mapping[str
         from .tuning import optimal_lam
 
         oo = dict(settings.get("optimize_options") or {})
-        which = "teacher" if opt == "teacher_lam" else "student"
+        k = int(opt[len("stage"):].split("_", 1)[0])
         theory_opts = dict(settings.get("options") or {}) if backend != "simulate" else {}
         if is_custom(backend):
             oo["solve"] = load_custom(backend)
-        best = optimal_lam(data, teacher, student, which=which,
-                           init=init if backend != "simulate" else None, **oo, **theory_opts)
+        best = optimal_lam(problem, stage=k, init=init if backend != "simulate" else None, **oo, **theory_opts)
         extra.update(optimize_evals=best.n_evals, optimize_at_bound=best.at_bound)
-        if which == "teacher":
-            teacher = teacher.replace(lam=best.value)
-        else:
-            student = student.replace(lam=best.value)
+        problem = problem.replace(**{f"stage{k}": {"lam": best.value}})
         if backend != "simulate":
             result = best.result
         else:
-            result = run_backend(backend, settings, data, teacher, student, None)
+            result = run_backend(backend, settings, problem, None)
     else:
-        result = run_backend(backend, settings, data, teacher, student, init)
+        result = run_backend(backend, settings, problem, init)
     return record_of(point, result, extra, time.perf_counter() - t0, key), result
 
 
@@ -90,7 +86,7 @@ def record_of(point: Mapping[str, Any], result, extra: Mapping[str, Any], elapse
     """The table row of one evaluated point."""
     opt = point.get("optimize")
     rec = {k: _clean(v) for k, v in result.to_record().items()}
-    rec["student_present"] = bool(point["student"])
+    rec["n_stages"] = len(result.stages)
     # the same columns for every row (no NaN from optimized / plain points mixing)
     rec["optimize"] = "none" if opt is None else opt
     rec["optimize_evals"] = int(extra.get("optimize_evals", 0))
@@ -104,11 +100,9 @@ def batch_key(task: Mapping[str, Any]):
     """Simulation points that differ only in their students share their teacher fits: the key
     of that group (``None``: the point is evaluated alone)."""
     point = task["point"]
-    if task["backend"] != "simulate" or point.get("optimize") is not None or not point.get("student"):
+    if task["backend"] != "simulate" or point.get("optimize") is not None or point_stages(point) < 2:
         return None
-    from .grid import STUDENT_FIELD_NAMES
-
-    rest = {k: v for k, v in point.items() if k not in STUDENT_FIELD_NAMES and not k.startswith("stage")}
+    rest = {k: v for k, v in point.items() if not (k.startswith("stage") and not k.startswith("stage0_"))}
     return json.dumps([rest, task["settings"]], sort_keys=True, default=str)
 
 
@@ -118,19 +112,16 @@ def _simulate_batch(tasks: list[dict]) -> list[dict]:
     from ..simulation.run import simulate_many
 
     t0 = time.perf_counter()
-    chains, data = [], None
-    for t in tasks:
-        data, teacher, student = make_problem(t["point"])
-        chains.append(list(teacher) if student is None else [teacher, student])
+    problems = [make_problem(t["point"]) for t in tasks]
     settings = tasks[0]["settings"]
     kw = {} if settings.get("n_test") is None else {"n_test": settings["n_test"]}
-    results = simulate_many(data, chains, n_features=settings["n_features"], seeds=list(settings["seeds"]),
-                            n_jobs=1, progress=False, **kw)
+    results = simulate_many(problems[0].data, [p.stages for p in problems], n_features=settings["n_features"],
+                            seeds=list(settings["seeds"]), n_jobs=1, progress=False, **kw)
     elapsed = (time.perf_counter() - t0) / len(tasks)
     return [record_of(t["point"], r, {}, elapsed, t["key"]) for t, r in zip(tasks, results)]
 
 
-def run_backend(backend, settings, data, teacher, student, init):
+def run_backend(backend, settings, problem, init):
     """One backend at one problem (theory: :func:`~kdlab.runs.tuning.solve_robust`)."""
     if backend == "theory" or is_custom(backend):
         if backend == "theory":
@@ -144,15 +135,15 @@ def run_backend(backend, settings, data, teacher, student, init):
         opts = dict(settings.get("options") or {})
         if init is not None:
             opts["init"] = init
-        return solve_robust(fn, data, teacher, student, **opts)
+        return solve_robust(fn, problem, **opts)
     if backend == "simulate":
         from ..simulation import simulate
 
         kw = {}
         if settings.get("n_test") is not None:
             kw["n_test"] = settings["n_test"]
-        return simulate(data, teacher, student, n_features=settings["n_features"],
-                        seeds=list(settings["seeds"]), n_jobs=1, progress=False, **kw)
+        return simulate(problem, n_features=settings["n_features"], seeds=list(settings["seeds"]), n_jobs=1,
+                        progress=False, **kw)
     raise ValueError(f"unknown backend {backend!r}")
 
 

@@ -1,20 +1,24 @@
 """Sweep points: the schema (from :mod:`kdlab.params`), normalization and grid expansion.
 
-A *point* is one full problem description (data and a chain of stages) as a flat dict with
-the fields of :data:`POINT_FIELDS`. Field names, defaults and ranges are those declared in
-:mod:`kdlab.params` (``DATA``, ``LOGISTIC_TEACHER``, ``STUDENT``, ``FRESH``); only the
-sweep-specific fields (``teacher``, ``student``, ``optimize``) are defined here.
+A *point* is one full problem (data and a chain of stages) as a flat dict whose names are the
+columns of :meth:`kdlab.problem.Problem.to_record`: the data's parameters (``alpha``,
+``delta``, ``rho``, ``label_noise``), then ``stage<k>_<param>`` for every stage (``stage0_kind``
+is the teacher's kind, ``stage<k>_data_alpha`` gives student ``k`` a fresh training set of that
+size, ``None``: its parent's set), and ``optimize`` (``None``, or the ridge chosen by the theory
+to minimize the generalization error: ``"stage0_lam"`` for a teacher alone, the last stage's
+``"stage<k>_lam"`` for a teacher and one student).
 
-Chains: ``teacher_eta`` is the teacher's fraction of coordinates; the unprefixed student
-fields describe the first student, ``data_alpha`` gives it a fresh training set of that size
-(``None``: the teacher's set); ``stage<k>.<field>`` (or ``stage<k>_<field>``, ``k >= 2``)
-describes student ``k`` of a longer chain (its other fields take the declared defaults), e.g.
-``-g stage2.temperature=0,1,2``.
+Grid fields are these names, ``stage<k>.<param>`` (the same as ``stage<k>_<param>``), and the
+documented aliases: ``teacher`` (``stage0_kind``) and ``teacher_<param>`` for stage 0;
+``student_<param>`` and the bare student parameters (``eta``, ``chi``, ``temperature``,
+``lam``, ``t2_scaling``, ``data_alpha``) for the **last** stage; ``student`` (``false``: the
+teacher alone); ``optimize = "lam"`` / ``"teacher_lam"`` for the last stage's / the teacher's
+ridge. The chain has ``1 + max k`` stages of the fields given (at least a teacher and one
+student unless ``student = false``); fields it does not give take the declared defaults.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import math
@@ -23,62 +27,41 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from ..params import DATA, FRESH, LOGISTIC_TEACHER, STUDENT, check_bool
-from ..problem import TEACHER_KINDS, Fresh, GaussianMixture, Shared, Student, teacher_from_name, teacher_kind
+from ..params import DATA, FRESH, check_bool
+from ..problem import TEACHER_KINDS, Fresh, GaussianMixture, Problem, Shared, Student, teacher_kind
 from ..values import parse_values
 
-__all__ = ["POINT_FIELDS", "DEFAULTS", "MAX_POINTS", "normalize_point", "expand_grid", "grid_size",
-           "parse_grid_value", "make_problem"]
+__all__ = ["DATA_FIELDS", "POINT_FIELDS", "ALIASES", "MAX_POINTS", "MAX_STAGES", "normalize_point", "expand_grid",
+           "grid_size", "parse_grid_value", "make_problem", "point_stages", "student_fields"]
 
 #: Most points one sweep may hold (checked from the product of the axis lengths, before expanding).
 MAX_POINTS = 1_000_000
+#: Most stages of one chain in a sweep point.
+MAX_STAGES = 12
 
-
-def _accepted(cls) -> set:
-    return {f.name for f in dataclasses.fields(cls)}
-
-
-# The declared parameters the problem classes of this version accept (a declaration that a
-# class does not take yet is not a sweep field).
-_DATA_PARAMS = {n: p for n, p in DATA.items() if n in _accepted(GaussianMixture)}
-_STUDENT_PARAMS = {n: p for n, p in STUDENT.items() if n in _accepted(Student)}
-_TEACHER_LAM = LOGISTIC_TEACHER["lam"]
-
-_STUDENT_FIELDS = tuple(_STUDENT_PARAMS)
-#: The point fields that describe the first student (points differing only in these share a teacher).
-STUDENT_FIELD_NAMES = (*_STUDENT_FIELDS, "data_alpha")
-
-#: Parameters of one point (``student=False``: teacher only; ``optimize``: None, ``"lam"`` or
-#: ``"teacher_lam"``, the ridge chosen by the theory backend to minimize eps_g at the point).
-POINT_FIELDS = (*_DATA_PARAMS, "teacher", "teacher_lam", "teacher_eta", "student", *_STUDENT_FIELDS,
-                "data_alpha", "optimize")
-_TEACHER_ETA = LOGISTIC_TEACHER["eta"]
-_FRESH_ALPHA = FRESH["alpha"]
-#: Most students of one chain in a sweep point.
-MAX_STAGES = 6
+#: The data's fields (unprefixed).
+DATA_FIELDS = tuple(DATA)
+_STUDENT_PARAMS = Student.PARAMS
 _STAGE_FIELD = re.compile(r"stage(\d+)[._](\w+)")
+_BARE_STUDENT = (*_STUDENT_PARAMS, "data_alpha")
 
-
-def _stage_field(name: str):
-    """``(k, field)`` of a ``stage<k>.<field>`` name, or ``None``."""
-    m = _STAGE_FIELD.fullmatch(str(name))
-    if not m:
-        return None
-    k, f = int(m.group(1)), m.group(2)
-    if k < 2 or k > MAX_STAGES or f not in (*_STUDENT_FIELDS, "data_alpha"):
-        raise ValueError(f"unknown sweep parameter {name!r}: stage fields are stage<k>.<field> with k in "
-                         f"2..{MAX_STAGES} (the first student's fields are unprefixed) and field one of "
-                         f"{', '.join((*_STUDENT_FIELDS, 'data_alpha'))}")
-    return k, f
-
-#: Values used for the fields a grid does not mention (the declared defaults; ``alpha`` has
-#: none: every point must give it).
-DEFAULTS: dict[str, Any] = {
-    **{n: p.default for n, p in _DATA_PARAMS.items() if n != "alpha"},
-    "teacher": "logistic", "teacher_lam": _TEACHER_LAM.default, "teacher_eta": _TEACHER_ETA.default,
-    "student": True, **{n: p.default for n, p in _STUDENT_PARAMS.items()}, "data_alpha": None,
-    "optimize": None,
+#: Field names a grid may use besides the canonical ones, with their meaning.
+ALIASES = {
+    "teacher": "stage0_kind",
+    **{f"teacher_{n}": f"stage0_{n}" for cls in TEACHER_KINDS.values() for n in cls.PARAMS},
+    **{n: "the last stage's " + n for n in _BARE_STUDENT},
+    **{f"student_{n}": "the last stage's " + n for n in _BARE_STUDENT},
+    "student": "false: the teacher alone",
 }
+
+#: The fields of a point of a teacher and one student (the talk's pair), in table order.
+POINT_FIELDS = (*DATA_FIELDS, "stage0_kind", "stage0_lam", "stage0_eta",
+                *(f"stage1_{n}" for n in _STUDENT_PARAMS), "stage1_data_alpha", "optimize")
+
+
+def student_fields(k: int) -> tuple:
+    """The point fields of student ``k``."""
+    return (*(f"stage{k}_{n}" for n in _STUDENT_PARAMS), f"stage{k}_data_alpha")
 
 
 def _num(x):
@@ -89,7 +72,7 @@ def _num(x):
 
 def _check(param, value, label):
     """Validate one field through its declaration; bool fields also take 0 / 1 (and 0.0 / 1.0
-    as parsed from ``-g student=0``)."""
+    as parsed from ``-g t2_scaling=0``)."""
     value = _num(value)
     if param.type is bool:
         if isinstance(value, float) and value in (0.0, 1.0):
@@ -98,81 +81,133 @@ def _check(param, value, label):
     return param.check(value, label)
 
 
+def _split(name: str):
+    """``("data", field)``, ``(k, field)`` with ``k`` an int or ``"last"``, ``("student", None)``
+    or ``("optimize", None)`` for one grid field name; ``ValueError`` for an unknown name."""
+    if name in DATA_FIELDS:
+        return "data", name
+    if name in ("student", "optimize"):
+        return name, None
+    if name == "teacher":
+        return 0, "kind"
+    m = _STAGE_FIELD.fullmatch(str(name))
+    if m:
+        k, f = int(m.group(1)), m.group(2)
+        if k > MAX_STAGES - 1:
+            raise ValueError(f"unknown sweep parameter {name!r}: a chain has at most {MAX_STAGES} stages")
+        return k, f
+    if name.startswith("teacher_"):
+        return 0, name[len("teacher_"):]
+    if name.startswith("student_") and name[len("student_"):] in _BARE_STUDENT:
+        return "last", name[len("student_"):]
+    if name in _BARE_STUDENT:
+        return "last", name
+    raise ValueError(f"unknown sweep parameter {name!r}; known: {', '.join(DATA_FIELDS)}, stage<k>.<param>, "
+                     f"{', '.join(ALIASES)}, optimize")
+
+
 def normalize_point(point: Mapping[str, Any], base: Optional[Mapping[str, Any]] = None) -> dict:
-    """Complete ``point`` with ``base`` then :data:`DEFAULTS`, validate it and canonicalize it.
+    """Complete ``point`` with ``base`` then the declared defaults, validate it and canonicalize
+    it (the names of :meth:`kdlab.problem.Problem.to_record`).
 
     Fields that do not matter are set to ``None`` (so that they do not split the cache): the
-    Bayes-optimal teacher's ``teacher_lam``, the student's fields when ``student=False``, and the
-    optimized ridge when ``optimize`` is set. Raises ``ValueError`` naming the field on unknown
-    or invalid fields.
+    Bayes-optimal teacher's ``stage0_lam``, and the optimized ridge when ``optimize`` is set.
+    Raises ``ValueError`` naming the field on unknown or invalid fields.
     """
-    merged = dict(DEFAULTS)
-    extra: dict[int, dict] = {}
+    data_vals: dict = {}
+    stage_vals: dict = {}
+    last_vals: dict = {}
+    from_point: set = set()  # the student fields the point itself gives (not its base)
+    student = None
+    optimize = None
     for src in (base or {}), point:
-        src = dict(src)
-        for name in [n for n in src if _stage_field(n)]:
-            k, f = _stage_field(name)
-            extra.setdefault(k, {})[f] = src.pop(name)
-        unknown = set(src) - set(POINT_FIELDS)
-        if unknown:
-            raise ValueError(f"unknown sweep parameter(s) {sorted(unknown)}; "
-                             f"known: {', '.join(POINT_FIELDS)}")
-        merged.update(src)
-    if "alpha" not in merged or merged["alpha"] is None:
+        for name, value in dict(src).items():
+            if src is point:
+                from_point.add(name)
+            where, f = _split(name)
+            if where == "data":
+                data_vals[f] = value
+            elif where == "student":
+                student = value
+            elif where == "optimize":
+                optimize = value
+            elif where == "last":
+                last_vals[f] = value
+            else:
+                stage_vals.setdefault(where, {})[f] = value
+    if data_vals.get("alpha") is None:
         raise ValueError("every sweep point needs 'alpha'")
-    p: dict[str, Any] = {}
-    dvals = {n: _check(prm, merged[n], n) for n, prm in _DATA_PARAMS.items()}
-    data = GaussianMixture(**dvals)
-    p.update({n: getattr(data, n) for n in _DATA_PARAMS})
-    if not isinstance(merged["teacher"], str):
-        raise ValueError(f"teacher must be one of {', '.join(TEACHER_KINDS)}, got {merged['teacher']!r}")
-    tcls = teacher_kind(merged["teacher"])
-    p["teacher"] = tcls.kind
-    # a teacher without a ridge of its own (the Bayes-optimal one) has no teacher_lam
-    p["teacher_lam"] = (_check(_TEACHER_LAM, merged["teacher_lam"], "teacher_lam") if "lam" in tcls.PARAMS
-                        else None)
-    p["teacher_eta"] = _check(_TEACHER_ETA, merged["teacher_eta"], "teacher_eta")
-    p["student"] = _bool_field(merged["student"], "student")
-    if p["student"]:
-        svals = {n: _check(prm, merged[n], n) for n, prm in _STUDENT_PARAMS.items()}
-        st = Student(**svals)
-        p.update({n: getattr(st, n) for n in _STUDENT_FIELDS})
-        p["data_alpha"] = (None if merged["data_alpha"] is None
-                           else _check(_FRESH_ALPHA, merged["data_alpha"], "data_alpha"))
-    else:
-        p.update({k: None for k in _STUDENT_FIELDS})
-        p["data_alpha"] = None
+    data = GaussianMixture(**{n: _check(DATA[n], v, n) for n, v in data_vals.items()})
+    has_student = True if student is None else _bool_field(student, "student")
+    n = 1 + max([k for k in stage_vals if k > 0], default=1 if has_student else 0)
+    if not has_student:
+        # a base shared by several sweeps may hold student fields: a teacher alone ignores them
+        extra = sorted(n_ for n_ in from_point if _split(n_)[0] == "last" or isinstance(_split(n_)[0], int)
+                       and _split(n_)[0] > 0)
         if extra:
-            raise ValueError("stage<k> fields need a student (student=true)")
-    chain = {}
-    if extra:
-        last = max(extra)
-        for k in range(2, last + 1):
-            given = extra.get(k, {})
-            vals = {n: _check(prm, given.get(n, prm.default), f"stage{k}.{n}") for n, prm in _STUDENT_PARAMS.items()}
-            st = Student(**vals)
-            d_alpha = given.get("data_alpha")
-            chain.update({f"stage{k}_{n}": getattr(st, n) for n in _STUDENT_FIELDS})
-            chain[f"stage{k}_data_alpha"] = (None if d_alpha is None
-                                             else _check(_FRESH_ALPHA, d_alpha, f"stage{k}.data_alpha"))
-    opt = merged["optimize"]
-    if opt in ("", "none", "None"):
-        opt = None
-    if opt is not None:
-        if opt not in ("lam", "teacher_lam"):
-            raise ValueError(f"optimize must be None, 'lam' or 'teacher_lam', got {opt!r}")
-        if opt == "lam" and not p["student"]:
-            opt = "teacher_lam"  # teacher-only point: its ridge is the teacher's
-        if opt == "teacher_lam" and "lam" not in tcls.PARAMS:
-            raise ValueError(f"optimize='teacher_lam' needs a teacher with a ridge, e.g. the logistic one "
-                             f"(the {tcls.kind} teacher has none)")
-        if opt == "teacher_lam" and p["student"]:
-            raise ValueError("optimize='teacher_lam' is for teacher-only points (student=False)")
-        if chain:
-            raise ValueError("optimize is for the talk's teacher-student pair, not for chains (stage<k> fields)")
-        p[opt] = None
-    p["optimize"] = opt
-    return {**{k: p[k] for k in POINT_FIELDS}, **chain}
+            raise ValueError(f"student=false (the teacher alone) excludes the student fields {extra}")
+        stage_vals = {k: v for k, v in stage_vals.items() if k == 0}
+        last_vals = {}
+        n = 1
+    elif last_vals:
+        for f, v in last_vals.items():
+            stage_vals.setdefault(n - 1, {}).setdefault(f, v)
+    p: dict[str, Any] = {n_: getattr(data, n_) for n_ in DATA_FIELDS}
+    # stage 0
+    s0 = dict(stage_vals.get(0, {}))
+    kind = s0.pop("kind", "logistic")
+    if not isinstance(kind, str):
+        raise ValueError(f"teacher must be one of {', '.join(TEACHER_KINDS)}, got {kind!r}")
+    tcls = teacher_kind(kind)
+    unknown = set(s0) - {"lam", "eta"}
+    if unknown:
+        raise ValueError(f"unknown stage-0 field(s) {sorted(unknown)}: a teacher has lam, eta")
+    p["stage0_kind"] = tcls.kind
+    # a teacher without a ridge of its own (the Bayes-optimal one) has no stage0_lam
+    lam_decl = TEACHER_KINDS["logistic"].PARAMS["lam"]
+    p["stage0_lam"] = (_check(lam_decl, s0.get("lam", lam_decl.default), "stage0_lam") if "lam" in tcls.PARAMS
+                       else None)
+    eta_decl = tcls.PARAMS["eta"]
+    p["stage0_eta"] = _check(eta_decl, s0.get("eta", eta_decl.default), "stage0_eta")
+    for k in range(1, n):
+        given = dict(stage_vals.get(k, {}))
+        kind = given.pop("kind", "student")
+        if kind != "student":
+            raise ValueError(f"stage{k}_kind must be 'student' (a teacher can only be stage 0), got {kind!r}")
+        unknown = set(given) - set(_BARE_STUDENT)
+        if unknown:
+            raise ValueError(f"unknown stage-{k} field(s) {sorted(unknown)}; a student has {', '.join(_BARE_STUDENT)}")
+        vals = {f: _check(prm, given.get(f, prm.default), f"stage{k}.{f}") for f, prm in _STUDENT_PARAMS.items()}
+        st = Student(**vals)
+        p[f"stage{k}_kind"] = "student"
+        p.update({f"stage{k}_{f}": getattr(st, f) for f in _STUDENT_PARAMS})
+        d_alpha = given.get("data_alpha")
+        p[f"stage{k}_data_alpha"] = None if d_alpha is None else _check(FRESH["alpha"], d_alpha, f"stage{k}.data_alpha")
+    p["optimize"] = _optimize(optimize, n, tcls, p)
+    return p
+
+
+def _optimize(opt, n: int, tcls, p: dict) -> Optional[str]:
+    if opt in (None, "", "none", "None"):
+        return None
+    if not isinstance(opt, str):
+        raise ValueError(f"optimize must be None, 'lam', 'teacher_lam' or stage<k>.lam, got {opt!r}")
+    where, f = _split(opt) if opt != "lam" else ("last", "lam")
+    if f != "lam" or where in ("data", "student", "optimize"):
+        raise ValueError(f"optimize must be None, 'lam', 'teacher_lam' or stage<k>.lam, got {opt!r}")
+    k = (n - 1) if where == "last" else where
+    if n > 2:
+        raise ValueError("optimize is for a teacher alone or a teacher and one student, not for longer chains")
+    if k >= n:
+        raise ValueError(f"optimize={opt!r}: the chain has stages 0..{n - 1}")
+    if n == 2 and k == 0:
+        raise ValueError("optimize='teacher_lam' is for teacher-only points (student=false)")
+    if k == 0 and "lam" not in tcls.PARAMS:
+        raise ValueError(f"optimize='teacher_lam' needs a teacher with a ridge, e.g. the logistic one "
+                         f"(the {tcls.kind} teacher has none)")
+    name = f"stage{k}_lam"
+    p[name] = None
+    return name
 
 
 def _bool_field(value, name):
@@ -180,6 +215,11 @@ def _bool_field(value, name):
     if isinstance(value, float) and value in (0.0, 1.0):
         value = int(value)
     return check_bool(name, value, lenient=True)
+
+
+def point_stages(point: Mapping[str, Any]) -> int:
+    """The number of stages of a normalized point."""
+    return 1 + max((int(m.group(1)) for k in point if (m := _STAGE_FIELD.fullmatch(k))), default=0)
 
 
 def _as_list(v, name="") -> list:
@@ -241,26 +281,20 @@ def parse_grid_value(spec: str) -> list:
     return parse_values(spec, numeric=False)
 
 
-def make_problem(point: Mapping[str, Any]):
-    """``(data, teacher, student)`` of a normalized point (student ``None`` if teacher only);
-    for a longer chain ``(data, [teacher, student1, student2, ...], None)``."""
-    data = GaussianMixture(**{n: point[n] for n in _DATA_PARAMS})
-    tlam = point["teacher_lam"]
-    teacher = teacher_from_name(point["teacher"], _TEACHER_LAM.default if tlam is None else tlam,
-                                eta=point.get("teacher_eta", _TEACHER_ETA.default))
-    student = None
-    if point["student"]:
-        svals = {n: point[n] for n in _STUDENT_FIELDS}
-        if svals.get("lam") is None:
-            svals["lam"] = STUDENT["lam"].default
-        d_alpha = point.get("data_alpha")
-        student = Student(**svals, data=Shared() if d_alpha is None else Fresh(alpha=d_alpha))
-    ks = sorted({int(m.group(1)) for n in point if (m := _STAGE_FIELD.fullmatch(n))})
-    if not ks:
-        return data, teacher, student
-    chain = [teacher, student]
-    for k in ks:
-        vals = {n: point[f"stage{k}_{n}"] for n in _STUDENT_FIELDS}
+def make_problem(point: Mapping[str, Any]) -> Problem:
+    """The :class:`~kdlab.problem.Problem` of a normalized point (an optimized ridge, ``None``
+    in the point, takes its declared default: the caller replaces it)."""
+    data = GaussianMixture(**{n: point[n] for n in DATA_FIELDS})
+    tcls = teacher_kind(point["stage0_kind"])
+    tpar = {"eta": point["stage0_eta"]}
+    if "lam" in tcls.PARAMS:
+        lam = point["stage0_lam"]
+        tpar["lam"] = tcls.PARAMS["lam"].default if lam is None else lam
+    stages = [tcls(**tpar)]
+    for k in range(1, point_stages(point)):
+        vals = {f: point[f"stage{k}_{f}"] for f in _STUDENT_PARAMS}
+        if vals["lam"] is None:
+            vals["lam"] = _STUDENT_PARAMS["lam"].default
         d_alpha = point.get(f"stage{k}_data_alpha")
-        chain.append(Student(**vals, data=Shared() if d_alpha is None else Fresh(alpha=d_alpha)))
-    return data, chain, None
+        stages.append(Student(**vals, data=Shared() if d_alpha is None else Fresh(alpha=d_alpha)))
+    return Problem(data, tuple(stages))

@@ -43,10 +43,10 @@ __all__ = ["STORE_VERSION", "Task", "point_key", "code_fingerprint", "points_dir
            "read_point", "load_store", "check_store", "claim", "release", "claim_is_live"]
 
 #: Schema version of the point files (part of every key).
-STORE_VERSION = 3
+STORE_VERSION = 4
 
 #: Columns every stored record must have.
-REQUIRED_COLUMNS = ("backend", "alpha", "key", "status_converged", "student_present", "optimize",
+REQUIRED_COLUMNS = ("backend", "alpha", "key", "status_converged", "n_stages", "optimize",
                     "optimize_evals", "optimize_at_bound", "elapsed_s")
 
 #: Point files larger than this are not read (they are not ours).
@@ -106,16 +106,14 @@ def code_fingerprint(backend: str, optimize: bool = False) -> dict:
     version, the package version and the default settings of the functions that compute it."""
     import kdlab
 
+    from ..params import SIMULATION_OPTIONS, THEORY_OPTIONS
+
     fp: dict[str, Any] = {"store": STORE_VERSION, "kdlab": str(getattr(kdlab, "__version__", "?"))}
     uses_theory = backend == "theory" or (optimize and backend == "simulate")
-    if uses_theory:
-        from .. import theory
-
-        fp["theory.solve"] = function_defaults(theory.solve)
+    if uses_theory:  # the declared defaults complete the explicit settings: the effective settings
+        fp["theory"] = {n: p.default for n, p in THEORY_OPTIONS.items()}
     if backend == "simulate":
-        from ..simulation import simulate
-
-        fp["simulate"] = function_defaults(simulate)
+        fp["simulate"] = {n: p.default for n, p in SIMULATION_OPTIONS.items() if n not in _SKIP_DEFAULTS}
     elif backend != "theory":
         from .evaluate import load_custom
 

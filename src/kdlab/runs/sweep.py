@@ -46,11 +46,10 @@ import pandas as pd
 
 from ..errors import OutputError, ResourceError, StoreError, SweepError
 from ..io import TABLE_FORMATS, ensure_dir, write_table
-from ..params import check_int
+from ..params import THEORY_OPTIONS, check_int, check_options
 from .evaluate import BACKENDS, backend_settings, batch_key, evaluate_point, is_custom
 from .executor import execute, n_workers
 from .grid import (
-    DEFAULTS,
     MAX_POINTS,
     POINT_FIELDS,
     expand_grid,
@@ -76,7 +75,6 @@ from .store import (
 
 __all__ = [
     "POINT_FIELDS",
-    "DEFAULTS",
     "MAX_POINTS",
     "SweepError",
     "Sweep",
@@ -96,7 +94,10 @@ __all__ = [
     "parse_grid_value",
 ]
 
-_WARM_AXES = ("alpha", "lam", "teacher_lam")
+def _warm_axes(points) -> list:
+    """Candidate warm-start axes: ``alpha``, then every ridge ``stage<k>_lam`` (last stage first)."""
+    lams = sorted({k for p in points for k in p if k.startswith("stage") and k.endswith("_lam")}, reverse=True)
+    return ["alpha", *lams]
 #: How often a sweep looks whether a point claimed by another sweep has been finished.
 CLAIM_POLL_S = 0.2
 
@@ -173,8 +174,10 @@ class Sweep:
             v = getattr(self, name)
             if v is not None and not isinstance(v, Mapping):
                 raise ValueError(f"{name} must be a mapping, got {v!r}")
-        if self.warm_start not in (None, "auto") and self.warm_start not in _WARM_AXES:
-            raise ValueError(f"warm_start must be None, 'auto' or one of {_WARM_AXES}")
+        if self.warm_start not in (None, "auto") and self.warm_start not in _warm_axes(pts):
+            raise ValueError(f"warm_start must be None, 'auto' or one of {_warm_axes(pts)}")
+        if self.backend in ("theory", "both"):
+            check_options(THEORY_OPTIONS, dict(self.theory_options or {}), "theory")
         tasks, i = [], 0
         fps: dict = {}
         for b in backends:
@@ -194,8 +197,8 @@ class Sweep:
     def warm_axis(self) -> Optional[str]:
         if self.warm_start != "auto":
             return self.warm_start
-        for ax in _WARM_AXES:
-            if len({t.point[ax] for t in self.tasks}) > 1:
+        for ax in _warm_axes(t.point for t in self.tasks):
+            if len({t.point.get(ax) for t in self.tasks}) > 1:
                 return ax
         return None
 
@@ -215,7 +218,7 @@ class Sweep:
                 else:  # simulation points sharing a teacher: one chain, teacher fitted once per seed
                     batches.setdefault(bk, []).append(t)
                 continue
-            if ax is None or t.point[ax] is None:
+            if ax is None or t.point.get(ax) is None:
                 out.append([t])
                 continue
             rest = {k: v for k, v in t.point.items() if k != ax}
@@ -346,8 +349,7 @@ class Sweep:
         rows = [records[t.key] for t in self.tasks if t.key in records]
         df = pd.DataFrame.from_records(rows)
         if not df.empty:
-            front = [c for c in ("backend", *POINT_FIELDS, "n_features", "n_seeds")
-                     if c in df.columns and c != "student"]
+            front = [c for c in ("backend", *POINT_FIELDS, "n_features", "n_seeds") if c in df.columns]
             df = df[front + [c for c in df.columns if c not in front]]
         return df
 

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 
 from ..errors import OptimizationError
-from ..problem import GaussianMixture, Student
+from ..problem import Problem, as_problem
 
 __all__ = ["Optimum", "OptimizationError", "optimal_lam", "optimal_kd", "optimal_stage", "solve_robust", "STAGE_SPACE"]
 
@@ -37,8 +37,9 @@ MAX_KD_GRID = 100
 class Optimum:
     """Result of a hyper-parameter search.
 
-    ``params``: the optimal values (``{"lam": ...}``, ``{"teacher_lam": ...}`` or
-    ``{"chi": ..., "temperature": ...}``); ``value``: the single optimal value for a scalar
+    ``params``: the optimal values of the tuned stage ``stage`` (``{"lam": ...}`` or
+    ``{"chi": ..., "temperature": ...}``; :attr:`record` names them ``stage<k>_<param>``);
+    ``value``: the single optimal value for a scalar
     search; ``gen_error``: the minimal error; ``result``: the theory :class:`Result` there;
     ``n_evals``: solves done; ``at_bound``: the optimum is on (within tolerance of) a bound, so
     the true optimum may lie beyond it; ``history``: ``(params, gen_error)`` of every solve;
@@ -52,6 +53,13 @@ class Optimum:
     at_bound: bool
     history: list = field(default_factory=list, repr=False)
     bound_params: tuple = ()
+    stage: int = -1
+
+    @property
+    def record(self) -> dict:
+        """The optimal values as ``{stage<k>_<param>: value}``."""
+        k = self.stage if self.stage >= 0 else len(self.result.stages) - 1
+        return {f"stage{k}_{n}": v for n, v in self.params.items()}
 
     @property
     def value(self) -> float:
@@ -66,12 +74,12 @@ def _default_solve():
     return theory.solve
 
 
-def solve_robust(solve, data, teacher, student=None, **kwargs):
-    """``solve(...)``, retried when it does not converge: first without the warm start, then
-    with ``method="damped"`` (the plain damped iteration THEORY.md found to converge at every
+def solve_robust(solve, problem: Problem, **kwargs):
+    """``solve(problem, ...)``, retried when it does not converge: first without the warm start,
+    then with ``method="damped"`` (the plain damped iteration THEORY.md found to converge at every
     point checked). The first converged result wins; otherwise the first result is returned
     (its ``status`` says it did not converge)."""
-    first = solve(data, teacher, student, **kwargs)
+    first = solve(problem, **kwargs)
     if getattr(first.status, "converged", True):
         return first
     retries = []
@@ -81,7 +89,7 @@ def solve_robust(solve, data, teacher, student=None, **kwargs):
         retries.append({**{k: v for k, v in kwargs.items() if k != "init"}, "method": "damped"})
     for kw in retries:
         try:
-            res = solve(data, teacher, student, **kw)
+            res = solve(problem, **kw)
         except TypeError:  # a solver without ``method``
             continue
         if getattr(res.status, "converged", True):
@@ -93,8 +101,8 @@ class _Objective:
     """Wraps the solver: caches, warm-starts from the nearest previous point, maps failures
     and non-converged solves to +inf, records the history."""
 
-    def __init__(self, build, which, solve, init, solve_kwargs, distance):
-        self.build, self.which, self.solve = build, which, solve
+    def __init__(self, build, solve, init, solve_kwargs, distance):
+        self.build, self.solve = build, solve
         self.solve_kwargs = solve_kwargs
         self.distance = distance
         self.init = init
@@ -107,7 +115,7 @@ class _Objective:
         for xx, err, _ in self.results:
             if xx == x:
                 return err
-        data, teacher, student = self.build(x)
+        problem = self.build(x)
         init = self.init
         ok = [r for r in self.results if r[2] is not None]
         if ok:
@@ -116,12 +124,12 @@ class _Objective:
         if init is not None:
             kw["init"] = init
         try:
-            res = solve_robust(self.solve, data, teacher, student, **kw)
+            res = solve_robust(self.solve, problem, **kw)
         except Exception as exc:  # noqa: BLE001 - a failed solve is +inf for the search
             if "init" in kw:  # a bad warm start must not poison the search: retry cold
                 kw.pop("init")
                 try:
-                    res = solve_robust(self.solve, data, teacher, student, **kw)
+                    res = solve_robust(self.solve, problem, **kw)
                 except Exception as exc2:  # noqa: BLE001
                     self.errors.append(f"{x}: {type(exc2).__name__}: {exc2}")
                     res = None
@@ -130,7 +138,7 @@ class _Objective:
                 res = None
         err = math.inf
         if res is not None:
-            obs = res.student if self.which == "student" else res.teacher
+            obs = res.stages[-1]
             conv = getattr(res.status, "converged", True)
             if obs is not None and conv and math.isfinite(obs.gen_error):
                 err = float(obs.gen_error)
@@ -158,27 +166,38 @@ def _check_bounds(name, bounds, positive=True):
     return lo, hi
 
 
-def optimal_lam(data: GaussianMixture, teacher, student: Optional[Student] = None, *,
-                which: Optional[str] = None, bounds=(1e-4, 1e2), n_grid: int = 7,
-                xatol: float = 0.01, maxiter: int = 40, init=None,
-                solve: Optional[Callable] = None, **solve_kwargs) -> Optimum:
-    """The ridge minimizing eps_g, by bounded search on ``log10 lam`` within ``bounds``.
+def _tuned_problem(problem: Problem, stage: Optional[int], which: Optional[str]) -> tuple[Problem, int]:
+    """The problem truncated to the tuned stage (later stages do not change its error) and the
+    stage's index; ``which`` is the alias ``"teacher"`` (stage 0) / ``"student"`` (the last)."""
+    n = len(problem.stages)
+    if which is not None:
+        if which not in ("teacher", "student"):
+            raise ValueError(f"which must be 'teacher' or 'student', got {which!r}")
+        if stage is not None:
+            raise ValueError("give stage or which, not both")
+        if which == "student" and n < 2:
+            raise ValueError("which='student' needs a student")
+        stage = 0 if which == "teacher" else n - 1
+    k = n - 1 if stage is None else int(stage)
+    if not 0 <= k < n:
+        raise ValueError(f"stage must be in 0..{n - 1}, got {stage!r}")
+    return Problem(problem.data, problem.stages[:k + 1]), k
 
-    ``which="teacher"`` optimizes the logistic teacher's ``lam_t`` (the student, if given, is
-    ignored); ``which="student"`` (the default when ``student`` is given) the student's ``lam``,
-    the teacher fixed. ``n_grid`` log-spaced solves first locate the basin; then
-    ``minimize_scalar(method="bounded")`` refines it to ``xatol`` in ``log10 lam``.
-    Extra keyword arguments go to the solver.
+
+def optimal_lam(*problem, stage: Optional[int] = None, which: Optional[str] = None, bounds=(1e-4, 1e2),
+                n_grid: int = 7, xatol: float = 0.01, maxiter: int = 40, init=None,
+                solve: Optional[Callable] = None, **solve_kwargs) -> Optimum:
+    """The ridge of one stage minimizing its eps_g, by bounded search on ``log10 lam`` within ``bounds``.
+
+    ``optimal_lam(problem)`` (or ``(data, stages)``, ``(data, teacher, student)``) tunes the last
+    stage's ``lam``, the earlier stages fixed (later stages are ignored); ``stage=k`` another one
+    (``which="teacher"`` / ``"student"``: stage 0 / the last). ``n_grid`` log-spaced solves
+    first locate the basin; then ``minimize_scalar(method="bounded")`` refines it to ``xatol``
+    in ``log10 lam``. Extra keyword arguments go to the solver.
     """
-    if which is None:
-        which = "teacher" if student is None else "student"
-    if which not in ("teacher", "student"):
-        raise ValueError(f"which must be 'teacher' or 'student', got {which!r}")
-    if which == "teacher" and "lam" not in type(teacher).PARAMS:
-        raise ValueError("only the logistic teacher has a ridge to optimize "
-                         f"(got {type(teacher).__name__})")
-    if which == "student" and student is None:
-        raise ValueError("which='student' needs a student")
+    p, k = _tuned_problem(as_problem(*problem), stage, which)
+    if "lam" not in type(p.stages[k]).PARAMS:
+        raise ValueError(f"stage {k} ({p.stages[k].kind}) has no ridge to optimize")
     lo, hi = _check_bounds("bounds", bounds)
     from ..params import check_int
 
@@ -186,15 +205,11 @@ def optimal_lam(data: GaussianMixture, teacher, student: Optional[Student] = Non
     if not xatol > 0:
         raise ValueError(f"xatol must be > 0, got {xatol}")
     solve = solve or _default_solve()
-    st = None if which == "teacher" else student
 
     def build(x):
-        lam = 10.0 ** x[0]
-        if which == "teacher":
-            return data, teacher.replace(lam=lam), None
-        return data, teacher, st.replace(lam=lam)
+        return p.replace(**{f"stage{k}": {"lam": 10.0 ** x[0]}})
 
-    obj = _Objective(build, which, solve, init, solve_kwargs, lambda a, b: abs(a[0] - b[0]))
+    obj = _Objective(build, solve, init, solve_kwargs, lambda a, b: abs(a[0] - b[0]))
     llo, lhi = math.log10(lo), math.log10(hi)
     grid = np.linspace(llo, lhi, n_grid)
     errs = [obj(g) for g in grid]
@@ -206,21 +221,22 @@ def optimal_lam(data: GaussianMixture, teacher, student: Optional[Student] = Non
                     options={"xatol": xatol, "maxiter": int(maxiter)})
     x, err, res = obj.best()
     at_bound = bool(x[0] - llo <= 2 * xatol or lhi - x[0] <= 2 * xatol)
-    name = "teacher_lam" if which == "teacher" else "lam"
-    return Optimum({name: 10.0 ** x[0]}, err, res, len(obj.history), at_bound,
-                   [({name: 10.0 ** h[0]}, e) for h, e in obj.history])
+    return Optimum({"lam": 10.0 ** x[0]}, err, res, len(obj.history), at_bound,
+                   [({"lam": 10.0 ** h[0]}, e) for h, e in obj.history], stage=k)
 
 
-def optimal_kd(data: GaussianMixture, teacher, student: Student, *, chi_bounds=(0.0, 1.0),
-               temperature_bounds=(0.1, 10.0), n_chi: int = 5, n_temperature: int = 5,
-               polish: bool = True, maxfev: int = 40, init=None,
+def optimal_kd(*problem, chi_bounds=(0.0, 1.0), temperature_bounds=(0.1, 10.0), n_chi: int = 5,
+               n_temperature: int = 5, polish: bool = True, maxfev: int = 40, init=None,
                solve: Optional[Callable] = None, **solve_kwargs) -> Optimum:
-    """The ``(chi, temperature)`` minimizing the student's eps_g at its fixed ``lam``.
+    """The ``(chi, temperature)`` of the last stage (a student) minimizing its eps_g at its fixed ``lam``.
 
-    A ``n_chi x n_temperature`` grid (``chi`` linear, ``T`` log-spaced within the bounds), then
+    ``optimal_kd(problem)`` (or ``(data, stages)``, ``(data, teacher, student)``). A
+    ``n_chi x n_temperature`` grid (``chi`` linear, ``T`` log-spaced within the bounds), then
     (``polish=True``) a bounded Nelder-Mead on ``(chi, log10 T)`` from the best grid point, at
     most ``maxfev`` more solves.
     """
+    p = as_problem(*problem)
+    student = p.stages[-1] if len(p.stages) > 1 else None
     if student is None:
         raise ValueError("optimal_kd needs a student")
     clo, chi_hi = _check_bounds("chi_bounds", chi_bounds, positive=False)
@@ -233,11 +249,13 @@ def optimal_kd(data: GaussianMixture, teacher, student: Student, *, chi_bounds=(
     n_temperature = check_int("n_temperature", n_temperature, low=1, high=MAX_KD_GRID)
     solve = solve or _default_solve()
 
+    k = len(p.stages) - 1
+
     def build(x):
-        return data, teacher, student.replace(chi=min(max(x[0], 0.0), 1.0), temperature=10.0 ** x[1])
+        return p.replace(**{f"stage{k}": {"chi": min(max(x[0], 0.0), 1.0), "temperature": 10.0 ** x[1]}})
 
     scale = np.array([chi_hi - clo, max(math.log10(thi / tlo), 1e-12)])
-    obj = _Objective(build, "student", solve, init, solve_kwargs,
+    obj = _Objective(build, solve, init, solve_kwargs,
                      lambda a, b: float(np.sum(((np.array(a) - np.array(b)) / scale) ** 2)))
     chis = np.linspace(clo, chi_hi, int(n_chi))
     lts = (np.linspace(math.log10(tlo), math.log10(thi), int(n_temperature)) if int(n_temperature) > 1
@@ -259,7 +277,7 @@ def optimal_kd(data: GaussianMixture, teacher, student: Student, *, chi_bounds=(
                     or x[1] - math.log10(tlo) <= tol or math.log10(thi) - x[1] <= tol)
     params = {"chi": float(x[0]), "temperature": 10.0 ** x[1]}
     return Optimum(params, err, res, len(obj.history), at_bound,
-                   [({"chi": h[0], "temperature": 10.0 ** h[1]}, e) for h, e in obj.history])
+                   [({"chi": h[0], "temperature": 10.0 ** h[1]}, e) for h, e in obj.history], stage=k)
 
 
 #: Search intervals of :func:`optimal_stage` for the student parameters it can tune, as
@@ -267,10 +285,9 @@ def optimal_kd(data: GaussianMixture, teacher, student: Student, *, chi_bounds=(
 STAGE_SPACE = {"lam": (1e-4, 1e2, True), "chi": (0.0, 1.0, False), "temperature": (0.1, 10.0, True)}
 
 
-def optimal_stage(data: GaussianMixture, chain, space, *, x0: Optional[dict] = None, sweeps: int = 3,
-                  n_scan: int = 5, xatol: float = 0.01, init=None, solve: Optional[Callable] = None,
-                  **solve_kwargs) -> Optimum:
-    r"""The parameters of the **last** stage of ``chain`` minimizing its eps_g, the earlier stages fixed.
+def optimal_stage(problem: Problem, space, *, x0: Optional[dict] = None, sweeps: int = 3, n_scan: int = 5,
+                  xatol: float = 0.01, init=None, solve: Optional[Callable] = None, **solve_kwargs) -> Optimum:
+    r"""The parameters of the **last** stage of ``problem`` minimizing its eps_g, the earlier stages fixed.
 
     ``space``: the names to tune (``lam``, ``chi``, ``temperature``; ``lam`` only for a lone
     logistic teacher), as a list (intervals of :data:`STAGE_SPACE`) or a mapping
@@ -285,9 +302,9 @@ def optimal_stage(data: GaussianMixture, chain, space, *, x0: Optional[dict] = N
     """
     from ..params import check_int
 
-    chain = list(chain)
-    if not chain:
-        raise ValueError("optimal_stage needs a non-empty chain")
+    if not isinstance(problem, Problem):
+        raise TypeError(f"optimal_stage needs a Problem, got {type(problem).__name__}")
+    chain = list(problem.stages)
     if isinstance(space, (list, tuple)):
         space = {n: STAGE_SPACE[n][:2] if n in STAGE_SPACE else None for n in space}
     dims = []
@@ -315,13 +332,9 @@ def optimal_stage(data: GaussianMixture, chain, space, *, x0: Optional[dict] = N
 
     def build(xx):
         vals = {n: (10.0 ** v if log else float(v)) for v, (n, _, log) in zip(xx, dims)}
-        stages = chain[:-1] + [last.replace(**vals)]
-        if len(stages) <= 2:  # a lone teacher or the pair: solve(data, teacher, student)
-            return data, stages[0], (stages[1] if len(stages) == 2 else None)
-        return data, stages, None
+        return Problem(problem.data, tuple(chain[:-1]) + (last.replace(**vals),))
 
-    which = "teacher" if len(chain) == 1 else "student"
-    obj = _Objective(build, which, solve, init, solve_kwargs,
+    obj = _Objective(build, solve, init, solve_kwargs,
                      lambda a, b: float(sum((p - q) ** 2 for p, q in zip(a, b))))
     best = obj(x)
     steps = [(hi - lo) / (n_scan - 1) for _, (lo, hi), _ in dims]
@@ -351,4 +364,4 @@ def optimal_stage(data: GaussianMixture, chain, space, *, x0: Optional[dict] = N
     params = {n: (10.0 ** v if log else float(v)) for v, (n, _, log) in zip(xb, dims)}
     return Optimum(params, err, res, len(obj.history), bool(edge),
                    [({n: (10.0 ** v if log else float(v)) for v, (n, _, log) in zip(h, dims)}, e)
-                    for h, e in obj.history], edge)
+                    for h, e in obj.history], edge, stage=len(chain) - 1)

@@ -16,9 +16,9 @@ from typing import Iterable, Optional
 import numpy as np
 import pandas as pd
 
-from ..params import check_int
+from ..params import RUN_OPTIONS, SIMULATION_OPTIONS, check_int
 from ..problem import GaussianMixture, Problem, Student, Teacher, as_problem
-from ..results import OBSERVABLES, Observables, Result, SolverStatus, _stage_names, gen_error
+from ..results import OBSERVABLES, Observables, Result, SolverStatus, gen_error
 from .erm import fit_linear
 from .sampling import Dataset, _streams, n_samples, sample_dataset, sample_fresh, sample_test, stage_subset
 
@@ -81,14 +81,10 @@ def _measure(w, b, u_train, loss, ds: Dataset, data: GaussianMixture, X_test, y_
     }
 
 
-def simulate_seed(data: GaussianMixture, teacher, student=None, n_features: int = 1000, seed: int = 0,
-                  n_test: Optional[int] = None, tol: float = 1e-10) -> dict:
-    """Observables of one seed as a flat dict (``<stage>_<obs>``, ``overlap_j_k``, ``seed``).
-
-    ``teacher`` may also be the whole chain (a list of stages, ``student`` then ``None``).
-    """
-    return simulate_seed_chains(data, [as_problem(data, teacher, student).stages], n_features, seed,
-                                n_test, tol)[0]
+def simulate_seed(problem: Problem, n_features: int = 1000, seed: int = 0, n_test: Optional[int] = None,
+                  tol: float = 1e-10) -> dict:
+    """Observables of one seed as a flat dict (``stage<k>_<obs>``, ``overlap_j_k``, ``seed``)."""
+    return simulate_seed_chains(problem.data, [problem.stages], n_features, seed, n_test, tol)[0]
 
 
 class _FitCache:
@@ -145,7 +141,7 @@ def simulate_seed_chains(data: GaussianMixture, chains, n_features: int, seed: i
     rows = []
     for problem in problems:
         stages, sets = problem.stages, problem.training_sets()
-        names = _stage_names(len(stages))
+        names = [f"stage{k}" for k in range(len(stages))]
         row: dict = {"seed": int(seed), "teacher_fits": 0}
         W, fits = [], []
         for k, spec in enumerate(stages):
@@ -211,7 +207,7 @@ def _overlap_matrix(df: pd.DataFrame, K: int):
 
 def _check_seeds(seeds) -> list[int]:
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-        seeds = range(check_int("seeds", seeds, low=1))
+        seeds = range(SIMULATION_OPTIONS["seeds"].check(seeds))
     seeds = [check_int("seed", s, low=0) for s in seeds]
     if not seeds:
         raise ValueError("seeds must contain at least one seed")
@@ -229,36 +225,30 @@ def memory_estimate(problem: Problem, n_features: int, n_jobs: int, n_test: Opti
     return int(8 * n_features * (2 * m + m_test) * max(1, n_jobs))
 
 
-def simulate(data: GaussianMixture, teacher, student: Optional[Student] = None, *,
-             n_features: int = 1000, seeds: Iterable[int] | int = range(10),
+def simulate(*problem, n_features: Optional[int] = None, seeds: Iterable[int] | int | None = None,
              n_test: Optional[int] = None, n_jobs: Optional[int] = None, progress: bool = False,
-             tol: float = 1e-10) -> Result:
+             tol: Optional[float] = None) -> Result:
     """Simulate a problem at ``N = n_features`` over ``seeds``.
 
-    ``simulate(data, teacher, student)`` or ``simulate(data, [stage0, stage1, ...])``.
-    Returns a :class:`~kdlab.results.Result` with means over seeds in ``.stages`` (``.teacher``
-    / ``.student`` the first and last), their standard errors (``.student.m_stderr``), the
-    mean overlap matrix in ``.overlaps`` and the per-seed table in ``.per_seed``. ``seeds`` is
-    an iterable of integers or a count ``K`` (seeds ``0..K-1``); ``n_test`` fresh test samples
-    per seed (default ``M``); ``n_jobs`` worker threads (default or -1: all cores; one BLAS
-    thread each); ``tol`` the optimizers' relative gradient tolerance. A run whose arrays
-    would not fit in the available memory is refused before it starts
-    (:class:`kdlab.errors.ResourceError`).
+    ``simulate(problem)``, or the conveniences ``simulate(data, [stage0, stage1, ...])`` and
+    ``simulate(data, teacher, student)``. Returns a :class:`~kdlab.results.Result` with means
+    over seeds in ``.stages``, their standard errors (``.stages[k].m_stderr``), the mean overlap
+    matrix in ``.overlaps`` and the per-seed table in ``.per_seed``. The options are declared in
+    :data:`kdlab.params.SIMULATION_OPTIONS` (``None``: the declared default): ``n_features`` the
+    dimension N (1000); ``seeds`` an iterable of integers or a count ``K`` (seeds ``0..K-1``; 10);
+    ``n_test`` fresh test samples per seed (default ``M``); ``tol`` the optimizers' relative
+    gradient tolerance (1e-10); ``n_jobs`` worker threads (default or -1: all cores; one BLAS
+    thread each). A run whose arrays would not fit in the available memory is refused
+    before it starts (:class:`kdlab.errors.ResourceError`).
     """
-    if isinstance(teacher, (list, tuple)) and student is None:
-        problem = as_problem(data, teacher)
-    else:
-        from ..problem import check_problem
-
-        check_problem(data, teacher, student)
-        problem = as_problem(data, teacher, student)
-    return simulate_many(data, [problem.stages], n_features=n_features, seeds=seeds, n_test=n_test,
+    p = as_problem(*problem)
+    return simulate_many(p.data, [p.stages], n_features=n_features, seeds=seeds, n_test=n_test,
                          n_jobs=n_jobs, progress=progress, tol=tol)[0]
 
 
-def simulate_many(data: GaussianMixture, chains, *, n_features: int = 1000,
-                  seeds: Iterable[int] | int = range(10), n_test: Optional[int] = None,
-                  n_jobs: Optional[int] = None, progress: bool = False, tol: float = 1e-10) -> list[Result]:
+def simulate_many(data: GaussianMixture, chains, *, n_features: Optional[int] = None,
+                  seeds: Iterable[int] | int | None = None, n_test: Optional[int] = None,
+                  n_jobs: Optional[int] = None, progress: bool = False, tol: Optional[float] = None) -> list[Result]:
     """Simulate several chains that share stage 0 (e.g. one teacher and many students), fitting
     stage 0 once per seed; returns one :class:`~kdlab.results.Result` per chain, each equal
     (bit for bit) to :func:`simulate` of that chain alone. ``Result.extra["teacher_fits"]``
@@ -268,14 +258,14 @@ def simulate_many(data: GaussianMixture, chains, *, n_features: int = 1000,
         raise ValueError("simulate_many needs at least one chain")
     if any(p.stages[0] != problems[0].stages[0] for p in problems):
         raise ValueError("simulate_many: every chain must start with the same stage 0")
-    n_features = check_int("n_features", n_features, low=2)
-    seeds = _check_seeds(seeds)
-    if n_test is not None:
-        n_test = check_int("n_test", n_test, low=1)
-    if not (0 < tol < 1):
-        raise ValueError(f"tol must be in (0, 1), got {tol!r}")
+    decl = SIMULATION_OPTIONS
+    n_features = decl["n_features"].check(decl["n_features"].default if n_features is None else n_features)
+    seeds = _check_seeds(decl["seeds"].default if seeds is None else seeds)
+    n_test = decl["n_test"].check(n_test)
+    tol = decl["tol"].check(decl["tol"].default if tol is None else tol)
     n_cpu = os.cpu_count() or 1
-    n_jobs = min(len(seeds), n_cpu if n_jobs is None or n_jobs == -1 else check_int("n_jobs", n_jobs, low=1))
+    n_jobs = -1 if n_jobs is None else RUN_OPTIONS["n_jobs"].check(n_jobs)
+    n_jobs = min(len(seeds), n_cpu if n_jobs == -1 else n_jobs)
     from .memory import check_memory
 
     check_memory(max(memory_estimate(p, n_features, n_jobs, n_test) for p in problems),
@@ -313,10 +303,10 @@ def simulate_many(data: GaussianMixture, chains, *, n_features: int = 1000,
     for problem, rows in zip(problems, per_chain):
         per_seed = pd.DataFrame(rows).sort_values("seed").reset_index(drop=True)
         teacher_fits = int(per_seed.pop("teacher_fits").sum())
-        names = _stage_names(len(problem.stages))
+        names = [f"stage{k}" for k in range(len(problem.stages))]
         overlaps, overlaps_se = _overlap_matrix(per_seed, len(problem.stages))
-        out.append(Result.from_stages(
-            "simulate", problem, [_aggregate(per_seed, who) for who in names],
+        out.append(Result(
+            "simulate", problem, tuple(_aggregate(per_seed, who) for who in names),
             status=SolverStatus(True, int(per_seed.filter(like="iterations").to_numpy().max()), 0.0,
                                 f"{len(seeds)} seeds fitted to relative gradient <= {tol:g}"),
             n_features=n_features, n_seeds=len(seeds), per_seed=per_seed,

@@ -26,7 +26,7 @@ from ..talk._claims import Claim
 from ..talk._core import RunContext
 
 __all__ = ["Study", "StudyContext", "StudyOutput", "compare", "SIM_TOL_SE", "SIM_TOL_REL", "within_tolerance",
-           "optimum_row", "edge_rows", "stage_column", "simulate_at"]
+           "optimum_row", "edge_rows", "simulate_at"]
 
 #: Theory vs simulation: a simulated mean agrees with the theory when
 #: ``|sim - theory| <= SIM_TOL_SE * stderr + SIM_TOL_REL * |theory|``.
@@ -195,14 +195,6 @@ def compare(tables: Mapping[str, pd.DataFrame], keys: Mapping[str, Sequence[str]
                             "ok": within_tolerance(diff, se, m[obs]),
                             "n_features": r.get("n_features"), "n_seeds": r.get("n_seeds")})
     return pd.DataFrame(out)
-
-
-def stage_column(n_stages: int, k: int, obs: str = "gen_error") -> str:
-    """The column of stage ``k``'s observable ``obs`` in a record of a chain of ``n_stages``
-    stages (``teacher_``, ``student_`` for a pair; ``teacher_``, ``stage1_``, ... otherwise)."""
-    from ..results import _stage_names
-
-    return f"{_stage_names(n_stages)[k]}_{obs}"
 
 
 def simulate_at(ctx: StudyContext, points: Sequence[Mapping[str, Any]], base: Mapping[str, Any], *,

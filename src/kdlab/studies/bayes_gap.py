@@ -29,10 +29,11 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..problem import BayesOptimalTeacher, Fresh, GaussianMixture, LogisticTeacher, Shared, Student
+from ..problem import BayesOptimalTeacher, Fresh, GaussianMixture, LogisticTeacher, Problem, Shared, Student
+from ..results import stage_column
 from ..talk import _plot
 from ..talk._claims import CONTRADICTED, PARTLY, SUPPORTED, TOL, Claim, combine, fmt, fmt_g, frac_verdict, md_table
-from ._core import Study, StudyContext, optimum_row, simulate_at, stage_column
+from ._core import Study, StudyContext, optimum_row, simulate_at
 
 PARAMS = dict(rho=0.3, delta=1.0, eta=0.5, alphas=[0.5, 1.0, 2.0, 4.0, 8.0],
               lam_bounds=[1e-4, 1e2], temperature_bounds=[0.5, 100.0],
@@ -89,15 +90,15 @@ def variant_task(alpha, variant, data, rho, delta, eta, lam_bounds, temperature_
     if variant == "labels":
         space = _space(["lam"], lam_bounds, temperature_bounds)
         st = Student(eta=eta, chi=0.0, temperature=1.0, lam=0.1)
-        o = optimal_stage(gm, [teacher, st], space, sweeps=sweeps)
-        chk = optimal_stage(gm, [LogisticTeacher(lam=CHECK_TEACHER_LAM), st], space, sweeps=sweeps)
+        o = optimal_stage(Problem(gm, [teacher, st]), space, sweeps=sweeps)
+        chk = optimal_stage(Problem(gm, [LogisticTeacher(lam=CHECK_TEACHER_LAM), st]), space, sweeps=sweeps)
         return [{**base, "series": LABELS, "chi": 0.0, "temperature": 1.0, "t2_scaling": False, **optimum_row(o),
                  "check_gen_error": float(chk.gen_error), "check_lam": float(chk.params["lam"])}]
     _, _, tuned, _ = next(v for v in KD if v[0] == variant)
     fixed = _fixed(variant, T_max)
     st = Student(eta=eta, chi=0.6, temperature=1.0, lam=0.15,
                  data=Fresh(alpha=alpha) if data == "fresh" else Shared()).replace(**fixed)
-    o = optimal_stage(gm, [teacher, st], _space(tuned, lam_bounds, temperature_bounds), sweeps=sweeps)
+    o = optimal_stage(Problem(gm, [teacher, st]), _space(tuned, lam_bounds, temperature_bounds), sweeps=sweeps)
     return [{**base, "series": kd_series(variant, data, T_max), "temperature": st.temperature,
              "t2_scaling": st.t2_scaling, **optimum_row(o)}]
 
@@ -130,7 +131,7 @@ def compute(p: dict, ctx: StudyContext) -> dict:
             meta.append(r)
         recs = simulate_at(ctx, pts, base, n_features=p["n_features"], seeds=p["seeds"],
                            label="simulation at the tuned parameters")
-        col = stage_column(2, 1)
+        col = stage_column(1, "gen_error")
         out = []
         for r, s in zip(meta, recs):
             d = r.to_dict()

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..problem import GaussianMixture, LogisticTeacher, Student
+from ..problem import GaussianMixture, LogisticTeacher, Problem, Student
 from ..talk import _plot
 from ..talk._claims import TOL, Claim, combine, fmt, fmt_g, frac_verdict, md_table
 from ._core import Study, StudyContext, optimum_row, simulate_at
@@ -45,7 +45,7 @@ def point_task(alpha, label_noise, rho, delta, eta, teacher_lam, lam_bounds, tem
     data = GaussianMixture(alpha=alpha, delta=delta, rho=rho, label_noise=label_noise)
     base = dict(alpha=alpha, label_noise=label_noise, kind="theory")
     rows, x0 = [], None
-    topt = optimal_stage(data, [LogisticTeacher(lam=teacher_lam)], _space(["lam"], p))
+    topt = optimal_stage(Problem(data, [LogisticTeacher(lam=teacher_lam)]), _space(["lam"], p))
     for tkey, tlabel in TEACHERS:
         lt = teacher_lam if tkey == "fixed" else topt.params["lam"]
         teacher = LogisticTeacher(lam=lt)
@@ -65,7 +65,7 @@ def point_task(alpha, label_noise, rho, delta, eta, teacher_lam, lam_bounds, tem
                 continue  # the label-only student ignores its teacher
             st = Student(eta=eta, lam=0.1, chi=0.5, temperature=1.0).replace(**fixed)
             # start from the label-only optimum (chi = 0): a tuned KD student is never worse than it
-            o = optimal_stage(data, [teacher, st], _space(tuned, p), x0=x0)
+            o = optimal_stage(Problem(data, [teacher, st]), _space(tuned, p), x0=x0)
             row = {**base, "series": slabel if skey == "labels" else f"{slabel}, {tlabel.format(lt=lt)}",
                    "teacher_ridge": None if skey == "labels" else tkey, "student": skey, "teacher_lam": lt,
                    **fixed, **optimum_row(o)}
@@ -98,7 +98,7 @@ def compute(p: dict, ctx: StudyContext) -> dict:
                            label="simulation at the tuned parameters")
         out = []
         for r, s in zip(meta, recs):
-            who = "teacher" if r["student"] == "teacher" else "student"
+            who = "stage0" if r["student"] == "teacher" else "stage1"
             d = r.to_dict()
             d.update(kind="simulate", gen_error=s[f"{who}_gen_error"], gen_error_stderr=s[f"{who}_gen_error_stderr"],
                      n_features=s["n_features"], n_seeds=s["n_seeds"], at_bound=False, bound_params="")

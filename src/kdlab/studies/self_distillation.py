@@ -23,10 +23,11 @@ import time
 import numpy as np
 import pandas as pd
 
-from ..problem import Fresh, GaussianMixture, LogisticTeacher, Shared, Student
+from ..problem import Fresh, GaussianMixture, LogisticTeacher, Problem, Shared, Student
+from ..results import stage_column
 from ..talk import _plot
 from ..talk._claims import PARTLY, TOL, Claim, combine, fmt, fmt_g, frac_verdict, md_table
-from ._core import Study, StudyContext, optimum_row, simulate_at, stage_column
+from ._core import Study, StudyContext, optimum_row, simulate_at
 
 PARAMS = dict(rho=0.3, delta=1.0, alphas=[0.5, 1.0, 4.0], noises=[0.0, 0.1, 0.3],
               rounds=[0, 1, 2, 3, 4, 5], shared_soft_rounds=[0, 1, 2], shared_hard_rounds=[0, 1],
@@ -71,7 +72,7 @@ def chain_task(alpha, label_noise, data, labels, n_rounds, rho, delta, lam_bound
                 labels=labels)
     t0 = time.process_time()
     sw = [int(sweeps)] * (int(n_rounds) + 1) if isinstance(sweeps, (int, float)) else [int(x) for x in sweeps]
-    o0 = optimal_stage(gm, [LogisticTeacher(lam=0.1, eta=1.0)], {"lam": tuple(lam_bounds)}, sweeps=sw[0])
+    o0 = optimal_stage(Problem(gm, [LogisticTeacher(lam=0.1, eta=1.0)]), {"lam": tuple(lam_bounds)}, sweeps=sw[0])
     rows = [{**base, "round": 0, **optimum_row(o0, 0), "chi": math.nan, "temperature": math.nan,
              "start": "", "cpu_s": time.process_time() - t0}]
     lam0, e0 = o0.params["lam"], o0.gen_error
@@ -91,7 +92,7 @@ def chain_task(alpha, label_noise, data, labels, n_rounds, rho, delta, lam_bound
             if best is not None and best.gen_error <= e0 + TOL:
                 break
             try:
-                o = optimal_stage(gm, chain + [st], space, x0=x0, sweeps=sw[r])
+                o = optimal_stage(Problem(gm, chain + [st]), space, x0=x0, sweeps=sw[r])
             except OptimizationError:
                 continue
             n_evals += o.n_evals
@@ -135,7 +136,7 @@ def _simulate(p, th, ctx) -> pd.DataFrame:
         src = []
         for k in range(1, R + 1):
             r = tuned[min(k, last)]
-            pre = "" if k == 1 else f"stage{k}."
+            pre = f"stage{k}."
             pt.update({f"{pre}eta": 1.0, f"{pre}lam": r["lam"], f"{pre}chi": r["chi"],
                        f"{pre}temperature": r["temperature"], f"{pre}data_alpha": a if data == "fresh" else None})
             src.append(r)
@@ -147,7 +148,7 @@ def _simulate(p, th, ctx) -> pd.DataFrame:
     for (r0, src, last), s in zip(meta, recs):
         for k in range(R + 1):
             r = r0 if k == 0 else src[k - 1]
-            col = stage_column(R + 1, k)
+            col = stage_column(k, "gen_error")
             d = {c: r[c] for c in ("series", "alpha", "label_noise", "data", "labels", "lam", "chi", "temperature")}
             d.update(kind="simulate", round=k, gen_error=s[col], gen_error_stderr=s[f"{col}_stderr"],
                      n_features=s["n_features"], n_seeds=s["n_seeds"], at_bound=False, bound_params="",

@@ -19,7 +19,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..problem import Fresh, GaussianMixture, LogisticTeacher, Shared, Student
+from ..problem import Fresh, GaussianMixture, LogisticTeacher, Problem, Shared, Student
 from ..talk import _plot
 from ..talk._claims import CONTRADICTED, SUPPORTED, TOL, Claim, combine, fmt, fmt_g, frac_verdict, md_table
 from ._core import Study, StudyContext, optimum_row, simulate_at
@@ -52,7 +52,7 @@ def lone_task(alpha, eta, rho, delta, label_noise, lam_bounds, n_scan) -> list:
     from ..runs.tuning import optimal_stage
 
     data = GaussianMixture(alpha=alpha, delta=delta, rho=rho, label_noise=label_noise)
-    o = optimal_stage(data, [LogisticTeacher(lam=0.1, eta=eta)], {"lam": tuple(lam_bounds)}, n_scan=n_scan)
+    o = optimal_stage(Problem(data, [LogisticTeacher(lam=0.1, eta=eta)]), {"lam": tuple(lam_bounds)}, n_scan=n_scan)
     row = optimum_row(o, 0)
     return [{"alpha": alpha, "eta": eta, **row}]
 
@@ -75,16 +75,17 @@ def student_task(alpha, teacher_eta, teacher_lam, data_kind, ceiling_lam, ceilin
         rows.append({**base, "series": _label(variant, data_kind, chi_max), "student": variant, **fixed,
                      **optimum_row(o)})
 
-    pure = optimal_stage(data, [teacher, st], {"lam": lam_b, "temperature": t_b}, **kw)
+    pure = optimal_stage(Problem(data, [teacher, st]), {"lam": lam_b, "temperature": t_b}, **kw)
     add("pure", pure, chi=1.0)
     # start the soft search at the better of its two corners (pure: chi = 1; ceiling: chi = 0)
     x0 = ({"lam": pure.params["lam"], "chi": 1.0, "temperature": pure.params["temperature"]}
           if pure.gen_error <= ceiling_error else {"lam": ceiling_lam, "chi": 0.0, "temperature": 1.0})
-    soft = optimal_stage(data, [teacher, st], {"lam": lam_b, "chi": (0.0, 1.0), "temperature": t_b}, x0=x0, **kw)
+    soft = optimal_stage(Problem(data, [teacher, st]), {"lam": lam_b, "chi": (0.0, 1.0), "temperature": t_b},
+                         x0=x0, **kw)
     add("soft", soft)
     x1 = {"lam": soft.params["lam"], "chi": soft.params["chi"]}
-    big = optimal_stage(data, [teacher, st.replace(temperature=1.0)], {"lam": lam_b, "chi": (0.0, float(chi_max))},
-                        x0=x1, **kw)
+    big = optimal_stage(Problem(data, [teacher, st.replace(temperature=1.0)]),
+                        {"lam": lam_b, "chi": (0.0, float(chi_max))}, x0=x1, **kw)
     add("chi>1", big, temperature=1.0)
     best = dict(rows[-1] if big.gen_error < soft.gen_error else rows[-2])
     best.update(series=_label("best", data_kind, chi_max), student="best",
@@ -157,7 +158,7 @@ def _simulate(th: pd.DataFrame, p: dict, ctx: StudyContext) -> pd.DataFrame:
         if r["student"] == "pure" and r["data"] == "shared":  # the teacher of this point, same seeds
             t = th[(th["student"] == "teacher") & np.isclose(th["alpha"], r["alpha"])
                    & np.isclose(th["teacher_eta"], r["teacher_eta"])].iloc[0].to_dict()
-            t.update(kind="simulate", gen_error=s["teacher_gen_error"], gen_error_stderr=s["teacher_gen_error_stderr"],
+            t.update(kind="simulate", gen_error=s["stage0_gen_error"], gen_error_stderr=s["stage0_gen_error_stderr"],
                      n_features=s["n_features"], n_seeds=s["n_seeds"], at_bound=False, bound_params="")
             rows.append(t)
     return pd.DataFrame(rows)

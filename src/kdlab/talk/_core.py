@@ -57,8 +57,8 @@ class Figure:
     compute: Callable[[dict, "RunContext"], pd.DataFrame]
     plot: Callable[[pd.DataFrame, dict], Any]
     claim: Callable[[pd.DataFrame, dict], Any]
-    observables: tuple = (("student_gen_error", False),)
-    main: str = "student_gen_error"
+    observables: tuple = (("stage1_gen_error", False),)
+    main: str = "stage1_gen_error"
 
 
 @dataclass

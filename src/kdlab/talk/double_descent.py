@@ -32,12 +32,12 @@ def compute(p, ctx: RunContext) -> pd.DataFrame:
     th = ctx.run(Sweep([{"alpha": grid, "chi": c, "temperature": T} for c, T in p["curves"]], base=base),
                  "students at small lam")
     parts = [tag(d, f"chi={c:g}, T={T:g}", "theory", **_series(p, c, T))
-             for (c, T), d in th.groupby(["chi", "temperature"], sort=False)]
+             for (c, T), d in th.groupby(["stage1_chi", "stage1_temperature"], sort=False)]
     if p["simulate"]:
         sgrids = [{"alpha": p["alpha_sim"], "chi": c, "temperature": T} for c, T in p["curves"]]
         sim = ctx.run(Sweep(sgrids, base=base, backend="simulate", **sim_settings(p)), "simulation")
         parts += [tag(d, f"chi={c:g}, T={T:g}", "simulate", **_series(p, c, T))
-                  for (c, T), d in sim.groupby(["chi", "temperature"], sort=False)]
+                  for (c, T), d in sim.groupby(["stage1_chi", "stage1_temperature"], sort=False)]
     return concat(parts)
 
 
@@ -52,8 +52,8 @@ def plot(t: pd.DataFrame, p):
     for i, (chi, T) in enumerate(curves):
         c = _plot.PALETTE[i % len(_plot.PALETTE)]
         lab = "labels only ($\\chi$ = 0)" if chi == 0 else f"KD $\\chi$ = {chi:g}, T = {T:g}"
-        _plot.theory_line(ax, select(t, "theory", **_series(p, chi, T)), "student_gen_error", c, lab)
-        _plot.sim_points(ax, select(t, "simulate", **_series(p, chi, T)), "student_gen_error", c,
+        _plot.theory_line(ax, select(t, "theory", **_series(p, chi, T)), "stage1_gen_error", c, lab)
+        _plot.sim_points(ax, select(t, "simulate", **_series(p, chi, T)), "stage1_gen_error", c,
                          jitter=_plot.jit(i, len(curves)))
     ax.set_xscale("log")
     ax.set_xlabel("$\\alpha = M / N$")
@@ -78,7 +78,7 @@ def claim(t: pd.DataFrame, p: dict) -> Claim:
               "double-descent")
     rows, info = [], {}
     for chi, T in _curves(t, p):
-        e = curve(t, "student_gen_error", **_series(p, chi, T))
+        e = curve(t, "stage1_gen_error", **_series(p, chi, T))
         if len(e) < 5:
             continue
         pk = peaks(e.index.to_numpy(), e.to_numpy(), MIN_PROMINENCE, WINDOW)

@@ -71,16 +71,17 @@ def compute(p, ctx: RunContext) -> pd.DataFrame:
         return d.assign(bayes_floor_sparse=[bayes_error(a, p["delta"], p["rho"], p["eta"]) for a in d["alpha"]],
                         bayes_error_full=[bayes_error(a, p["delta"], p["rho"]) for a in d["alpha"]])
 
-    for (c, T), d in th.groupby(["chi", "temperature"], sort=False):
+    for (c, T), d in th.groupby(["stage1_chi", "stage1_temperature"], sort=False):
         parts.append(tag(floors(d), _kd_name(c, T), "theory", **_kd(c, T)))
     parts.append(tag(floors(opt), LAB_OPT, "theory", **LABELS))
     if p["simulate"]:
         pts = [{"alpha": a, "lam": lm, "chi": c, "temperature": T, "teacher": "bayes-optimal"}
-               for a, lm, c, T in zip(th["alpha"], th["lam"], th["chi"], th["temperature"]) if a in sim_alphas]
-        pts += [{"alpha": a, "lam": lm, **lab} for a, lm in zip(opt["alpha"], opt["lam"]) if a in sim_alphas]
+               for a, lm, c, T in zip(th["alpha"], th["stage1_lam"], th["stage1_chi"], th["stage1_temperature"])
+               if a in sim_alphas]
+        pts += [{"alpha": a, "lam": lm, **lab} for a, lm in zip(opt["alpha"], opt["stage1_lam"]) if a in sim_alphas]
         sim = ctx.run(Sweep(points=pts, base=base, backend="simulate", **sim_settings(p)),
                       "simulation at the optimal ridges")
-        for (c, T), d in sim.groupby(["chi", "temperature"], sort=False):
+        for (c, T), d in sim.groupby(["stage1_chi", "stage1_temperature"], sort=False):
             if c == 0:
                 parts.append(tag(floors(d), LAB_OPT, "simulate", **LABELS))
             else:
@@ -105,17 +106,17 @@ def plot(t: pd.DataFrame, p):
     lab_sm = select(t, "simulate", **LABELS)
     sims = [lab_sm] + [select(t, "simulate", **_sel(s)) for s in series]
     # (b) on a log axis when every simulated excess and its error bar stay positive
-    lower = [(d["student_gen_error"] - d["bayes_floor_sparse"] - d["student_gen_error_stderr"]).min()
+    lower = [(d["stage1_gen_error"] - d["bayes_floor_sparse"] - d["stage1_gen_error_stderr"]).min()
              for d in sims if not d.empty]
     log = all(v > 0 for v in lower)
 
     def excess(d):
-        return d.assign(_y=d["student_gen_error"] - d["bayes_floor_sparse"],
-                        _y_stderr=d.get("student_gen_error_stderr"))
+        return d.assign(_y=d["stage1_gen_error"] - d["bayes_floor_sparse"],
+                        _y_stderr=d.get("stage1_gen_error_stderr"))
 
     for ax, ex in ((ax0, False), (ax1, True)):
         def y(d):
-            return excess(d) if ex else d.assign(_y=d["student_gen_error"], _y_stderr=d.get("student_gen_error_stderr"))
+            return excess(d) if ex else d.assign(_y=d["stage1_gen_error"], _y_stderr=d.get("stage1_gen_error_stderr"))
 
         _plot.theory_line(ax, y(lab_th), "_y", _plot.BLACK, "labels only ($\\chi$ = 0)", ls="--", lw=2.0)
         _plot.sim_points(ax, y(lab_sm), "_y", _plot.BLACK, marker="s", jitter=_plot.jit(0, n))
@@ -135,7 +136,7 @@ def plot(t: pd.DataFrame, p):
     if log:
         ax1.set_yscale("log")
         th = t[t["kind"] == "theory"]
-        exs = (th["student_gen_error"] - th["bayes_floor_sparse"]).to_numpy()
+        exs = (th["stage1_gen_error"] - th["bayes_floor_sparse"]).to_numpy()
         exs = exs[np.isfinite(exs) & (exs > 0)]
         if exs.size:
             ax1.set_ylim(exs.min() / 1.6, exs.max() * 2.2)
@@ -161,10 +162,10 @@ def claim(t: pd.DataFrame, p: dict) -> Claim:
               "Bayes-optimal teacher: the KD student closes the gap to the best achievable error, although the "
               "teacher's regularization is not known explicitly.", "kd-bayes-teacher")
     series = _kd_series(t)
-    lab = curve(t, "student_gen_error", **LABELS)
+    lab = curve(t, "stage1_gen_error", **LABELS)
     floor = curve(t, "bayes_floor_sparse", **LABELS)
-    kd = [curve(t, "student_gen_error", **_sel(s)) for s in series]
-    kd_lam = [curve(t, "lam", **_sel(s)) for s in series]
+    kd = [curve(t, "stage1_gen_error", **_sel(s)) for s in series]
+    kd_lam = [curve(t, "stage1_lam", **_sel(s)) for s in series]
     grid = [a for a in lab.index if a in floor.index and all(a in x.index for x in kd)]
     if not grid or not series:
         return c

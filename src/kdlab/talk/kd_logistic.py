@@ -48,14 +48,14 @@ def compute(p, ctx: RunContext) -> pd.DataFrame:
     parts = []
     th = ctx.run(Sweep({"alpha": grid, "teacher_lam": p["teacher_lams"], **kd}, base=base),
                  "KD students of logistic teachers")
-    for lt, d in th.groupby("teacher_lam", sort=True):
+    for lt, d in th.groupby("stage0_lam", sort=True):
         parts.append(tag(d, f"KD, lam_t={lt:g}", "theory", teacher_lam=float(lt), **_kd(p)))
     kd_opt_pts = []
     if p["optimal_teacher"]:
         # the best logistic teacher at each alpha, then its KD student
         topt = ctx.run(Sweep({"alpha": opt_alphas, "optimize": "teacher_lam", "student": False}, base=base),
                        "optimal logistic teachers")
-        kd_opt_pts = [{"alpha": a, "teacher_lam": lt, **kd} for a, lt in zip(topt["alpha"], topt["teacher_lam"])]
+        kd_opt_pts = [{"alpha": a, "teacher_lam": lt, **kd} for a, lt in zip(topt["alpha"], topt["stage0_lam"])]
         th2 = ctx.run(Sweep(points=kd_opt_pts, base=base), "KD students of the optimal teachers")
         parts.append(tag(th2, OPT_T, "theory", optimal_teacher_lam=True, **_kd(p)))
     # label-only student (chi = 0) with its own optimal lam; the teacher is irrelevant at chi = 0
@@ -68,15 +68,15 @@ def compute(p, ctx: RunContext) -> pd.DataFrame:
     if p["simulate"]:
         sim = ctx.run(Sweep({"alpha": sim_alphas, "teacher_lam": p["teacher_lams"], **kd}, base=base,
                             backend="simulate", **sim_settings(p)), "simulation, KD students")
-        for lt, d in sim.groupby("teacher_lam", sort=True):
+        for lt, d in sim.groupby("stage0_lam", sort=True):
             parts.append(tag(d, f"KD, lam_t={lt:g}", "simulate", teacher_lam=float(lt), **_kd(p)))
         o = opt[opt["alpha"].isin(sim_alphas)]
-        pts = [{"alpha": a, "lam": lm, **lab} for a, lm in zip(o["alpha"], o["lam"])]
+        pts = [{"alpha": a, "lam": lm, **lab} for a, lm in zip(o["alpha"], o["stage1_lam"])]
         pts += [q for q in kd_opt_pts if q["alpha"] in sim_alphas]
         simopt = ctx.run(Sweep(points=pts, base=base, backend="simulate", **sim_settings(p)),
                          "simulation, optimal ridges")
-        parts.append(tag(simopt[simopt["chi"] == 0], LAB_OPT, "simulate", **LABELS_OPT))
-        parts.append(tag(simopt[simopt["chi"] != 0], OPT_T, "simulate", optimal_teacher_lam=True, **_kd(p)))
+        parts.append(tag(simopt[simopt["stage1_chi"] == 0], LAB_OPT, "simulate", **LABELS_OPT))
+        parts.append(tag(simopt[simopt["stage1_chi"] != 0], OPT_T, "simulate", optimal_teacher_lam=True, **_kd(p)))
     return concat(parts)
 
 
@@ -106,15 +106,15 @@ def plot(t: pd.DataFrame, p):
             i_col += 1
             la = f"$\\lambda_t$ = {_plot.tex(s['teacher_lam'])}"
             lb = f"KD from teacher $\\lambda_t$ = {_plot.tex(s['teacher_lam'])}"
-        _plot.theory_line(ax0, th, "teacher_gen_error", c, la, ls=ls, lw=lw)
-        _plot.sim_points(ax0, sm, "teacher_gen_error", c, marker=mk)
-        _plot.theory_line(ax1, th, "student_gen_error", c, lb, ls=ls, lw=lw)
-        _plot.sim_points(ax1, sm, "student_gen_error", c, marker=mk, jitter=_plot.jit(i, n))
-    _plot.theory_line(ax1, select(t, "theory", **LABELS_OPT), "student_gen_error", _plot.BLACK,
+        _plot.theory_line(ax0, th, "stage0_gen_error", c, la, ls=ls, lw=lw)
+        _plot.sim_points(ax0, sm, "stage0_gen_error", c, marker=mk)
+        _plot.theory_line(ax1, th, "stage1_gen_error", c, lb, ls=ls, lw=lw)
+        _plot.sim_points(ax1, sm, "stage1_gen_error", c, marker=mk, jitter=_plot.jit(i, n))
+    _plot.theory_line(ax1, select(t, "theory", **LABELS_OPT), "stage1_gen_error", _plot.BLACK,
                       "labels only ($\\chi$ = 0), optimal $\\lambda$", ls="--", lw=2.0)
-    _plot.sim_points(ax1, select(t, "simulate", **LABELS_OPT), "student_gen_error", _plot.BLACK, marker="s",
+    _plot.sim_points(ax1, select(t, "simulate", **LABELS_OPT), "stage1_gen_error", _plot.BLACK, marker="s",
                      jitter=_plot.jit(n - 1, n))
-    _plot.theory_line(ax1, select(t, "theory", **_labels_same(p)), "student_gen_error", _plot.GREY,
+    _plot.theory_line(ax1, select(t, "theory", **_labels_same(p)), "stage1_gen_error", _plot.GREY,
                       f"labels only ($\\chi$ = 0), $\\lambda$ = {_plot.tex(p['lam'])}", ls=":", lw=2.0)
     for ax in (ax0, ax1):
         ax.set_xscale("log")
@@ -143,11 +143,11 @@ def claim(t: pd.DataFrame, p: dict) -> Claim:
               "student; the student inherits the teacher's regularization; it stays sub-optimal (cannot beat "
               "explicit regularization of the same type).", "kd-logistic-teacher")
     series = _kd_series(t, p)
-    st = [curve(t, "student_gen_error", **key(s)) for s in series]
-    te = [curve(t, "teacher_gen_error", **key(s)) for s in series]
-    lab_opt = curve(t, "student_gen_error", **LABELS_OPT)
-    lab_opt_lam = curve(t, "lam", **LABELS_OPT)
-    lab_same = curve(t, "student_gen_error", **_labels_same(p))
+    st = [curve(t, "stage1_gen_error", **key(s)) for s in series]
+    te = [curve(t, "stage0_gen_error", **key(s)) for s in series]
+    lab_opt = curve(t, "stage1_gen_error", **LABELS_OPT)
+    lab_opt_lam = curve(t, "stage1_lam", **LABELS_OPT)
+    lab_same = curve(t, "stage1_gen_error", **_labels_same(p))
     grid = [a for a in lab_opt.index if a in lab_same.index and all(a in x.index for x in st)]
     if not grid or len(series) < 2:
         return c
@@ -208,4 +208,4 @@ def claim(t: pd.DataFrame, p: dict) -> Claim:
 
 
 FIGURE = Figure("kd-logistic-teacher", PARAMS, QUICK, compute, plot, claim,
-                observables=(("teacher_gen_error", True), ("student_gen_error", False)))
+                observables=(("stage0_gen_error", True), ("stage1_gen_error", False)))

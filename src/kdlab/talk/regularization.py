@@ -32,7 +32,7 @@ def compute(p, ctx: RunContext) -> pd.DataFrame:
     grid = with_union(grid, opt_alphas)  # every theory series at the report / simulation alphas
     parts = []
     th = ctx.run(Sweep({"alpha": grid, "teacher_lam": p["lams"]}, base=base), "logistic, fixed lam")
-    for lam, d in th.groupby("teacher_lam", sort=True):
+    for lam, d in th.groupby("stage0_lam", sort=True):
         parts.append(tag(d, f"lam={lam:g}", "theory", teacher_lam=float(lam), **FIXED))
     opt = ctx.run(Sweep({"alpha": opt_alphas, "optimize": "teacher_lam"}, base=base), "logistic, optimal lam")
     parts.append(tag(opt, "optimal lam", "theory", **OPTIMAL))
@@ -41,10 +41,10 @@ def compute(p, ctx: RunContext) -> pd.DataFrame:
     if p["simulate"]:
         sim = ctx.run(Sweep({"alpha": p["alpha_sim"], "teacher_lam": p["lams"]}, base=base,
                             backend="simulate", **sim_settings(p)), "simulation, fixed lam")
-        for lam, d in sim.groupby("teacher_lam", sort=True):
+        for lam, d in sim.groupby("stage0_lam", sort=True):
             parts.append(tag(d, f"lam={lam:g}", "simulate", teacher_lam=float(lam), **FIXED))
         o = opt[opt["alpha"].isin(p["alpha_sim"])]
-        pts = [{"alpha": a, "teacher_lam": lt} for a, lt in zip(o["alpha"], o["teacher_lam"])]
+        pts = [{"alpha": a, "teacher_lam": lt} for a, lt in zip(o["alpha"], o["stage0_lam"])]
         simopt = ctx.run(Sweep(points=pts, base=base, backend="simulate", **sim_settings(p)),
                          "simulation, optimal lam")
         parts.append(tag(simopt, "optimal lam", "simulate", **OPTIMAL))
@@ -61,7 +61,7 @@ def _fixed(t):
 def plot(t: pd.DataFrame, p):
     plt = _plot.setup()
     fig, ax = plt.subplots(figsize=(6.6, 4.6))
-    y = "teacher_gen_error"
+    y = "stage0_gen_error"
     for i, s in enumerate(_fixed(t)):
         c = _plot.PALETTE[i % len(_plot.PALETTE)]
         _plot.theory_line(ax, select(t, "theory", **FIXED, teacher_lam=s["teacher_lam"]), y, c,
@@ -89,9 +89,9 @@ def claim(t: pd.DataFrame, p: dict) -> Claim:
               "eps_g vs alpha for several lam; tuning lam is key; with rho != 1/2 even the optimal lam "
               "stays above the Bayes-optimal error.", "regularization")
     lams = [s["teacher_lam"] for s in _fixed(t)]
-    y = "teacher_gen_error"
+    y = "stage0_gen_error"
     opt = curve(t, y, **OPTIMAL)
-    lam_opt = curve(t, "teacher_lam", **OPTIMAL)
+    lam_opt = curve(t, "stage0_lam", **OPTIMAL)
     bayes = curve(t, y, **BAYES)
     fixed = {lam: curve(t, y, **FIXED, teacher_lam=lam) for lam in lams}
     grid = [a for a in opt.index if a in bayes.index and all(a in f.index for f in fixed.values())]
@@ -137,4 +137,4 @@ def claim(t: pd.DataFrame, p: dict) -> Claim:
 
 
 FIGURE = Figure("regularization", PARAMS, QUICK, compute, plot, claim,
-                observables=(("teacher_gen_error", False),), main="teacher_gen_error")
+                observables=(("stage0_gen_error", False),), main="stage0_gen_error")

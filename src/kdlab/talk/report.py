@@ -63,7 +63,7 @@ def _teacher_matters(chi) -> bool:
     return chi is None or (isinstance(chi, float) and math.isnan(chi)) or chi > 0
 
 
-def theory_vs_simulation(t: pd.DataFrame, observables=(("student_gen_error", False),)) -> pd.DataFrame:
+def theory_vs_simulation(t: pd.DataFrame, observables=(("stage1_gen_error", False),)) -> pd.DataFrame:
     """Each simulated point next to the theory point of the same series (typed series columns)
     and alpha: ``diff = sim - theory`` and ``z = diff / stderr``. ``observables``: ``(column,
     needs_teacher)``; a ``needs_teacher`` column (the teacher's error) is compared only where

@@ -12,10 +12,10 @@ half-rule difference is below ``quad_tol``; proximal operators of the shared los
 (:mod:`kdlab.losses`) on the whole grid with warm-started Newton steps; Anderson-accelerated
 fixed point with a damped fallback and honest convergence reporting in ``Result.status``.
 
-Modules: :mod:`.quadrature` (rules), :mod:`.prox`, :mod:`.bias`, :mod:`.fixed_point`,
-:mod:`.refine` (shared machinery); :mod:`.teacher` and :mod:`.student` (the talk's pair);
-:mod:`.grid`, :mod:`.group`, :mod:`.stage` (the generic per-stage map of a chain);
-:mod:`.chain` (``solve``); :mod:`.curves`.
+Modules: :mod:`.quadrature` (rules), :mod:`.prox`, :mod:`.fixed_point`, :mod:`.refine` (shared
+machinery); :mod:`.grid`, :mod:`.group`, :mod:`.stage` (the per-stage interface: member records,
+the state-evolution map, closed forms as overrides of their stage); :mod:`.chain` (``solve``: the
+one loop over the stages); :mod:`.curves`.
 """
 
 from .chain import QUAD_ACCEPT, WarmStart, bayes_optimal_error, solve

@@ -1,4 +1,12 @@
-"""``solve``: the stages of a problem in order, packaged as a :class:`kdlab.results.Result`."""
+"""``solve``: the stages of a problem in order, one generic loop, packaged as a
+:class:`kdlab.results.Result` (``docs/theory.md``, "Chains of stages").
+
+The chain is split into *groups* of stages trained on one set (:mod:`.group`); a Fresh stage
+opens a group whose first member is its frozen parent. Every stage goes through the same
+per-stage interface (:mod:`.stage`): its member record (loss, ridge, bias rule, closed form),
+its state-evolution map and :func:`.stage.solve_stage`. A closed form (the Bayes-optimal
+teacher) is an override of its own stage (:meth:`.stage.Member.closed_form`), not a second path.
+"""
 
 from __future__ import annotations
 
@@ -11,30 +19,32 @@ from typing import Optional, Union
 import numpy as np
 
 from ..errors import ConvergenceError, ParameterError
-from ..problem import Fresh, GaussianMixture, Problem, Student, as_problem, check_problem, check_real
+from ..params import THEORY_OPTIONS, check_options
+from ..problem import Fresh, GaussianMixture, Problem, as_problem, check_real
 from ..results import Observables, Result, SolverStatus, Status, gen_error
 from .group import Group
 from .quadrature import n_nodes
 from .stage import Member, make_member, solve_stage
-from .student import StudentSolution, solve_student
-from .teacher import TeacherSolution, solve_teacher
 
-__all__ = ["solve", "solve_chain", "StageState", "check_chain", "bayes_optimal_error", "WarmStart", "QUAD_ACCEPT",
+__all__ = ["solve", "StageState", "check_chain", "bayes_optimal_error", "WarmStart", "QUAD_ACCEPT",
            "MAX_SHARED_STAGES"]
 
-#: A point whose half-rule quadrature estimate stays above this at the finest rule is
-#: reported as not converged.
+#: A stage whose half-rule quadrature estimate stays above this at the finest rule is reported
+#: as not converged.
 QUAD_ACCEPT = 1e-5
 #: Most quadrature dimensions of one training set's grid: the stages on it, plus the fixed
 #: parent of a Fresh set. Five would need a 5-D tensor grid (minutes per solve).
 MAX_SHARED_STAGES = 4
 
+#: Observables and extras of a stage of the binary chain.
+OBS_KEYS = ("gen_error", "train_error", "train_loss", "m", "q", "bias", "p")
+EXTRA_KEYS = ("V", "Vx", "mhat", "qhat", "qhat12", "Vhat", "Vhat21")
+
 
 @dataclass(frozen=True)
 class StageState:
-    """Solved state of one stage of a generic chain: its position ``pos`` in its training set's
-    group, the state vector ``x`` (layout of :class:`kdlab.theory.stage.StageMap`, bias
-    excluded) and the bias."""
+    """Solved state of one stage: its position ``pos`` in its training set's group, the state
+    vector ``x`` (layout of :class:`kdlab.theory.stage.StageMap`, bias excluded) and the bias."""
 
     pos: int
     x: tuple
@@ -43,43 +53,15 @@ class StageState:
 
 @dataclass(frozen=True)
 class WarmStart:
-    """Starting point of :func:`solve`.
+    """Starting point of :func:`solve`: ``stages``, one :class:`StageState` per stage (``None``
+    where unknown)."""
 
-    The talk's pair (:func:`kdlab.problem.Problem.is_pair`): teacher ``(mt, qt, Vt)`` and bias,
-    student ``(m, q, p, V, Vx)`` and bias (any may be ``None``). Any other chain: ``stages``,
-    one ``(state, bias)`` per stage (``None`` where unknown), the state in the layout of
-    :class:`kdlab.theory.stage.StageMap`.
-    """
-
-    teacher: Optional[tuple] = None
-    teacher_bias: Optional[float] = None
-    student: Optional[tuple] = None
-    student_bias: Optional[float] = None
-    teacher_level: Optional[int] = None
     stages: Optional[tuple] = None
 
     @classmethod
     def from_result(cls, res: Result) -> "WarmStart":
-        """From any :class:`Result`: a theory result's own ``state``; a simulation's overlaps
-        (missing susceptibilities are guessed)."""
-        if isinstance(res.state, WarmStart):
-            return res.state
-        t, s = res.teacher, res.student
-        tstate = sb = sstate = None
-        tb = None
-        if t is not None and all(np.isfinite([t.m, t.q, t.bias])):
-            V = t.extra.get("V") if t.extra else None
-            if V is not None and np.isfinite(V):
-                tstate = (t.m, t.q, V)
-            tb = t.bias
-        if s is not None and all(np.isfinite([s.m, s.q, s.bias])) and s.p is not None:
-            ex = s.extra or {}
-            V, Vx = ex.get("V"), ex.get("Vx")
-            if V is not None and Vx is not None and np.isfinite(V) and np.isfinite(Vx):
-                sstate = (s.m, s.q, s.p, V, Vx)
-            sb = s.bias
-        lvl = (res.extra or {}).get("quad_level_teacher")
-        return cls(tstate, tb, sstate, sb, None if lvl is None else int(lvl))
+        """A theory result's own ``state`` (any other result gives no warm start)."""
+        return res.state if isinstance(res.state, WarmStart) else cls()
 
 
 def bayes_optimal_error(data: GaussianMixture, eta: float = 1.0) -> float:
@@ -104,151 +86,16 @@ def _status_text(who: str, info, quad_error: float, nodes: Optional[list]) -> st
             f"quadrature {'x'.join(str(n) for n in nodes)} nodes (half-rule estimate {quad_error:.1e})")
 
 
-def _teacher_obs(t: TeacherSolution, nan: bool) -> Observables:
-    d = t.data
-    vals = dict(gen_error=float(gen_error(t.mt, t.qt, t.bt, d.delta, d.rho)), train_error=t.train_error,
-                train_loss=t.train_loss, m=t.mt, q=t.qt, bias=t.bt)
-    extra = dict(V=t.Vt, mhat=t.mhat, qhat=t.qhat, Vhat=t.Vhat)
-    if nan:
-        vals = {k: math.nan for k in vals}
-        extra = {k: math.nan for k in extra}
-    return Observables(**vals, extra=extra)
-
-
-def _student_obs(s: Optional[StudentSolution], data: GaussianMixture, nan: bool) -> Observables:
-    keys = ("gen_error", "train_error", "train_loss", "m", "q", "bias", "p")
-    ekeys = ("V", "Vx", "mhat", "qhat", "qhat12", "Vhat", "Vhat21")
-    if s is None or nan:
-        return Observables(**{k: math.nan for k in keys}, extra={k: math.nan for k in ekeys})
-    return Observables(gen_error=float(gen_error(s.m, s.q, s.b, data.delta, data.rho)),
-                       train_error=s.train_error, train_loss=s.train_loss, m=s.m, q=s.q, bias=s.b, p=s.p,
-                       extra=dict(V=s.V, Vx=s.Vx, mhat=s.mhat, qhat=s.qhat, qhat12=s.qhat12,
-                                  Vhat=s.Vhat, Vhat21=s.Vhat21))
-
-
 def _stage_status(who: str, info, quad_error: float, nodes: Optional[list], quad_bad: bool,
                   has_fields: bool = True) -> SolverStatus:
-    """One stage's status, for the pair's maps and the generic per-stage map alike: diverged,
-    converged (fixed point reached, quadrature estimate below ``QUAD_ACCEPT``, fields at the
-    returned state) or not converged."""
+    """One stage's status: diverged, converged (fixed point reached, quadrature estimate below
+    ``QUAD_ACCEPT``, fields at the returned state) or not converged."""
     code = (Status.DIVERGED if info.diverged else Status.CONVERGED if info.converged and not quad_bad
             and has_fields else Status.NOT_CONVERGED)
     text = _status_text(who, info, quad_error, nodes)
     if quad_bad and info.converged:
         text += f"; quadrature error estimate above {QUAD_ACCEPT:g} at the finest rule"
     return SolverStatus(code is Status.CONVERGED, int(info.iterations), float(info.residual), text, code)
-
-
-def solve(data: GaussianMixture, teacher, student: Optional[Student] = None, *, tol: float = 1e-10,
-          maxiter: int = 1000, init: Union[Result, WarmStart, None] = None, method: str = "anderson",
-          quad_tol: float = 1e-6, strict: bool = False, student_loss=None) -> Result:
-    """Asymptotic (N -> infinity) observables of every stage of a problem (``docs/theory.md``).
-
-    ``solve(data, teacher, student)`` or ``solve(data, [stage0, stage1, ...])``. The stages
-    are solved in order (a stage depends only on the stages before it), each by its own
-    state-evolution fixed point. Any chain is solved (teachers on a subset, label noise, Fresh
-    stages, hard labels, chi > 1 at T = 1), except more than 4 stages on one training set
-    (:class:`kdlab.errors.ParameterError`). The talk's pair (``Problem.is_pair``) goes through
-    the pair's own maps (:mod:`.teacher`, :mod:`.student`), every other chain through the
-    generic per-stage map (:mod:`.stage`).
-
-    Parameters
-    ----------
-    tol : float
-        Relative fixed-point residual ``max |G(x) - x| / (1 + |x|)`` to reach.
-    maxiter : int
-        Map evaluations allowed per stage.
-    init : Result or WarmStart, optional
-        Warm start: a previous result (e.g. a neighbouring point) or its state.
-    method : {"anderson", "damped"}
-        Anderson acceleration (default; damped iteration as fallback) or damped iteration.
-    quad_tol : float
-        Refine each quadrature rule until its half-rule difference is below this, in ``(0, 0.1]``.
-    strict : bool
-        Raise :class:`kdlab.errors.ConvergenceError` instead of returning a non-converged result.
-    student_loss : kdlab.losses.Loss, optional
-        Replace the student's KD loss by another loss (the talk's pair only).
-
-    Returns
-    -------
-    Result
-        ``backend="theory"``: asymptotic observables per stage (susceptibilities and
-        conjugates in their ``extra``), ``status`` (converged, iterations, residual, message
-        and the typed ``code``), ``state`` (the warm start of a neighbouring point), and in
-        ``extra`` the Bayes-optimal errors ``bayes_error`` (model at ``data``) and
-        ``bayes_error_sparse`` (the sparse student's floor, at ``(alpha / eta, Delta / eta, rho)``)
-        plus quadrature diagnostics. Every observable of a stage that did not converge (or
-        whose quadrature is not accurate to ``QUAD_ACCEPT``), and of every stage after it, is NaN.
-    """
-    if isinstance(teacher, (list, tuple)) and student is None:
-        problem = as_problem(data, teacher)
-    else:
-        check_problem(data, teacher, student)
-        problem = as_problem(data, teacher, student)
-    if not (tol > 0 and math.isfinite(tol)):
-        raise ValueError(f"tol must be a finite number > 0, got {tol!r}")
-    if not (isinstance(quad_tol, (int, float)) and not isinstance(quad_tol, bool)
-            and 0 < quad_tol <= 0.1 and math.isfinite(quad_tol)):
-        raise ValueError(f"quad_tol must be a number in (0, 0.1], got {quad_tol!r}")
-    if isinstance(maxiter, bool) or not isinstance(maxiter, (int, np.integer)) or maxiter < 1:
-        raise ValueError(f"maxiter must be an integer >= 1, got {maxiter!r}")
-    if isinstance(init, Result):
-        init = WarmStart.from_result(init)
-    elif init is not None and not isinstance(init, WarmStart):
-        raise TypeError("init must be a Result, a WarmStart or None")
-    init = init or WarmStart()
-    if not problem.is_pair:
-        if student_loss is not None:
-            raise ParameterError("student_loss replaces the loss of the talk's pair only (one teacher on all "
-                                 "coordinates, one Shared soft-label student, no label noise)")
-        check_chain(problem)
-        with _one_blas_thread():
-            res = solve_chain(problem, tol=tol, maxiter=maxiter, method=method, quad_tol=quad_tol, init=init)
-        if strict and not res.status.converged:
-            raise ConvergenceError(f"theory did not converge: {res.status.message}")
-        return res
-    teacher, student = problem.stages[0], (problem.stages[1] if len(problem.stages) > 1 else None)
-
-    t = solve_teacher(data, teacher, tol=tol, maxiter=maxiter, method=method, init=init.teacher,
-                      init_bias=init.teacher_bias, level=init.teacher_level, quad_tol=quad_tol)
-    t_status = _stage_status("teacher", t.info, t.quad_error, None if t.closed_form else [2 ** t.level + 1],
-                             t.quad_error > QUAD_ACCEPT)
-    statuses = [t_status]
-    extra = {"bayes_error": bayes_optimal_error(data)}
-    if not t.closed_form:
-        extra.update(quad_level_teacher=t.level, quad_error_teacher=t.quad_error)
-    s = None
-    if student is not None:
-        extra["bayes_error_sparse"] = bayes_optimal_error(data, student.eta)
-        if t_status.converged:
-            s = solve_student(t, student, loss=student_loss, tol=tol, maxiter=maxiter, method=method,
-                              init=init.student, init_bias=init.student_bias, quad_tol=quad_tol)
-            statuses.append(_stage_status("student", s.info, s.quad_error, [2 ** lv + 1 for lv in s.levels],
-                                          s.quad_error > QUAD_ACCEPT))
-            extra.update(quad_level_student_1=s.levels[0], quad_level_student_2=s.levels[1],
-                         quad_error_student=s.quad_error)
-        else:
-            statuses.append(SolverStatus(False, 0, math.nan, "student: not solved (teacher not converged)",
-                                         Status.NOT_SOLVED))
-    status = _combine(statuses)
-    stages = [_teacher_obs(t, not t_status.converged)]
-    if student is not None:
-        stages.append(_student_obs(s, data, s is None or not statuses[1].converged))
-    state = WarmStart(
-        teacher=tuple(float(v) for v in t.state) if t_status.converged else None,
-        teacher_bias=t.bt if t_status.converged else None,
-        student=tuple(float(v) for v in s.state) if s is not None and statuses[1].converged else None,
-        student_bias=s.b if s is not None and statuses[1].converged else None,
-        teacher_level=None if t.closed_form else int(t.level))
-    overlaps = None
-    if student is not None:
-        so = stages[1]
-        overlaps = np.array([[stages[0].q, so.p], [so.p, so.q]])
-    res = Result.from_stages("theory", problem, stages, status=status, extra=extra, overlaps=overlaps,
-                             state=state, stage_status=tuple(statuses))
-    if strict and not status.converged:
-        raise ConvergenceError(f"theory did not converge: {status.message}")
-    return res
 
 
 def _combine(statuses) -> SolverStatus:
@@ -260,26 +107,16 @@ def _combine(statuses) -> SolverStatus:
                         "; ".join(parts), bad[0].code if bad else Status.CONVERGED)
 
 
-
-# --------------------------------------------------------------------------- generic chains
-OBS_KEYS = ("gen_error", "train_error", "train_loss", "m", "q", "bias", "p")
-EXTRA_KEYS = ("V", "Vx", "mhat", "qhat", "qhat12", "Vhat", "Vhat21")
-
-
 @contextmanager
 def _one_blas_thread():
-    """The quadrature sums are 1-D dot products, which multi-threaded BLAS makes ~300x slower
-    on a busy machine. Nothing to do (and ~10 ms saved on a cold solve) where the environment
-    already asks for one thread."""
-    if any(os.environ.get(v) == "1" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")):
+    """The state evolution's sums are small: extra BLAS threads only cost (and oversubscribe
+    the worker processes of a sweep)."""
+    if os.environ.get("OMP_NUM_THREADS") == "1":
         yield
         return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - a declared dependency
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
         yield
 
 
@@ -300,16 +137,57 @@ def _nan_obs(k: int) -> Observables:
                        extra={key: math.nan for key in (EXTRA_KEYS if k > 0 else ("V", "mhat", "qhat", "Vhat"))})
 
 
-def solve_chain(problem: Problem, *, tol: float = 1e-10, maxiter: int = 1000, method: str = "anderson",
-                quad_tol: float = 1e-6, init: Optional[WarmStart] = None) -> Result:
-    """Any chain by the generic per-stage map (``docs/theory.md``, "Chains of stages").
+def solve(*problem, init: Union[Result, WarmStart, None] = None, strict: bool = False, **options) -> Result:
+    """Asymptotic (N -> infinity) observables of every stage of a problem (``docs/theory.md``).
 
-    The chain is split into groups of stages on one training set; a Fresh stage opens a group
-    whose first member is its frozen parent. Stages are solved in order, each with its parents
-    frozen; a stage that fails makes every later one ``NOT_SOLVED`` (NaN observables).
-    ``solve`` calls this for every chain but the talk's pair (which it also solves, to the
-    fixed-point tolerance of either solver).
+    ``solve(problem)``, or the conveniences ``solve(data, [stage0, stage1, ...])`` and
+    ``solve(data, teacher, student)``. The stages are solved in order (a stage depends only on
+    the stages before it), each by its own state-evolution fixed point. Any chain is solved
+    (teachers on a subset, label noise, Fresh stages, hard labels, chi > 1 at T = 1), except more
+    than 4 stages on one training set (:class:`kdlab.errors.ParameterError`).
+
+    Parameters
+    ----------
+    init : Result or WarmStart, optional
+        Warm start: a previous result (e.g. a neighbouring point) or its state.
+    strict : bool
+        Raise :class:`kdlab.errors.ConvergenceError` instead of returning a non-converged result.
+    **options
+        The theory options declared in :data:`kdlab.params.THEORY_OPTIONS`: ``tol`` (relative
+        fixed-point residual, default 1e-10), ``maxiter`` (map evaluations per stage, 1000),
+        ``method`` (``"anderson"`` or ``"damped"``), ``quad_tol`` (half-rule quadrature target,
+        1e-6).
+
+    Returns
+    -------
+    Result
+        ``backend="theory"``: asymptotic observables per stage (susceptibilities and
+        conjugates in their ``extra``), ``status`` and ``stage_status`` (converged, iterations,
+        residual, message and the typed ``code``), ``state`` (the warm start of a neighbouring
+        point), and in ``extra`` the Bayes-optimal errors ``bayes_error`` (model at ``data``) and
+        ``bayes_error_sparse`` (the last stage's floor, at ``(alpha / eta, Delta / eta, rho)``)
+        plus quadrature diagnostics. Every observable of a stage that did not converge (or whose
+        quadrature is not accurate to ``QUAD_ACCEPT``), and of every stage after it, is NaN.
     """
+    problem = as_problem(*problem)
+    opts = check_options(THEORY_OPTIONS, options, "theory")
+    if isinstance(init, Result):
+        init = WarmStart.from_result(init)
+    elif init is not None and not isinstance(init, WarmStart):
+        raise TypeError("init must be a Result, a WarmStart or None")
+    check_chain(problem)
+    with _one_blas_thread():
+        res = _solve_chain(problem, init=init, **opts)
+    if strict and not res.status.converged:
+        raise ConvergenceError(f"theory did not converge: {res.status.message}")
+    return res
+
+
+def _solve_chain(problem: Problem, *, tol: float, maxiter: int, method: str, quad_tol: float,
+                 init: Optional[WarmStart]) -> Result:
+    """The loop over the stages: a Fresh stage opens a group whose first member is its frozen
+    parent; each stage is solved with its parents frozen (or taken from its closed form); a
+    stage that fails makes every later one ``NOT_SOLVED`` (NaN observables)."""
     data = problem.data
     stages = problem.stages
     K1 = len(stages)
@@ -347,8 +225,8 @@ def solve_chain(problem: Problem, *, tol: float = 1e-10, maxiter: int = 1000, me
             x0, b0 = inits[k].x, inits[k].bias
         sol = solve_stage(group, pos, tol=tol, quad_tol=quad_tol, maxiter=maxiter, method=method,
                           init=x0, init_bias=b0)
-        status = _stage_status(f"stage {k}", sol.info, sol.quad_error,
-                               [n_nodes(lv, len(sol.levels)) for lv in sol.levels], sol.quad_error > QUAD_ACCEPT,
+        nodes = None if sol.closed_form else [n_nodes(lv, len(sol.levels)) for lv in sol.levels]
+        status = _stage_status(f"stage {k}", sol.info, sol.quad_error, nodes, sol.quad_error > QUAD_ACCEPT,
                                sol.map.root is not None)
         statuses.append(status)
         extra[f"quad_error_stage{k}"] = sol.quad_error
@@ -382,5 +260,5 @@ def solve_chain(problem: Problem, *, tol: float = 1e-10, maxiter: int = 1000, me
                                extra=ex))
         states.append(StageState(pos, tuple(float(v) for v in (x[:-1] if G.free_bias else x)), float(G.b)))
     status = _combine(statuses)
-    return Result.from_stages("theory", problem, obs, status=status, extra=extra, overlaps=Qall,
-                              state=WarmStart(stages=tuple(states)), stage_status=tuple(statuses))
+    return Result("theory", problem, tuple(obs), status=status, extra=extra, overlaps=Qall,
+                  state=WarmStart(stages=tuple(states)), stage_status=tuple(statuses))

@@ -6,31 +6,32 @@ converged points (a secant predictor), which typically halves the number of map 
 
 from __future__ import annotations
 
-import re
 from typing import Iterable, Optional
 
 import numpy as np
 import pandas as pd
 
-from ..params import DATA, STUDENT
-from ..problem import TEACHER_KINDS, GaussianMixture, Student
+from ..params import DATA
+from ..problem import STAGE_KINDS, Problem, as_problem
 from ..results import Result
 from ..values import parse_values as _parse_values
 from .chain import StageState, WarmStart, solve
 
-__all__ = ["curve", "parse_values", "CURVE_PARAMETERS"]
+__all__ = ["curve", "parse_values", "CURVE_PARAMETERS", "axis"]
+
 
 def _curve_parameters() -> dict:
     out = {n: "data" for n, p in DATA.items() if p.type is float}
-    for cls in TEACHER_KINDS.values():
-        out.update({f"teacher_{n}": "teacher" for n, p in cls.PARAMS.items() if p.type is float})
-    out.update({n: "student" for n, p in STUDENT.items() if p.type is float})
+    for cls in STAGE_KINDS.values():
+        role = "teacher" if cls.role == "teacher" else "student"
+        out.update({f"{role}_{n}": role for n, p in cls.PARAMS.items() if p.type is float})
+    out.update({n: "student" for n, p in STAGE_KINDS["student"].PARAMS.items() if p.type is float})
     return out
 
 
-#: Parameters a curve can run along, and the object each belongs to (generated from the
-#: declarations of :mod:`kdlab.params`); in a chain, ``stage{k}_{name}`` varies stage ``k``
-#: and the unprefixed student names the last stage.
+#: Parameters a curve can run along besides ``stage<k>.<param>`` (generated from the
+#: declarations of :mod:`kdlab.params`): the data's parameters, ``teacher_<param>`` (stage 0) and
+#: ``student_<param>`` or the bare student parameter (the last stage).
 CURVE_PARAMETERS = _curve_parameters()
 
 
@@ -39,36 +40,44 @@ def parse_values(spec: str) -> np.ndarray:
     return np.asarray(_parse_values(spec), float)
 
 
-def _owner(along: str):
-    """``(owner, stage index or None, parameter name)`` of a curve axis."""
-    m = re.fullmatch(r"stage(\d+)[._](\w+)", along)
-    if m and m.group(2) in STUDENT:
-        return "stage", int(m.group(1)), m.group(2)
-    if along not in CURVE_PARAMETERS:
-        raise ValueError(f"along must be one of {', '.join(CURVE_PARAMETERS)} or stage<k>.<student "
-                         f"parameter>, got {along!r}")
-    owner = CURVE_PARAMETERS[along]
-    return owner, None, along[len("teacher_"):] if owner == "teacher" else along
+def axis(problem: Problem, along: str) -> tuple[Optional[int], str]:
+    """``(k, name)`` of a curve axis: ``k`` is the stage it varies (``None``: the data).
+
+    ``stage<k>.<param>`` / ``stage<k>_<param>`` name stage ``k``; ``teacher_<param>`` stage 0;
+    ``student_<param>`` and a bare student parameter the last stage. ``ValueError`` otherwise.
+    """
+    import re
+
+    key = str(along).strip()
+    n = len(problem.stages)
+    m = re.fullmatch(r"stage(\d+)[._](\w+)", key)
+    if m:
+        k, name = int(m.group(1)), m.group(2)
+        if k >= n:
+            raise ValueError(f"{along}: the chain has stages 0..{n - 1}")
+    elif key in CURVE_PARAMETERS:
+        owner = CURVE_PARAMETERS[key]
+        if owner == "data":
+            return None, key
+        k = 0 if owner == "teacher" else n - 1
+        name = key.split("_", 1)[1] if key.startswith(owner + "_") else key
+        if owner == "student" and n < 2:
+            raise ValueError(f"a curve along {along!r} needs a student")
+    else:
+        data = ", ".join(n for n, o in CURVE_PARAMETERS.items() if o == "data")
+        raise ValueError(f"along must be a data parameter ({data}), stage<k>.<param>, teacher_<param> or a "
+                         f"student parameter, got {along!r}")
+    p = problem.stages[k].PARAMS.get(name)
+    if p is None or p.type is not float:
+        raise ValueError(f"{along}: stage {k} ({problem.stages[k].kind}) has no numeric parameter {name!r}")
+    return k, name
 
 
-def _point(data, stages, along, value):
-    owner, k, name = _owner(along)
-    stages = list(stages)
-    if owner == "data":
-        return data.replace(**{name: value}), stages
-    if owner == "teacher":
-        if name not in stages[0].PARAMS:
-            raise ValueError(f"{along} can only vary for a teacher that has it (the {stages[0].kind} "
-                             "teacher does not)")
-        stages[0] = stages[0].replace(**{name: value})
-        return data, stages
-    if len(stages) < 2:
-        raise ValueError(f"a curve along {along!r} needs a student")
-    k = len(stages) - 1 if k is None else k
-    if not 1 <= k < len(stages):
-        raise ValueError(f"{along}: the chain has students 1..{len(stages) - 1}")
-    stages[k] = stages[k].replace(**{name: value})
-    return data, stages
+def _point(problem: Problem, along: str, value: float) -> Problem:
+    k, name = axis(problem, along)
+    if k is None:
+        return problem.replace(data=problem.data.replace(**{name: value}))
+    return problem.replace(**{f"stage{k}": {name: value}})
 
 
 def _extrapolate(history, value) -> Optional[WarmStart]:
@@ -79,59 +88,41 @@ def _extrapolate(history, value) -> Optional[WarmStart]:
     if len(history) < 2:
         return w1
     v0, w0 = history[-2]
-    if v1 == v0:
+    if v1 == v0 or w1.stages is None or w0.stages is None or len(w0.stages) != len(w1.stages):
         return w1
     f = (value - v1) / (v1 - v0)
-
-    def lin(a, b):
-        if a is None or b is None:
-            return b
-        return tuple(float(bb + f * (bb - aa)) for aa, bb in zip(a, b))
-
-    def lin1(a, b):
-        return b if a is None or b is None else float(b + f * (b - a))
-
-    if w1.stages is not None:
-        if w0.stages is None or len(w0.stages) != len(w1.stages):
-            return w1
-        out = []
-        for a, b in zip(w0.stages, w1.stages):
-            if a is None or b is None or len(a.x) != len(b.x) or a.pos != b.pos:
-                out.append(b)
-                continue
-            x = lin(a.x, b.x)
-            ok = x[1] > 0 and x[2 + b.pos] > 0  # q and V_kk stay positive
-            out.append(StageState(b.pos, x, lin1(a.bias, b.bias)) if ok else b)
-        return WarmStart(stages=tuple(out))
-    t = lin(w0.teacher, w1.teacher)
-    s = lin(w0.student, w1.student)
-    if t is not None and not (t[1] > 0 and t[2] > 0):
-        t = w1.teacher
-    if s is not None and not (s[1] > 0 and s[3] > 0):
-        s = w1.student
-    return WarmStart(t, lin1(w0.teacher_bias, w1.teacher_bias), s, lin1(w0.student_bias, w1.student_bias))
+    out = []
+    for a, b in zip(w0.stages, w1.stages):
+        if a is None or b is None or len(a.x) != len(b.x) or a.pos != b.pos:
+            out.append(b)
+            continue
+        x = tuple(float(bb + f * (bb - aa)) for aa, bb in zip(a.x, b.x))
+        ok = x[1] > 0 and x[2 + b.pos] > 0  # q and V_kk stay positive
+        out.append(StageState(b.pos, x, float(b.bias + f * (b.bias - a.bias))) if ok else b)
+    return WarmStart(stages=tuple(out))
 
 
-def curve(data: GaussianMixture, teacher, student: Optional[Student] = None, *, along: str,
-          values: Iterable[float] | str, progress: bool = False, extrapolate: bool = True,
+def curve(*problem, along: str, values: Iterable[float] | str, progress: bool = False, extrapolate: bool = True,
           return_results: bool = False, **solve_kwargs):
     """Solve the theory at ``values`` of one parameter, in the given order.
 
-    ``along``: ``alpha``, ``delta``, ``rho``, ``teacher_lam``, ``eta``, ``chi``, ``temperature``
-    or ``lam``; ``values``: numbers or a string for :func:`parse_values`. The other parameters
-    are those of ``data``, ``teacher``, ``student``. Each point is warm-started from the
-    previous converged ones (``extrapolate``: secant predictor). Returns a ``pandas.DataFrame``
-    with one ``Result.to_record()`` row per value (``status_converged`` says whether each point
+    ``curve(problem, along=..., values=...)`` (or ``curve(data, stages, ...)``,
+    ``curve(data, teacher, student, ...)``). ``along``: a data parameter (``alpha``, ``delta``,
+    ``rho``, ``label_noise``), ``stage<k>.<param>``, ``teacher_<param>`` (stage 0) or a student
+    parameter (``eta``, ``chi``, ``temperature``, ``lam``: the last stage); ``values``: numbers
+    or a string for :func:`parse_values`. Each point is warm-started from the previous
+    converged ones (``extrapolate``: secant predictor). Returns a ``pandas.DataFrame`` with one
+    ``Result.to_record()`` row per value (``status_converged`` says whether each point
     converged), or ``(DataFrame, [Result, ...])`` with ``return_results``. ``progress`` shows a
     tqdm bar on stderr. Other keywords go to :func:`solve`.
     """
-    _owner(along)
-    stages = list(teacher) if isinstance(teacher, (list, tuple)) else [teacher] + ([student] if student else [])
+    base = as_problem(*problem)
+    axis(base, along)
     vals = parse_values(values) if isinstance(values, str) else np.asarray(list(values), float)
     if vals.size == 0:
         raise ValueError("values must not be empty")
     # validate every point before computing anything
-    points = [_point(data, stages, along, float(v)) for v in vals]
+    points = [_point(base, along, float(v)) for v in vals]
     results: list[Result] = []
     history: list = []
     bar = None
@@ -140,9 +131,9 @@ def curve(data: GaussianMixture, teacher, student: Optional[Student] = None, *, 
 
         bar = tqdm(total=len(points), desc=f"theory along {along}", unit="pt")
     try:
-        for v, (d, chain) in zip(vals, points):
+        for v, pr in zip(vals, points):
             init = _extrapolate(history if extrapolate else history[-1:], float(v))
-            res = solve(d, chain, init=init, **solve_kwargs)
+            res = solve(pr, init=init, **solve_kwargs)
             if res.status.converged:
                 history.append((float(v), WarmStart.from_result(res)))
                 history = history[-2:]

@@ -135,7 +135,7 @@ def build_grid(members, k, levels, data, need_derivs, ndim=None):
     F = []
     Wwin = window(ndim)
     for d in range(k):
-        split = members[d + 1].hard
+        split = members[d + 1].hard_labels
         P = xi.shape[0]
         if split:
             xs = _split_point(members[d], d, xi, y, yt, F)

@@ -54,8 +54,8 @@ class Member:
     loss: object = None
     lam: float = 0.0
     eta: float = 1.0
-    hard: bool = False        # loss jumps in the parent's pre-activation (T = 0 student)
-    soft_T: float = math.inf  # temperature of a KD term (for the level estimate)
+    hard_labels: bool = False  # loss jumps in the parent's pre-activation (a KD term at temperature 0)
+    temperature: float = math.inf  # temperature of a soft KD term (sets the analytic strip of its fields)
     fixed_bias: Optional[float] = None
     # solved quantities (row entries over group positions 0..pos)
     m: float = math.nan
@@ -70,6 +70,17 @@ class Member:
     @property
     def is_ext(self):
         return self.kind == "ext"
+
+    def closed_form(self, group, pos: int):
+        """The stage's fixed point when it is known in closed form, in the layout of its map
+        (``None`` otherwise): the Bayes-optimal teacher's linear loss ``-y u`` has ``g = -y``, so
+        ``mhat = alpha``, ``Qhat = alpha``, ``Vhat = 0`` and the input side gives its overlaps
+        (``docs/theory.md``, "Bayes-optimal teacher: closed form")."""
+        if self.kind != "bo" or pos != 0 or group.ext is not None or group.data.label_noise > 0:
+            return None
+        a = group.alpha
+        m, Q, V, _ = group.input_side(pos, a, np.array([a]), np.array([0.0]))
+        return np.array([m, Q[0], V[0]])
 
 
 
@@ -96,7 +107,7 @@ class StageMap:
         self.data = group.data
         members = group.members
         self.ndim = pos + 1
-        self.stein = FORCE_STEIN or any(members[j].hard for j in range(pos + 1))
+        self.stein = FORCE_STEIN or any(members[j].hard_labels for j in range(pos + 1))
         self.grid, self.F = build_grid(members, pos, self.levels, self.data, need_derivs=not self.stein)
         gr = self.grid
         self.Wo = gr.W                                  # outer weights (P,)
@@ -273,6 +284,8 @@ class StageMap:
             target = 1e-12 if k <= 1 else 1e-9
         Lk = self.L_row[k]
         Vs = self.V_row[k]
+        if k == 1 and not self.group.members[1].hard_labels:
+            return self._train_error_one_parent()
         levels = list(self.levels)
         hi = 14 if k == 1 else MAX_LEVEL_BY_DIM.get(k + 1, 11) + 2
         while True:
@@ -293,10 +306,66 @@ class StageMap:
                 return val, est
             levels = [min(v + 1, hi) for v in levels[:k]] + levels[k:]
 
+    def _train_error_one_parent(self, max_level: int = 14):
+        """Training error of a stage with one smooth parent dimension (the talk's student):
+        ``E_xi0[Phi(ytilde B(xi0) / L_11)]`` with ``B = thr - c_rest``. The integrand is a step of
+        width ``L_11 / |B'|``; the rule in ``xi0`` is refined (the parent's fields recomputed on
+        the finer nodes) until it resolves the step, and when the step is sharper than the finest
+        rule (``L_11`` close to 0: ``chi = 0, eta = 1`` or the copy limit) the Gaussian measure of
+        ``{ytilde B > 0}`` is taken exactly between the roots of the piecewise-linear ``B``.
+        Returns (value, 0.0)."""
+        from .grid import eval_member, label_combinations
+
+        par, mem = self.group.members[0], self.mem
+        L1, V1 = self.L_row[1], self.V_row[1]
+        combos = label_combinations(self.data)
+        y = np.array([c[0] for c in combos])[:, None]
+        yt = np.array([c[1] for c in combos])[:, None]
+        wc = np.array([c[2] for c in combos])
+
+        def boundary(level):
+            x, w, _ = trap_rule(n_nodes(level, 2), window(2))
+            xi = np.tile(x, len(combos))[:, None]
+            yy, yyt = np.repeat(y[:, 0], x.size), np.repeat(yt[:, 0], x.size)
+            F0 = eval_member(par, 0, xi, yy, yyt, [], derivs=False)
+            rest = yy * self.x[0] + xi[:, 0] * self.L_row[0] + self.b
+            if self.V_row[0] != 0.0 and F0["g"] is not None:
+                rest = rest - self.V_row[0] * F0["g"]
+            thr = V1 * mem.loss.grad(np.zeros_like(rest), yyt, F0["u"])
+            B = (thr - rest).reshape(len(combos), x.size)
+            h = x[1] - x[0]
+            return x, w, B, float(np.max(np.abs(np.diff(B, axis=1)))) / h, h
+
+        level = self.levels[0]
+        x, w, B, slope, h = boundary(level)
+        if not (L1 > 0.0 and 0.5 * L1 >= slope * h):
+            need = math.ceil(math.log2(max(2 * window(2) * slope / (0.5 * L1), 2.0))) if L1 > 0 else 99
+            level = min(max(need, level), max_level)
+            x, w, B, slope, h = boundary(level)
+        if L1 > 0.0 and 0.5 * L1 >= slope * h:
+            return float(wc @ (ndtr(yt * B / L1) @ w)), 0.0
+        return float(wc @ _measure_positive(x, yt * B)), 0.0
+
     def train_loss(self):
         val = self.mem.loss.value(self.u, self.yt2, self.ut2)
         return float(self.Wo @ (val @ self.win))
 
+
+
+def _measure_positive(x, s):
+    """Gaussian measure of ``{s > 0}``, ``s`` linear between the nodes ``x`` (rows of ``s``)."""
+    Phi = ndtr(x)
+    s0, s1 = s[:, :-1], s[:, 1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = x[:-1] - s0 * (x[1:] - x[:-1]) / (s1 - s0)
+    Pr = ndtr(np.where(np.isfinite(r), r, 0.0))
+    both = (s0 > 0) & (s1 > 0)
+    up = (s0 <= 0) & (s1 > 0)
+    down = (s0 > 0) & (s1 <= 0)
+    seg = np.where(both, Phi[1:] - Phi[:-1], 0.0)
+    seg = seg + np.where(up, Phi[1:] - Pr, 0.0) + np.where(down, Pr - Phi[:-1], 0.0)
+    tails = np.where(s[:, 0] > 0, Phi[0], 0.0) + np.where(s[:, -1] > 0, 1.0 - Phi[-1], 0.0)
+    return seg.sum(axis=1) + tails
 
 
 def _estimate_levels(group, pos: int, x, quad_tol=None):
@@ -320,8 +389,8 @@ def _estimate_levels(group, pos: int, x, quad_tol=None):
     hi = MAX_LEVEL_BY_DIM.get(k + 1, 5)
     out = []
     for dd in range(k + 1):
-        Tmin = min([1.0] + [mem[j].soft_T for j in range(dd, k + 1)])
-        width = math.pi * Tmin
+        temperature = min([1.0] + [mem[j].temperature for j in range(dd, k + 1)])
+        width = math.pi * temperature
         s = max(float(np.max(np.abs(Lfull[dd:, dd]))), 1e-6)
         if k + 1 <= 2:
             lo = 5 if dd < k else 4
@@ -329,7 +398,7 @@ def _estimate_levels(group, pos: int, x, quad_tol=None):
             lo = MIN_LEVEL_BY_DIM.get(k + 1, 7) + (1 if dd < k else 0)
             if quad_tol is not None:
                 lo = max(lo, gauss_floor_level(k + 1, quad_tol))
-        if dd + 1 <= k and mem[dd + 1].hard:
+        if dd + 1 <= k and mem[dd + 1].hard_labels:
             lo = max(lo, 5 if k + 1 <= 2 else 10)
         if k + 1 <= 2:
             out.append(level_for_width(width / s, lo=lo, hi=hi, digits=DIGITS.get(k + 1, 7.0)))
@@ -394,6 +463,7 @@ class StageSolution:
     levels: tuple
     quad_error: float
     seconds: float
+    closed_form: bool = False
 
 
 def solve_stage(group, pos: int, *, tol, quad_tol, maxiter, method="anderson", init=None,
@@ -426,6 +496,14 @@ def solve_stage(group, pos: int, *, tol, quad_tol, maxiter, method="anderson", i
     def make_map(levels, prev):
         return StageMap(group, k, levels, b0 if prev is None else prev.b)
 
+    xc = mem.closed_form(group, pos)
+    if xc is not None:  # the stage's own override: its fixed point, no iteration
+        levels = tuple(estimate(xc))
+        G = make_map(levels, None)
+        gx = G(xc)
+        info = FixedPointInfo(True, 1, relative_residual(xc, gx), "closed form", "closed-form")
+        return StageSolution(G, xc, info, levels, float(max(G.quad_errors(xc))), time.perf_counter() - t0, True)
+
     G, x, info, levels, errs = solve_with_refinement(
         make_map, x0, list(estimate(x0)), tol=tol, maxiter=maxiter, method=method, valid=valid,
         log=[1, 2 + k], quad_tol=quad_tol, max_level=hi, estimate_levels=estimate, presolve=presolve)
@@ -438,7 +516,7 @@ def make_member(stage, index: int, data) -> Member:
     mem = Member(kind=kind, index=index, spec=stage, loss=stage.loss(), eta=float(stage.eta),
                  lam=float(stage.ridge(data)), fixed_bias=stage.fixed_bias(data))
     if kind == "student":
-        mem.hard = stage.hard_labels and stage.chi > 0
+        mem.hard_labels = stage.hard_labels and stage.chi > 0
         if stage.chi > 0 and stage.temperature > 0:
-            mem.soft_T = stage.temperature
+            mem.temperature = stage.temperature
     return mem
