@@ -70,3 +70,10 @@ def chmod_on_call(data, teacher, student=None, *, replace_with_file: str = "", *
         p.rmdir()
         p.write_text("not a folder any more")
     return toy_backend(data, teacher, student, **kw)
+
+
+def counting_backend(data, teacher, student=None, *, calls_dir: str = "", **kw):
+    """The toy, leaving one file per call in ``calls_dir`` (how often each point was computed)."""
+    if calls_dir:
+        Path(calls_dir, f"{data.alpha}-{os.getpid()}-{time.time_ns()}").write_text("called")
+    return toy_backend(data, teacher, student, **kw)
