@@ -423,3 +423,66 @@ def test_write_text_of_a_claim_name_is_not_confused_with_a_claim(tmp_path):
     assert claim_holder(store, "k" * 32) is None
     assert claim(store, "k" * 32)
     release(store, "k" * 32)
+
+
+# ----------------------------------------------------------------------------- problem files
+
+
+GOOD_PROBLEM = '[data]\nalpha = 2.0\n\n[[stages]]\nkind = "logistic"\nlam = 0.1\n\n[[stages]]\nchi = 0.5\n'
+
+
+def _bad_problems(tmp_path) -> list:
+    """(path, what the one-line error must say) for each hostile problem file."""
+    out = []
+
+    def put(name, content, expect):
+        p = tmp_path / name
+        (p.write_bytes if isinstance(content, bytes) else p.write_text)(content)
+        out.append((p, expect))
+
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    out.append((fifo, "FIFO"))
+    out.append((Path("/dev/zero"), "character device"))
+    put("huge.toml", "alpha = [" + "1," * 2_000_000 + "]\n", "larger than 1 MiB")
+    put("deep-arrays.toml", "[data]\nalpha = " + "[" * 100_000 + "]" * 100_000 + "\n", "nested too deeply")
+    put("deep-tables.toml", "[data]\nalpha = " + "{a = " * 5_000 + "1" + "}" * 5_000 + "\n", "nested too deeply")
+    put("long-array.toml", "[data]\nalpha = [" + "1," * 400_000 + "]\n[[stages]]\nkind = 'logistic'\n", "alpha")
+    put("latin1.toml", b"[data]\nalpha = 2.0 # \xe9t\xe9\n", "not UTF-8")
+    put("no-data.toml", GOOD_PROBLEM.replace("[data]\nalpha = 2.0\n", ""), "needs a [data] table")
+    put("bayes-lam.toml", GOOD_PROBLEM.replace('"logistic"', '"bayes-optimal"'), "no parameter lam")
+    put("bayes-garbage.toml", GOOD_PROBLEM.replace('"logistic"', '"bayes-optimal"').replace("0.1", '"garbage"'),
+        "no parameter lam")
+    put("logistic-garbage.toml", GOOD_PROBLEM.replace("0.1", '"garbage"'), "lam must be a real number")
+    put("many-keys.toml", "[data]\n" + "".join(f"k{i} = 1\n" for i in range(50_000)) + "[[stages]]\n",
+        "unknown data parameter")
+    return out
+
+
+def test_hostile_problem_files_are_one_line_errors(tmp_path):
+    """Before: RecursionError tracebacks, /dev/zero read until MemoryError, a FIFO hung, a
+    10 MB error line, a non-UTF-8 error without the file's name, a file without [data] and a
+    Bayes-optimal teacher with lam accepted."""
+    from kdlab.errors import ParameterError
+    from kdlab.problem import load_problem
+
+    good = tmp_path / "good.toml"
+    good.write_text(GOOD_PROBLEM)
+    assert load_problem(good).data.alpha == 2.0
+    for path, expect in _bad_problems(tmp_path):
+        t0 = time.perf_counter()
+        with pytest.raises(ParameterError) as exc:
+            load_problem(path)
+        msg = str(exc.value)
+        assert time.perf_counter() - t0 < 3, path
+        assert expect in msg and str(path) in msg, (path, msg[:500])
+        assert len(msg) <= 300 and "\n" not in msg, (path, msg[:500])
+
+
+def test_hostile_problem_files_on_the_command_line(tmp_path):
+    for path, expect in _bad_problems(tmp_path):
+        if path.name not in ("fifo.toml", "zero", "deep-arrays.toml", "bayes-lam.toml", "long-array.toml"):
+            continue
+        r = _cli("theory", "--problem", path)
+        line = _one_line_error(r.output, 2, r.exit_code)
+        assert expect in line and len(line) < 320, line
