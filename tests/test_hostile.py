@@ -486,3 +486,114 @@ def test_hostile_problem_files_on_the_command_line(tmp_path):
         r = _cli("theory", "--problem", path)
         line = _one_line_error(r.output, 2, r.exit_code)
         assert expect in line and len(line) < 320, line
+
+
+# ----------------------------------------------------------------------------- leftovers
+
+
+def _alive(pid: int) -> bool:
+    f = store_mod._proc_stat(pid)
+    return f is not None and f[0] != b"Z"
+
+
+@pytest.mark.slow
+def test_workers_stop_soon_after_their_sweep_is_killed(tmp_path):
+    """Before: loky workers kept computing for 27-74 s after their parent was SIGKILLed. Here
+    the parent of two workers (0.5 s a point, 40 points) is SIGKILLed; its workers exit
+    within 3 s and compute nothing after that."""
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    code = ("import sys; from kdlab.runs.sweep import run_sweep; "
+            "run_sweep({'alpha': [0.1 * k for k in range(1, 41)]}, backend='toy_backends:counting_backend', "
+            "theory_options={'sleep': 0.5, 'calls_dir': sys.argv[1]}, n_jobs=2, progress=False, warm_start=None)")
+    parent = subprocess.Popen([sys.executable, "-c", code, str(calls)], env=_env(), start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        workers: set = set()
+        while time.time() < deadline and len(workers) < 2:
+            workers = {int(f.name.split("-")[1]) for f in calls.iterdir()} - {parent.pid}
+            time.sleep(0.1)
+        assert len(workers) == 2, "the workers did not start"
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        t_kill = time.time()
+        while time.time() - t_kill < 3 and any(_alive(w) for w in workers):
+            time.sleep(0.1)
+        assert not any(_alive(w) for w in workers), f"workers still alive {time.time() - t_kill:.1f} s after the kill"
+        n = len(list(calls.iterdir()))
+        time.sleep(1.0)
+        assert len(list(calls.iterdir())) == n  # nothing computed after they exited
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(parent.pid, signal.SIGKILL)
+
+
+def test_output_files_follow_the_umask(tmp_path):
+    """Before: every output file was created 0600 (mkstemp's mode) whatever the umask."""
+    from kdlab.io import write_json, write_table
+
+    old = os.umask(0o022)
+    try:
+        a = write_text(tmp_path / "a.txt", "x")
+        b = write_json(tmp_path / "b.json", {"x": 1})
+        c, d = write_table(pd.DataFrame({"x": [1]}), tmp_path / "c")
+        os.umask(0o077)
+        e = write_text(tmp_path / "e.txt", "x")
+    finally:
+        os.umask(old)
+    for f in (a, b, c, d):
+        assert stat.S_IMODE(os.stat(f).st_mode) == 0o644, f
+    assert stat.S_IMODE(os.stat(e).st_mode) == 0o600
+
+
+def test_json_to_a_full_stdout_is_one_line(tmp_path):
+    """Before: `kdlab theory --json > /dev/full` ended in a traceback (exit status 1)."""
+    for args in (["theory", "--json"], ["theory"]):
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([sys.executable, "-m", "kdlab", *args], stdout=full, stderr=subprocess.PIPE,
+                               text=True, timeout=60, env=_env())
+        line = _one_line_error(r.stderr, 2, r.returncode)
+        assert "No space left on device" in line and "Exception ignored" not in r.stderr, r.stderr
+
+
+def test_version():
+    import kdlab
+
+    r = _cli("--version")
+    assert r.exit_code == 0 and r.output.strip() == f"kdlab {kdlab.__version__}"
+
+
+def test_sweep_output_that_is_a_folder_is_refused(tmp_path):
+    """Before: `-o DIR` for an existing folder wrote DIR.csv beside it."""
+    out = tmp_path / "results"
+    out.mkdir()
+    r = _cli("sweep", "-g", "alpha=0.5,1", "--backend", TOY, "-o", out, "-q")
+    line = _one_line_error(r.output, 2, r.exit_code)
+    assert "is a folder" in line and "sweep.csv" in line, line
+    assert not (tmp_path / "results.csv").exists() and not list(out.iterdir())
+    from kdlab.io import write_table
+
+    with pytest.raises(OutputError, match="is a folder"):
+        write_table(pd.DataFrame({"x": [1]}), out)
+
+
+def test_optimize_bounds_outside_the_declared_range_are_refused_up_front():
+    """Before: `optimize lam --bounds 1e-300,1e300` named an internal trial value (1e+100)."""
+    r = _cli("optimize", "lam", "--bounds", "1e-300,1e300")
+    line = _one_line_error(r.output, 2, r.exit_code)
+    assert "bounds must lie within [0.0, 100000000.0]" in line and "1e+300" in line and "1e+100" not in line, line
+    r = _cli("optimize", "kd", "--temperature-bounds", "1e-300,10")
+    line = _one_line_error(r.output, 2, r.exit_code)
+    assert "temperature_bounds must lie within [0.001, 10000]" in line, line
+
+
+@pytest.mark.parametrize("spec", ["1,,2", "1,2,", ",1", "1, ,2"])
+def test_empty_items_in_a_value_list_are_refused(spec):
+    """Before: `-g alpha=1,,2` was accepted as [1, 2]."""
+    from kdlab.values import parse_values
+
+    with pytest.raises(ValueError, match="empty item"):
+        parse_values(spec)
+    r = _cli("sweep", "-g", f"alpha={spec}", "-o", "x.csv")
+    assert "empty item" in _one_line_error(r.output, 2, r.exit_code)

@@ -254,9 +254,12 @@ def write_json(path, obj: Any) -> Path:
 def write_table(df, path, formats: Sequence[str] = TABLE_FORMATS) -> list[Path]:
     """Write a DataFrame as ``path.csv`` / ``path.parquet`` / ``path.json`` (each atomically).
 
-    A ``path`` ending in one of these suffixes writes that format only. Returns the paths.
+    A ``path`` ending in one of these suffixes writes that format only; an existing folder is
+    an :class:`OutputError` (not ``path.csv`` beside it). Returns the paths.
     """
     path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder; give the table's file name, e.g. {path / 'table.csv'}")
     if path.suffix in (".csv", ".parquet", ".json"):
         formats, path = (path.suffix[1:],), path.with_suffix("")
     out = []

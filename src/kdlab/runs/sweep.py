@@ -456,6 +456,8 @@ def run_sweep(grid=None, *, store=None, n_jobs=None, scheduler=None, progress: b
 
 def _table_targets(path, formats) -> list[Path]:
     path = Path(path)
+    if path.is_dir():  # not DIR.csv beside it: say so
+        raise OutputError(f"{path} is a folder; give the table's file name, e.g. {path / 'sweep.csv'}")
     if path.suffix in (".csv", ".parquet", ".json"):
         formats, path = (path.suffix[1:],), path.with_suffix("")
     return [path.with_name(path.name + "." + f) for f in formats]

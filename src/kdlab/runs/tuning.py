@@ -148,13 +148,20 @@ class _Objective:
         return min(ok, key=lambda r: r[1])
 
 
-def _check_bounds(name, bounds, positive=True):
+def _check_bounds(name, bounds, positive=True, within=None):
+    """``(low, high)`` of a search interval; ``within``: the declared :class:`~kdlab.params.Param`
+    of the searched parameter, whose range the interval must lie in (checked here, before any
+    solve, so that no error names a trial value)."""
     try:
         lo, hi = (float(b) for b in bounds)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a pair (low, high), got {bounds!r}") from None
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi or (positive and lo <= 0):
         raise ValueError(f"{name} must satisfy {'0 < ' if positive else ''}low < high (finite), got {bounds!r}")
+    if within is not None and ((within.low is not None and lo < within.low)
+                               or (within.high is not None and hi > within.high)):
+        raise ValueError(f"{name} must lie within {within.range_text} (the range of {within.name}), "
+                         f"got ({lo:g}, {hi:g})")
     return lo, hi
 
 
@@ -179,7 +186,8 @@ def optimal_lam(data: GaussianMixture, teacher, student: Optional[Student] = Non
                          f"(got {type(teacher).__name__})")
     if which == "student" and student is None:
         raise ValueError("which='student' needs a student")
-    lo, hi = _check_bounds("bounds", bounds)
+    ridge = (type(teacher) if which == "teacher" else Student).PARAMS["lam"]
+    lo, hi = _check_bounds("bounds", bounds, within=ridge)
     from ..params import check_int
 
     n_grid = check_int("n_grid", n_grid, low=3, high=MAX_LAM_GRID)
@@ -226,7 +234,12 @@ def optimal_kd(data: GaussianMixture, teacher, student: Student, *, chi_bounds=(
     clo, chi_hi = _check_bounds("chi_bounds", chi_bounds, positive=False)
     if clo < 0 or chi_hi > 1:
         raise ValueError(f"chi_bounds must lie within [0, 1], got {chi_bounds!r}")
-    tlo, thi = _check_bounds("temperature_bounds", temperature_bounds)
+    tlo, thi = _check_bounds("temperature_bounds", temperature_bounds, within=Student.PARAMS["temperature"])
+    from ..params import TEMPERATURE_MIN
+
+    if tlo < TEMPERATURE_MIN:
+        raise ValueError(f"temperature_bounds must lie within [{TEMPERATURE_MIN:g}, "
+                         f"{Student.PARAMS['temperature'].high:g}] (positive temperatures), got ({tlo:g}, {thi:g})")
     from ..params import check_int
 
     n_chi = check_int("n_chi", n_chi, low=2, high=MAX_KD_GRID)

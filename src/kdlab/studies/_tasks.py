@@ -81,7 +81,7 @@ def run_tasks(fn: Callable, items: Sequence[Mapping[str, Any]], store=None, *, n
     in the key); its arguments JSON values."""
     from tqdm.auto import tqdm
 
-    from ..runs.executor import WORKER_IDLE_TIMEOUT_S, n_workers
+    from ..runs.executor import WORKER_IDLE_TIMEOUT_S, in_worker, n_workers
 
     items = [dict(a) for a in items]
     keys = [task_key(fn, a) for a in items]
@@ -129,7 +129,7 @@ def run_tasks(fn: Callable, items: Sequence[Mapping[str, Any]], store=None, *, n
 
             par = Parallel(n_jobs=min(n_workers(n_jobs), len(todo)), return_as="generator_unordered",
                            idle_worker_timeout=WORKER_IDLE_TIMEOUT_S)
-            for k, a, rows in par(delayed(_keyed)(k, fn, a) for k, a in todo):
+            for k, a, rows in par(delayed(in_worker)(_keyed, k, fn, a) for k, a in todo):
                 done(k, a, rows)
     finally:
         bar.close()
