@@ -76,8 +76,13 @@ def compute_figure(name: str, params: dict, ctx: Optional[RunContext] = None) ->
 
 
 def plot_figure(name: str, table: pd.DataFrame, params: dict):
-    """The matplotlib Figure of ``name`` from its table."""
-    return _spec(name).plot(table, params)
+    """The matplotlib Figure of ``name`` from its table (log axes labelled between the powers
+    of ten: :func:`kdlab.plotting.label_log_axes`)."""
+    from ..plotting import label_log_axes
+
+    fig = _spec(name).plot(table, params)
+    label_log_axes(fig)
+    return fig
 
 
 def check_output(out, cache: bool = True) -> Path:
