@@ -1,9 +1,10 @@
-"""Theory benchmarks for chains of stages. Run: ``python benchmarks/bench_chain.py [--repeat R]``.
+"""Theory benchmarks for chains of stages. Run: ``python benchmarks/bench_chain.py [--repeat R] [--quick]``.
 
 Targets on the 2-core reference machine, cold solves (each configuration in a fresh process:
 no cached rules, no warm start): a Fresh stage adds < 20 ms; 3 stages on one training set
 < 0.5 s; 4 stages on one set < 5 s. Prints a table: configuration, seconds (best of
-``--repeat`` fresh processes), whether it converged, and the target.
+``--repeat`` fresh processes), whether it converged, and the target. ``--quick``: one process
+per configuration.
 """
 
 from __future__ import annotations
@@ -65,10 +66,17 @@ def cold(data: str, chain: str, generic: bool, repeat: int):
     return best, ok
 
 
-def main(argv=None):
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="fresh processes per configuration (best is kept)")
-    args = ap.parse_args(argv)
+    ap.add_argument("--quick", action="store_true", help="one fresh process per configuration (--repeat 1)")
+    return ap
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.quick:
+        args.repeat = 1
     rows = {name: cold(*cfg, args.repeat) for name, cfg in CONFIGS.items()}
     print("| configuration | cold s | converged | target |")
     print("|---|---|---|---|")

@@ -13,10 +13,14 @@ import tempfile
 import time
 
 
-def main():
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
+    return ap
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, "-m", "kdlab", "reproduce", "--out", out, "--quiet", "--no-cache"]
         if args.quick:

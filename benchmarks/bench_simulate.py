@@ -1,9 +1,11 @@
-"""Simulation benchmarks. Run: ``python benchmarks/bench_simulate.py``.
+"""Simulation benchmarks. Run: ``python benchmarks/bench_simulate.py [--quick]``.
 
 1. KD student fit at N = 2000, alpha = 2 against scikit-learn's solvers on the teacher problem
    of the same size and tolerance (side by side, same data, one BLAS thread each).
 2. 20 seeds at N = 1000 for one point: one worker vs two, on the first call of the process
    and on the next one; prints the ratio (target >= 1.6 on an idle 2-core machine).
+
+``--quick``: N = 1000 in part 1, best of 1, 10 seeds in part 2 (a smoke run, not the reference).
 """
 
 from __future__ import annotations
@@ -27,12 +29,19 @@ def best_of(f, repeat):
     return min(times)
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-features", type=int, default=2000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--tol", type=float, default=1e-8)
-    args = ap.parse_args()
+    ap.add_argument("--quick", action="store_true", help="N = 1000, best of 1, 10 seeds (a smoke run)")
+    return ap
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.quick:
+        args.n_features, args.repeat = min(args.n_features, 1000), 1
     N = args.n_features
     data = GaussianMixture(alpha=2.0, delta=1.0, rho=0.3)
     teacher = LogisticTeacher(lam=0.1)
@@ -57,7 +66,8 @@ def main():
     print(f"  ratio student / sklearn {fastest}: {t_student / sk[fastest]:.3f}; "
           f"teacher / sklearn {fastest}: {t_teacher / sk[fastest]:.3f}")
 
-    kw = dict(n_features=1000, seeds=range(20))
+    n_seeds = 10 if args.quick else 20
+    kw = dict(n_features=1000, seeds=range(n_seeds))
     # every timed call fits its teachers itself (no fit remembered from an earlier call)
     clear_fit_cache()
     t0 = time.perf_counter()
@@ -71,7 +81,7 @@ def main():
     t0 = time.perf_counter()
     simulate(data, teacher, student, n_jobs=2, **kw)
     t_par = time.perf_counter() - t0
-    print(f"20 seeds at N=1000: 1 worker {t_serial:.2f} s; 2 workers {t_first:.2f} s on the first call, "
+    print(f"{n_seeds} seeds at N=1000: 1 worker {t_serial:.2f} s; 2 workers {t_first:.2f} s on the first call, "
           f"{t_par:.2f} s on the next")
     print(f"  ratio 1 worker / 2 workers: first call {t_serial / t_first:.2f}x, next call {t_serial / t_par:.2f}x")
 

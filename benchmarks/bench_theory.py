@@ -91,11 +91,15 @@ def naive_teacher(data: GaussianMixture, lam: float, *, tol: float = 1e-6, dampi
     return dict(mt=mt, qt=qt, Vt=Vt, bt=bt, iterations=it, converged=False, seconds=time.perf_counter() - t0)
 
 
-def main():
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="skip the (slow, ~minutes) naive reference")
-    args = ap.parse_args()
+    return ap
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     R = args.repeat
     print(f"kdlab theory benchmarks (best of {R}, 1 BLAS thread, {os.cpu_count()} cores)")
 

@@ -20,7 +20,8 @@ DOCS = ROOT / "docs"
 
 #: import name -> distribution to install
 DOC_TOOLS = {"mkdocs": "mkdocs", "material": "mkdocs-material", "mkdocstrings": "mkdocstrings",
-             "mkdocstrings_handlers.python": "mkdocstrings-python", "mkdocs_jupyter": "mkdocs-jupyter"}
+             "mkdocstrings_handlers.python": "mkdocstrings-python", "mkdocs_jupyter": "mkdocs-jupyter",
+             "mathjax": "django-static-mathjax"}
 
 #: API page -> names its rendered HTML must contain (as mkdocstrings anchors)
 API_NAMES = {
@@ -63,7 +64,8 @@ def site(tmp_path_factory) -> Path:
     missing = _missing_tools()
     if missing:
         pytest.fail("the docs tools are missing: " + ", ".join(missing) + f" (install them into "
-                    f"{sys.executable}: pip install mkdocs-material 'mkdocstrings[python]' mkdocs-jupyter)",
+                    f"{sys.executable}: pip install mkdocs-material 'mkdocstrings[python]' mkdocs-jupyter "
+                    "django-static-mathjax)",
                     pytrace=False)
     out = tmp_path_factory.mktemp("site")
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
@@ -157,3 +159,38 @@ def test_no_broken_relative_links(site):
             if not (path.exists() or (path / "index.html").exists()):
                 bad.append(f"{page.relative_to(site)} -> {target}")
     assert not bad, "broken links:\n" + "\n".join(bad[:20])
+
+
+def test_the_math_renderer_is_served_by_the_site(site):
+    """Before: MathJax came from a CDN (offline every formula was raw TeX). Every script of
+    every page is local, and the MathJax files it loads (with their fonts) are in the site."""
+    external = []
+    for page in site.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        for src in re.findall(r'<script[^>]*\ssrc="([^"]*)"', html):
+            if re.match(r"(https?:)?//", src):
+                external.append(f"{page.relative_to(site)}: {src}")
+        remote = re.findall(r"(?:https?:)?//[^\"'\s]*(?:mathjax|katex)[^\"'\s]*", html, re.I)
+        assert not remote, (page, remote[:3])
+    assert not external, external
+    html = _page(site, "theory")
+    assert 'src="../javascripts/mathjax/tex-chtml.js"' in html and 'class="arithmatex"' in html
+    mj = site / "javascripts" / "mathjax"
+    assert (mj / "tex-chtml.js").stat().st_size > 500_000
+    assert list((mj / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))
+    assert list((mj / "input" / "tex" / "extensions").glob("*.js"))
+
+
+def test_headings_with_math_have_plain_labels_in_the_navigation(site):
+    """Before: headings with math showed raw TeX (``\\(T = 0\\)``) in the navigation and the
+    table of contents. Each such heading has a ``data-toc-label`` without TeX."""
+    for md in DOCS.rglob("*.md"):
+        for line in md.read_text(encoding="utf-8").splitlines():
+            if re.match(r"#{1,6} ", line) and ("$" in line.split("{")[0] or "\\(" in line):
+                m = re.search(r'data-toc-label="([^"]*)"', line)
+                assert m and not re.search(r"[$\\]", m.group(1)), f"{md.name}: {line}"
+    for page in site.rglob("*.html"):
+        for link in re.findall(r'class="md-nav__link[^"]*"[^>]*>(.*?)</a>', page.read_text(encoding="utf-8"), re.S):
+            text = re.sub(r"<[^>]+>", "", link)
+            assert "\\(" not in text and "$" not in text and "\\mathbb" not in text, (page, text.strip())
+    assert "Hard labels (T = 0)" in _page(site, "theory")

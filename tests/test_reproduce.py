@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -206,3 +207,31 @@ def test_quick_tables_equal_the_frozen_copy(quick, name):
         else:
             assert list(a.astype(object).where(a.notna(), None)) == \
                 list(b.astype(object).where(b.notna(), None)), f"{name}: {col}"
+
+
+def test_talk_figures_label_log_axes_and_worst_point_is_max_z(quick):
+    """Issue 21, item 14: the alpha axes of the talk figures (0.1 or 0.3 to 10) are labelled at 0.3,
+    0.5, 2, 5 too, not only at 10^0 and 10^1; the report's worst point is the point of its
+    max abs z (before, in a quick run: for kd-logistic-teacher a worst point with z = -1.28 beside a max abs z
+    of 3.44; for kd-bayes-teacher 0.0098 beside 0.196)."""
+    import matplotlib.pyplot as plt
+    from test_figures import tick_labels
+
+    from kdlab.talk._run import plot_figure
+    from kdlab.talk.report import simulation_summary
+
+    out, _, tables, _ = quick
+    params = json.loads((out / "parameters.json").read_text())
+    n_log = 0
+    for name in FIGURES:
+        fig = plot_figure(name, tables[name], params[name])
+        for ax in fig.axes:
+            if ax.get_xscale() == "log":
+                n_log += 1
+                labs = set(tick_labels(ax.xaxis))
+                assert {"0.5", "2", "5"} <= labs and labs & {"0.2", "0.3"}, (name, ax.get_title(), labs)
+        plt.close(fig)
+        s = simulation_summary(name, tables[name])
+        if s is not None:
+            assert abs(abs(s["worst"]["z"]) - s["max_abs_z"]) <= 1e-12 * s["max_abs_z"], (name, s["worst"])
+    assert n_log >= 4

@@ -194,6 +194,37 @@ def test_rerun_resumes_from_the_cache_and_refuses_other_parameters(ln_quick):
     assert (out / "report.md").read_text() == before
 
 
+def test_label_noise_figure_has_one_quantity_per_axis_and_labelled_log_axes(ln_quick, monkeypatch):
+    """Issue 21, item 14: panel (c)'s twin axes (chi* and T* on one panel, coloured alike) are
+    two panels, each axis naming its quantity; the study runner labels log axes between the
+    powers of ten (a spy on kdlab.plotting.label_log_axes sees the saved figure)."""
+    from test_figures import tick_labels
+
+    import kdlab.plotting
+
+    out, _, _ = ln_quick
+    seen = []
+    real = kdlab.plotting.label_log_axes
+
+    def spy(fig):
+        real(fig)
+        seen.append(fig)
+
+    monkeypatch.setattr(kdlab.plotting, "label_log_axes", spy)
+    study("label-noise", out, quick=True, progress=False)  # cached: only the figures are redrawn
+    (fig,) = seen
+    axes = fig.axes
+    assert len(axes) == 4
+    boxes = [tuple(np.round(ax.get_position().bounds, 6)) for ax in axes]
+    assert len(set(boxes)) == 4  # no twin axes
+    assert all(ax.get_xlabel() and ax.get_ylabel() for ax in axes)
+    chi_ax, t_ax = axes[2], axes[3]
+    assert "chi" in chi_ax.get_ylabel() and "temperature" not in chi_ax.get_ylabel()
+    assert "temperature" in t_ax.get_ylabel() and t_ax.get_yscale() == "log"
+    labs = tick_labels(t_ax.yaxis)  # the search interval [0.1, 10]: 0.2, 0.3, 0.5, 2, 3, 5 labelled too
+    assert {"0.2", "0.5", "1", "2", "5"} <= set(labs), labs
+
+
 def test_folder_of_another_study_is_not_overwritten(tmp_path):
     (tmp_path / "parameters.json").write_text(json.dumps({"study": "weak-to-strong", "params": {}}))
     with pytest.raises(OutputError, match="weak-to-strong"):

@@ -185,3 +185,19 @@ def test_quick_run_writes_and_resumes(tmp_path):
     assert all(p.stat().st_mtime_ns == stamp[p] for p in tasks)
     assert time.perf_counter() - t0 < r.elapsed_s
     assert r2.claim.verdict == r.claim.verdict
+
+
+def test_tuned_and_large_temperature_curves_have_distinct_colours():
+    """Issue 21, item 14: the T = T_max line, drawn thin on the tuned-T one, was green on blue
+    (they blended); the two colours are now far apart (RGB distance > 0.5)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgb
+
+    figs = bg.figures({"errors": _table()}, study_params("bayes-gap", quick=True))
+    ax0 = figs["bayes-gap"].axes[0]
+    colours = {ln.get_label(): np.array(to_rgb(ln.get_color())) for ln in ax0.get_lines()}
+    tuned = [c for lab, c in colours.items() if lab.startswith("soft KD, optimal (lam, chi, T)")]
+    large = [c for lab, c in colours.items() if lab.startswith("soft KD at T =")]
+    assert tuned and large
+    assert min(np.linalg.norm(a - b) for a in tuned for b in large) > 0.5
+    plt.close("all")

@@ -231,8 +231,9 @@ def test_teacher_errors_are_compared_only_where_the_teacher_matters():
     teach = cmp_[cmp_["observable"] == "stage0_gen_error"]
     assert len(teach) == 2 and (teach["series_chi"] > 0).all()
     s = simulation_summary("kd-logistic-teacher", t)
-    # the worst point (the label-only student, z = 5) is not where the teacher matters
-    assert s["worst"]["observable"] == "stage1_gen_error" and s["worst"]["series_chi"] > 0
+    # the worst point is the point of the max abs z column (issue 21): the label-only student, z = 5
+    assert s["worst"]["observable"] == "stage1_gen_error" and s["worst"]["series_chi"] == 0
+    assert abs(s["worst"]["z"]) == s["max_abs_z"]
     # the teachers rank as in theory; the students do not (the label-only student is far off)
     assert (s["ranked"], s["n_rank"]) == (1, 2)
 

@@ -71,3 +71,10 @@ def chmod_on_call(*problem, replace_with_file: str = "", **kw):
         p.rmdir()
         p.write_text("not a folder any more")
     return toy_backend(*problem, **kw)
+
+
+def counting_backend(*problem, calls_dir: str = "", **kw):
+    """The toy, leaving one file per call in ``calls_dir`` (how often each point was computed)."""
+    if calls_dir:
+        Path(calls_dir, f"{as_problem(*problem).data.alpha}-{os.getpid()}-{time.time_ns()}").write_text("called")
+    return toy_backend(*problem, **kw)

@@ -8,7 +8,7 @@ parameter is a ``ValueError``, a solver that stopped early a ``RuntimeError``).
 from __future__ import annotations
 
 __all__ = ["KdlabError", "ParameterError", "NoMinimizerError", "ConvergenceError", "ProxError",
-           "OptimizationError", "SweepError", "StoreError", "OutputError", "ResourceError"]
+           "OptimizationError", "SweepError", "StoreError", "OutputError", "InputError", "ResourceError"]
 
 
 class KdlabError(Exception):
@@ -51,6 +51,11 @@ class StoreError(KdlabError, OSError):
 
 class OutputError(KdlabError, OSError):
     """An output file or folder cannot be written (the message names the path)."""
+
+
+class InputError(KdlabError, OSError):
+    """An input file cannot be read safely: missing, not a regular file (a FIFO, a device, a
+    folder, a symbolic link) or larger than its limit (the message names the path and why)."""
 
 
 class ResourceError(KdlabError, RuntimeError):

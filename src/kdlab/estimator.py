@@ -5,6 +5,12 @@
 with ``u = X w + b`` (no ``1/sqrt(N)`` scaling here: scale ``X`` yourself to match the model),
 an unregularized intercept, and the teacher's logits ``ut`` for the positive class
 ``classes_[1]``. It reuses :class:`kdlab.losses.KDLoss` and :func:`kdlab.simulation.erm.fit_linear`.
+
+scikit-learn compatibility: with ``chi = 0`` (plain L2 logistic regression) it passes every
+check of :func:`sklearn.utils.estimator_checks.check_estimator`. With ``chi > 0`` (the default
+0.5) :meth:`KDClassifier.fit` needs the teacher's logits, which sklearn's generic checks do not
+pass, so those checks fail by design with "teacher_logits are required when chi > 0" (38 of
+63 with scikit-learn 1.8); ``tests/test_estimator.py`` holds both statements.
 """
 
 from __future__ import annotations
@@ -15,10 +21,14 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .params import check_int
 from .problem import Student
 from .simulation.erm import fit_linear
 
 __all__ = ["KDClassifier"]
+
+#: Sample weights above this are rescaled (with lam) before the fit.
+_MAX_WEIGHT = 1e6
 
 
 class KDClassifier(ClassifierMixin, BaseEstimator):
@@ -55,8 +65,14 @@ class KDClassifier(ClassifierMixin, BaseEstimator):
                        t2_scaling=self.t2_scaling)
 
     def fit(self, X, y, teacher_logits=None, sample_weight=None):
-        """Fit on ``(X, y)`` with the teacher's logits for ``classes_[1]`` (required if chi > 0)."""
+        """Fit on ``(X, y)`` with the teacher's logits for ``classes_[1]`` (one per sample,
+        shape ``(n_samples,)`` or ``(n_samples, 1)``; required if chi > 0). ``sample_weight``:
+        finite, non-negative, not all zero; weights above 1e6 are divided, with ``lam``, by
+        the largest one (the same minimizer, without overflow)."""
         student = self._student()
+        max_iter = check_int("max_iter", self.max_iter, low=1)
+        if not (isinstance(self.tol, (int, float)) and 0 < self.tol < 1):
+            raise ValueError(f"tol must be in (0, 1), got {self.tol!r}")
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         if type_of_target(y, input_name="y", raise_unknown=True) != "binary":
@@ -71,19 +87,29 @@ class KDClassifier(ClassifierMixin, BaseEstimator):
         if student.chi > 0:
             if teacher_logits is None:
                 raise ValueError("teacher_logits are required when chi > 0")
-            ut = np.asarray(teacher_logits, dtype=np.float64).reshape(-1)
-            if ut.shape[0] != X.shape[0] or not np.all(np.isfinite(ut)):
-                raise ValueError(f"teacher_logits must be {X.shape[0]} finite numbers, one per sample")
+            ut = np.asarray(teacher_logits, dtype=np.float64)
+            if ut.shape not in ((X.shape[0],), (X.shape[0], 1)):
+                raise ValueError(f"teacher_logits must have shape ({X.shape[0]},): one logit of classes_[1] "
+                                 f"per sample, got shape {ut.shape}")
+            ut = ut.reshape(-1)
+            if not np.all(np.isfinite(ut)):
+                raise ValueError("teacher_logits must be finite numbers")
+        lam = student.lam
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, float)
-            if sample_weight.shape != (X.shape[0],) or np.any(sample_weight < 0):
-                raise ValueError("sample_weight must be non-negative, one per sample")
-            if not sample_weight.sum() > 0:
+            if sample_weight.shape != (X.shape[0],):
+                raise ValueError(f"sample_weight must have shape ({X.shape[0]},), got {sample_weight.shape}")
+            if not np.all(np.isfinite(sample_weight)) or np.any(sample_weight < 0):
+                raise ValueError("sample_weight must be finite and non-negative, one per sample")
+            top = float(sample_weight.max())
+            if not top > 0:
                 raise ValueError("sample_weight must not be all zero")
-        if not (0 < self.tol < 1):
-            raise ValueError(f"tol must be in (0, 1), got {self.tol!r}")
-        fit = fit_linear(X, ys, student.loss(), student.lam, ut=ut, fit_bias=self.fit_intercept,
-                         tol=self.tol, max_iter=int(self.max_iter), sample_weight=sample_weight)
+            if top > _MAX_WEIGHT:  # the objective divided by top: the same minimizer, no overflow
+                sample_weight, lam = sample_weight / top, lam / top
+        fit = fit_linear(X, ys, student.loss(), lam, ut=ut, fit_bias=self.fit_intercept,
+                         tol=self.tol, max_iter=max_iter, sample_weight=sample_weight)
+        if not (np.all(np.isfinite(fit.w)) and np.isfinite(fit.bias)):
+            raise ValueError("the fit gave non-finite coefficients (extreme sample weights or inputs?)")
         self.coef_ = fit.w[None, :]
         self.intercept_ = np.array([fit.bias])
         self.n_iter_ = np.array([fit.iterations])

@@ -14,18 +14,34 @@ from __future__ import annotations
 
 import math
 import numbers
+import reprlib
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from .errors import ParameterError
 
 __all__ = ["Param", "DATA", "LOGISTIC_TEACHER", "BAYES_TEACHER", "STUDENT", "FRESH", "THEORY_OPTIONS",
-           "SIMULATION_OPTIONS", "RUN_OPTIONS", "check_options", "check_real", "check_int", "check_bool",
+           "SIMULATION_OPTIONS", "RUN_OPTIONS", "check_options", "check_real", "check_int", "check_bool", "show",
            "TEMPERATURE_MIN"]
 
 
 def _fmt(x: float) -> str:
     return "inf" if x == math.inf else ("-inf" if x == -math.inf else repr(float(x)))
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict = 2, 6, 6, 4
+_REPR.maxstring, _REPR.maxother, _REPR.maxlong = 60, 60, 40
+
+
+def show(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` for an error message: at most ``limit`` characters, whatever its size
+    (a 2-million-element list is shown as ``[1, 2, 3, 4, 5, 6, ...]``)."""
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # noqa: BLE001 - a repr that fails is shown by its type
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def check_real(name: str, value: Any, *, low: float | None = None, high: float | None = None,
@@ -39,17 +55,17 @@ def check_real(name: str, value: Any, *, low: float | None = None, high: float |
     hi_s = "inf" if high is None else _fmt(high)
     rng = f"{'(' if low_open else '['}{lo_s}, {hi_s}{')' if high_open else ']'}"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ParameterError(f"{name} must be a real number in {rng}, got {value!r}")
+        raise ParameterError(f"{name} must be a real number in {rng}, got {show(value)}")
     try:
         x = float(value)
     except OverflowError:
         raise ParameterError(f"{name} must be a finite number in {rng}, got a number too large") from None
     if not math.isfinite(x):
-        raise ParameterError(f"{name} must be a finite number in {rng}, got {value!r}")
+        raise ParameterError(f"{name} must be a finite number in {rng}, got {show(value)}")
     if low is not None and (x <= low if low_open else x < low):
-        raise ParameterError(f"{name} must be in {rng}, got {value!r}")
+        raise ParameterError(f"{name} must be in {rng}, got {show(value)}")
     if high is not None and (x >= high if high_open else x > high):
-        raise ParameterError(f"{name} must be in {rng}, got {value!r}")
+        raise ParameterError(f"{name} must be in {rng}, got {show(value)}")
     return x
 
 
@@ -60,9 +76,9 @@ def check_int(name: str, value: Any, *, low: int, high: int | None = None) -> in
         if isinstance(value, numbers.Real) and math.isfinite(float(value)) and float(value).is_integer():
             value = int(value)
         else:
-            raise ParameterError(f"{name} must be an integer {rng}, got {value!r}")
+            raise ParameterError(f"{name} must be an integer {rng}, got {show(value)}")
     if int(value) < low or (high is not None and int(value) > high):
-        raise ParameterError(f"{name} must be an integer {rng}, got {value!r}")
+        raise ParameterError(f"{name} must be an integer {rng}, got {show(value)}")
     return int(value)
 
 
@@ -78,12 +94,12 @@ def check_bool(name: str, value: Any, *, lenient: bool = False) -> bool:
     if type(value).__name__ == "bool_":  # numpy.bool_
         return bool(value)
     if not lenient:
-        raise ParameterError(f"{name} must be a bool, got {value!r}")
+        raise ParameterError(f"{name} must be a bool, got {show(value)}")
     if isinstance(value, numbers.Integral) and int(value) in (0, 1):
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
         return value.strip().lower() in _TRUE
-    raise ParameterError(f"{name} must be true or false, got {value!r}")
+    raise ParameterError(f"{name} must be true or false, got {show(value)}")
 
 
 @dataclass(frozen=True)

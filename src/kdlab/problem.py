@@ -20,7 +20,18 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Mapping, Optional, Sequence, Union
 
 from .errors import ParameterError
-from .params import BAYES_TEACHER, DATA, FRESH, LOGISTIC_TEACHER, STUDENT, TEMPERATURE_MIN, Param, check_int, check_real
+from .params import (
+    BAYES_TEACHER,
+    DATA,
+    FRESH,
+    LOGISTIC_TEACHER,
+    STUDENT,
+    TEMPERATURE_MIN,
+    Param,
+    check_int,
+    check_real,
+    show,
+)
 
 __all__ = [
     "GaussianMixture", "LogisticTeacher", "BayesOptimalTeacher", "Student", "Shared", "Fresh",
@@ -428,7 +439,7 @@ def teacher_kind(name: str) -> type:
     key = str(name).strip().lower().replace("_", "-")
     key = _TEACHER_ALIASES.get(key, key)
     if key not in TEACHER_KINDS:
-        raise ParameterError(f"teacher must be one of {', '.join(TEACHER_KINDS)}, got {name!r}")
+        raise ParameterError(f"teacher must be one of {', '.join(TEACHER_KINDS)}, got {show(name)}")
     return TEACHER_KINDS[key]
 
 
@@ -455,14 +466,26 @@ def teacher_loss(teacher: Teacher):
     return teacher.loss()
 
 
+def _names(keys) -> str:
+    """Parameter names for an error message (at most 8 of them, each shortened)."""
+    keys = sorted(str(k) for k in keys)
+    text = ", ".join(show(k, 40).strip("'") for k in keys[:8])
+    return text + (f" and {len(keys) - 8} more" if len(keys) > 8 else "")
+
+
 def stages_from_records(records: Sequence[Mapping[str, Any]]) -> list:
     """A chain from plain dicts (problem files): ``{"kind": "logistic", "lam": 0.1}``,
-    ``{"kind": "student", "chi": 1, "data": "fresh", "data_alpha": 3}``, ..."""
+    ``{"kind": "student", "chi": 1, "data": "fresh", "data_alpha": 3}``, ... A parameter the
+    stage's kind does not have (``lam`` of the Bayes-optimal teacher) is an error naming it."""
     out = []
     for k, rec in enumerate(records):
-        rec = dict(rec)
-        kind = str(rec.pop("kind", "student" if k > 0 else "logistic"))
         try:
+            if not isinstance(rec, Mapping):
+                raise ParameterError(f"must be a table of parameters, got {show(rec)}")
+            rec = dict(rec)
+            kind = rec.pop("kind", "student" if k > 0 else "logistic")
+            if not isinstance(kind, str):
+                raise ParameterError(f"kind must be a string, got {show(kind)}")
             if kind == "student":
                 d = rec.pop("data", "shared")
                 d_alpha = rec.pop("data_alpha", None)
@@ -476,23 +499,40 @@ def stages_from_records(records: Sequence[Mapping[str, Any]]) -> list:
                 elif d == "fresh":
                     data = Fresh() if d_alpha is None else Fresh(alpha=d_alpha)
                 else:
-                    raise ParameterError(f"data must be 'shared' or 'fresh', got {d!r}")
+                    raise ParameterError(f"data must be 'shared' or 'fresh', got {show(d)}")
                 unknown = set(rec) - set(Student.PARAMS)
                 if unknown:
-                    raise ParameterError(f"unknown parameter(s) {sorted(unknown)}; "
+                    raise ParameterError(f"unknown parameter(s) {_names(unknown)}; "
                                          f"a student has {', '.join(Student.PARAMS)}, data, data_alpha")
                 out.append(Student(**rec, data=data))
             else:
-                out.append(teacher_from_name(kind, **rec))
+                cls = teacher_kind(kind)
+                unknown = set(rec) - set(cls.PARAMS)
+                if unknown:
+                    raise ParameterError(f"the {cls.kind} teacher has no parameter {_names(unknown)} "
+                                         f"(its parameters: {', '.join(cls.PARAMS) or 'none'})")
+                out.append(cls(**rec))
         except (ValueError, TypeError) as exc:
             raise ParameterError(f"stage {k}: {exc}") from None
     return out
 
 
+#: Problem files larger than this are refused before they are parsed.
+MAX_PROBLEM_FILE_BYTES = 2**20
+
+#: Longest error message about a problem file (values in it are shortened first).
+_MAX_MESSAGE = 300
+
+
+def _problem_error(path, text: str) -> ParameterError:
+    msg = f"problem file {path}: {text}".replace("\n", " ")
+    return ParameterError(msg if len(msg) <= _MAX_MESSAGE else msg[:_MAX_MESSAGE - 3] + "...")
+
+
 def load_problem(path) -> Problem:
     """A :class:`Problem` from a TOML file::
 
-        [data]                      # GaussianMixture parameters (defaults for the rest)
+        [data]                      # required: GaussianMixture parameters (defaults for the rest)
         alpha = 2.0
         label_noise = 0.2
 
@@ -509,31 +549,46 @@ def load_problem(path) -> Problem:
         data = "fresh"              # or "shared" (default)
         data_alpha = 3.0
 
-    Errors name the file, the stage and the parameter (:class:`kdlab.errors.ParameterError`).
+    The file must be a regular file of at most :data:`MAX_PROBLEM_FILE_BYTES` (a FIFO or a
+    device is refused, never read: :func:`kdlab.io.read_regular_file`), UTF-8 TOML, with a
+    ``[data]`` table and at least one ``[[stages]]`` entry; a parameter a stage does not have is
+    an error. Errors are one line of at most 300 characters naming the file, the stage and the
+    parameter (:class:`kdlab.errors.ParameterError`).
     """
     import tomllib
     from pathlib import Path
 
+    from .errors import InputError
+    from .io import read_regular_file
+
     path = Path(path)
     try:
-        with open(path, "rb") as fh:
-            doc = tomllib.load(fh)
-    except OSError as exc:
-        raise ParameterError(f"cannot read the problem file {path}: {exc.strerror or exc}") from None
+        raw = read_regular_file(path, MAX_PROBLEM_FILE_BYTES, what="problem file", follow_symlinks=True)
+    except InputError as exc:
+        raise _problem_error(path, getattr(exc, "reason", str(exc))) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _problem_error(path, f"not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    try:
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ParameterError(f"problem file {path} is not valid TOML: {exc}") from None
+        raise _problem_error(path, f"not valid TOML: {exc}") from None
+    except RecursionError:
+        raise _problem_error(path, "not usable: arrays or tables nested too deeply") from None
     unknown = set(doc) - {"data", "stages"}
     if unknown:
-        raise ParameterError(f"problem file {path}: unknown table(s) {sorted(unknown)}; expected [data] and [[stages]]")
-    data_rec = doc.get("data", {})
-    stages = doc.get("stages")
+        raise _problem_error(path, f"unknown table(s) {_names(unknown)}; expected [data] and [[stages]]")
+    data_rec, stages = doc.get("data"), doc.get("stages")
     if not isinstance(data_rec, dict) or not isinstance(stages, list) or not stages:
-        raise ParameterError(f"problem file {path}: needs a [data] table and at least one [[stages]] entry")
+        raise _problem_error(path, "needs a [data] table and at least one [[stages]] entry")
     try:
         bad = set(data_rec) - set(GaussianMixture.PARAMS)
         if bad:
-            raise ParameterError(f"unknown data parameter(s) {sorted(bad)}; known: {', '.join(GaussianMixture.PARAMS)}")
+            raise ParameterError(f"unknown data parameter(s) {_names(bad)}; known: {', '.join(GaussianMixture.PARAMS)}")
         data = GaussianMixture(**data_rec)
         return Problem(data, tuple(stages_from_records(stages)))
     except (ValueError, TypeError) as exc:
-        raise ParameterError(f"problem file {path}: {exc}") from None
+        raise _problem_error(path, str(exc)) from None
+    except RecursionError:
+        raise _problem_error(path, "not usable: values nested too deeply") from None

@@ -1,7 +1,8 @@
 """Parsing of value lists given as text (the CLIs' ``--values`` and ``--grid`` axes).
 
 One syntax everywhere: ``"start:stop:n"`` (n values, linearly spaced), ``"start:stop:n:log"``
-or ``"log:start:stop:n"`` (geometrically spaced), or a list ``"v1,v2,..."`` (commas or spaces).
+or ``"log:start:stop:n"`` (geometrically spaced), or a list ``"v1,v2,..."`` (commas or spaces;
+an empty item, ``"1,,2"`` or ``"1,2,"``, is an error).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ def parse_values(spec: str, *, numeric: bool = True) -> list:
     if len(s) > 64 * MAX_VALUES:
         raise ValueError(f"invalid values {s[:40]!r}...: a list longer than {64 * MAX_VALUES} "
                          "characters")
+    if "," in s and any(not part.strip() for part in s.split(",")):
+        raise ValueError(f"invalid values {s[:40]!r}: an empty item between commas ({_HELP})")
     for item in (v for v in re.split(r"[,\s]+", s) if v):
         if len(out) >= MAX_VALUES:
             raise ValueError(f"invalid values {s[:40]!r}...: more than the limit of {MAX_VALUES} "

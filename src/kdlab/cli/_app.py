@@ -16,6 +16,15 @@ def flag(*param_decls, **kwargs):
     return typer.Option(*param_decls, metavar="", **kwargs)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"kdlab {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version (kdlab X.Y.Z) and exit.")) -> None:
     """kdlab: knowledge distillation in a solvable model (theory and simulation)."""

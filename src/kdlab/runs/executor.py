@@ -11,6 +11,7 @@ unfinished points once (each on its own), and reports them as failed if a worker
 from __future__ import annotations
 
 import os
+import threading
 import time
 import warnings
 from typing import Callable, Iterator, Optional, Sequence
@@ -18,11 +19,43 @@ from typing import Callable, Iterator, Optional, Sequence
 from .evaluate import dask_eval, iter_chain, run_chain
 from .store import Task
 
-__all__ = ["execute", "n_workers", "split_chains", "WORKER_IDLE_TIMEOUT_S"]
+__all__ = ["execute", "n_workers", "split_chains", "WORKER_IDLE_TIMEOUT_S", "in_worker", "watch_parent",
+           "PARENT_POLL_S"]
 
 #: Idle loky workers exit after this many seconds (joblib's default is 300): workers do not
 #: linger long after a sweep, or after its parent was killed.
 WORKER_IDLE_TIMEOUT_S = 10
+
+#: How often a worker process checks that the process that started it is still there.
+PARENT_POLL_S = 0.5
+
+_watched: dict = {}
+
+
+def watch_parent() -> None:
+    """In a worker process: start (once) a daemon thread that ends this process as soon as
+    its parent is gone (``os.getppid()`` changes when the parent dies and the worker is
+    re-parented). A SIGKILLed sweep's workers stop within about :data:`PARENT_POLL_S`
+    instead of finishing points whose results nobody will read."""
+    pid, ppid = os.getpid(), os.getppid()
+    if _watched.get(pid) == ppid:
+        return
+    _watched[pid] = ppid
+
+    def watch():
+        while True:
+            time.sleep(PARENT_POLL_S)
+            if os.getppid() != ppid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="kdlab-parent-watchdog", daemon=True).start()
+
+
+def in_worker(fn: Callable, *args):
+    """``fn(*args)`` in a joblib worker process that exits when its parent dies
+    (:func:`watch_parent`)."""
+    watch_parent()
+    return fn(*args)
 
 
 def n_workers(n_jobs) -> int:
@@ -76,7 +109,7 @@ def _joblib(chains, store, workers: int) -> Iterator[dict]:
     par = Parallel(n_jobs=workers, return_as="generator_unordered", backend="loky",
                    idle_worker_timeout=WORKER_IDLE_TIMEOUT_S)
     sdir = None if store is None else str(store)
-    jobs = (delayed(run_chain)([t.as_dict() for t in c], sdir, True) for c in chains)
+    jobs = (delayed(in_worker)(run_chain, [t.as_dict() for t in c], sdir, True) for c in chains)
     for outs in par(jobs):
         yield from outs
 

@@ -14,20 +14,29 @@ checksum. Anything else (a copy of another point file, an edited file, ``null``,
 deeply nested arrays, a truncated file) is reported with a warning naming the file and
 recomputed; the new result replaces the file.
 
-Files are written with :func:`kdlab.io.write_text` (atomic, symlink-safe). A ``<key>.claim``
-file (created with ``O_CREAT | O_EXCL``, holding pid and host) marks a point being computed
-by a live process, so that concurrent sweeps on one store do not compute it twice; claims of
-dead processes are ignored.
+Files are written with :func:`kdlab.io.write_text` (atomic, symlink-safe) and read with
+:func:`kdlab.io.read_regular_file` (a FIFO, a device or a symbolic link at a point's name is
+an invalid file, never read; a symbolic link at ``points/`` is refused).
+
+A ``<key>.claim`` file (created with ``O_CREAT | O_EXCL``, holding pid, host, boot id and the
+process's start time) marks a point being computed, so that concurrent sweeps on one store do
+not compute it twice. It is a *lease*: the holder refreshes the file's mtime every quarter of
+:data:`CLAIM_LEASE_S` from a daemon thread; a claim not refreshed for a lease is stale whatever
+its host, and on this host a claim whose process is gone, a zombie, or a pid now reused by
+another process (its start time differs) is stale at once. A stale claim is taken over.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
 import math
 import os
 import socket
+import stat
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -36,11 +45,12 @@ from typing import Any, Mapping, Optional
 
 import pandas as pd
 
-from ..errors import OutputError, StoreError
-from ..io import ensure_dir, write_text
+from ..errors import InputError, OutputError, StoreError
+from ..io import ensure_dir, read_regular_file, write_text
 
 __all__ = ["STORE_VERSION", "Task", "point_key", "code_fingerprint", "points_dir", "write_point",
-           "read_point", "load_store", "check_store", "claim", "release", "claim_is_live"]
+           "read_point", "load_store", "check_store", "claim", "release", "claim_is_live", "claim_holder",
+           "CLAIM_LEASE_S"]
 
 #: Schema version of the point files (part of every key).
 STORE_VERSION = 4
@@ -51,9 +61,6 @@ REQUIRED_COLUMNS = ("backend", "alpha", "key", "status_converged", "n_stages", "
 
 #: Point files larger than this are not read (they are not ours).
 MAX_POINT_FILE_BYTES = 16 * 2**20
-
-#: Claims by another host are honoured for this long (its pid cannot be checked from here).
-CLAIM_TTL_S = 6 * 3600.0
 
 
 # ----------------------------------------------------------------------------- keys
@@ -166,11 +173,12 @@ def points_dir(store) -> Path:
 
 
 def check_store(store) -> Path:
-    """Make sure ``store/points`` exists and can be written (before anything is computed);
+    """Make sure ``store/points`` exists, is a real folder (a symbolic link planted there is
+    not followed), can be written and has free space (before anything is computed);
     :class:`~kdlab.errors.StoreError` with a one-line message otherwise."""
     try:
         ensure_dir(store)
-        d = ensure_dir(points_dir(store))
+        d = ensure_dir(points_dir(store), allow_symlink=False)
     except OutputError as exc:
         raise StoreError(f"the store {store}: {exc}") from None
     return d
@@ -232,18 +240,15 @@ def _validate(payload, path: Path, key: Optional[str]) -> tuple[Optional[dict], 
 
 def read_point(path, key: Optional[str] = None) -> tuple[Optional[dict], str]:
     """``(record, "")`` if ``path`` is a valid point file (of ``key``, if given), else
-    ``(None, reason)``; never raises on bad content."""
+    ``(None, reason)``; never raises on bad content, never blocks on a FIFO, never reads a
+    device or follows a symbolic link (:func:`kdlab.io.read_regular_file`)."""
     path = Path(path)
     try:
-        if path.is_symlink():
-            return None, "it is a symbolic link"
-        if path.stat().st_size > MAX_POINT_FILE_BYTES:
-            return None, f"larger than {MAX_POINT_FILE_BYTES} bytes"
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        return None, "missing"
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_regular_file(path, MAX_POINT_FILE_BYTES, what="point file").decode("utf-8")
+    except InputError as exc:
+        reason = getattr(exc, "reason", str(exc))
+        return None, ("missing" if reason == "does not exist" else f"it {reason}")
+    except UnicodeDecodeError as exc:
         return None, f"unreadable ({type(exc).__name__}: {exc})"
     try:
         payload = json.loads(text)
@@ -265,6 +270,8 @@ def load_store(store) -> pd.DataFrame:
     """Every valid point in a store, one row each (any sweep that wrote there); invalid files
     are skipped with a warning."""
     d = points_dir(store)
+    if d.is_symlink():
+        raise StoreError(f"the store {store}: {d} is a symbolic link; it is not followed (remove it)")
     recs = []
     if d.is_dir():
         for p in sorted(d.glob("*.json")):
@@ -278,9 +285,53 @@ def load_store(store) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- claims
 
+#: A claim whose file was not refreshed for this long is stale, whatever its host or pid:
+#: another sweep takes the point over. A holder refreshes its claims' mtime every quarter of it.
+CLAIM_LEASE_S = 60.0
+
+#: A claim file that does not parse (being written right now, or garbage) is honoured this long.
+CLAIM_UNREADABLE_S = 10.0
+
+#: Claim files larger than this are not claims.
+MAX_CLAIM_BYTES = 4096
+
+_warned_stores: set = set()
+
 
 def _claim_path(store, key) -> Path:
     return points_dir(store) / f"{key}.claim"
+
+
+def _proc_stat(pid: int) -> Optional[list]:
+    """The fields of ``/proc/<pid>/stat`` after the command name (field 3, the state, first)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _proc_start(pid: int) -> Optional[int]:
+    """When process ``pid`` started (clock ticks after boot, field 22 of ``/proc/<pid>/stat``):
+    with the pid it names one process, even after the pid is reused."""
+    f = _proc_stat(pid)
+    try:
+        return int(f[19]) if f else None
+    except (IndexError, ValueError):
+        return None
+
+
+_BOOT_ID: list = []
+
+
+def _boot_id() -> Optional[str]:
+    if not _BOOT_ID:
+        try:
+            with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+                _BOOT_ID.append(fh.read().strip() or None)
+        except OSError:
+            _BOOT_ID.append(None)
+    return _BOOT_ID[0]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -294,65 +345,188 @@ def _pid_alive(pid: int) -> bool:
         return True
     except OSError:
         return False
-    try:  # a zombie (exited, not yet reaped by its parent) is dead
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+    f = _proc_stat(pid)  # a zombie (exited, not yet reaped by its parent) is dead
+    return not (f and f[0] == b"Z")
+
+
+def _me() -> dict:
+    return {"pid": os.getpid(), "host": socket.gethostname(), "start": _proc_start(os.getpid()),
+            "boot": _boot_id()}
 
 
 def _read_claim(path: Path) -> Optional[dict]:
     try:
-        with open(path, encoding="utf-8") as fh:
-            info = json.loads(fh.read(4096) or "null")
-        return info if isinstance(info, dict) else None
-    except (OSError, ValueError, RecursionError):
+        info = json.loads(read_regular_file(path, MAX_CLAIM_BYTES, what="claim") or b"null")
+    except (InputError, ValueError, RecursionError):
         return None
+    return info if isinstance(info, dict) else None
+
+
+def _is_mine(info: Optional[dict], me: dict) -> bool:
+    return bool(info) and info.get("pid") == me["pid"] and info.get("host") == me["host"] \
+        and info.get("start") in (None, me["start"])
+
+
+def _holder_of(path: Path) -> Optional[dict]:
+    """The live holder of the claim file ``path`` (``{"pid", "host", "age"}``, ``age``: seconds
+    since the claim was last refreshed), or ``None`` if there is no live claim there.
+
+    A claim is live while it is refreshed (mtime younger than :data:`CLAIM_LEASE_S`) and, on
+    this host and boot, while its process exists, is not a zombie and has the recorded start
+    time (a pid reused by another process does not hold the claim). This process's own claim
+    is not another's: ``None``."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None  # a link, FIFO, device or folder at a claim's name is not a claim
+    age = max(0.0, time.time() - st.st_mtime)
+    info = _read_claim(path)
+    if info is None:  # being written right now, or garbage: honoured briefly
+        return {"pid": None, "host": None, "age": age} if age < CLAIM_UNREADABLE_S else None
+    if age >= CLAIM_LEASE_S:
+        return None
+    pid, host = info.get("pid"), info.get("host")
+    if not isinstance(pid, int) or isinstance(pid, bool):
+        return None
+    me = _me()
+    if host == me["host"] and info.get("boot") in (None, me["boot"]):
+        if _is_mine(info, me) or not _pid_alive(pid):
+            return None
+        start = info.get("start")
+        if start is not None and _proc_start(pid) not in (None, start):
+            return None  # the pid now names another process
+    return {"pid": pid, "host": host, "age": age}
+
+
+def claim_holder(store, key) -> Optional[dict]:
+    """Who holds ``key``: ``{"pid", "host", "age"}`` of another live process's claim (see
+    :func:`_holder_of`), or ``None``."""
+    return _holder_of(_claim_path(store, key))
 
 
 def claim_is_live(store, key) -> bool:
     """Whether ``key`` is claimed by another live process."""
-    path = _claim_path(store, key)
-    info = _read_claim(path)
-    if info is None:
-        if not path.exists() and not path.is_symlink():
-            return False
-        try:  # being written right now, or garbage: honour it briefly
-            return time.time() - path.lstat().st_mtime < 10.0
-        except OSError:
-            return False
-    pid, host = info.get("pid"), info.get("host")
-    if not isinstance(pid, int):
+    return claim_holder(store, key) is not None
+
+
+class _Heartbeat:
+    """Refreshes the mtime of this process's claims every quarter lease, from a daemon thread
+    (a process that stops, hangs or dies stops refreshing, and its claims expire)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._held: dict[str, float] = {}  # path -> time of the last refresh
+        self._thread: Optional[threading.Thread] = None
+        self._pid = 0
+
+    def add(self, path: Path) -> None:
+        with self._lock:
+            if self._pid != os.getpid():  # a forked child holds none of its parent's claims
+                self._held, self._thread, self._pid = {}, None, os.getpid()
+            self._held[str(path)] = time.monotonic()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="kdlab-claim-heartbeat", daemon=True)
+                self._thread.start()
+
+    def discard(self, path: Path) -> None:
+        with self._lock:
+            self._held.pop(str(path), None)
+
+    def _run(self) -> None:
+        me = _me()
+        while True:
+            time.sleep(min(1.0, CLAIM_LEASE_S / 8))
+            with self._lock:
+                if not self._held or self._pid != os.getpid():
+                    self._thread = None
+                    return
+                due = [p for p, t in self._held.items() if time.monotonic() - t >= CLAIM_LEASE_S / 4]
+            for p in due:
+                ok = _is_mine(_read_claim(Path(p)), me)
+                if ok:
+                    try:
+                        os.utime(p, follow_symlinks=False)
+                    except OSError:
+                        ok = False
+                with self._lock:
+                    if not ok:
+                        self._held.pop(p, None)  # taken over or removed: no longer ours
+                    elif p in self._held:
+                        self._held[p] = time.monotonic()
+
+
+_HEARTBEAT = _Heartbeat()
+
+
+def _cannot_claim(store, exc: OSError) -> None:
+    if str(store) not in _warned_stores:
+        _warned_stores.add(str(store))
+        warnings.warn(f"cannot make claims in the store {store} ({exc.strerror or exc}): computing anyway "
+                      "(a sweep running beside this one may compute the same points)", RuntimeWarning,
+                      stacklevel=3)
+
+
+def _take_over(path: Path) -> bool:
+    """Remove the stale claim ``path`` (renamed away first: of two sweeps taking over at once,
+    one succeeds); ``False`` if it cannot be removed."""
+    tomb = path.with_name(f".{path.name}.stale-{os.getpid()}-{threading.get_ident()}")
+    try:
+        os.rename(path, tomb)
+    except FileNotFoundError:
+        return True
+    except OSError:
         return False
-    if host == socket.gethostname():
-        return pid != os.getpid() and _pid_alive(pid)
-    return time.time() - float(info.get("time", 0) or 0) < CLAIM_TTL_S
+    if _holder_of(tomb) is not None:  # a fresh claim replaced the stale one in between: put it back
+        with contextlib.suppress(OSError):
+            os.link(tomb, path, follow_symlinks=False)
+    with contextlib.suppress(OSError):
+        if tomb.is_dir() and not tomb.is_symlink():
+            tomb.rmdir()
+        else:
+            tomb.unlink()
+    return True
 
 
 def claim(store, key) -> bool:
-    """Claim ``key`` for this process: ``True`` if now ours (a stale claim of a dead process
-    is taken over), ``False`` if another live process holds it."""
+    """Claim ``key`` for this process: ``True`` if now ours (a stale claim, see
+    :func:`claim_holder`, is taken over) and refreshed from now on until :func:`release`;
+    ``False`` if another live process holds it. Claims are an optimization: when none can be
+    made (a full disk, a read-only store) this warns once per store and returns ``True`` (the
+    point is computed anyway), leaving no empty claim behind."""
     path = _claim_path(store, key)
-    for _ in range(2):
+    me = _me()
+    for _ in range(3):
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+                         | getattr(os, "O_CLOEXEC", 0), 0o644)
         except FileExistsError:
-            info = _read_claim(path)
-            if info and info.get("pid") == os.getpid() and info.get("host") == socket.gethostname():
+            if _is_mine(_read_claim(path), me):
+                _HEARTBEAT.add(path)
                 return True
-            if claim_is_live(store, key):
+            if claim_holder(store, key) is not None:
                 return False
-            try:
-                os.unlink(path)  # stale: its process is gone
-            except FileNotFoundError:
-                pass
-            except OSError:
-                return True  # cannot claim: compute anyway (a duplicate computation, no harm)
+            if not _take_over(path):
+                return True  # cannot remove it: compute anyway (a duplicate computation, no harm)
             continue
-        except OSError:
-            return True  # claims are an optimization: never fail a sweep for one
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}))
+        except OSError as exc:
+            _cannot_claim(store, exc)
+            return True
+        data = json.dumps({**me, "time": time.time(), "lease_s": CLAIM_LEASE_S}).encode()
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
+        except OSError as exc:  # e.g. ENOSPC: no half-written claim is left behind
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            _cannot_claim(store, exc)
+            return True
+        _HEARTBEAT.add(path)
         return True
     return True
 
@@ -360,9 +534,7 @@ def claim(store, key) -> bool:
 def release(store, key) -> None:
     """Remove this process's claim of ``key`` (no-op if not ours)."""
     path = _claim_path(store, key)
-    info = _read_claim(path)
-    if info and info.get("pid") == os.getpid() and info.get("host") == socket.gethostname():
-        try:
+    _HEARTBEAT.discard(path)
+    if _is_mine(_read_claim(path), _me()):
+        with contextlib.suppress(OSError):
             os.unlink(path)
-        except OSError:
-            pass

@@ -15,7 +15,9 @@ Store (``store=DIR``, :mod:`kdlab.runs.store`): every finished point is written 
 settings, the package version and the solvers' default settings. A rerun loads the valid
 finished points instead of computing them; an invalid file is recomputed and replaced, with a
 warning. A kill loses only the points in flight. Concurrent sweeps on one store claim a point
-before computing it, so each point is computed once. ``save_table`` writes the consolidated
+before computing it, so each point is computed once; a sweep waiting for another's points says
+so on stderr and takes them over when their claim expires (a lease, see
+:mod:`kdlab.runs.store`). ``save_table`` writes the consolidated
 CSV / Parquet of one sweep (through :func:`kdlab.io.write_table`).
 
 Parallelism (:mod:`kdlab.runs.executor`): joblib processes (``n_jobs``, all cores by
@@ -62,7 +64,7 @@ from .store import (
     Task,
     check_store,
     claim,
-    claim_is_live,
+    claim_holder,
     code_fingerprint,
     load_store,
     point_key,
@@ -100,6 +102,28 @@ def _warm_axes(points) -> list:
     return ["alpha", *lams]
 #: How often a sweep looks whether a point claimed by another sweep has been finished.
 CLAIM_POLL_S = 0.2
+#: How often a sweep waiting for points claimed by another says so on stderr (seconds).
+CLAIM_MESSAGE_S = 5.0
+
+
+def _say_waiting(n: int, holders: Sequence[Mapping[str, Any]]) -> None:
+    """One line on stderr: what this sweep waits for, and when it takes over."""
+    import sys
+
+    from tqdm.auto import tqdm
+
+    from . import store as _store
+
+    who = "another sweep"
+    if holders:
+        h = max(holders, key=lambda h: h["age"])
+        who = (f"pid {h['pid']} on {h['host']}" if h.get("pid") is not None else "another sweep") \
+            + f" (claim refreshed {h['age']:.0f} s ago)"
+        others = len({(x.get("pid"), x.get("host")) for x in holders}) - 1
+        if others > 0:
+            who += f" and {others} other process(es)"
+    tqdm.write(f"kdlab: waiting for {n} point(s) claimed by {who}; a claim not refreshed for "
+               f"{_store.CLAIM_LEASE_S:g} s is taken over", file=sys.stderr)
 
 
 def _alpha_max(point: Mapping[str, Any]) -> float:
@@ -308,22 +332,27 @@ class Sweep:
                     else:
                         others.append(t)
             state.compute(mine, n_jobs, scheduler)
+            said = -math.inf
             while others:  # points another live sweep is computing: wait for them, or take over
-                still = []
+                still, holders = [], []
                 for t in others:
                     path = points_dir(store) / f"{t.key}.json"
                     rec, _ = read_point(path, t.key)
                     if rec is not None:
                         state.accept({"key": t.key, "record": rec, "stored": True})
-                    elif claim_is_live(store, t.key):
-                        still.append(t)
-                    elif claim(store, t.key):
+                        continue
+                    holder = claim_holder(store, t.key)
+                    if holder is None and claim(store, t.key):
                         state.claimed.append(t.key)
                         state.compute([t], 1, None)
-                    else:
-                        still.append(t)
+                        continue
+                    still.append(t)
+                    holders.append(holder or claim_holder(store, t.key))
                 others = still
                 if others:
+                    if time.monotonic() - said >= CLAIM_MESSAGE_S:
+                        said = time.monotonic()
+                        _say_waiting(len(others), [h for h in holders if h])
                     time.sleep(CLAIM_POLL_S)
         finally:
             bar.close()
@@ -429,6 +458,8 @@ def run_sweep(grid=None, *, store=None, n_jobs=None, scheduler=None, progress: b
 
 def _table_targets(path, formats) -> list[Path]:
     path = Path(path)
+    if path.is_dir():  # not DIR.csv beside it: say so
+        raise OutputError(f"{path} is a folder; give the table's file name, e.g. {path / 'sweep.csv'}")
     if path.suffix in (".csv", ".parquet", ".json"):
         formats, path = (path.suffix[1:],), path.with_suffix("")
     return [path.with_name(path.name + "." + f) for f in formats]

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 
 from ..errors import OptimizationError
-from ..problem import Problem, as_problem
+from ..problem import Problem, Student, as_problem
 
 __all__ = ["Optimum", "OptimizationError", "optimal_lam", "optimal_kd", "optimal_stage", "solve_robust", "STAGE_SPACE"]
 
@@ -156,13 +156,20 @@ class _Objective:
         return min(ok, key=lambda r: r[1])
 
 
-def _check_bounds(name, bounds, positive=True):
+def _check_bounds(name, bounds, positive=True, within=None):
+    """``(low, high)`` of a search interval; ``within``: the declared :class:`~kdlab.params.Param`
+    of the searched parameter, whose range the interval must lie in (checked here, before any
+    solve, so that no error names a trial value)."""
     try:
         lo, hi = (float(b) for b in bounds)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a pair (low, high), got {bounds!r}") from None
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi or (positive and lo <= 0):
         raise ValueError(f"{name} must satisfy {'0 < ' if positive else ''}low < high (finite), got {bounds!r}")
+    if within is not None and ((within.low is not None and lo < within.low)
+                               or (within.high is not None and hi > within.high)):
+        raise ValueError(f"{name} must lie within {within.range_text} (the range of {within.name}), "
+                         f"got ({lo:g}, {hi:g})")
     return lo, hi
 
 
@@ -198,7 +205,7 @@ def optimal_lam(*problem, stage: Optional[int] = None, which: Optional[str] = No
     p, k = _tuned_problem(as_problem(*problem), stage, which)
     if "lam" not in type(p.stages[k]).PARAMS:
         raise ValueError(f"stage {k} ({p.stages[k].kind}) has no ridge to optimize")
-    lo, hi = _check_bounds("bounds", bounds)
+    lo, hi = _check_bounds("bounds", bounds, within=type(p.stages[k]).PARAMS["lam"])
     from ..params import check_int
 
     n_grid = check_int("n_grid", n_grid, low=3, high=MAX_LAM_GRID)
@@ -242,7 +249,12 @@ def optimal_kd(*problem, chi_bounds=(0.0, 1.0), temperature_bounds=(0.1, 10.0), 
     clo, chi_hi = _check_bounds("chi_bounds", chi_bounds, positive=False)
     if clo < 0 or chi_hi > 1:
         raise ValueError(f"chi_bounds must lie within [0, 1], got {chi_bounds!r}")
-    tlo, thi = _check_bounds("temperature_bounds", temperature_bounds)
+    tlo, thi = _check_bounds("temperature_bounds", temperature_bounds, within=Student.PARAMS["temperature"])
+    from ..params import TEMPERATURE_MIN
+
+    if tlo < TEMPERATURE_MIN:
+        raise ValueError(f"temperature_bounds must lie within [{TEMPERATURE_MIN:g}, "
+                         f"{Student.PARAMS['temperature'].high:g}] (positive temperatures), got ({tlo:g}, {thi:g})")
     from ..params import check_int
 
     n_chi = check_int("n_chi", n_chi, low=2, high=MAX_KD_GRID)

@@ -30,7 +30,8 @@ def simulation_section(cmp_: pd.DataFrame) -> list[str]:
          f"Each simulated point (mean over seeds +- standard error s.e.) against the theory at the same "
          f"parameters (the tuned parameters of the theory row). A point agrees when |simulation - theory| <= "
          f"{SIM_TOL_SE:g} s.e. + {100 * SIM_TOL_REL:g}% of the theory value. Finite N has an O(1/N) bias, and "
-         "all points share the same seeds, so their deviations are correlated.", ""]
+         "all points share the same seeds, so their deviations are correlated. z = (simulation - theory) / s.e.; "
+         "the worst point is the one with the largest |z| (the max abs z column).", ""]
     if cmp_ is None or cmp_.empty:
         return L + ["No simulation in this run.", ""]
     rows = []
@@ -40,7 +41,7 @@ def simulation_section(cmp_: pd.DataFrame) -> list[str]:
                      f"{int((g['z'].abs() < 3).sum())}",
                      fmt(g["diff"].abs().max()), fmt(g["z"].abs().max(), 2),
                      f"{w['series']}, alpha = {fmt_g(w.get('alpha'))}: {fmt(w['simulation'])} +- {fmt(w['stderr'])} "
-                     f"vs {fmt(w['theory'])}",
+                     f"vs {fmt(w['theory'])} (z = {fmt(w['z'], 2)})",
                      f"N = {int(g['n_features'].iloc[0])}, {int(g['n_seeds'].iloc[0])} seeds"])
     n_ok, n = int(cmp_["ok"].sum()), len(cmp_)
     L += [md_table(["table", "points", "within 3 s.e. + 1%", "within 3 s.e.", "max abs diff", "max abs z",

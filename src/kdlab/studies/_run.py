@@ -95,8 +95,11 @@ def study(name: str, out, quick: bool = False, *, n_jobs: Optional[int] = None, 
         files += write_table(cmp_, out / "tables" / f"{name}-theory-vs-simulation", fm)
     import matplotlib.pyplot as plt
 
+    from ..plotting import label_log_axes
+
     figs = spec.figures(tables, params)
     for fname, fig in figs.items():
+        label_log_axes(fig)
         try:
             for ext in ("png", "pdf"):
                 files.append(atomic_write(out / f"{fname}.{ext}",

@@ -4,8 +4,9 @@ table rows (a list of flat dicts), e.g. one hyper-parameter optimization over th
 Each finished task is written at once to ``<store>/tasks/<key>.json`` (atomic), where ``key``
 hashes the function's name, its arguments, ``kdlab.__version__`` and :data:`TASK_VERSION`; a
 rerun reads the valid files instead of computing them (a kill loses only the tasks in flight).
-A file is used only if it parses, names the task's key and its rows' SHA-256 matches the
-stored checksum; anything else is recomputed with a warning.
+A file is used only if it is a regular file (a FIFO, a device or a symbolic link at its name
+is never read: :func:`kdlab.io.read_regular_file`), parses, names the task's key and its
+rows' SHA-256 matches the stored checksum; anything else is recomputed with a warning.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from ..io import dumps_json, ensure_dir, write_text
+from ..errors import InputError
+from ..io import dumps_json, ensure_dir, read_regular_file, write_text
 
 __all__ = ["TASK_VERSION", "task_key", "run_tasks"]
 
@@ -46,12 +48,14 @@ def _checksum(rows) -> str:
     return hashlib.sha256(dumps_json(rows, indent=None).encode()).hexdigest()
 
 
+#: Task files larger than this are not read (they are not ours).
+MAX_TASK_FILE_BYTES = 64 * 2**20
+
+
 def _read(path: Path, key: str) -> Optional[list]:
-    try:
-        if path.is_symlink() or path.stat().st_size > 64 * 2**20:
-            return None
-        d = json.loads(path.read_text())
-    except (OSError, ValueError):
+    try:  # never blocks on a FIFO, reads a device or follows a link (kdlab.io.read_regular_file)
+        d = json.loads(read_regular_file(path, MAX_TASK_FILE_BYTES, what="task file"))
+    except (InputError, ValueError, RecursionError):
         return None
     if not isinstance(d, dict) or d.get("key") != key or not isinstance(d.get("rows"), list):
         return None
@@ -77,14 +81,14 @@ def run_tasks(fn: Callable, items: Sequence[Mapping[str, Any]], store=None, *, n
     in the key); its arguments JSON values."""
     from tqdm.auto import tqdm
 
-    from ..runs.executor import WORKER_IDLE_TIMEOUT_S, n_workers
+    from ..runs.executor import WORKER_IDLE_TIMEOUT_S, in_worker, n_workers
 
     items = [dict(a) for a in items]
     keys = [task_key(fn, a) for a in items]
     out: dict[str, list] = {}
     folder = None
     if store is not None:
-        folder = ensure_dir(Path(store) / "tasks")
+        folder = ensure_dir(Path(store) / "tasks", allow_symlink=False)
         for k in dict.fromkeys(keys):
             p = folder / f"{k}.json"
             if p.exists() or p.is_symlink():
@@ -125,7 +129,7 @@ def run_tasks(fn: Callable, items: Sequence[Mapping[str, Any]], store=None, *, n
 
             par = Parallel(n_jobs=min(n_workers(n_jobs), len(todo)), return_as="generator_unordered",
                            idle_worker_timeout=WORKER_IDLE_TIMEOUT_S)
-            for k, a, rows in par(delayed(_keyed)(k, fn, a) for k, a in todo):
+            for k, a, rows in par(delayed(in_worker)(_keyed, k, fn, a) for k, a in todo):
                 done(k, a, rows)
     finally:
         bar.close()

@@ -329,7 +329,9 @@ def findings(tables: dict, p: dict) -> Claim:
 
 # ----------------------------------------------------------------------------- figures
 
-_COLORS = {"labels": _plot.BLACK, "soft": _plot.PALETTE[0], "hard": _plot.PALETTE[1], "large-T": _plot.PALETTE[2]}
+#: One colour per variant, far apart: the T = T_max line (reddish purple) is drawn thin on top of
+#: the tuned-T one (blue), which it nearly covers; a green there blended into the blue.
+_COLORS = {"labels": _plot.BLACK, "soft": _plot.PALETTE[0], "hard": _plot.PALETTE[1], "large-T": _plot.PALETTE[3]}
 _LS = {"shared": "-", "fresh": "--"}
 _MK = {"shared": "o", "fresh": "s"}
 #: Line widths: the large-T line is drawn thin on top of the tuned-T one (they nearly coincide).

@@ -235,9 +235,9 @@ def figures(t: dict, p: dict) -> dict:
     plt = _plot.setup()
     t = t["errors"]
     alphas_ = sorted(set(t.loc[t["kind"] == "theory", "alpha"]))
-    fig, axes = plt.subplots(1, 3, figsize=(14.5, 4.9))
-    ax0, ax1, ax2 = axes
-    ax2t = ax2.twinx()
+    # (c) and (d) are two panels, not twin axes of one: each axis shows one quantity
+    fig, axes = plt.subplots(2, 2, figsize=(12.5, 9.4))
+    ax0, ax1, ax2, ax3 = axes.flat
     a0 = p["alpha_sim"][0] if p["alpha_sim"] and p["alpha_sim"][0] in alphas_ else alphas_[len(alphas_) // 2]
     styles = [("teacher", "optimal", _plot.GREY, ":", "teacher (optimal lam_t)"),
               ("labels", None, _plot.BLACK, "--", "labels only ($\\chi$ = 0), optimal $\\lambda$"),
@@ -268,31 +268,32 @@ def figures(t: dict, p: dict) -> dict:
         T = _curve(t, a, "soft", "optimal", "temperature")
         T = T[chi.reindex(T.index).fillna(0) > 0.01]
         col = _plot.PALETTE[i % len(_plot.PALETTE)]
-        ax2.plot(chi.index, chi.values, color=col, marker="o", label=f"$\\chi^*$, $\\alpha$ = {a:g}")
-        ax2t.plot(T.index, T.values, color=col, marker="s", ls="--", label=f"$T^*$, $\\alpha$ = {a:g}")
+        ax2.plot(chi.index, chi.values, color=col, marker="o", label=f"$\\alpha$ = {a:g}")
+        ax3.plot(T.index, T.values, color=col, marker="s", label=f"$\\alpha$ = {a:g}")
     ax1.axhline(0, color=_plot.GREY, lw=1, ls=":")
     ax1.set_xlabel("label noise $\\theta$")
     ax1.set_ylabel("$\\varepsilon_g$(labels only) $-$ $\\varepsilon_g$(best KD)")
     ax1.set_title("(b) benefit of distillation (theory, optimal teacher)")
     _plot.legend(ax1, loc="upper left")
-    ax2.set_xlabel("label noise $\\theta$")
-    ax2.set_ylabel("optimal weight on the teacher $\\chi^*$ (circles, solid)")
-    ax2t.set_ylabel("optimal temperature $T^*$ (squares, dashed)")
-    ax2t.set_yscale("log")
-    ax2t.set_ylim(*p["temperature_bounds"])  # the search interval
-    ax2t.grid(False)
+    for ax in (ax2, ax3):
+        ax.set_xlabel("label noise $\\theta$")
+    ax2.set_ylabel("optimal weight on the teacher $\\chi^*$")
     ax2.set_ylim(-0.03, 1.03)
-    ax2.set_title("(c) tuned soft KD student, optimal teacher\n"
-                  "($T^*$ drawn where $\\chi^*$ > 0.01; axis = search interval)")
-    h1, l1 = ax2.get_legend_handles_labels()
-    h2, l2 = ax2t.get_legend_handles_labels()
-    ax2.legend(h1 + h2, l1 + l2, loc="upper left", ncol=2, fontsize=7.5, framealpha=0.9)
+    ax2.set_title("(c) tuned soft KD student: optimal weight $\\chi^*$ (optimal teacher)")
+    ax3.set_ylabel("optimal temperature $T^*$ (log scale)")
+    ax3.set_yscale("log")
+    ax3.set_ylim(*p["temperature_bounds"])  # the search interval
+    ax3.set_title("(d) tuned soft KD student: optimal temperature $T^*$\n"
+                  "(drawn where $\\chi^*$ > 0.01; the axis spans the search interval)")
+    ax3.set_xlim(ax2.get_xlim())  # the same noise axis as (c)
+    _plot.legend(ax2, loc="upper left")
+    _plot.legend(ax3, loc="upper left")
     fig.suptitle(f"Label noise: sparse KD student ($\\eta$ = {p['eta']:g}) of a logistic teacher "
                  f"($\\rho$ = {p['rho']:g}, $\\Delta$ = {p['delta']:g}); tuned parameters minimize the theory error",
                  fontsize=10.5)
     _plot.footer(fig, {**p, "seeds": list(range(p["seeds"])) if isinstance(p["seeds"], int) else p["seeds"]},
                  "Markers are offset slightly in theta for readability.")
-    fig.tight_layout(rect=(0, 0.06, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.04, 1, 0.96))
     return {"label-noise": fig}
 
 

@@ -18,7 +18,7 @@ from typing import Optional, Sequence
 import pandas as pd
 
 from ..errors import OutputError, ParameterError, ResourceError
-from ..io import TABLE_FORMATS, atomic_write, dumps_json, ensure_dir, write_json, write_table
+from ..io import RUN_FREE_BYTES, TABLE_FORMATS, atomic_write, dumps_json, ensure_dir, write_json, write_table
 from . import FIGURES
 from ._core import Figure, FigureOutput, RunContext
 
@@ -76,15 +76,22 @@ def compute_figure(name: str, params: dict, ctx: Optional[RunContext] = None) ->
 
 
 def plot_figure(name: str, table: pd.DataFrame, params: dict):
-    """The matplotlib Figure of ``name`` from its table."""
-    return _spec(name).plot(table, params)
+    """The matplotlib Figure of ``name`` from its table (log axes labelled between the powers
+    of ten: :func:`kdlab.plotting.label_log_axes`)."""
+    from ..plotting import label_log_axes
+
+    fig = _spec(name).plot(table, params)
+    label_log_axes(fig)
+    return fig
 
 
 def check_output(out, cache: bool = True) -> Path:
-    """Make sure files can be written in the folder ``out`` (creating it), before computing:
-    :class:`OutputError` with a one-line message otherwise."""
+    """Make sure files can be written in the folder ``out`` (creating it) and that it has
+    :data:`kdlab.io.RUN_FREE_BYTES` free, before computing: :class:`OutputError` with a
+    one-line message otherwise."""
     out = Path(out)
-    for d in [out, out / "tables"] + ([out / "cache"] if cache else []):
+    ensure_dir(out, RUN_FREE_BYTES)
+    for d in [out / "tables"] + ([out / "cache"] if cache else []):
         ensure_dir(d)
     return out
 
