@@ -97,6 +97,83 @@ def test_no_import_cycles_at_import_time():
     assert cycle is None, " -> ".join(cycle)
 
 
+def test_no_import_cycles_counting_imports_inside_functions():
+    cycle = find_cycle(GRAPH)
+    assert cycle is None, " -> ".join(cycle)
+
+
+#: The layers of docs/architecture.md: a module imports only from its own layer or below.
+LAYERS = {
+    "kdlab.errors": 0, "kdlab.params": 0, "kdlab.io": 0, "kdlab.values": 0,
+    "kdlab.problem": 1, "kdlab.losses": 1, "kdlab.results": 1,
+    "kdlab.simulation": 2, "kdlab.theory": 2,
+    "kdlab.runs": 3,
+    "kdlab.reporting": 4,
+    "kdlab.talk": 5, "kdlab.studies": 5, "kdlab.experiments": 5, "kdlab.estimator": 5, "kdlab.torch": 5,
+    "kdlab.workflows": 1,
+    "kdlab.cli": 6, "kdlab.__main__": 6,
+}
+#: Applications of one layer do not import each other (they share the layers below).
+APPLICATIONS = ("kdlab.talk", "kdlab.studies", "kdlab.experiments")
+
+
+def _layer(module: str):
+    best = max((p for p in LAYERS if module == p or module.startswith(p + ".")), key=len, default=None)
+    return None if best is None else (best, LAYERS[best])
+
+
+def test_every_module_has_a_layer():
+    assert not [m for m in GRAPH if m != "kdlab" and _layer(m) is None]
+
+
+def test_imports_go_down_the_layers():
+    bad = []
+    for m, imps in GRAPH.items():
+        if m == "kdlab":
+            continue
+        pm, lm = _layer(m)
+        for i in imps:
+            if i == "kdlab":
+                continue  # ``from .. import __version__``: the root's version string
+            li = _layer(i)
+            if li is None:
+                continue
+            pi, level = li
+            if level > lm or (pm != pi and pm in APPLICATIONS and pi in APPLICATIONS):
+                bad.append(f"{m} -> {i}")
+    assert not bad, bad
+
+
+def test_the_package_root_imports_the_model_and_the_backends_only():
+    """``import kdlab`` loads the model and the two backends; everything built on them (runs,
+    reporting, the talk, the studies) is loaded on first use."""
+    assert all(_layer(i)[1] <= 2 for i in GRAPH["kdlab"] if i != "kdlab"), GRAPH["kdlab"]
+    import subprocess
+    import sys
+
+    code = ("import sys, kdlab; print(sorted(m for m in sys.modules if m.startswith(('kdlab.runs', "
+            "'kdlab.talk', 'kdlab.studies', 'kdlab.reporting', 'kdlab.cli'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out
+    out = subprocess.run([sys.executable, "-c", "import kdlab; print(kdlab.talk.reproduce.__module__)"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "kdlab.talk._run" or out.strip().startswith("kdlab.")
+
+
+def test_no_module_imports_another_packages_private_modules():
+    bad = []
+    for m, imps in GRAPH.items():
+        for i in imps:
+            parts = i.split(".")
+            private = [k for k, part in enumerate(parts) if part.startswith("_") and not part.startswith("__")]
+            if not private:
+                continue
+            owner = ".".join(parts[:private[0]])  # the package the private module belongs to
+            if not (m == owner or m.startswith(owner + ".")):
+                bad.append(f"{m} -> {i}")
+    assert not bad, bad
+
+
 @pytest.mark.parametrize("a, b", [("kdlab.simulation", "kdlab.theory"), ("kdlab.theory", "kdlab.simulation")])
 def test_backends_do_not_import_each_other(a, b):
     offenders = {m: sorted(i for i in imps if i == b or i.startswith(b + "."))

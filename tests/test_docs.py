@@ -40,6 +40,9 @@ API_NAMES = {
     "sweep": ["kdlab.runs.sweep.run_sweep"],
     "tuning": ["kdlab.runs.tuning.optimal_lam", "kdlab.runs.tuning.optimal_kd", "kdlab.runs.tuning.Optimum"],
     "talk": ["kdlab.talk.reproduce", "kdlab.talk.figure"],
+    "reporting": ["kdlab.reporting.output.OutputFolder", "kdlab.reporting.compare.match",
+                  "kdlab.reporting.findings.Claim"],
+    "runs": ["kdlab.runs.context.RunContext", "kdlab.runs.cached.run_cached", "kdlab.runs.store.call_key"],
     "estimator": ["kdlab.estimator.KDClassifier"],
     "torch": ["kdlab.torch.KDLoss", "kdlab.torch.kd_loss"],
 }

@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 from kdlab.errors import InputError, OutputError, StoreError
 from kdlab.io import ensure_dir, read_regular_file, write_text
+from kdlab.runs import cached as cached_mod
 from kdlab.runs import store as store_mod
 from kdlab.runs import sweep as sweep_mod
 from kdlab.runs.store import claim, claim_holder, points_dir, release
@@ -239,19 +240,22 @@ def _task_fn(x):
 
 
 def test_fifo_at_a_task_file_name_does_not_hang_a_study(tmp_path):
-    from kdlab.studies._tasks import run_tasks, task_key
+    from kdlab.runs.context import RunContext, fn_name
+    from kdlab.runs.store import call_key
 
     store = tmp_path / "cache"
-    (store / "tasks").mkdir(parents=True)
-    os.mkfifo(store / "tasks" / f"{task_key(_task_fn, {'x': 1})}.json")
-    _mknod_zero(store / "tasks" / f"{task_key(_task_fn, {'x': 2})}.json")
+    (store / "calls").mkdir(parents=True)
+    (store / "points").mkdir(parents=True)
+    os.mkfifo(store / "calls" / f"{call_key(fn_name(_task_fn), {'x': 1})}.json")
+    _mknod_zero(store / "calls" / f"{call_key(fn_name(_task_fn), {'x': 2})}.json")
     done = []
     th = threading.Thread(target=lambda: done.append(
-        run_tasks(_task_fn, [{"x": 1}, {"x": 2}], store, n_jobs=1, progress=False)), daemon=True)
-    with pytest.warns(RuntimeWarning, match="invalid task file"):
+        RunContext(store=store, n_jobs=1, progress=False).map(_task_fn, [{"x": 1}, {"x": 2}])), daemon=True)
+    with pytest.warns(RuntimeWarning, match="invalid call file"):
         th.start()
         th.join(20)
-    assert done == [[[{"x": 1, "y": 2}], [{"x": 2, "y": 4}]]], "run_tasks hung on a FIFO or a device"
+    assert len(done) == 1, "the run hung on a FIFO or a device"
+    assert done[0].to_dict("records") == [{"x": 1, "y": 2}, {"x": 2, "y": 4}]
 
 
 def test_a_planted_points_symlink_is_not_followed(tmp_path):
@@ -268,12 +272,12 @@ def test_a_planted_points_symlink_is_not_followed(tmp_path):
     r = _cli("sweep", "-g", "alpha=0.5,1", "--backend", TOY, "--store", store, "-o", tmp_path / "t.csv", "-q")
     assert "symbolic link" in _one_line_error(r.output, 2, r.exit_code)
     assert not list(elsewhere.iterdir())
-    from kdlab.studies._tasks import run_tasks
+    from kdlab.runs.context import RunContext
 
     (tmp_path / "cache").mkdir()
-    (tmp_path / "cache" / "tasks").symlink_to(elsewhere, target_is_directory=True)
-    with pytest.raises(OutputError, match="symbolic link"):
-        run_tasks(_task_fn, [{"x": 1}], tmp_path / "cache", n_jobs=1, progress=False)
+    (tmp_path / "cache" / "calls").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises((OutputError, StoreError), match="symbolic link"):
+        RunContext(store=tmp_path / "cache", n_jobs=1, progress=False).map(_task_fn, [{"x": 1}])
     assert not list(elsewhere.iterdir())
 
 
@@ -336,7 +340,7 @@ def test_claim_of_a_killed_sweep_on_another_host_expires_and_the_wait_says_so(tm
         _claim_file(store, keys[1.0], pid=pid, host="kdlab-other-host", time=time.time())
     assert claim_holder(store, keys[1.0])["host"] == "kdlab-other-host"
     monkeypatch.setattr(store_mod, "CLAIM_LEASE_S", 2.0)
-    monkeypatch.setattr(sweep_mod, "CLAIM_MESSAGE_S", 0.5)
+    monkeypatch.setattr(cached_mod, "CLAIM_MESSAGE_S", 0.5)
     t0 = time.perf_counter()
     df = sweep_mod.run_sweep({"alpha": ALPHAS}, backend=TOY, store=store, n_jobs=1, progress=False)
     dt = time.perf_counter() - t0

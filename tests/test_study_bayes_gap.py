@@ -4,15 +4,14 @@ numbers do), one theory task, the figure, and the quick run (files, report, resu
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from kdlab.reporting.findings import CONTRADICTED, PARTLY, SUPPORTED
 from kdlab.studies import bayes_gap as bg
 from kdlab.studies import study_params
-from kdlab.talk._claims import CONTRADICTED, PARTLY, SUPPORTED
 
 ALPHAS = (1.0, 4.0)
 T_MAX = 100.0
@@ -177,13 +176,11 @@ def test_quick_run_writes_and_resumes(tmp_path):
     th = t[t["kind"] == "theory"]
     assert th["converged"].all()
     assert r.comparison is not None and len(r.comparison) == int((t["kind"] == "simulate").sum())
-    tasks = sorted((out / "cache" / "tasks").glob("*.json"))
+    tasks = sorted((out / "cache" / "calls").glob("*.json"))
     stamp = {p: p.stat().st_mtime_ns for p in tasks}
-    t0 = time.perf_counter()
     r2 = study("bayes-gap", out, quick=True, progress=False)
-    assert sorted((out / "cache" / "tasks").glob("*.json")) == tasks
+    assert sorted((out / "cache" / "calls").glob("*.json")) == tasks
     assert all(p.stat().st_mtime_ns == stamp[p] for p in tasks)
-    assert time.perf_counter() - t0 < r.elapsed_s
     assert r2.claim.verdict == r.claim.verdict
 
 

@@ -4,7 +4,6 @@ logic on hand-made tables (each verdict flips when the numbers do) and the model
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pandas as pd
@@ -12,9 +11,9 @@ import pytest
 
 from kdlab.errors import ParameterError
 from kdlab.problem import Fresh, GaussianMixture, LogisticTeacher, Student
+from kdlab.reporting.findings import CONTRADICTED, PARTLY, SUPPORTED
 from kdlab.studies import STUDIES
 from kdlab.studies import weak_to_strong as w2s
-from kdlab.talk._claims import CONTRADICTED, PARTLY, SUPPORTED
 
 NAME = "weak-to-strong"
 
@@ -174,10 +173,8 @@ def test_quick_run_writes_everything_and_resumes(tmp_path):
         soft = w2s._grid(t, "soft", dk)
         assert (w2s._grid(t, "best", dk) <= soft + 1e-12).all()
         assert (soft <= w2s._grid(t, "pure", dk) + 1e-9).all()
-    tasks = sorted((out / "cache" / "tasks").glob("*.json"))
+    tasks = sorted((out / "cache" / "calls").glob("*.json"))
     stamps = {p.name: p.stat().st_mtime_ns for p in tasks}
-    t0 = time.perf_counter()
     r2 = study(NAME, out, quick=True, progress=False)
-    assert time.perf_counter() - t0 < max(10.0, 0.5 * r.elapsed_s)
-    assert {p.name: p.stat().st_mtime_ns for p in (out / "cache" / "tasks").glob("*.json")} == stamps
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "cache" / "calls").glob("*.json")} == stamps
     assert r2.claim.verdict == r.claim.verdict

@@ -4,14 +4,12 @@ series of the default grid leaves the verdicts that depend on them undecided."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
 
+from kdlab.reporting.findings import CONTRADICTED, PARTLY, SUPPORTED, Finding, peaks
 from kdlab.talk import FIGURES, double_descent, kd_bayes, kd_logistic, regularization
-from kdlab.talk._claims import CONTRADICTED, PARTLY, SUPPORTED, Finding, peaks
 from kdlab.talk._core import concat, curve, select, series_of, tag
 from kdlab.talk.report import evaluate_claims, ranks_agree, simulation_summary, theory_vs_simulation
 
@@ -259,8 +257,9 @@ def test_figure_refuses_to_replace_another_runs_figure(tmp_path):
     from typer.testing import CliRunner
 
     from kdlab.cli import app
+    from kdlab.reporting.output import OutputFolder
 
-    (tmp_path / "parameters.json").write_text(json.dumps({"regularization": {"rho": 0.3, "n_alpha": 36}}))
+    OutputFolder(tmp_path, "talk").open().record([], figures={"regularization": {"rho": 0.3, "n_alpha": 36}})
     r = CliRunner().invoke(app, ["figure", "regularization", "--quick", "--out", str(tmp_path)])
     assert r.exit_code == 2 and "--force" in r.output
     assert not (tmp_path / "regularization.png").exists()

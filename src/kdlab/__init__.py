@@ -23,16 +23,19 @@ from .problem import (
 from .results import Observables, Result, SolverStatus, Status, gen_error
 from .simulation import simulate
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
+
+#: Subpackages loaded on first access (``kdlab.talk.reproduce(...)``): the root imports only the
+#: model and the two backends, never the applications built on them.
+_LAZY = ("runs", "reporting", "talk", "studies", "experiments", "estimator", "torch", "params", "losses", "io")
 
 
-def study(name: str, out, quick: bool = False, **kwargs):
-    """Run the study ``name`` (``kdlab study --list``) into the folder ``out``: figures, tables,
-    ``report.md`` with computed verdicts (:func:`kdlab.studies.study`, which documents the
-    keyword arguments); returns a :class:`kdlab.studies.StudyOutput`."""
-    from .studies import study as _study
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
 
-    return _study(name, out, quick, **kwargs)
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
@@ -46,7 +49,6 @@ __all__ = [
     "load_problem",
     "simulate",
     "theory",
-    "study",
     "Result",
     "Observables",
     "SolverStatus",

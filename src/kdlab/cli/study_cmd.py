@@ -1,5 +1,5 @@
 """``kdlab study NAME``: a study beyond the talk (figures, tables, computed report.md), or
-``--list`` / ``all``. Parses arguments and calls :func:`kdlab.study` / :func:`kdlab.studies.study_all`."""
+``--list`` / ``all``. Parses arguments and calls :func:`kdlab.studies.study` / :func:`kdlab.studies.study_all`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 
 from ._app import app, flag
 from .options import NJobs, Progress, Scheduler, check_jobs, fail
-from .talk_cmds import Formats, NoCache, NoSim, _call, _formats
+from .talk_cmds import Formats, NoCache, NoSim, _call, _formats, headline
 
 
 @app.command("study")
@@ -20,8 +20,7 @@ def study_command(
                                                        "label-noise | all (each into OUT/<name>/)")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (figures, tables/, report.md, "
                                                           "parameters.json, cache/).")] = Path("kdlab-study"),
-    quick: Annotated[bool, flag("--quick", help="The small grid: N = 200, few seeds (all studies "
-                                                        "together in about 2 minutes on 2 cores).")] = False,
+    quick: Annotated[bool, flag("--quick", help="The small grid: N = 200, few seeds.")] = False,
     list_: Annotated[bool, flag("--list", help="List the studies, one line each, and exit.")] = False,
     n_jobs: NJobs = -1,
     scheduler: Scheduler = None,
@@ -55,7 +54,7 @@ def study_command(
               formats=_formats(formats), progress=progress, force=force)
     results = (_call(study_all, out=out, **kw) if name == "all" else {name: _call(study, name=name, out=out, **kw)})
     for n, r in results.items():
-        typer.echo(f"{n}: {r.claim.verdict} — report {r.report}")
+        typer.echo(f"{n}: {headline(r.claim, quick)} — report {r.report}")
         for f in r.claim.findings:
             tail = f" (undecided {'in --quick' if quick else 'on this grid'})" if f.undecided else ""
             typer.echo(f"  - {f.name}: {f.verdict}{tail}")

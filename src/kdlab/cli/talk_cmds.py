@@ -24,13 +24,30 @@ def _formats(spec: str) -> tuple:
     return tuple(f.strip().lower() for f in spec.split(",") if f.strip())
 
 
+Force = Annotated[bool, flag("--force", help="Replace OUT even if another pipeline owns it (a study's folder): its "
+                                             "files listed in OUT/manifest.json are removed first.")]
+
+
 def _call(fn, **kw):
     """Run a library call; kdlab's errors (a bad option, an unwritable --out) become one line
-    on stderr and exit status 2."""
+    on stderr and exit status 2; Ctrl-C says how to resume (exit status 130)."""
     try:
         return fn(**kw)
     except (KdlabError, ImportError) as exc:
         fail(str(exc))
+    except KeyboardInterrupt:
+        out = kw.get("out")
+        where = f" in {Path(out) / 'cache'}" if out is not None and kw.get("cache", True) else ""
+        typer.echo(f"\nInterrupted. Every finished point and task is kept{where}: run the same command again to "
+                   "resume where it stopped.", err=True)
+        raise typer.Exit(130) from None
+
+
+def headline(claim, quick: bool) -> str:
+    """A claim's verdict as a headline (says when every finding is undecided on this grid)."""
+    from ..reporting.report import headline as _headline
+
+    return _headline(claim, {"mode": "quick" if quick else "default"})
 
 
 @app.command("reproduce")
@@ -44,6 +61,7 @@ def reproduce_command(
     no_simulation: NoSim = False,
     formats: Formats = "csv,parquet",
     progress: Progress = True,
+    force: Force = False,
 ) -> None:
     """Reproduce the talk: the four figures (PNG + PDF), their tables and a computed report.md.
 
@@ -55,16 +73,14 @@ def reproduce_command(
     check_jobs(n_jobs)
     t0 = time.perf_counter()
     r = _call(reproduce, out=out, quick=quick, n_jobs=n_jobs, scheduler=scheduler, cache=not no_cache,
-              simulation=not no_simulation, formats=_formats(formats), progress=progress)
+              simulation=not no_simulation, formats=_formats(formats), progress=progress, force=force)
     typer.echo(f"Outputs in {out.resolve()}:")
     for name, o in r.outputs.items():
         typer.echo(f"  {name}: " + ", ".join(str(p.relative_to(out)) for p in o.files))
     typer.echo(f"  report: {r.report.relative_to(out)}   parameters: {r.parameters.relative_to(out)}"
                + ("" if no_cache else "   cache: cache/"))
     for c in r.claims:
-        extra = f" ({len(c.undecided)} of {len(c.findings)} sub-verdicts undecided in --quick)" if quick and \
-            c.undecided else ""
-        typer.echo(f"  claim {c.number} ({c.figure}): {c.verdict}{extra}")
+        typer.echo(f"  claim {c.number} ({c.figure}): {headline(c, quick)}")
     typer.echo(f"kdlab reproduce ({r.mode}) finished in {time.perf_counter() - t0:.1f} s.")
 
 
@@ -100,7 +116,7 @@ def figure_command(
               simulation=not no_simulation, formats=_formats(formats), progress=progress, force=force)
     typer.echo(f"{name}: " + ", ".join(str(p) for p in r.outputs[name].files) + f", {r.report}")
     for c in r.claims:
-        typer.echo(f"claim {c.number}: {c.verdict}")
+        typer.echo(f"claim {c.number}: {headline(c, quick)}")
         for f in c.findings:
             tail = f" (undecided {'in --quick' if quick else 'on this grid'}: {f.undecided})" if f.undecided else ""
             typer.echo(f"  - {f.name} [{f.verdict}]{tail}: {f.text}")

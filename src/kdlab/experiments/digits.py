@@ -360,7 +360,7 @@ def _figure(res: DigitsResult, png: Path, pdf: Path):
     from matplotlib.figure import Figure
 
     from ..io import atomic_write
-    from ..plotting import PALETTE, setup
+    from ..reporting.plotting import PALETTE, setup
 
     setup()
     cfg = res.config

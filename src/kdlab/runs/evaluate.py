@@ -3,47 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import time
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
+from .backends import BACKENDS, backend_settings, is_custom, load_custom
 from .grid import make_problem, point_stages
-from .store import write_point
+from .store import write_entry
 
 __all__ = ["BACKENDS", "evaluate_point", "backend_settings", "is_custom", "load_custom",
-           "run_chain", "iter_chain"]
-
-BACKENDS = ("theory", "simulate")
-
-
-def is_custom(backend) -> bool:
-    return isinstance(backend, str) and ":" in backend
-
-
-def load_custom(backend: str) -> Callable:
-    """The function named by ``"module:function"`` (``ValueError`` if it cannot be imported)."""
-    mod, _, name = backend.partition(":")
-    try:
-        fn = getattr(importlib.import_module(mod), name)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"cannot import the backend {backend!r}: {exc}") from exc
-    return fn
-
-
-def backend_settings(backend: str, n_features, seeds, n_test, theory_options, optimize_options) -> dict:
-    """The explicit settings of one backend (part of the cache key)."""
-    if backend == "simulate":
-        s = {"n_features": int(n_features), "seeds": [int(x) for x in seeds],
-             "n_test": None if n_test is None else int(n_test)}
-    elif backend == "theory" or is_custom(backend):
-        s = {"options": dict(theory_options or {})}
-    else:
-        raise ValueError(f"backend must be 'theory', 'simulate', 'both' or 'module:function', got {backend!r}")
-    if optimize_options:
-        s["optimize_options"] = dict(optimize_options)
-    return s
-
+           "run_chain", "iter_chain"]  # the first four re-exported from .backends
 
 def _clean(v):
     if hasattr(v, "item") and not isinstance(v, (str, bytes)):
@@ -99,6 +68,8 @@ def record_of(point: Mapping[str, Any], result, extra: Mapping[str, Any], elapse
 def batch_key(task: Mapping[str, Any]):
     """Simulation points that differ only in their students share their teacher fits: the key
     of that group (``None``: the point is evaluated alone)."""
+    if task.get("kind") == "call":
+        return None
     point = task["point"]
     if task["backend"] != "simulate" or point.get("optimize") is not None or point_stages(point) < 2:
         return None
@@ -164,6 +135,14 @@ def iter_chain(tasks: list[dict], store=None) -> Iterator[dict]:
             return
     prev = None
     for t in tasks:
+        if t.get("kind") == "call":
+            try:
+                rows = call_task(t)
+            except Exception as exc:  # noqa: BLE001 - reported to the caller
+                yield {"key": t["key"], "error": f"{type(exc).__name__}: {exc}"}
+                continue
+            yield _finished(store, t, rows)
+            continue
         try:
             rec, res = evaluate_point(t["point"], t["backend"], t["settings"], init=prev, key=t["key"])
         except Exception as exc:  # noqa: BLE001 - reported to the caller
@@ -174,15 +153,22 @@ def iter_chain(tasks: list[dict], store=None) -> Iterator[dict]:
         yield _finished(store, t, rec)
 
 
-def _finished(store, task: dict, rec: dict) -> dict:
-    """The output of a finished point, written to ``store`` at once if there is one (a worker
-    that cannot write it leaves it to the caller: ``stored`` False)."""
+def call_task(task: Mapping[str, Any]) -> list[dict]:
+    """The rows of a call task: ``fn(**args)`` with ``fn`` imported from its ``module:name``."""
+    rows = load_custom(task["fn"])(**task["args"])
+    return [dict(r) for r in rows]
+
+
+def _finished(store, task: dict, value) -> dict:
+    """The output of a finished task (a point's record, a call's rows), written to ``store`` at
+    once if there is one (a worker that cannot write it leaves it to the caller: ``stored``
+    False)."""
     stored = False
     if store is not None:
         with contextlib.suppress(OSError):  # OutputError is an OSError
-            write_point(store, task, rec)
+            write_entry(store, task, value)
             stored = True
-    return {"key": task["key"], "record": rec, "stored": stored}
+    return {"key": task["key"], "record": value, "stored": stored}
 
 
 def run_chain(tasks: list[dict], store=None, limit_threads: bool = True) -> list[dict]:
@@ -201,16 +187,17 @@ def dask_eval(task: dict, prev, store):
     init = prev.get("result") if isinstance(prev, dict) else None
     from threadpoolctl import threadpool_limits
 
+    if task.get("kind") == "call":
+        with threadpool_limits(1):
+            try:
+                rows = call_task(task)
+            except Exception as exc:  # noqa: BLE001
+                return {"key": task["key"], "error": f"{type(exc).__name__}: {exc}"}
+        return {**_finished(store, task, rows), "result": None}
     with threadpool_limits(1):
         try:
             rec, res = evaluate_point(task["point"], task["backend"], task["settings"], init=init,
                                       key=task["key"])
         except Exception as exc:  # noqa: BLE001
             return {"key": task["key"], "error": f"{type(exc).__name__}: {exc}"}
-    stored = False
-    if store is not None:
-        with contextlib.suppress(OSError):
-            write_point(store, task, rec)
-            stored = True
-    return {"key": task["key"], "record": rec, "stored": stored,
-            "result": res if task["backend"] != "simulate" else None}
+    return {**_finished(store, task, rec), "result": res if task["backend"] != "simulate" else None}

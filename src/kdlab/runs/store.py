@@ -48,9 +48,10 @@ import pandas as pd
 from ..errors import InputError, OutputError, StoreError
 from ..io import ensure_dir, read_regular_file, write_text
 
-__all__ = ["STORE_VERSION", "Task", "point_key", "code_fingerprint", "points_dir", "write_point",
-           "read_point", "load_store", "check_store", "claim", "release", "claim_is_live", "claim_holder",
-           "CLAIM_LEASE_S"]
+__all__ = ["STORE_VERSION", "Task", "CallTask", "point_key", "call_key", "call_fingerprint", "calls_dir",
+           "write_call", "read_call", "write_entry", "read_entry", "entry_path", "code_fingerprint", "points_dir",
+           "write_point", "read_point", "load_store", "check_store", "claim", "release", "claim_is_live",
+           "claim_holder", "CLAIM_LEASE_S"]
 
 #: Schema version of the point files (part of every key).
 STORE_VERSION = 4
@@ -122,7 +123,7 @@ def code_fingerprint(backend: str, optimize: bool = False) -> dict:
     if backend == "simulate":
         fp["simulate"] = {n: p.default for n, p in SIMULATION_OPTIONS.items() if n not in _SKIP_DEFAULTS}
     elif backend != "theory":
-        from .evaluate import load_custom
+        from .backends import load_custom
 
         try:
             fp[backend] = function_defaults(load_custom(backend))
@@ -162,7 +163,44 @@ class Task:
                 "fingerprint": self.fingerprint}
 
     def as_dict(self) -> dict:
-        return {**self.describe(), "key": self.key}
+        return {**self.describe(), "key": self.key, "kind": "point"}
+
+
+def call_fingerprint() -> dict:
+    """What, besides a call's function and arguments, decides its rows: the store version, the
+    package version and the declared default options of both backends (a study task tunes with
+    the theory and may simulate)."""
+    import kdlab
+
+    from ..params import SIMULATION_OPTIONS, THEORY_OPTIONS
+
+    return {"store": STORE_VERSION, "kdlab": str(getattr(kdlab, "__version__", "?")),
+            "theory": {n: p.default for n, p in THEORY_OPTIONS.items()},
+            "simulate": {n: p.default for n, p in SIMULATION_OPTIONS.items() if n not in _SKIP_DEFAULTS}}
+
+
+def call_key(fn: str, args: Mapping[str, Any], fingerprint: Optional[Mapping[str, Any]] = None) -> str:
+    """The same key rule as :func:`point_key` for a function call ``fn(**args)`` returning rows
+    (``fn``: ``"module:name"``; ``args``: JSON values)."""
+    if fingerprint is None:
+        fingerprint = call_fingerprint()
+    blob = _canon({"v": STORE_VERSION, "fn": fn, "args": dict(args), "fingerprint": dict(fingerprint)})
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class CallTask:
+    """One call ``fn(**args)`` (a module-level function returning a list of row dicts, e.g. a
+    study's tuned chain); ``key`` (:func:`call_key`) names it in the store."""
+
+    fn: str
+    args: dict
+    key: str
+    index: int = 0
+    fingerprint: Optional[dict] = None
+
+    def as_dict(self) -> dict:
+        return {"kind": "call", "fn": self.fn, "args": self.args, "key": self.key, "fingerprint": self.fingerprint}
 
 
 # ----------------------------------------------------------------------------- files
@@ -173,12 +211,13 @@ def points_dir(store) -> Path:
 
 
 def check_store(store) -> Path:
-    """Make sure ``store/points`` exists, is a real folder (a symbolic link planted there is
-    not followed), can be written and has free space (before anything is computed);
-    :class:`~kdlab.errors.StoreError` with a one-line message otherwise."""
+    """Make sure ``store/points`` and ``store/calls`` exist, are real folders (a symbolic link
+    planted there is not followed), can be written and have free space (before anything is
+    computed); :class:`~kdlab.errors.StoreError` with a one-line message otherwise."""
     try:
         ensure_dir(store)
         d = ensure_dir(points_dir(store), allow_symlink=False)
+        ensure_dir(calls_dir(store), allow_symlink=False)
     except OutputError as exc:
         raise StoreError(f"the store {store}: {exc}") from None
     return d
@@ -196,6 +235,81 @@ def write_point(store, task: Mapping[str, Any], record: Mapping[str, Any]) -> Pa
                "checksum": _checksum(record), "record": dict(record)}
     text = json.dumps(payload, default=json_default)  # NaN kept: the table reads back identical
     return write_text(points_dir(store) / f"{key}.json", text)
+
+
+def calls_dir(store) -> Path:
+    return Path(store) / "calls"
+
+
+#: Call files larger than this are not read (they are not ours).
+MAX_CALL_FILE_BYTES = 64 * 2**20
+
+
+def write_call(store, task: Mapping[str, Any], rows: list) -> Path:
+    """Atomically write the rows of one finished call (``task``: fn, args, fingerprint, key)."""
+    rows = json.loads(json.dumps([dict(r) for r in rows], default=json_default))
+    payload = {"version": STORE_VERSION, "key": task["key"], "fn": task["fn"], "args": task["args"],
+               "fingerprint": task.get("fingerprint"), "checksum": _checksum(rows), "rows": rows}
+    d = calls_dir(store)
+    ensure_dir(d, allow_symlink=False)
+    return write_text(d / f"{task['key']}.json", json.dumps(payload, default=json_default))
+
+
+def read_call(path, key: Optional[str] = None) -> tuple[Optional[list], str]:
+    """``(rows, "")`` if ``path`` is a valid call file (of ``key``, if given), else ``(None, reason)``:
+    the same rules as :func:`read_point` (a regular file, its name, stored key and recomputed key
+    agree, its rows match their checksum)."""
+    path = Path(path)
+    try:
+        payload = json.loads(read_regular_file(path, MAX_CALL_FILE_BYTES, what="call file").decode("utf-8"))
+    except InputError as exc:
+        reason = getattr(exc, "reason", str(exc))
+        return None, ("missing" if reason == "does not exist" else f"it {reason}")
+    except (UnicodeDecodeError, ValueError, RecursionError, MemoryError) as exc:
+        return None, f"not valid JSON ({str(exc)[:80]})"
+    if not isinstance(payload, dict) or any(k not in payload for k in ("version", "key", "fn", "args",
+                                                                        "fingerprint", "checksum", "rows")):
+        return None, "not a call record"
+    if payload["version"] != STORE_VERSION:
+        return None, f"store version {payload['version']!r}, expected {STORE_VERSION}"
+    stored = payload["key"]
+    if stored != path.stem or (key is not None and stored != key):
+        return None, "its key does not match its name or its call (a copied file?)"
+    if not (isinstance(payload["fn"], str) and isinstance(payload["args"], dict)
+            and isinstance(payload["fingerprint"], dict)):
+        return None, "fn, args or fingerprint of the wrong type"
+    try:
+        again = call_key(payload["fn"], payload["args"], payload["fingerprint"])
+    except (TypeError, ValueError):
+        again = None
+    rows = payload["rows"]
+    if again != stored:
+        return None, "its function or arguments do not give its key (an edited file?)"
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        return None, "its rows are not a list of objects"
+    if payload["checksum"] != _checksum(rows):
+        return None, "its rows do not match their checksum (an edited file?)"
+    import math
+
+    return [{k: (math.nan if v is None else v) for k, v in r.items()} for r in rows], ""
+
+
+def write_entry(store, task: Mapping[str, Any], value) -> Path:
+    """Write a finished point (``value``: its record) or call (``value``: its rows)."""
+    if task.get("kind") == "call":
+        return write_call(store, task, value)
+    return write_point(store, task, value)
+
+
+def read_entry(store, task) -> tuple:
+    """``(value, reason)`` of a task (a :class:`Task` or :class:`CallTask`) from ``store``."""
+    if isinstance(task, CallTask):
+        return read_call(calls_dir(store) / f"{task.key}.json", task.key)
+    return read_point(points_dir(store) / f"{task.key}.json", task.key)
+
+
+def entry_path(store, task) -> Path:
+    return (calls_dir(store) if isinstance(task, CallTask) else points_dir(store)) / f"{task.key}.json"
 
 
 def _validate(payload, path: Path, key: Optional[str]) -> tuple[Optional[dict], str]:

@@ -37,7 +37,6 @@ import json
 import math
 import os
 import tempfile
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,8 +48,9 @@ import pandas as pd
 from ..errors import OutputError, ResourceError, StoreError, SweepError
 from ..io import TABLE_FORMATS, ensure_dir, write_table
 from ..params import THEORY_OPTIONS, check_int, check_options
+from .cached import run_cached
 from .evaluate import BACKENDS, backend_settings, batch_key, evaluate_point, is_custom
-from .executor import execute, n_workers
+from .executor import n_workers
 from .grid import (
     MAX_POINTS,
     POINT_FIELDS,
@@ -62,17 +62,9 @@ from .grid import (
 )
 from .store import (
     Task,
-    check_store,
-    claim,
-    claim_holder,
     code_fingerprint,
     load_store,
     point_key,
-    points_dir,
-    read_point,
-    release,
-    warn_invalid,
-    write_point,
 )
 
 __all__ = [
@@ -100,30 +92,6 @@ def _warm_axes(points) -> list:
     """Candidate warm-start axes: ``alpha``, then every ridge ``stage<k>_lam`` (last stage first)."""
     lams = sorted({k for p in points for k in p if k.startswith("stage") and k.endswith("_lam")}, reverse=True)
     return ["alpha", *lams]
-#: How often a sweep looks whether a point claimed by another sweep has been finished.
-CLAIM_POLL_S = 0.2
-#: How often a sweep waiting for points claimed by another says so on stderr (seconds).
-CLAIM_MESSAGE_S = 5.0
-
-
-def _say_waiting(n: int, holders: Sequence[Mapping[str, Any]]) -> None:
-    """One line on stderr: what this sweep waits for, and when it takes over."""
-    import sys
-
-    from tqdm.auto import tqdm
-
-    from . import store as _store
-
-    who = "another sweep"
-    if holders:
-        h = max(holders, key=lambda h: h["age"])
-        who = (f"pid {h['pid']} on {h['host']}" if h.get("pid") is not None else "another sweep") \
-            + f" (claim refreshed {h['age']:.0f} s ago)"
-        others = len({(x.get("pid"), x.get("host")) for x in holders}) - 1
-        if others > 0:
-            who += f" and {others} other process(es)"
-    tqdm.write(f"kdlab: waiting for {n} point(s) claimed by {who}; a claim not refreshed for "
-               f"{_store.CLAIM_LEASE_S:g} s is taken over", file=sys.stderr)
 
 
 def _alpha_max(point: Mapping[str, Any]) -> float:
@@ -296,76 +264,23 @@ class Sweep:
             raise ValueError("errors must be 'raise', 'warn' or 'ignore'")
         if scheduler is None:
             n_workers(n_jobs)  # validates
-        records: dict[str, dict] = {}
-        if store is not None:
-            check_store(store)
-            d = points_dir(store)
-            for t in self.tasks:
-                if t.key in records:
-                    continue
-                path = d / f"{t.key}.json"
-                if not (path.exists() or path.is_symlink()):
-                    continue
-                rec, why = read_point(path, t.key)
-                if rec is None:
-                    warn_invalid(path, why)
-                else:
-                    records[t.key] = rec
-        todo, seen = [], set()
-        for t in self.tasks:
-            if t.key not in records and t.key not in seen:
-                seen.add(t.key)
-                todo.append(t)
-        if scheduler is None:
-            self.check_resources(todo, n_jobs)
-        state = _RunState(self, store, records)
-        bar = _progress_bar(len(self.tasks), len(self.tasks) - len(todo), progress, self)
-        state.bar = bar
-        try:
-            mine, others = todo, []
-            if store is not None:
-                mine, others = [], []
-                for t in todo:
-                    if claim(store, t.key):
-                        mine.append(t)
-                        state.claimed.append(t.key)
-                    else:
-                        others.append(t)
-            state.compute(mine, n_jobs, scheduler)
-            said = -math.inf
-            while others:  # points another live sweep is computing: wait for them, or take over
-                still, holders = [], []
-                for t in others:
-                    path = points_dir(store) / f"{t.key}.json"
-                    rec, _ = read_point(path, t.key)
-                    if rec is not None:
-                        state.accept({"key": t.key, "record": rec, "stored": True})
-                        continue
-                    holder = claim_holder(store, t.key)
-                    if holder is None and claim(store, t.key):
-                        state.claimed.append(t.key)
-                        state.compute([t], 1, None)
-                        continue
-                    still.append(t)
-                    holders.append(holder or claim_holder(store, t.key))
-                others = still
-                if others:
-                    if time.monotonic() - said >= CLAIM_MESSAGE_S:
-                        said = time.monotonic()
-                        _say_waiting(len(others), [h for h in holders if h])
-                    time.sleep(CLAIM_POLL_S)
-        finally:
-            bar.close()
-            if store is not None:
-                for k in state.claimed:
-                    release(store, k)
-        table = self._table(records)
-        if state.store_error:
-            warnings.warn(f"{state.store_error}; {state.unstored} computed point(s) are in the "
+
+        def before(todo):
+            if scheduler is None:
+                self.check_resources(todo, n_jobs)
+
+        b = self.backend
+        desc = f"sweep[{b}]" + (f" N={self.n_features} x {len(self.seeds)} seeds"
+                                if b in ("simulate", "both") else "")
+        out = run_cached(self.tasks, store=store, chains=self.chains, n_jobs=n_jobs, scheduler=scheduler,
+                         progress=progress, desc=desc, before_compute=before, unit="pt")
+        table = self._table(out.values)
+        if out.store_error:
+            warnings.warn(f"{out.store_error}; {out.unstored} computed point(s) are in the "
                           "returned table only", RuntimeWarning, stacklevel=2)
-        if state.failures:
+        if out.failures:
             by_key = {t.key: t for t in self.tasks}
-            fl = [(by_key[k].point, by_key[k].backend, msg) for k, msg in state.failures]
+            fl = [(by_key[k].point, by_key[k].backend, msg) for k, msg in out.failures]
             msg = (f"{len(fl)} of {len(self.tasks)} sweep points failed; first: "
                    f"{fl[0][1]} {fl[0][0]}: {fl[0][2]}")
             if errors == "raise":
@@ -383,67 +298,12 @@ class Sweep:
         return df
 
 
-class _RunState:
-    """What one run has so far: records, failures, claims, store errors."""
-
-    def __init__(self, sweep: Sweep, store, records: dict):
-        self.sweep, self.store, self.records = sweep, store, records
-        self.by_key = {t.key: t for t in sweep.tasks}
-        self.failures: list = []
-        self.claimed: list = []
-        self.store_error: Optional[str] = None
-        self.unstored = 0
-        self.bar = None
-
-    def accept(self, out: dict) -> None:
-        key = out["key"]
-        if "error" in out:
-            self.failures.append((key, out["error"]))
-        else:
-            rec = out["record"]
-            if self.store is not None and not out.get("stored"):
-                if self.store_error is None:
-                    try:
-                        write_point(self.store, self.by_key[key].as_dict(), rec)
-                    except OutputError as exc:
-                        self.store_error = f"cannot write to the store {self.store}: {exc}"
-                if self.store_error is not None:
-                    self.unstored += 1
-            self.records[key] = rec
-        if self.store is not None and key in self.claimed:
-            release(self.store, key)
-        if self.bar is not None:
-            self.bar.update(1)
-
-    def recover(self, task: Task) -> Optional[dict]:
-        if self.store is None:
-            return None
-        rec, _ = read_point(points_dir(self.store) / f"{task.key}.json", task.key)
-        return rec
-
-    def compute(self, tasks: Sequence[Task], n_jobs, scheduler) -> None:
-        if tasks:
-            execute(self.sweep.chains(tasks), self.accept, store=self.store, n_jobs=n_jobs,
-                    scheduler=scheduler, recover=self.recover)
-
-
 def _settings_default(o):
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, (range, tuple, set)):
         return list(o)
     raise ValueError(f"sweep settings must be JSON values (numbers, strings, lists), got {o!r}")
-
-
-def _progress_bar(total, done, enabled, sweep):
-    from tqdm.auto import tqdm
-
-    b = sweep.backend
-    desc = f"sweep[{b}]"
-    if b in ("simulate", "both"):
-        desc += f" N={sweep.n_features} x {len(sweep.seeds)} seeds"
-    return tqdm(total=total, initial=done, disable=not enabled, unit="pt", desc=desc, leave=False,
-                dynamic_ncols=True)
 
 
 def run_sweep(grid=None, *, store=None, n_jobs=None, scheduler=None, progress: bool = True,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 
-from ._core import Study, StudyContext, StudyOutput
+from ._core import Study, StudyOutput
 
 
 def _registry(*modules: str) -> dict:
@@ -32,4 +32,4 @@ STUDIES: dict[str, Study] = _registry(
 
 from ._run import run_mode, study, study_all, study_params  # noqa: E402
 
-__all__ = ["STUDIES", "Study", "StudyContext", "StudyOutput", "study", "study_all", "study_params", "run_mode"]
+__all__ = ["STUDIES", "Study", "StudyOutput", "study", "study_all", "study_params", "run_mode"]

@@ -1,6 +1,6 @@
-"""What every study is made of: the :class:`Study` record, how its computations run
-(:class:`StudyContext`: cached sweeps and cached tasks), the theory-vs-simulation check and
-the conventions of its tidy tables.
+"""What every study is made of: the :class:`Study` record and the conventions of its tidy
+tables (its computations run in a :class:`kdlab.runs.context.RunContext`: cached sweeps and
+cached calls; its report is built by :mod:`kdlab.reporting`).
 
 A study's tables have one row per (series, kind, coordinates): ``series`` (a display label,
 never parsed), ``kind`` (``"theory"`` line or ``"simulate"`` markers), the study's coordinate
@@ -13,26 +13,17 @@ values are then NaN).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-import numpy as np
 import pandas as pd
 
+from ..reporting.findings import Claim
+from ..runs.context import RunContext
 from ..runs.sweep import Sweep
-from ..talk._claims import Claim
-from ..talk._core import RunContext
 
-__all__ = ["Study", "StudyContext", "StudyOutput", "compare", "SIM_TOL_SE", "SIM_TOL_REL", "within_tolerance",
-           "optimum_row", "edge_rows", "simulate_at"]
-
-#: Theory vs simulation: a simulated mean agrees with the theory when
-#: ``|sim - theory| <= SIM_TOL_SE * stderr + SIM_TOL_REL * |theory|``.
-SIM_TOL_SE = 3.0
-SIM_TOL_REL = 0.01
-
+__all__ = ["Study", "StudyOutput", "optimum_row", "edge_rows", "simulate_at"]
 
 @dataclass(frozen=True)
 class Study:
@@ -40,10 +31,11 @@ class Study:
 
     ``name`` (the CLI name), ``title``, ``summary`` (one line, for ``kdlab study --list``),
     ``question`` (the question the report answers), ``params`` (default grid) and ``quick``
-    (overrides for ``--quick``), ``compute(params, ctx) -> {table name: DataFrame}``,
+    (overrides for ``--quick``), ``compute(params, ctx) -> {table name: DataFrame}`` (``ctx``: a
+    :class:`~kdlab.runs.context.RunContext`),
     ``figures(tables, params) -> {figure name: matplotlib Figure}``, ``findings(tables,
     params) -> Claim`` (verdicts with the numbers and rule behind each, see
-    :mod:`kdlab.talk._claims`), ``compare``: ``{table name: key columns}`` matching each
+    :mod:`kdlab.reporting.findings`), ``compare``: ``{table name: key columns}`` matching each
     simulated row to its theory row (the theory-vs-simulation check), ``observables``: the
     columns compared.
     """
@@ -54,7 +46,7 @@ class Study:
     question: str
     params: dict
     quick: dict
-    compute: Callable[[dict, "StudyContext"], dict]
+    compute: Callable[[dict, RunContext], dict]
     figures: Callable[[dict, dict], dict]
     findings: Callable[[dict, dict], Claim]
     compare: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -62,25 +54,9 @@ class Study:
 
 
 @dataclass
-class StudyContext(RunContext):
-    """How a study runs its computations: :class:`kdlab.talk.RunContext` (cache ``store``,
-    ``n_jobs``, Dask ``scheduler``, progress; ``run(sweep, label)`` for cached sweeps) plus
-    :meth:`map` for cached theory tasks."""
-
-    def map(self, fn: Callable, items: Sequence[Mapping[str, Any]], label: str = "") -> pd.DataFrame:
-        """``fn(**args)`` for every ``args`` of ``items`` (each returns a list of row dicts), cached
-        task by task (:func:`kdlab.studies._tasks.run_tasks`); all rows as one table."""
-        from ._tasks import run_tasks
-
-        rows = run_tasks(fn, items, self.store, n_jobs=self.n_jobs, scheduler=self.scheduler,
-                         progress=self.progress, label=label)
-        return pd.DataFrame([r for rs in rows for r in rs])
-
-
-@dataclass
 class StudyOutput:
     """What :func:`kdlab.study` wrote and computed: the folder, the files, the tables, the
-    parameters, the findings (:class:`~kdlab.talk._claims.Claim`), the report's path, the time."""
+    parameters, the findings (:class:`~kdlab.reporting.findings.Claim`), the report's path, the time."""
 
     name: str
     out: Path
@@ -146,58 +122,7 @@ def edge_rows(tables: Mapping[str, pd.DataFrame]) -> tuple[list[str], list[str]]
     return out
 
 
-# ----------------------------------------------------------------------------- theory vs simulation
-
-
-def within_tolerance(diff, stderr, theory) -> bool:
-    """``|diff| <= 3 stderr + 1% |theory|`` (:data:`SIM_TOL_SE`, :data:`SIM_TOL_REL`)."""
-    se = 0.0 if stderr is None or not np.isfinite(stderr) else float(stderr)
-    return bool(abs(diff) <= SIM_TOL_SE * se + SIM_TOL_REL * abs(theory))
-
-
-def _same(col: pd.Series, v) -> pd.Series:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return col.isna()
-    if isinstance(v, (int, float, np.number)) and not isinstance(v, bool):
-        return pd.Series(np.isclose(pd.to_numeric(col, errors="coerce"), float(v), rtol=1e-9, atol=1e-12),
-                         index=col.index)
-    return col == v
-
-
-def compare(tables: Mapping[str, pd.DataFrame], keys: Mapping[str, Sequence[str]],
-            observables: Sequence[str] = ("gen_error",)) -> pd.DataFrame:
-    """Each simulated row next to the theory row of its table with the same ``keys`` columns:
-    ``diff = sim - theory``, ``z = diff / stderr``, ``ok``: within 3 s.e. + 1% of the theory."""
-    out = []
-    for name, cols in keys.items():
-        t = tables.get(name)
-        if t is None or t.empty or "kind" not in t:
-            continue
-        th, sim = t[t["kind"] == "theory"], t[t["kind"] == "simulate"]
-        if "converged" in th:
-            th = th[th["converged"].fillna(False).astype(bool)]
-        for _, r in sim.iterrows():
-            m = th
-            for c in cols:
-                m = m[_same(m[c], r[c])]
-            if m.empty:
-                continue
-            m = m.iloc[0]
-            for obs in observables:
-                if obs not in r or pd.isna(r[obs]) or pd.isna(m.get(obs)):
-                    continue
-                se = r.get(f"{obs}_stderr")
-                diff = float(r[obs] - m[obs])
-                out.append({"table": name, "series": r["series"], **{c: r[c] for c in cols if c != "series"},
-                            "observable": obs, "theory": float(m[obs]), "simulation": float(r[obs]),
-                            "stderr": se, "diff": diff,
-                            "z": diff / max(se, 1e-9) if se is not None and np.isfinite(se) else math.nan,
-                            "ok": within_tolerance(diff, se, m[obs]),
-                            "n_features": r.get("n_features"), "n_seeds": r.get("n_seeds")})
-    return pd.DataFrame(out)
-
-
-def simulate_at(ctx: StudyContext, points: Sequence[Mapping[str, Any]], base: Mapping[str, Any], *,
+def simulate_at(ctx: RunContext, points: Sequence[Mapping[str, Any]], base: Mapping[str, Any], *,
                 n_features: int, seeds, label: str = "") -> list:
     """Simulate the sweep ``points`` (fields of :mod:`kdlab.runs.grid`, completed by ``base``)
     and return one record (a dict: the sweep's row) per point, in the order given (points that

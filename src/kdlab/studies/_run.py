@@ -1,5 +1,7 @@
 """The pipeline of ``kdlab study``: compute a study's tables (cached), draw its figures, write
-them with ``report.md`` and ``parameters.json`` into one folder (every file atomically)."""
+them with ``report.md`` and ``parameters.json`` into one folder, on the shared output pipeline
+(:mod:`kdlab.reporting`): the folder is owned by the study (``study:<name>`` in its manifest),
+every file is written atomically and recorded with its checksum."""
 
 from __future__ import annotations
 
@@ -10,10 +12,13 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from ..errors import OutputError, ParameterError
-from ..io import TABLE_FORMATS, atomic_write, dumps_json, write_json, write_table
-from ..talk._run import _check_args, _client, check_output, resolve_params
+from ..io import TABLE_FORMATS, dumps_json, ensure_dir, write_json, write_table
+from ..reporting.compare import compare_tables
+from ..reporting.output import OutputFolder, check_formats, dask_client, resolve_params
+from ..reporting.plotting import save_figure
+from ..runs.context import RunContext
 from . import STUDIES
-from ._core import Study, StudyContext, StudyOutput, compare
+from ._core import Study, StudyOutput
 
 __all__ = ["study_params", "study", "study_all", "run_mode"]
 
@@ -40,17 +45,6 @@ def run_mode(name: str, params: dict) -> str:
     return "custom"
 
 
-def _recorded(out: Path) -> Optional[dict]:
-    f = out / "parameters.json"
-    if not f.is_file():
-        return None
-    try:
-        d = json.loads(f.read_text())
-    except (OSError, ValueError):
-        return None
-    return d if isinstance(d, dict) else None
-
-
 def study(name: str, out, quick: bool = False, *, n_jobs: Optional[int] = None, scheduler=None,
           cache: bool = True, simulation: bool = True, formats: Sequence[str] = TABLE_FORMATS,
           progress: bool = True, force: bool = False, **overrides) -> StudyOutput:
@@ -65,21 +59,22 @@ def study(name: str, out, quick: bool = False, *, n_jobs: Optional[int] = None, 
     from ._report import write_report
 
     spec = _spec(name)
-    out = Path(out)
-    fm = _check_args(n_jobs, formats)
+    fm = check_formats(n_jobs, formats, TABLE_FORMATS)
     if not simulation and "simulate" in spec.params:
         overrides = {**overrides, "simulate": False}
     params = study_params(name, quick, **overrides)
-    rec = _recorded(out)
-    if rec is not None and not force and (rec.get("study") != name or rec.get("params") != params):
-        what = (f"the study {rec.get('study')!r}" if rec.get("study") != name
-                else f"{name} with other parameters ({run_mode(name, rec.get('params') or {})} run)")
-        raise OutputError(f"{out} holds {what}; use --force to replace it or choose another --out")
-    check_output(out, cache)
+    folder = OutputFolder(Path(out), f"study:{name}", force)
+    m = folder.manifest()
+    if m is not None and m.get("owner") == folder.owner and m.get("params") != params and not force:
+        raise OutputError(f"{out} holds {name} with other parameters ({run_mode(name, m.get('params') or {})} run); "
+                          "use --force to replace it or choose another --out")
+    folder.open()
+    out = folder.path
+    for d in [out / "tables"] + ([out / "cache"] if cache else []):
+        ensure_dir(d)
     t0 = time.perf_counter()
-    with _client(scheduler) as client:
-        ctx = StudyContext(store=out / "cache" if cache else None, n_jobs=n_jobs, scheduler=client,
-                           progress=progress)
+    with dask_client(scheduler) as client:
+        ctx = RunContext(store=out / "cache" if cache else None, n_jobs=n_jobs, scheduler=client, progress=progress)
         if progress:
             print(f"[study {name}]" + (" --quick" if quick else ""), file=sys.stderr, flush=True)
         tables = spec.compute(params, ctx)
@@ -90,52 +85,54 @@ def study(name: str, out, quick: bool = False, *, n_jobs: Optional[int] = None, 
         t.insert(1, "table", tname)
         tables[tname] = t
         files += write_table(t, out / "tables" / f"{name}-{tname}", fm)
-    cmp_ = compare(tables, spec.compare, spec.observables)
+    cmp_ = compare_tables(tables, spec.compare, spec.observables)
     if not cmp_.empty:
         files += write_table(cmp_, out / "tables" / f"{name}-theory-vs-simulation", fm)
-    import matplotlib.pyplot as plt
-
-    from ..plotting import label_log_axes
-
     figs = spec.figures(tables, params)
     for fname, fig in figs.items():
-        label_log_axes(fig)
-        try:
-            for ext in ("png", "pdf"):
-                files.append(atomic_write(out / f"{fname}.{ext}",
-                                          lambda tmp, ext=ext, fig=fig: fig.savefig(tmp, format=ext,
-                                                                                    bbox_inches="tight")))
-        finally:
-            plt.close(fig)
+        files += save_figure(fig, out, fname)
     elapsed = time.perf_counter() - t0
     mode = run_mode(name, params)
     claim = spec.findings(tables, params)
     defaults = study_params(name)
     for f in claim.findings:
         f.decide(params, defaults)
+    total = float(folder.data.get("elapsed_s_total", 0.0) or 0.0) + elapsed if folder.data.get("params") == params \
+        else elapsed
     meta = {"command": f"kdlab study {name}" + (" --quick" if quick else ""), "mode": mode,
             "version": __version__, "elapsed_s": elapsed}
     report = write_report(out / "report.md", spec, tables, params, claim, cmp_, list(figs), meta)
     files.append(report)
     files.append(write_json(out / "parameters.json", {"study": name, "mode": mode, "params": params}))
+    folder.record(files, params=params, mode=mode, elapsed_s_total=total)
     return StudyOutput(name, out, files, tables, params, claim, report, elapsed, mode, cmp_)
 
 
-def study_all(out, quick: bool = False, **kw) -> dict:
+def study_all(out, quick: bool = False, *, force: bool = False, **kw) -> dict:
     """Every study, each into ``out/<name>/`` (:func:`study`), and ``out/index.md`` listing
-    their verdicts; returns ``{name: StudyOutput}``."""
+    their verdicts; returns ``{name: StudyOutput}``. ``out`` itself is owned by ``studies``."""
     from ..io import write_text
-    from ..talk._claims import md_table
+    from ..reporting import report as sections
+    from ..reporting.findings import md_table
 
-    out = Path(out)
+    top = OutputFolder(Path(out), "studies", force).open()
+    out = top.path
     t0 = time.perf_counter()
-    res = {n: study(n, out / n, quick, **kw) for n in STUDIES}
-    rows = [[f"[`{n}`]({n}/report.md)", STUDIES[n].summary, f"**{r.claim.verdict}**", f"{r.elapsed_s:.0f} s"]
-            for n, r in res.items()]
+    res = {n: study(n, out / n, quick, force=force, **kw) for n in STUDIES}
+    meta = {"mode": "quick" if quick else "default"}
+    rows = [[f"[`{n}`]({n}/report.md)", STUDIES[n].summary, f"**{sections.headline(r.claim, meta)}**",
+             f"{r.elapsed_s:.0f} s", _total(out / n)] for n, r in res.items()]
     text = "\n".join(["# kdlab studies" + (" (--quick)" if quick else ""), "",
-                      f"All studies, in {time.perf_counter() - t0:.0f} s.", "",
-                      md_table(["study", "question", "overall verdict", "time"], rows), ""])
-    write_text(out / "index.md", text)
-    if not out.joinpath("index.md").is_file():  # pragma: no cover
-        raise OutputError(f"cannot write {out / 'index.md'}")
+                      f"All studies, in {time.perf_counter() - t0:.0f} s (this call; a study resumed from its cache "
+                      "takes less than its first run: the last column adds up every run of it).", "",
+                      md_table(["study", "question", "overall verdict", "this call", "all runs of its results"], rows),
+                      ""])
+    index = write_text(out / "index.md", text)
+    top.record([index], studies=list(STUDIES))
     return res
+
+
+def _total(folder: Path) -> str:
+    m = OutputFolder(folder, "").manifest() or {}
+    v = m.get("elapsed_s_total")
+    return f"{v:.0f} s" if isinstance(v, (int, float)) else "-"

@@ -30,10 +30,22 @@ import numpy as np
 import pandas as pd
 
 from ..problem import BayesOptimalTeacher, Fresh, GaussianMixture, LogisticTeacher, Problem, Shared, Student
+from ..reporting import plotting
+from ..reporting.findings import (
+    CONTRADICTED,
+    PARTLY,
+    SUPPORTED,
+    TOL,
+    Claim,
+    combine,
+    fmt,
+    fmt_g,
+    frac_verdict,
+    md_table,
+)
 from ..results import stage_column
-from ..talk import _plot
-from ..talk._claims import CONTRADICTED, PARTLY, SUPPORTED, TOL, Claim, combine, fmt, fmt_g, frac_verdict, md_table
-from ._core import Study, StudyContext, optimum_row, simulate_at
+from ..runs.context import RunContext
+from ._core import Study, optimum_row, simulate_at
 
 PARAMS = dict(rho=0.3, delta=1.0, eta=0.5, alphas=[0.5, 1.0, 2.0, 4.0, 8.0],
               lam_bounds=[1e-4, 1e2], temperature_bounds=[0.5, 100.0],
@@ -103,7 +115,7 @@ def variant_task(alpha, variant, data, rho, delta, eta, lam_bounds, temperature_
              "t2_scaling": st.t2_scaling, **optimum_row(o)}]
 
 
-def compute(p: dict, ctx: StudyContext) -> dict:
+def compute(p: dict, ctx: RunContext) -> dict:
     from .. import theory
 
     common = dict(rho=p["rho"], delta=p["delta"], eta=p["eta"], lam_bounds=p["lam_bounds"],
@@ -331,7 +343,8 @@ def findings(tables: dict, p: dict) -> Claim:
 
 #: One colour per variant, far apart: the T = T_max line (reddish purple) is drawn thin on top of
 #: the tuned-T one (blue), which it nearly covers; a green there blended into the blue.
-_COLORS = {"labels": _plot.BLACK, "soft": _plot.PALETTE[0], "hard": _plot.PALETTE[1], "large-T": _plot.PALETTE[3]}
+_COLORS = {"labels": plotting.BLACK, "soft": plotting.PALETTE[0], "hard": plotting.PALETTE[1],
+           "large-T": plotting.PALETTE[3]}
 _LS = {"shared": "-", "fresh": "--"}
 _MK = {"shared": "o", "fresh": "s"}
 #: Line widths: the large-T line is drawn thin on top of the tuned-T one (they nearly coincide).
@@ -339,7 +352,7 @@ _LW = {"labels": 2.0, "soft": 3.0, "large-T": 1.1}
 
 
 def figures(tables: dict, p: dict) -> dict:
-    plt = _plot.setup()
+    plt = plotting.setup()
     t = tables["errors"]
     T_max = float(p["temperature_bounds"][1])
     th, sim = _theory(t), t[t["kind"] == "simulate"]
@@ -358,15 +371,16 @@ def figures(tables: dict, p: dict) -> dict:
             def y(df):
                 return df.assign(_y=df["gen_error"] - (df["floor"] if ex else 0.0),
                                  _y_stderr=df.get("gen_error_stderr"))
-            _plot.theory_line(ax, y(sel(th, v, d)), "_y", col, lab, ls=ls, lw=lw, zorder=3 if v == "large-T" else 2)
+            plotting.theory_line(ax, y(sel(th, v, d)), "_y", col, lab, ls=ls, lw=lw, zorder=3 if v == "large-T" else 2)
             s = sel(sim, v, d)
             if not s.empty:
-                _plot.sim_points(ax, y(s), "_y", col, marker=mk, jitter=_plot.jit(i, n, 0.08))
+                plotting.sim_points(ax, y(s), "_y", col, marker=mk, jitter=plotting.jit(i, n, 0.08))
     for d, ls in (("shared", ":"), ("fresh", "-.")):
         f = th[(th["variant"] == "floor") & (th["data"] == d)]
         f = f.assign(_y=f["gen_error"])
-        _plot.theory_line(ax0, f, "_y", _plot.GREY, FLOORS[d], ls=ls, lw=2.2)
-        _plot.theory_line(ax2, f.assign(_y=f["gen_error"] - f["floor"]), "_y", _plot.GREY, FLOORS[d], ls=ls, lw=2.2)
+        plotting.theory_line(ax0, f, "_y", plotting.GREY, FLOORS[d], ls=ls, lw=2.2)
+        plotting.theory_line(ax2, f.assign(_y=f["gen_error"] - f["floor"]), "_y", plotting.GREY, FLOORS[d], ls=ls,
+                             lw=2.2)
     cf = closed_fractions(t)
     for v, d in _variants(t):
         g = cf[(cf["variant"] == v) & (cf["data"] == d)].sort_values("alpha")
@@ -381,13 +395,13 @@ def figures(tables: dict, p: dict) -> dict:
         ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("$\\alpha = M / N$ (training samples per dimension)")
-    ax1.axhline(0, color=_plot.GREY, lw=1, ls=":")
-    ax1.axhline(100, color=_plot.GREY, lw=1, ls=":")
+    ax1.axhline(0, color=plotting.GREY, lw=1, ls=":")
+    ax1.axhline(100, color=plotting.GREY, lw=1, ls=":")
     ax0.set_ylabel("generalization error $\\varepsilon_g$")
     ax1.set_ylabel("gap closed (%) = 100 ($\\varepsilon_{labels} - \\varepsilon_{KD}$) / "
                    "($\\varepsilon_{labels} - \\varepsilon^*(\\alpha)$)")
     ax2.set_ylabel("excess error $\\varepsilon_g - \\varepsilon^*(\\alpha)$")
-    ax2.axhline(0, color=_plot.GREY, lw=1, ls=":")
+    ax2.axhline(0, color=plotting.GREY, lw=1, ls=":")
     ax0.set_title("(a) errors and the sparse Bayes floors")
     ax1.set_title("(b) fraction of the gap closed (theory)")
     ax2.set_title("(c) distance to the floor $\\varepsilon^*(\\alpha)$")
@@ -401,7 +415,7 @@ def figures(tables: dict, p: dict) -> dict:
     fig.suptitle(f"KD from the Bayes-optimal teacher: sparse student ($\\eta$ = {p['eta']:g}) on the teacher's "
                  f"training set (solid) or a fresh one of the same size (dashed); $\\rho$ = {p['rho']:g}, "
                  f"$\\Delta$ = {p['delta']:g}; every tuned parameter minimizes the theory error", fontsize=10.5)
-    _plot.footer(fig, {**p, "seeds": list(range(p["seeds"])) if isinstance(p["seeds"], int) else p["seeds"]},
+    plotting.footer(fig, {**p, "seeds": list(range(p["seeds"])) if isinstance(p["seeds"], int) else p["seeds"]},
                  "Markers (circles: shared set, squares: fresh set, diamonds: labels only) are offset slightly in "
                  "alpha. eps*(alpha): Bayes-optimal error of a student on eta N coordinates with alpha N samples; a "
                  "fresh-set student has 2 alpha N samples in all, floor eps*(2 alpha).")

@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 
 from ..problem import GaussianMixture, LogisticTeacher, Problem, Student
-from ..talk import _plot
-from ..talk._claims import TOL, Claim, combine, fmt, fmt_g, frac_verdict, md_table
-from ._core import Study, StudyContext, optimum_row, simulate_at
+from ..reporting import plotting
+from ..reporting.findings import TOL, Claim, combine, fmt, fmt_g, frac_verdict, md_table
+from ..runs.context import RunContext
+from ._core import Study, optimum_row, simulate_at
 
 PARAMS = dict(rho=0.3, delta=1.0, eta=0.5, teacher_lam=0.1,
               alphas=[1.0, 2.0, 4.0], noises=[0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4],
@@ -75,7 +76,7 @@ def point_task(alpha, label_noise, rho, delta, eta, teacher_lam, lam_bounds, tem
     return rows
 
 
-def compute(p: dict, ctx: StudyContext) -> dict:
+def compute(p: dict, ctx: RunContext) -> dict:
     items = [dict(alpha=a, label_noise=th, rho=p["rho"], delta=p["delta"], eta=p["eta"],
                   teacher_lam=p["teacher_lam"], lam_bounds=p["lam_bounds"],
                   temperature_bounds=p["temperature_bounds"])
@@ -232,49 +233,49 @@ def findings(t: dict, p: dict) -> Claim:
 
 
 def figures(t: dict, p: dict) -> dict:
-    plt = _plot.setup()
+    plt = plotting.setup()
     t = t["errors"]
     alphas_ = sorted(set(t.loc[t["kind"] == "theory", "alpha"]))
     # (c) and (d) are two panels, not twin axes of one: each axis shows one quantity
     fig, axes = plt.subplots(2, 2, figsize=(12.5, 9.4))
     ax0, ax1, ax2, ax3 = axes.flat
     a0 = p["alpha_sim"][0] if p["alpha_sim"] and p["alpha_sim"][0] in alphas_ else alphas_[len(alphas_) // 2]
-    styles = [("teacher", "optimal", _plot.GREY, ":", "teacher (optimal lam_t)"),
-              ("labels", None, _plot.BLACK, "--", "labels only ($\\chi$ = 0), optimal $\\lambda$"),
-              ("soft", "optimal", _plot.PALETTE[0], "-", "soft KD, optimal ($\\lambda, \\chi, T$)"),
-              ("hard", "optimal", _plot.PALETTE[1], "-", "hard KD (T = 0), optimal ($\\lambda, \\chi$)"),
-              ("soft", "fixed", _plot.PALETTE[2], "-.", f"soft KD, teacher lam_t = {p['teacher_lam']:g}")]
+    styles = [("teacher", "optimal", plotting.GREY, ":", "teacher (optimal lam_t)"),
+              ("labels", None, plotting.BLACK, "--", "labels only ($\\chi$ = 0), optimal $\\lambda$"),
+              ("soft", "optimal", plotting.PALETTE[0], "-", "soft KD, optimal ($\\lambda, \\chi, T$)"),
+              ("hard", "optimal", plotting.PALETTE[1], "-", "hard KD (T = 0), optimal ($\\lambda, \\chi$)"),
+              ("soft", "fixed", plotting.PALETTE[2], "-.", f"soft KD, teacher lam_t = {p['teacher_lam']:g}")]
     for i, (st, ridge, col, ls, lab) in enumerate(styles):
         def sel(kind):
             d = t[(t["kind"] == kind) & np.isclose(t["alpha"], a0) & (t["student"] == st)]
             return d if ridge is None else d[d["teacher_ridge"] == ridge]
-        _plot.theory_line(ax0, sel("theory").rename(columns={"converged": "status_converged"}), "gen_error", col,
+        plotting.theory_line(ax0, sel("theory").rename(columns={"converged": "status_converged"}), "gen_error", col,
                           lab, ls=ls, x="label_noise")
         s = sel("simulate")
         if not s.empty:
             s = s.assign(label_noise=s["label_noise"] + 0.004 * (i - 2))
-            _plot.sim_points(ax0, s, "gen_error", col, x="label_noise")
+            plotting.sim_points(ax0, s, "gen_error", col, x="label_noise")
     ax0.set_xlabel("label noise $\\theta$ (fraction of flipped training labels)")
     ax0.set_ylabel("generalization error $\\varepsilon_g$")
     ax0.set_title(f"(a) errors at $\\alpha$ = {a0:g}")
-    _plot.legend(ax0, loc="upper left")
+    plotting.legend(ax0, loc="upper left")
     for i, a in enumerate(alphas_):
         lab = _curve(t, a, "labels")
         best, _, _ = _best_kd(t, a, "optimal")
         idx = best.index.intersection(lab.index)
-        ax1.plot(idx, (lab[idx] - best[idx]), color=_plot.PALETTE[i % len(_plot.PALETTE)], marker=".",
+        ax1.plot(idx, (lab[idx] - best[idx]), color=plotting.PALETTE[i % len(plotting.PALETTE)], marker=".",
                  label=f"$\\alpha$ = {a:g}")
         chi = _curve(t, a, "soft", "optimal", "chi")
         T = _curve(t, a, "soft", "optimal", "temperature")
         T = T[chi.reindex(T.index).fillna(0) > 0.01]
-        col = _plot.PALETTE[i % len(_plot.PALETTE)]
+        col = plotting.PALETTE[i % len(plotting.PALETTE)]
         ax2.plot(chi.index, chi.values, color=col, marker="o", label=f"$\\alpha$ = {a:g}")
         ax3.plot(T.index, T.values, color=col, marker="s", label=f"$\\alpha$ = {a:g}")
-    ax1.axhline(0, color=_plot.GREY, lw=1, ls=":")
+    ax1.axhline(0, color=plotting.GREY, lw=1, ls=":")
     ax1.set_xlabel("label noise $\\theta$")
     ax1.set_ylabel("$\\varepsilon_g$(labels only) $-$ $\\varepsilon_g$(best KD)")
     ax1.set_title("(b) benefit of distillation (theory, optimal teacher)")
-    _plot.legend(ax1, loc="upper left")
+    plotting.legend(ax1, loc="upper left")
     for ax in (ax2, ax3):
         ax.set_xlabel("label noise $\\theta$")
     ax2.set_ylabel("optimal weight on the teacher $\\chi^*$")
@@ -286,12 +287,12 @@ def figures(t: dict, p: dict) -> dict:
     ax3.set_title("(d) tuned soft KD student: optimal temperature $T^*$\n"
                   "(drawn where $\\chi^*$ > 0.01; the axis spans the search interval)")
     ax3.set_xlim(ax2.get_xlim())  # the same noise axis as (c)
-    _plot.legend(ax2, loc="upper left")
-    _plot.legend(ax3, loc="upper left")
+    plotting.legend(ax2, loc="upper left")
+    plotting.legend(ax3, loc="upper left")
     fig.suptitle(f"Label noise: sparse KD student ($\\eta$ = {p['eta']:g}) of a logistic teacher "
                  f"($\\rho$ = {p['rho']:g}, $\\Delta$ = {p['delta']:g}); tuned parameters minimize the theory error",
                  fontsize=10.5)
-    _plot.footer(fig, {**p, "seeds": list(range(p["seeds"])) if isinstance(p["seeds"], int) else p["seeds"]},
+    plotting.footer(fig, {**p, "seeds": list(range(p["seeds"])) if isinstance(p["seeds"], int) else p["seeds"]},
                  "Markers are offset slightly in theta for readability.")
     fig.tight_layout(rect=(0, 0.04, 1, 0.96))
     return {"label-noise": fig}

@@ -24,10 +24,11 @@ import numpy as np
 import pandas as pd
 
 from ..problem import Fresh, GaussianMixture, LogisticTeacher, Problem, Shared, Student
+from ..reporting import plotting
+from ..reporting.findings import PARTLY, TOL, Claim, combine, fmt, fmt_g, frac_verdict, md_table
 from ..results import stage_column
-from ..talk import _plot
-from ..talk._claims import PARTLY, TOL, Claim, combine, fmt, fmt_g, frac_verdict, md_table
-from ._core import Study, StudyContext, optimum_row, simulate_at
+from ..runs.context import RunContext
+from ._core import Study, optimum_row, simulate_at
 
 PARAMS = dict(rho=0.3, delta=1.0, alphas=[0.5, 1.0, 4.0], noises=[0.0, 0.1, 0.3],
               rounds=[0, 1, 2, 3, 4, 5], shared_soft_rounds=[0, 1, 2], shared_hard_rounds=[0, 1],
@@ -165,7 +166,7 @@ def _sweeps(p, data, n):
     return [int(p["sweeps"])] * 2 + [int(p["shared_late_sweeps"])] * (n - 1)
 
 
-def compute(p: dict, ctx: StudyContext) -> dict:
+def compute(p: dict, ctx: RunContext) -> dict:
     items = [dict(alpha=a, label_noise=th, data=d, labels=lab, n_rounds=_n_rounds(p, d, lab), rho=p["rho"],
                   delta=p["delta"], lam_bounds=p["lam_bounds"], student_lam_bounds=p["student_lam_bounds"],
                   temperature_bounds=p["temperature_bounds"], sweeps=_sweeps(p, d, _n_rounds(p, d, lab)))
@@ -358,7 +359,7 @@ def findings(tables: dict, p: dict) -> Claim:
 
 # ----------------------------------------------------------------------------- figures
 
-_LAB_STYLE = {"soft": (_plot.PALETTE[0], "-", "o"), "hard": (_plot.PALETTE[1], "--", "s")}
+_LAB_STYLE = {"soft": (plotting.PALETTE[0], "-", "o"), "hard": (plotting.PALETTE[1], "--", "s")}
 
 
 def _rounds_figure(plt, t, p):
@@ -378,7 +379,7 @@ def _rounds_figure(plt, t, p):
                            & (t["labels"] == lab))
                     th_rows = t[sel & (t["kind"] == "theory")].rename(columns={"converged": "status_converged"})
                     suffix = f", $\\alpha$ = {a:g}" if len(a_sims) > 1 else ""
-                    _plot.theory_line(ax, th_rows, "gen_error", col, f"theory, {lab} labels{suffix}",
+                    plotting.theory_line(ax, th_rows, "gen_error", col, f"theory, {lab} labels{suffix}",
                                       ls=ls_alpha[ia] if len(a_sims) > 1 else _LAB_STYLE[lab][1], x="round")
                     if not th_rows.empty:
                         ax.plot(th_rows["round"], th_rows["gen_error"], ".", color=col, ms=5)
@@ -387,7 +388,7 @@ def _rounds_figure(plt, t, p):
                     ex = (s["extrapolated"] if "extrapolated" in s else pd.Series(False, index=s.index)).astype(bool)
                     tuned = s[~ex].assign(round=lambda x: x["round"] + off)
                     extra = s[ex].assign(round=lambda x: x["round"] + off)
-                    _plot.sim_points(ax, tuned, "gen_error", col, marker=mk, x="round",
+                    plotting.sim_points(ax, tuned, "gen_error", col, marker=mk, x="round",
                                      label=f"simulation, {lab} labels{suffix}")
                     if not extra.empty:
                         ax.errorbar(extra["round"], extra["gen_error"], yerr=extra["gen_error_stderr"], fmt=mk,
@@ -396,7 +397,7 @@ def _rounds_figure(plt, t, p):
                 e0 = t[(t["kind"] == "theory") & np.isclose(t["alpha"], a) & np.isclose(t["label_noise"], th)
                        & (t["round"] == 0)]["gen_error"]
                 if len(e0):
-                    ax.axhline(float(e0.iloc[0]), color=_plot.GREY, lw=1, ls=":",
+                    ax.axhline(float(e0.iloc[0]), color=plotting.GREY, lw=1, ls=":",
                                label="round 0: optimally regularized logistic model")
             ax.set_xticks(range(R + 1))
             ax.set_xlabel("round r")
@@ -414,7 +415,7 @@ def _rounds_figure(plt, t, p):
     fig.suptitle("Self-distillation: error vs round r (r = 0: logistic model on the labels, optimal ridge; r >= 1: "
                  "a student distilling round r-1,\ntuned greedily; every model on all the features, $\\eta$ = 1; "
                  f"$\\rho$ = {p['rho']:g}, $\\Delta$ = {p['delta']:g})", fontsize=10.5)
-    _plot.footer(fig, {**p, "seeds": list(range(p["seeds"])) if isinstance(p["seeds"], int) else p["seeds"]},
+    plotting.footer(fig, {**p, "seeds": list(range(p["seeds"])) if isinstance(p["seeds"], int) else p["seeds"]},
                  f"Theory on one shared set: rounds 0-{max(p['shared_soft_rounds'])} (soft), "
                  f"0-{max(p['shared_hard_rounds'])} "
                  "(hard); later shared rounds are simulated only, at the last tuned round's (lam, chi, T) repeated "
@@ -468,7 +469,7 @@ def _map_figure(plt, t, p):
 
 
 def figures(tables: dict, p: dict) -> dict:
-    plt = _plot.setup()
+    plt = plotting.setup()
     t = tables["rounds"]
     if _theory(t).empty:
         return {}

@@ -20,9 +20,10 @@ import numpy as np
 import pandas as pd
 
 from ..problem import Fresh, GaussianMixture, LogisticTeacher, Problem, Shared, Student
-from ..talk import _plot
-from ..talk._claims import CONTRADICTED, SUPPORTED, TOL, Claim, combine, fmt, fmt_g, frac_verdict, md_table
-from ._core import Study, StudyContext, optimum_row, simulate_at
+from ..reporting import plotting
+from ..reporting.findings import CONTRADICTED, SUPPORTED, TOL, Claim, combine, fmt, fmt_g, frac_verdict, md_table
+from ..runs.context import RunContext
+from ._core import Study, optimum_row, simulate_at
 
 PARAMS = dict(rho=0.3, delta=1.0, label_noise=0.0,
               alphas=[0.5, 1.0, 2.0, 4.0, 8.0], teacher_etas=[0.1, 0.2, 0.3, 0.5, 0.7, 1.0],
@@ -94,7 +95,7 @@ def student_task(alpha, teacher_eta, teacher_lam, data_kind, ceiling_lam, ceilin
     return rows
 
 
-def compute(p: dict, ctx: StudyContext) -> dict:
+def compute(p: dict, ctx: RunContext) -> dict:
     common = dict(rho=p["rho"], delta=p["delta"], label_noise=p["label_noise"])
     etas = sorted(set(p["teacher_etas"]) | {1.0})
     lone = ctx.map(lone_task, [dict(alpha=a, eta=e, lam_bounds=p["lam_bounds"], n_scan=p["n_scan"], **common)
@@ -131,19 +132,19 @@ def compute(p: dict, ctx: StudyContext) -> dict:
     return {"errors": pd.concat(out, ignore_index=True, sort=False)}
 
 
-def _simulate(th: pd.DataFrame, p: dict, ctx: StudyContext) -> pd.DataFrame:
+def _simulate(th: pd.DataFrame, p: dict, ctx: RunContext) -> pd.DataFrame:
     base = {"rho": p["rho"], "delta": p["delta"], "label_noise": p["label_noise"], "teacher": "logistic"}
     ok = th["converged"].fillna(False).astype(bool) & th["alpha"].isin(p["alpha_sim"])
     pts, meta, who = [], [], []
     for _, r in th[ok].iterrows():
         if r["student"] == "ceiling":  # the labels-only classifier on all the features: a lone teacher
             pts.append({"alpha": r["alpha"], "teacher_eta": 1.0, "teacher_lam": r["lam"], "student": False})
-            who.append("teacher")
+            who.append("stage0")
         elif r["student"] in ("pure", "best"):
             pts.append({"alpha": r["alpha"], "teacher_eta": r["teacher_eta"], "teacher_lam": r["teacher_lam"],
                         "eta": 1.0, "lam": r["lam"], "chi": r["chi"], "temperature": r["temperature"],
                         "data_alpha": None if r["data"] == "shared" else r["alpha"]})
-            who.append("student")
+            who.append("stage1")
         else:
             continue
         meta.append(r)
@@ -390,7 +391,7 @@ def _mesh(ax, s: pd.Series, cmap, norm, cells=None):
 def figures(tables: dict, p: dict) -> dict:
     from matplotlib.colors import Normalize
 
-    plt = _plot.setup()
+    plt = plotting.setup()
     t = tables["errors"]
     figs = {}
     # -- phase diagram: gain of the pure student; optimal chi of the best student
@@ -423,7 +424,7 @@ def figures(tables: dict, p: dict) -> dict:
     fig.suptitle(f"Weak-to-strong: strong student ($\\eta$ = 1) of a weak logistic teacher on a fraction $\\eta_t$ "
                  f"of the features ($\\rho$ = {p['rho']:g}, $\\Delta$ = {p['delta']:g}); theory, tuned parameters",
                  fontsize=10.5)
-    _plot.footer(fig, {**p, "simulate": False},
+    plotting.footer(fig, {**p, "simulate": False},
                  "PGR = [eps(teacher) - eps(student)] / [eps(teacher) - eps(ceiling)], ceiling = labels only "
                  "(chi = 0) on all features; shared: the teacher's training set; fresh: a new set of the same size.")
     fig.tight_layout(rect=(0, 0.04, 1, 0.95))
@@ -436,37 +437,37 @@ def figures(tables: dict, p: dict) -> dict:
         return figs
     a0 = next((a for a in p["alpha_sim"] if any(np.isclose(a, alphas_))), alphas_[len(alphas_) // 2])
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(13, 5.0))
-    styles = [("teacher", "", _plot.GREY, ":", "o", TEACHER_SERIES),
-              ("pure", "shared", _plot.PALETTE[0], "-", "s", "pure W2S ($\\chi$ = 1), shared data"),
-              ("pure", "fresh", _plot.PALETTE[0], "--", "D", "pure W2S ($\\chi$ = 1), fresh data"),
-              ("best", "shared", _plot.PALETTE[1], "-", "^", "best student (lam, $\\chi$, T), shared data"),
-              ("best", "fresh", _plot.PALETTE[1], "--", "v", "best student (lam, $\\chi$, T), fresh data")]
+    styles = [("teacher", "", plotting.GREY, ":", "o", TEACHER_SERIES),
+              ("pure", "shared", plotting.PALETTE[0], "-", "s", "pure W2S ($\\chi$ = 1), shared data"),
+              ("pure", "fresh", plotting.PALETTE[0], "--", "D", "pure W2S ($\\chi$ = 1), fresh data"),
+              ("best", "shared", plotting.PALETTE[1], "-", "^", "best student (lam, $\\chi$, T), shared data"),
+              ("best", "fresh", plotting.PALETTE[1], "--", "v", "best student (lam, $\\chi$, T), fresh data")]
     for i, (st, dk, col, ls, mk, lab) in enumerate(styles):
         def sel(kind, st=st, dk=dk):
             d = t[(t["kind"] == kind) & np.isclose(t["alpha"], a0) & (t["student"] == st)]
             return d[d["data"] == dk] if dk else d
-        _plot.theory_line(ax0, sel("theory").rename(columns={"converged": "status_converged"}), "gen_error", col,
+        plotting.theory_line(ax0, sel("theory").rename(columns={"converged": "status_converged"}), "gen_error", col,
                           lab, ls=ls, x="teacher_eta")
         s = sel("simulate")
         if not s.empty:
-            _plot.sim_points(ax0, s.assign(teacher_eta=s["teacher_eta"] + 0.006 * (i - 2)), "gen_error", col,
+            plotting.sim_points(ax0, s.assign(teacher_eta=s["teacher_eta"] + 0.006 * (i - 2)), "gen_error", col,
                              marker=mk, x="teacher_eta")
     ce = _ceiling(t)
     if a0 in ce.index:
-        ax0.axhline(ce[a0], color=_plot.BLACK, ls="-.", lw=1.2, label=CEILING_SERIES)
+        ax0.axhline(ce[a0], color=plotting.BLACK, ls="-.", lw=1.2, label=CEILING_SERIES)
         cs = t[(t["kind"] == "simulate") & (t["student"] == "ceiling") & np.isclose(t["alpha"], a0)]
         if not cs.empty:
             etas = sorted(set(th["teacher_eta"].dropna()))
-            _plot.sim_points(ax0, cs.assign(teacher_eta=etas[-1] + 0.02), "gen_error", _plot.BLACK, marker="*",
+            plotting.sim_points(ax0, cs.assign(teacher_eta=etas[-1] + 0.02), "gen_error", plotting.BLACK, marker="*",
                              x="teacher_eta")
     ax0.set_xlabel("teacher's fraction of features $\\eta_t$ (student: $\\eta$ = 1)")
     ax0.set_ylabel("generalization error $\\varepsilon_g$")
     ax0.set_title(f"(a) errors at $\\alpha$ = {a0:g}")
     lo, hi = ax0.get_ylim()
     ax0.set_ylim(lo, hi + 0.5 * (hi - lo))  # room for the legend
-    _plot.legend(ax0, loc="upper right")
+    plotting.legend(ax0, loc="upper right")
     for i, a in enumerate(alphas_):
-        col = _plot.PALETTE[i % len(_plot.PALETTE)]
+        col = plotting.PALETTE[i % len(plotting.PALETTE)]
         for dk, ls, mk in (("fresh", "-", "o"), ("shared", ":", "s")):
             gg = gains(t, dk)
             gg = gg[[np.isclose(aa, a) for aa, _ in gg.index]]
@@ -475,15 +476,15 @@ def figures(tables: dict, p: dict) -> dict:
             x = [e for _, e in gg.index]
             ax1.plot(x, gg["pgr"].to_numpy(), color=col, ls=ls, marker=mk, ms=4,
                      label=f"$\\alpha$ = {a:g}, {DATA_LABEL[dk]}")
-    ax1.axhline(0, color=_plot.GREY, lw=1, ls=":")
+    ax1.axhline(0, color=plotting.GREY, lw=1, ls=":")
     ax1.set_xlabel("teacher's fraction of features $\\eta_t$")
     ax1.set_ylabel("PGR of the pure student")
     ax1.set_title("(b) performance gap recovered (theory)\nPGR = [eps(teacher) - eps(pure)] / [eps(teacher) - "
                   "eps(ceiling)]", fontsize=9.5)
-    _plot.legend(ax1, loc="best", ncol=2)
+    plotting.legend(ax1, loc="best", ncol=2)
     fig.suptitle(f"Weak-to-strong: weak teacher ($\\eta_t$) vs strong students ($\\eta$ = 1), $\\rho$ = {p['rho']:g}, "
                  f"$\\Delta$ = {p['delta']:g}; tuned parameters minimize the theory error", fontsize=10.5)
-    _plot.footer(fig, {**p, "seeds": list(range(p["seeds"])) if isinstance(p["seeds"], int) else p["seeds"]},
+    plotting.footer(fig, {**p, "seeds": list(range(p["seeds"])) if isinstance(p["seeds"], int) else p["seeds"]},
                  "Markers are offset slightly in eta_t for readability; the ceiling's marker (star) sits right of the "
                  "last eta_t. The PGR is undefined at eta_t = 1 (no gap).")
     fig.tight_layout(rect=(0, 0.06, 1, 0.93))

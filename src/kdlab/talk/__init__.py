@@ -26,7 +26,7 @@ FIGURES: dict[str, Figure] = _registry(
     "double_descent",   # claim 4: interpolation peak at small lam vs chi, T
 )
 
-from ._run import ReproduceResult, compute_figure, figure, figure_params, make_figure, plot_figure, reproduce  # noqa: E402
+from ._run import ReproduceResult, compute_figure, figure, figure_params, make_figure, plot_figure, reproduce  # noqa: E402,I001
 
 __all__ = ["FIGURES", "Figure", "FigureOutput", "RunContext", "ReproduceResult", "reproduce", "figure",
            "make_figure", "figure_params", "compute_figure", "plot_figure"]

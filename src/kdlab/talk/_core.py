@@ -19,15 +19,13 @@ matches it) and ``kind`` (``"theory"`` line or ``"simulate"`` markers).
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 import numpy as np
 import pandas as pd
 
-from ..runs.sweep import Sweep
+from ..runs.context import RunContext
 
 __all__ = ["Figure", "FigureOutput", "RunContext", "SERIES_COLUMNS", "tag", "concat", "select", "curve",
            "series_of", "key", "alphas", "with_union", "sim_settings", "bayes_error"]
@@ -59,21 +57,6 @@ class Figure:
     claim: Callable[[pd.DataFrame, dict], Any]
     observables: tuple = (("stage1_gen_error", False),)
     main: str = "stage1_gen_error"
-
-
-@dataclass
-class RunContext:
-    """How to run the sweeps: cache ``store`` (None: no cache), ``n_jobs``, Dask ``scheduler``."""
-
-    store: Optional[Path] = None
-    n_jobs: Optional[int] = None
-    scheduler: Any = None
-    progress: bool = True
-
-    def run(self, sweep: Sweep, label: str = "") -> pd.DataFrame:
-        if self.progress and label:
-            print(f"  - {label}: {len(sweep.tasks)} point(s) [{sweep.backend}]", file=sys.stderr, flush=True)
-        return sweep.run(self.store, n_jobs=self.n_jobs, scheduler=self.scheduler, progress=self.progress)
 
 
 # ----------------------------------------------------------------------------- series

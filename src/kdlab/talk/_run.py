@@ -1,30 +1,36 @@
-"""The pipeline: compute, draw and write the talk's figures, their tables and the report.
+"""The talk's pipeline: compute, draw and write its figures, their tables and the report, on the
+shared output pipeline (:mod:`kdlab.reporting`) and run context (:mod:`kdlab.runs.context`).
 
-:func:`reproduce` is what ``kdlab reproduce`` does, :func:`figure` what ``kdlab figure`` does;
-both check the output folder before computing anything and write every file atomically
-(:mod:`kdlab.io`).
+:func:`reproduce` is what ``kdlab reproduce`` does, :func:`figure` what ``kdlab figure`` does.
+Both check the output folder's ownership before computing anything (:class:`OutputFolder`:
+owner ``talk``), write every file atomically and record it with its checksum in the folder's
+manifest; a table read back to rebuild ``report.md`` is used only if it matches its checksum.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
 import pandas as pd
 
-from ..errors import OutputError, ParameterError, ResourceError
-from ..io import RUN_FREE_BYTES, TABLE_FORMATS, atomic_write, dumps_json, ensure_dir, write_json, write_table
+from ..errors import OutputError, ParameterError
+from ..io import TABLE_FORMATS, ensure_dir, write_json, write_table
+from ..reporting.output import OutputFolder, canonical, check_formats, dask_client, resolve_params
+from ..reporting.plotting import label_log_axes, save_figure
+from ..runs.context import RunContext
 from . import FIGURES
-from ._core import Figure, FigureOutput, RunContext
+from ._core import Figure, FigureOutput
 
-__all__ = ["ReproduceResult", "figure_params", "resolve_params", "compute_figure", "plot_figure", "make_figure",
-           "reproduce",
-           "figure", "check_output", "run_mode"]
+__all__ = ["ReproduceResult", "figure_params", "compute_figure", "plot_figure", "make_figure", "reproduce",
+           "figure", "run_mode", "OWNER"]
+
+#: The owner named in the manifest of a talk folder.
+OWNER = "talk"
 
 
 def _spec(name: str) -> Figure:
@@ -40,29 +46,11 @@ def figure_params(name: str, quick: bool = False, **overrides) -> dict:
     return resolve_params(spec.params, spec.quick if quick else {}, overrides, f"figure {name!r}")
 
 
-def resolve_params(defaults: dict, quick: dict, overrides: dict, what: str) -> dict:
-    """``defaults`` updated by ``quick`` then ``overrides`` (names must be known: otherwise
-    :class:`ParameterError` naming ``what``); an integer ``seeds`` becomes ``range(seeds)``."""
-    p = {**defaults, **quick}
-    unknown = set(overrides) - set(p)
-    if unknown:
-        raise ParameterError(f"unknown parameter(s) for {what}: {sorted(unknown)}; known: {', '.join(p)}")
-    p.update(overrides)
-    if "seeds" in p:
-        p["seeds"] = list(range(p["seeds"])) if isinstance(p["seeds"], int) else list(p["seeds"])
-    return p
-
-
-def _canon(p: dict) -> dict:
-    """``p`` as it reads back from ``parameters.json`` (tuples as lists)."""
-    return json.loads(dumps_json(p))
-
-
 def run_mode(name: str, params: dict) -> str:
     """``"default"``, ``"quick"`` or ``"custom"``: which variant of the figure ``params`` are."""
-    c = _canon(params)
+    c = canonical(params)
     for mode, quick in (("default", False), ("quick", True)):
-        if c == _canon(figure_params(name, quick)):
+        if c == canonical(figure_params(name, quick)):
             return mode
     return "custom"
 
@@ -76,71 +64,23 @@ def compute_figure(name: str, params: dict, ctx: Optional[RunContext] = None) ->
 
 
 def plot_figure(name: str, table: pd.DataFrame, params: dict):
-    """The matplotlib Figure of ``name`` from its table (log axes labelled between the powers
-    of ten: :func:`kdlab.plotting.label_log_axes`)."""
-    from ..plotting import label_log_axes
-
+    """The matplotlib Figure of ``name`` from its table (log axes labelled between the powers of
+    ten: :func:`kdlab.reporting.plotting.label_log_axes`)."""
     fig = _spec(name).plot(table, params)
     label_log_axes(fig)
     return fig
 
 
-def check_output(out, cache: bool = True) -> Path:
-    """Make sure files can be written in the folder ``out`` (creating it) and that it has
-    :data:`kdlab.io.RUN_FREE_BYTES` free, before computing: :class:`OutputError` with a
-    one-line message otherwise."""
-    out = Path(out)
-    ensure_dir(out, RUN_FREE_BYTES)
-    for d in [out / "tables"] + ([out / "cache"] if cache else []):
-        ensure_dir(d)
-    return out
-
-
-def make_figure(name: str, out_dir, *, quick: bool = False, n_jobs: Optional[int] = None,
-                scheduler=None, store="default", progress: bool = True,
-                table_formats: Sequence[str] = TABLE_FORMATS, **overrides) -> FigureOutput:
-    """Compute and draw one figure into ``out_dir``: ``<name>.png``, ``<name>.pdf`` and
-    ``tables/<name>.csv|parquet``. ``store="default"`` caches points in ``out_dir/cache``
-    (resumable); ``None`` disables the cache."""
-    out = Path(out_dir)
-    params = figure_params(name, quick, **overrides)
-    if isinstance(store, str) and store == "default":
-        store = out / "cache"
-    check_output(out, cache=store is not None)
-    ctx = RunContext(store=None if store is None else Path(store), n_jobs=n_jobs, scheduler=scheduler,
-                     progress=progress)
+def make_figure(name: str, folder: OutputFolder, params: dict, ctx: RunContext,
+                table_formats: Sequence[str] = TABLE_FORMATS) -> FigureOutput:
+    """Compute and draw one figure into ``folder``: ``<name>.png``, ``<name>.pdf`` and
+    ``tables/<name>.csv|parquet`` (recorded in the folder's manifest)."""
+    out = folder.path
     table = compute_figure(name, params, ctx)
     files = write_table(table, out / "tables" / name, table_formats)
-    fig = plot_figure(name, table, params)
-    import matplotlib.pyplot as plt
-
-    try:
-        for ext in ("png", "pdf"):
-            files.append(atomic_write(out / f"{name}.{ext}",
-                                      lambda tmp, ext=ext: fig.savefig(tmp, format=ext, bbox_inches="tight")))
-    finally:
-        plt.close(fig)
+    files += save_figure(plot_figure(name, table, params), out, name)
+    folder.record(files)
     return FigureOutput(name, files, table, params)
-
-
-@contextlib.contextmanager
-def _client(scheduler):
-    """A Dask client for the whole run: ``scheduler`` is None, a ``distributed.Client`` or an address."""
-    if scheduler is None or not isinstance(scheduler, str):
-        yield scheduler
-        return
-    try:
-        from distributed import Client
-    except ImportError:
-        raise ResourceError("a Dask scheduler needs dask[distributed] (pip install 'kdlab[dask]')") from None
-    try:
-        client = Client(scheduler, timeout="20s")
-    except Exception as exc:  # noqa: BLE001  (distributed raises OSError, TimeoutError...)
-        raise ResourceError(f"cannot connect to the Dask scheduler {scheduler!r}: {exc}") from None
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 def _say(progress: bool, msg: str) -> None:
@@ -148,27 +88,25 @@ def _say(progress: bool, msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
 
-def _run(names, out, quick, n_jobs, scheduler, cache, simulation, formats, progress) -> dict:
+def _open(out, cache: bool, force: bool = False) -> OutputFolder:
+    folder = OutputFolder(Path(out), OWNER, force).open()
+    for d in [folder.path / "tables"] + ([folder.path / "cache"] if cache else []):
+        ensure_dir(d)
+    return folder
+
+
+def _run(jobs: dict, folder: OutputFolder, n_jobs, scheduler, cache, formats, progress) -> dict:
+    """``{name: params}`` -> ``{name: FigureOutput}``, each figure computed, drawn and recorded."""
     outputs = {}
-    with _client(scheduler) as client:
-        for name in names:
+    with dask_client(scheduler) as client:
+        ctx = RunContext(store=folder.path / "cache" if cache else None, n_jobs=n_jobs, scheduler=client,
+                         progress=progress)
+        for name, params in jobs.items():
             _say(progress, f"[{name}]")
             t0 = time.perf_counter()
-            kw = {} if simulation else {"simulate": False}
-            outputs[name] = make_figure(name, out, quick=quick, n_jobs=n_jobs, scheduler=client,
-                                        store="default" if cache else None, progress=progress,
-                                        table_formats=formats, **kw)
+            outputs[name] = make_figure(name, folder, params, ctx, formats)
             _say(progress, f"  done in {time.perf_counter() - t0:.1f} s")
     return outputs
-
-
-def _check_args(n_jobs, formats) -> tuple:
-    if n_jobs is not None and (n_jobs == 0 or n_jobs < -1):
-        raise ParameterError(f"n_jobs must be >= 1 (or -1 for all cores), got {n_jobs}")
-    fm = tuple(str(f).strip().lower() for f in formats if str(f).strip())
-    if not fm or any(f not in TABLE_FORMATS for f in fm):
-        raise ParameterError(f"table formats must be among {', '.join(TABLE_FORMATS)}; got {list(formats)}")
-    return fm
 
 
 @dataclass
@@ -185,82 +123,96 @@ class ReproduceResult:
     mode: str = "default"
 
 
+def _finish(folder: OutputFolder, tables: dict, params: dict, meta: dict) -> tuple:
+    """Write ``report.md`` and ``parameters.json`` and record them in the manifest."""
+    from .report import write_report
+
+    report = write_report(folder.path / "report.md", tables, params, meta=meta)
+    pj = write_json(folder.path / "parameters.json", {n: canonical(params[n]) for n in FIGURES if n in params})
+    folder.record([report, pj], figures={n: canonical(params[n]) for n in FIGURES if n in params})
+    return report, pj
+
+
 def reproduce(out, quick: bool = False, n_jobs: Optional[int] = None, scheduler=None, cache: bool = True,
               simulation: bool = True, formats: Sequence[str] = TABLE_FORMATS,
-              progress: bool = True) -> ReproduceResult:
+              progress: bool = True, force: bool = False) -> ReproduceResult:
     """Reproduce the talk into the folder ``out``: every figure (PNG + PDF), its table
     (``tables/``), ``report.md`` (the claims and their verdicts, computed from the tables) and
     ``parameters.json``. ``quick``: fewer points and seeds, smaller N; ``cache``: keep finished
-    points in ``out/cache`` (an interrupted run resumes); ``scheduler``: a Dask address or client."""
+    points in ``out/cache`` (an interrupted run resumes); ``scheduler``: a Dask address or client;
+    ``force``: replace a folder another pipeline owns (see :mod:`kdlab.reporting.output`)."""
     from .. import __version__
-    from .report import evaluate_claims, write_report
+    from .report import evaluate_claims
 
-    out = Path(out)
-    fm = _check_args(n_jobs, formats)
-    check_output(out, cache)
+    fm = check_formats(n_jobs, formats, TABLE_FORMATS)
+    jobs = {n: figure_params(n, quick, **({} if simulation else {"simulate": False})) for n in FIGURES}
+    folder = _open(out, cache, force)
     t0 = time.perf_counter()
-    outputs = _run(list(FIGURES), out, quick, n_jobs, scheduler, cache, simulation, fm, progress)
+    outputs = _run(jobs, folder, n_jobs, scheduler, cache, fm, progress)
     tables = {k: v.table for k, v in outputs.items()}
     params = {k: v.params for k, v in outputs.items()}
     elapsed = time.perf_counter() - t0
     mode = "quick" if quick else "default"
     meta = {"command": "kdlab reproduce" + (" --quick" if quick else ""), "mode": mode, "version": __version__,
             "elapsed_s": elapsed}
-    report = write_report(out / "report.md", tables, params, meta=meta)
-    pj = write_json(out / "parameters.json", params)
-    return ReproduceResult(out, outputs, evaluate_claims(tables, params), report, pj, elapsed, mode)
+    report, pj = _finish(folder, tables, params, meta)
+    return ReproduceResult(folder.path, outputs, evaluate_claims(tables, params), report, pj, elapsed, mode)
 
 
-def _read_table(out: Path, name: str) -> Optional[pd.DataFrame]:
+def _read_table(folder: OutputFolder, name: str) -> Optional[pd.DataFrame]:
+    """A figure's table from the folder, if it is the one this pipeline wrote (checksum)."""
     for fmt, read in (("parquet", pd.read_parquet), ("csv", pd.read_csv)):
-        f = out / "tables" / f"{name}.{fmt}"
-        if f.is_file():
+        rel = f"tables/{name}.{fmt}"
+        if (folder.path / rel).exists() or (folder.path / rel).is_symlink():
+            if not folder.verified(rel):
+                warnings.warn(f"{folder.path / rel} does not match the checksum recorded in the folder's manifest "
+                              "(edited or replaced?): recomputing that figure", RuntimeWarning, stacklevel=3)
+                return None
             try:
-                return read(f)
-            except Exception:  # noqa: BLE001  (an unreadable table is left out of the report)
+                return read(folder.path / rel)
+            except Exception:  # noqa: BLE001  (an unreadable table is recomputed)
                 return None
     return None
-
-
-def _recorded(out: Path) -> dict:
-    f = out / "parameters.json"
-    if not f.is_file():
-        return {}
-    try:
-        d = json.loads(f.read_text())
-    except (OSError, ValueError):
-        return {}
-    return {k: v for k, v in d.items() if k in FIGURES and isinstance(v, dict)} if isinstance(d, dict) else {}
 
 
 def figure(name: str, out, quick: bool = False, n_jobs: Optional[int] = None, scheduler=None, cache: bool = True,
            simulation: bool = True, formats: Sequence[str] = TABLE_FORMATS, progress: bool = True,
            force: bool = False) -> ReproduceResult:
     """Make one figure into ``out`` (PNG + PDF + its table) and keep the folder consistent:
-    ``parameters.json`` records this figure's parameters and ``report.md`` is rebuilt from the
-    tables of the folder (so it is that figure's report in a new folder). A folder holding this
-    figure from a run with other parameters (e.g. the full ``kdlab reproduce`` when ``quick``)
-    is not overwritten unless ``force``: :class:`OutputError`."""
+    ``parameters.json`` records the parameters of every figure in it and ``report.md`` is rebuilt
+    from their tables (each used only if it matches its recorded checksum; otherwise recomputed
+    at its recorded parameters). A folder holding this figure from a run with other parameters
+    (e.g. the full ``kdlab reproduce`` when ``quick``) is not overwritten unless ``force``."""
     from .. import __version__
-    from .report import evaluate_claims, write_report
+    from .report import evaluate_claims
 
     _spec(name)
-    out = Path(out)
-    fm = _check_args(n_jobs, formats)
+    fm = check_formats(n_jobs, formats, TABLE_FORMATS)
     params = figure_params(name, quick, **({} if simulation else {"simulate": False}))
-    recorded = _recorded(out)
-    if name in recorded and recorded[name] != _canon(params) and not force:
+    probe = OutputFolder(Path(out), OWNER)
+    m = probe.manifest()
+    recorded = {k: v for k, v in ((m or {}).get("figures") or {}).items() if k in FIGURES and isinstance(v, dict)} \
+        if m is not None and m.get("owner") == OWNER else {}
+    if name in recorded and recorded[name] != canonical(params) and not force:
         raise OutputError(f"{out} holds {name} of a {run_mode(name, recorded[name])} run with other parameters; "
                           f"use --force to replace it (report.md is then rebuilt) or choose another --out")
-    check_output(out, cache)
+    folder = _open(out, cache, force)
     t0 = time.perf_counter()
-    outputs = _run([name], out, quick, n_jobs, scheduler, cache, simulation, fm, progress)
-    recorded[name] = _canon(params)
-    tables, params_all = {}, {}
+    outputs = _run({name: params}, folder, n_jobs, scheduler, cache, fm, progress)
+    recorded[name] = canonical(params)
+    tables, params_all, redo = {}, {}, {}
     for n in FIGURES:
-        t = outputs[n].table if n in outputs else (_read_table(out, n) if n in recorded else None)
-        if t is not None:
-            tables[n], params_all[n] = t, (outputs[n].params if n in outputs else recorded[n])
+        if n in outputs:
+            tables[n], params_all[n] = outputs[n].table, outputs[n].params
+        elif n in recorded:
+            t = _read_table(folder, n)
+            if t is None:
+                redo[n] = recorded[n]
+            else:
+                tables[n], params_all[n] = t, recorded[n]
+    if redo:
+        for n, o in _run(redo, folder, n_jobs, scheduler, cache, fm, progress).items():
+            tables[n], params_all[n] = o.table, o.params
     modes = {run_mode(n, p) for n, p in params_all.items()}
     mode = modes.pop() if len(modes) == 1 else "mixed"
     elapsed = time.perf_counter() - t0
@@ -269,7 +221,6 @@ def figure(name: str, out, quick: bool = False, n_jobs: Optional[int] = None, sc
     if len(tables) > 1:
         meta["note"] = (f"It made `{name}` and rebuilt this report from every table in this folder "
                         f"({', '.join(f'`{n}`: {run_mode(n, p)}' for n, p in params_all.items())}).")
-    report = write_report(out / "report.md", tables, params_all, meta=meta)
-    pj = write_json(out / "parameters.json", {n: recorded[n] for n in FIGURES if n in recorded})
+    report, pj = _finish(folder, tables, params_all, meta)
     claims = [c for c in evaluate_claims(tables, params_all) if c.figure == name]
-    return ReproduceResult(out, outputs, claims, report, pj, elapsed, mode)
+    return ReproduceResult(folder.path, outputs, claims, report, pj, elapsed, mode)

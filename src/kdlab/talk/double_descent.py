@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..reporting import plotting
+from ..reporting.findings import CONTRADICTED, SUPPORTED, Claim, combine, fmt, fmt_g, md_table, peaks
 from ..runs.sweep import Sweep
-from . import _plot
-from ._claims import CONTRADICTED, SUPPORTED, Claim, combine, fmt, fmt_g, md_table, peaks
 from ._core import Figure, RunContext, alphas, concat, curve, select, series_of, sim_settings, tag, with_union
 
 PARAMS = dict(rho=0.3, delta=1.0, eta=0.5, lam=1e-4, teacher_lam=0.1,
@@ -46,15 +46,15 @@ def _curves(t, p):
 
 
 def plot(t: pd.DataFrame, p):
-    plt = _plot.setup()
+    plt = plotting.setup()
     fig, ax = plt.subplots(figsize=(6.6, 4.6))
     curves = _curves(t, p)
     for i, (chi, T) in enumerate(curves):
-        c = _plot.PALETTE[i % len(_plot.PALETTE)]
+        c = plotting.PALETTE[i % len(plotting.PALETTE)]
         lab = "labels only ($\\chi$ = 0)" if chi == 0 else f"KD $\\chi$ = {chi:g}, T = {T:g}"
-        _plot.theory_line(ax, select(t, "theory", **_series(p, chi, T)), "stage1_gen_error", c, lab)
-        _plot.sim_points(ax, select(t, "simulate", **_series(p, chi, T)), "stage1_gen_error", c,
-                         jitter=_plot.jit(i, len(curves)))
+        plotting.theory_line(ax, select(t, "theory", **_series(p, chi, T)), "stage1_gen_error", c, lab)
+        plotting.sim_points(ax, select(t, "simulate", **_series(p, chi, T)), "stage1_gen_error", c,
+                         jitter=plotting.jit(i, len(curves)))
     ax.set_xscale("log")
     ax.set_xlabel("$\\alpha = M / N$")
     ax.set_ylabel("generalization error $\\varepsilon_g$")
@@ -62,12 +62,12 @@ def plot(t: pd.DataFrame, p):
     # at the foot of the line: the peak sits at alpha = eta, at the top
     ax.text(p["eta"] * 1.04, 0.03, "$\\alpha = \\eta$", transform=ax.get_xaxis_transform(), fontsize=8.5,
             color="#555555", va="bottom", ha="left")
-    ax.set_title(f"Error vs $\\alpha$ at a small ridge $\\lambda$ = {_plot.tex(p['lam'])}: interpolation peak "
+    ax.set_title(f"Error vs $\\alpha$ at a small ridge $\\lambda$ = {plotting.tex(p['lam'])}: interpolation peak "
                  "and its dependence on $\\chi$ and T\n"
                  f"(sparse student $\\eta$ = {p['eta']:g}, logistic teacher $\\lambda_t$ = "
-                 f"{_plot.tex(p['teacher_lam'])}; $\\rho$ = {p['rho']:g}, $\\Delta$ = {p['delta']:g})")
-    _plot.legend(ax, loc="upper right")
-    _plot.footer(fig, p, "Markers of different series at one alpha are slightly offset for readability.")
+                 f"{plotting.tex(p['teacher_lam'])}; $\\rho$ = {p['rho']:g}, $\\Delta$ = {p['delta']:g})")
+    plotting.legend(ax, loc="upper right")
+    plotting.footer(fig, p, "Markers of different series at one alpha are slightly offset for readability.")
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 

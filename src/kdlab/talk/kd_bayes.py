@@ -8,9 +8,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..runs.sweep import Sweep
-from . import _plot
-from ._claims import (
+from ..reporting import plotting
+from ..reporting.findings import (
     CONTRADICTED,
     PARTLY,
     SUPPORTED,
@@ -23,6 +22,7 @@ from ._claims import (
     frac_verdict,
     md_table,
 )
+from ..runs.sweep import Sweep
 from ._core import (
     Figure,
     RunContext,
@@ -98,7 +98,7 @@ def _sel(s):
 
 
 def plot(t: pd.DataFrame, p):
-    plt = _plot.setup()
+    plt = plotting.setup()
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11.0, 5.4))
     series = _kd_series(t)
     n = len(series) + 1
@@ -118,15 +118,15 @@ def plot(t: pd.DataFrame, p):
         def y(d):
             return excess(d) if ex else d.assign(_y=d["stage1_gen_error"], _y_stderr=d.get("stage1_gen_error_stderr"))
 
-        _plot.theory_line(ax, y(lab_th), "_y", _plot.BLACK, "labels only ($\\chi$ = 0)", ls="--", lw=2.0)
-        _plot.sim_points(ax, y(lab_sm), "_y", _plot.BLACK, marker="s", jitter=_plot.jit(0, n))
+        plotting.theory_line(ax, y(lab_th), "_y", plotting.BLACK, "labels only ($\\chi$ = 0)", ls="--", lw=2.0)
+        plotting.sim_points(ax, y(lab_sm), "_y", plotting.BLACK, marker="s", jitter=plotting.jit(0, n))
         for i, s in enumerate(series):
-            c = _plot.PALETTE[i % len(_plot.PALETTE)]
-            _plot.theory_line(ax, y(select(t, "theory", **_sel(s))), "_y", c,
+            c = plotting.PALETTE[i % len(plotting.PALETTE)]
+            plotting.theory_line(ax, y(select(t, "theory", **_sel(s))), "_y", c,
                               f"KD from the Bayes-optimal teacher: $\\chi$ = {s['chi']:g}, T = {s['temperature']:g}")
-            _plot.sim_points(ax, y(select(t, "simulate", **_sel(s))), "_y", c, jitter=_plot.jit(i + 1, n))
+            plotting.sim_points(ax, y(select(t, "simulate", **_sel(s))), "_y", c, jitter=plotting.jit(i + 1, n))
         if not ex:
-            _plot.theory_line(ax, lab_th.assign(_y=lab_th["bayes_floor_sparse"]), "_y", "#999999",
+            plotting.theory_line(ax, lab_th.assign(_y=lab_th["bayes_floor_sparse"]), "_y", "#999999",
                               "$\\varepsilon_g^{*}$: best achievable by a sparse student "
                               "(Bayes-optimal at $\\alpha/\\eta$, $\\Delta/\\eta$)", ls=":", lw=2.4)
         ax.set_xscale("log")
@@ -140,7 +140,7 @@ def plot(t: pd.DataFrame, p):
         exs = exs[np.isfinite(exs) & (exs > 0)]
         if exs.size:
             ax1.set_ylim(exs.min() / 1.6, exs.max() * 2.2)
-        _plot.ylim_with_errorbars(ax1, [excess(d) for d in sims if not d.empty], "_y", "_y_stderr", log=True)
+        plotting.ylim_with_errorbars(ax1, [excess(d) for d in sims if not d.empty], "_y", "_y_stderr", log=True)
     else:
         ax1.axhline(0.0, color="#999999", lw=1.0, ls=":", zorder=1)
     ax0.set_title(f"(a) sparse students ($\\eta$ = {p['eta']:g}) and their floor $\\varepsilon_g^{{*}}$")
@@ -152,7 +152,7 @@ def plot(t: pd.DataFrame, p):
     fig.suptitle("KD from the Bayes-optimal teacher vs the optimally regularized logistic student"
                  f"\n($\\rho$ = {p['rho']:g}, $\\Delta$ = {p['delta']:g}; each student with the ridge $\\lambda$ "
                  "minimizing its own error)", fontsize=10.5)
-    _plot.footer(fig, p, "Markers of different series at one alpha are slightly offset for readability.")
+    plotting.footer(fig, p, "Markers of different series at one alpha are slightly offset for readability.")
     fig.tight_layout(rect=(0, 0.17, 1, 1))
     return fig
 

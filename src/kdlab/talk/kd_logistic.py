@@ -9,9 +9,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..reporting import plotting
+from ..reporting.findings import TOL, Claim, alpha_ranges, combine, fmt, fmt_g, frac_verdict, md_table
 from ..runs.sweep import Sweep
-from . import _plot
-from ._claims import TOL, Claim, alpha_ranges, combine, fmt, fmt_g, frac_verdict, md_table
 from ._core import Figure, RunContext, alphas, concat, curve, key, select, series_of, sim_settings, tag, with_union
 
 PARAMS = dict(rho=0.3, delta=1.0, eta=0.5, chi=1.0, temperature=1.0, lam=1e-3,
@@ -91,7 +91,7 @@ def _lam_t(s) -> str:
 
 
 def plot(t: pd.DataFrame, p):
-    plt = _plot.setup()
+    plt = plotting.setup()
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11.0, 4.9), sharey=True)
     series = _kd_series(t, p)
     n = len(series) + 1
@@ -99,23 +99,23 @@ def plot(t: pd.DataFrame, p):
     for i, s in enumerate(series):
         th, sm = select(t, "theory", **key(s)), select(t, "simulate", **key(s))
         if s["optimal_teacher_lam"]:
-            c, ls, lw, mk = _plot.BLACK, "-.", 1.6, "^"
+            c, ls, lw, mk = plotting.BLACK, "-.", 1.6, "^"
             la, lb = "optimal $\\lambda_t$", "KD from the optimal teacher"
         else:
-            c, ls, lw, mk = _plot.PALETTE[i_col % len(_plot.PALETTE)], "-", None, "o"
+            c, ls, lw, mk = plotting.PALETTE[i_col % len(plotting.PALETTE)], "-", None, "o"
             i_col += 1
-            la = f"$\\lambda_t$ = {_plot.tex(s['teacher_lam'])}"
-            lb = f"KD from teacher $\\lambda_t$ = {_plot.tex(s['teacher_lam'])}"
-        _plot.theory_line(ax0, th, "stage0_gen_error", c, la, ls=ls, lw=lw)
-        _plot.sim_points(ax0, sm, "stage0_gen_error", c, marker=mk)
-        _plot.theory_line(ax1, th, "stage1_gen_error", c, lb, ls=ls, lw=lw)
-        _plot.sim_points(ax1, sm, "stage1_gen_error", c, marker=mk, jitter=_plot.jit(i, n))
-    _plot.theory_line(ax1, select(t, "theory", **LABELS_OPT), "stage1_gen_error", _plot.BLACK,
+            la = f"$\\lambda_t$ = {plotting.tex(s['teacher_lam'])}"
+            lb = f"KD from teacher $\\lambda_t$ = {plotting.tex(s['teacher_lam'])}"
+        plotting.theory_line(ax0, th, "stage0_gen_error", c, la, ls=ls, lw=lw)
+        plotting.sim_points(ax0, sm, "stage0_gen_error", c, marker=mk)
+        plotting.theory_line(ax1, th, "stage1_gen_error", c, lb, ls=ls, lw=lw)
+        plotting.sim_points(ax1, sm, "stage1_gen_error", c, marker=mk, jitter=plotting.jit(i, n))
+    plotting.theory_line(ax1, select(t, "theory", **LABELS_OPT), "stage1_gen_error", plotting.BLACK,
                       "labels only ($\\chi$ = 0), optimal $\\lambda$", ls="--", lw=2.0)
-    _plot.sim_points(ax1, select(t, "simulate", **LABELS_OPT), "stage1_gen_error", _plot.BLACK, marker="s",
-                     jitter=_plot.jit(n - 1, n))
-    _plot.theory_line(ax1, select(t, "theory", **_labels_same(p)), "stage1_gen_error", _plot.GREY,
-                      f"labels only ($\\chi$ = 0), $\\lambda$ = {_plot.tex(p['lam'])}", ls=":", lw=2.0)
+    plotting.sim_points(ax1, select(t, "simulate", **LABELS_OPT), "stage1_gen_error", plotting.BLACK, marker="s",
+                     jitter=plotting.jit(n - 1, n))
+    plotting.theory_line(ax1, select(t, "theory", **_labels_same(p)), "stage1_gen_error", plotting.GREY,
+                      f"labels only ($\\chi$ = 0), $\\lambda$ = {plotting.tex(p['lam'])}", ls=":", lw=2.0)
     for ax in (ax0, ax1):
         ax.set_xscale("log")
         ax.set_xlabel("$\\alpha = M / N$")
@@ -123,13 +123,13 @@ def plot(t: pd.DataFrame, p):
     ax0.set_ylabel("generalization error $\\varepsilon_g$")
     ax0.set_title("(a) the logistic teachers\n(all N weights, ridge $\\lambda_t$)")
     ax1.set_title(f"(b) their sparse KD students ($\\eta$ = {p['eta']:g})\n"
-                  f"$\\chi$ = {p['chi']:g}, T = {p['temperature']:g}, ridge $\\lambda$ = {_plot.tex(p['lam'])}")
-    _plot.legend(ax0, loc="upper right")
-    _plot.legend(ax1, loc="lower left")
+                  f"$\\chi$ = {p['chi']:g}, T = {p['temperature']:g}, ridge $\\lambda$ = {plotting.tex(p['lam'])}")
+    plotting.legend(ax0, loc="upper right")
+    plotting.legend(ax1, loc="lower left")
     fig.suptitle("KD from L2-regularized logistic teachers: the student inherits the teacher's regularization"
                  f"\n($\\rho$ = {p['rho']:g}, $\\Delta$ = {p['delta']:g}; same training set for teacher and student)",
                  fontsize=10.5)
-    _plot.footer(fig, p, "Markers of different series at one alpha are slightly offset for readability.")
+    plotting.footer(fig, p, "Markers of different series at one alpha are slightly offset for readability.")
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 

@@ -8,9 +8,21 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..reporting import plotting
+from ..reporting.findings import (
+    CONTRADICTED,
+    MISSING,
+    PARTLY,
+    SUPPORTED,
+    TOL,
+    Claim,
+    combine,
+    fmt,
+    fmt_g,
+    frac_verdict,
+    md_table,
+)
 from ..runs.sweep import Sweep
-from . import _plot
-from ._claims import CONTRADICTED, MISSING, PARTLY, SUPPORTED, TOL, Claim, combine, fmt, fmt_g, frac_verdict, md_table
 from ._core import Figure, RunContext, alphas, concat, curve, select, series_of, sim_settings, tag, with_union
 
 PARAMS = dict(rho=0.3, delta=1.0, alpha_min=0.1, alpha_max=10.0, n_alpha=36, n_alpha_opt=14,
@@ -59,26 +71,26 @@ def _fixed(t):
 
 
 def plot(t: pd.DataFrame, p):
-    plt = _plot.setup()
+    plt = plotting.setup()
     fig, ax = plt.subplots(figsize=(6.6, 4.6))
     y = "stage0_gen_error"
     for i, s in enumerate(_fixed(t)):
-        c = _plot.PALETTE[i % len(_plot.PALETTE)]
-        _plot.theory_line(ax, select(t, "theory", **FIXED, teacher_lam=s["teacher_lam"]), y, c,
-                          f"$\\lambda$ = {_plot.tex(s['teacher_lam'])}")
-        _plot.sim_points(ax, select(t, "simulate", **FIXED, teacher_lam=s["teacher_lam"]), y, c)
-    _plot.theory_line(ax, select(t, "theory", **OPTIMAL), y, _plot.BLACK, "optimal $\\lambda$", ls="--", lw=2.0)
-    _plot.sim_points(ax, select(t, "simulate", **OPTIMAL), y, _plot.BLACK, marker="s")
-    _plot.theory_line(ax, select(t, "theory", **BAYES), y, _plot.GREY, "Bayes-optimal", ls=":", lw=2.2)
-    _plot.sim_points(ax, select(t, "simulate", **BAYES), y, _plot.GREY, marker="D")
+        c = plotting.PALETTE[i % len(plotting.PALETTE)]
+        plotting.theory_line(ax, select(t, "theory", **FIXED, teacher_lam=s["teacher_lam"]), y, c,
+                          f"$\\lambda$ = {plotting.tex(s['teacher_lam'])}")
+        plotting.sim_points(ax, select(t, "simulate", **FIXED, teacher_lam=s["teacher_lam"]), y, c)
+    plotting.theory_line(ax, select(t, "theory", **OPTIMAL), y, plotting.BLACK, "optimal $\\lambda$", ls="--", lw=2.0)
+    plotting.sim_points(ax, select(t, "simulate", **OPTIMAL), y, plotting.BLACK, marker="s")
+    plotting.theory_line(ax, select(t, "theory", **BAYES), y, plotting.GREY, "Bayes-optimal", ls=":", lw=2.2)
+    plotting.sim_points(ax, select(t, "simulate", **BAYES), y, plotting.GREY, marker="D")
     ax.set_xscale("log")
     ax.set_xlabel("$\\alpha = M / N$ (samples per dimension)")
     ax.set_ylabel("generalization error $\\varepsilon_g$")
     ax.set_title("Logistic regression: tuning $\\lambda$ is key, yet the optimum stays above Bayes\n"
                  f"(unbalanced clusters $\\rho$ = {p['rho']:g}, $\\Delta$ = {p['delta']:g}; "
                  "teacher alone, L2 ridge $\\lambda$, bias free)")
-    _plot.legend(ax, loc="lower left")
-    _plot.footer(fig, p)
+    plotting.legend(ax, loc="lower left")
+    plotting.footer(fig, p)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 

@@ -1,5 +1,6 @@
-"""The vocabulary of the talk's verdicts: :class:`Claim`, :class:`Finding`, and the small
-rules every claim module uses (fraction verdicts, combination, ties, peaks, formatting)."""
+"""The vocabulary of every computed verdict (the talk's claims, the studies' findings):
+:class:`Claim`, :class:`Finding`, and the small rules they use (fraction verdicts, combination,
+ties, peaks, formatting)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,85 @@
+"""How a pipeline (the talk, a study) runs its computations: one store, one executor.
+
+:class:`RunContext` holds the cache ``store`` (``None``: no cache), ``n_jobs``, a Dask
+``scheduler`` and whether to show progress; :meth:`RunContext.run` evaluates a sweep and
+:meth:`RunContext.map` a list of calls ``fn(**args)`` (each returning table rows), both cached
+and resumable through :func:`kdlab.runs.cached.run_cached` with the same key rule and the same
+worker, retry and progress policy.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+import pandas as pd
+
+from ..errors import SweepError
+from ..io import dumps_json
+from .cached import run_cached
+from .store import CallTask, call_fingerprint, call_key
+from .sweep import Sweep
+
+__all__ = ["RunContext", "fn_name"]
+
+
+def fn_name(fn: Callable) -> str:
+    """``module:name`` of a module-level function (how a call task names it: its key, the worker
+    that imports it)."""
+    name = f"{fn.__module__}:{fn.__qualname__}"
+    if "<" in fn.__qualname__ or "." in fn.__qualname__:
+        raise ValueError(f"a call task needs a module-level function, got {name}")
+    return name
+
+
+@dataclass
+class RunContext:
+    """Cache ``store`` (None: no cache), ``n_jobs``, Dask ``scheduler``, ``progress``."""
+
+    store: Optional[Path] = None
+    n_jobs: Optional[int] = None
+    scheduler: Any = None
+    progress: bool = True
+
+    def _say(self, label: str, n: int, what: str) -> None:
+        if self.progress and label:
+            print(f"  - {label}: {n} {what}", file=sys.stderr, flush=True)
+
+    def run(self, sweep: Sweep, label: str = "") -> pd.DataFrame:
+        """The sweep's table (points cached in the store)."""
+        self._say(label, len(sweep.tasks), f"point(s) [{sweep.backend}]")
+        return sweep.run(self.store, n_jobs=self.n_jobs, scheduler=self.scheduler, progress=self.progress)
+
+    def map(self, fn: Callable, items: Sequence[Mapping[str, Any]], label: str = "") -> pd.DataFrame:
+        """``fn(**args)`` for every ``args`` of ``items`` (``fn`` a module-level function returning
+        a list of row dicts; ``args`` JSON values), each call cached as one task; all rows, in
+        the order of ``items``, as one table. A call that fails raises
+        :class:`~kdlab.errors.SweepError` (the others are kept in the store)."""
+        name = fn_name(fn)
+        fp = call_fingerprint()
+        tasks = []
+        for i, a in enumerate(items):
+            args = json.loads(dumps_json(dict(a), indent=None))
+            tasks.append(CallTask(name, args, call_key(name, args, fp), i, fp))
+        self._say(label, len(tasks), "task(s)")
+        out = run_cached(tasks, store=self.store, n_jobs=self.n_jobs, scheduler=self.scheduler,
+                         progress=self.progress, desc=label or name)
+        if out.failures:
+            key, msg = out.failures[0]
+            raise SweepError(f"{len(out.failures)} of {len(tasks)} tasks of {name} failed; first: {msg}",
+                             out.failures)
+        # the rows as they read back from the store (JSON values, None as NaN), computed or cached
+        rows = json.loads(json.dumps([r for t in tasks for r in out.values[t.key]], default=_json_default))
+        return pd.DataFrame([{k: (math.nan if v is None else v) for k, v in r.items()} for r in rows])
+
+
+def _json_default(o):
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(f"a task's rows must hold JSON values, got {o!r}")
