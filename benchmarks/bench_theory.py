@@ -1,4 +1,9 @@
-"""Theory benchmarks (issue 3). Run: ``python benchmarks/bench_theory.py [--quick]``.
+"""Theory benchmarks. Run: ``python benchmarks/bench_theory.py [--quick] [--compare REF]``.
+
+``--compare REF`` times the talk's pair (teacher + student, cold and warm) with this checkout
+and with the git commit ``REF`` (checked out in a temporary worktree), alternately in fresh
+processes, and prints both: e.g. ``--compare cb8f9f7`` (kdlab 0.2, which had a dedicated pair
+solver) against the one generic per-stage path.
 
 Targets on the 2-core reference machine: teacher point < 5 ms; student point < 50 ms cold,
 < 10 ms warm; 50-point student learning curve along alpha < 2 s. Also the ratio against a
@@ -95,12 +100,66 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="skip the (slow, ~minutes) naive reference")
+    ap.add_argument("--compare", metavar="REF", help="time the talk's pair here and at the git commit REF")
+    ap.add_argument("--pair-json", action="store_true", help=argparse.SUPPRESS)
     return ap
+
+
+def pair_timings(repeat: int) -> dict:
+    """Cold and warm times (s, best of ``repeat``) of the talk's pair, with the API of kdlab 0.2
+    and later (``solve(data, teacher, student[, init=])``)."""
+    out = {}
+    for name, st in STUDENTS.items():
+        cold, res = best_of(lambda: solve(DATA, TEACHER, st), repeat)
+        warm, _ = best_of(lambda: solve(DATA.replace(alpha=2.05), TEACHER, st, init=res), repeat)
+        out[name] = {"cold": cold, "warm": warm, "gen_error": res.student.gen_error}
+    return out
+
+
+def compare(ref: str, repeat: int, rounds: int = 3) -> None:
+    """This checkout against the commit ``ref``: each in fresh processes, alternately."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        wt = Path(tmp) / "ref"
+        subprocess.run(["git", "-C", str(here), "worktree", "add", "--detach", str(wt), ref], check=True,
+                       capture_output=True)
+        try:
+            best: dict = {}
+            for _ in range(rounds):
+                for label, src in (("this checkout", here / "src"), (ref, wt / "src")):
+                    env = {**os.environ, "PYTHONPATH": str(src)}
+                    r = subprocess.run([sys.executable, __file__, "--pair-json", "--repeat", str(repeat)],
+                                       capture_output=True, text=True, env=env, check=True)
+                    for name, t in json.loads(r.stdout.splitlines()[-1]).items():
+                        b = best.setdefault(label, {}).setdefault(name, dict(t))
+                        b["cold"], b["warm"] = min(b["cold"], t["cold"]), min(b["warm"], t["warm"])
+        finally:
+            subprocess.run(["git", "-C", str(here), "worktree", "remove", "--force", str(wt)], capture_output=True)
+    print(f"the talk's pair (teacher + student, alpha = 2), best of {rounds} x {repeat} in fresh processes:")
+    for name in STUDENTS:
+        a, b = best["this checkout"][name], best[ref][name]
+        print(f"  {name:20s} cold {a['cold'] * 1e3:6.1f} ms here vs {b['cold'] * 1e3:6.1f} ms at {ref}; "
+              f"warm {a['warm'] * 1e3:6.1f} vs {b['warm'] * 1e3:6.1f} ms; "
+              f"|eps_g difference| {abs(a['gen_error'] - b['gen_error']):.1e}")
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     R = args.repeat
+    if args.pair_json:
+        import json
+
+        print(json.dumps(pair_timings(R)))
+        return
+    if args.compare:
+        compare(args.compare, R)
+        return
     print(f"kdlab theory benchmarks (best of {R}, 1 BLAS thread, {os.cpu_count()} cores)")
 
     # teacher point
@@ -112,7 +171,7 @@ def main(argv=None):
           f"Bayes-optimal (closed form) {t_bo * 1e3:.3f} ms   (target < 5 ms)")
     t_hard, res_h = best_of(lambda: solve(DATA, LogisticTeacher(lam=1e-3)), R)
     print(f"teacher point, hard (lam_t=1e-3, qt={res_h.teacher.q:.0f}): cold {t_hard * 1e3:6.2f} ms "
-          f"[{res_h.status.iterations} evaluations, {2 ** int(res_h.extra['quad_level_teacher']) + 1} nodes]")
+          f"[{res_h.status.iterations} evaluations]")
 
     # student point
     for name, st in STUDENTS.items():

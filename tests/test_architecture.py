@@ -107,7 +107,7 @@ LAYERS = {
     "kdlab.errors": 0, "kdlab.params": 0, "kdlab.io": 0, "kdlab.values": 0,
     "kdlab.problem": 1, "kdlab.losses": 1, "kdlab.results": 1,
     "kdlab.simulation": 2, "kdlab.theory": 2,
-    "kdlab.runs": 3,
+    "kdlab.runs": 3, "kdlab.checks": 3,
     "kdlab.reporting": 4,
     "kdlab.talk": 5, "kdlab.studies": 5, "kdlab.experiments": 5, "kdlab.estimator": 5, "kdlab.torch": 5,
     "kdlab.workflows": 1,

@@ -87,3 +87,11 @@ def test_a_new_teacher_type_runs_in_both_backends(registered):
     A = X.T @ X + np.diag([1.0] * ds.Xs.shape[1] + [0.0])
     sol = np.linalg.solve(A, X.T @ ds.y)
     np.testing.assert_allclose(np.r_[w, fit.bias], sol, rtol=1e-7, atol=1e-9)
+
+
+def test_a_new_teacher_type_keeps_the_stage_contract(registered, tmp_path):
+    """The contract suite of kdlab.checks runs on a stage type defined outside the library."""
+    from kdlab.checks import check_stage
+
+    for _name, check in check_stage(LeastSquaresTeacher(lam=1.0), tmp_path):
+        check()

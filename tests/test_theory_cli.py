@@ -94,3 +94,27 @@ def test_theory_curve_progress_and_errors():
         r = subprocess.run([sys.executable, "-m", "kdlab", "theory-curve", "--no-progress", *args],
                            capture_output=True, text=True)
         assert r.returncode != 0 and msg in r.stderr, (args, r.stderr)
+
+
+def test_problem_file_solver_options_are_declared_and_overridable(tmp_path):
+    """A problem file's [theory] / [simulate] tables hold solver options, validated against their
+    one declaration; an option given on the command line wins over the file's."""
+    from kdlab.problem import read_problem_file
+
+    f = tmp_path / "p.toml"
+    f.write_text('[data]\nalpha = 2.0\n\n[[stages]]\nkind = "logistic"\n\n[theory]\nmaxiter = 2\n\n'
+                 '[simulate]\nn_features = 60\nseeds = 2\n')
+    pf = read_problem_file(f)
+    assert pf.theory == {"maxiter": 2} and pf.simulate == {"n_features": 60, "seeds": 2}
+    r = runner.invoke(app, ["theory", "--problem", str(f), "--json"])
+    assert json.loads(r.stdout)["status"]["converged"] is False  # maxiter = 2 from the file
+    r = runner.invoke(app, ["theory", "--problem", str(f), "--maxiter", "500", "--json"])
+    assert json.loads(r.stdout)["status"]["converged"] is True  # the command line wins
+    r = runner.invoke(app, ["simulate", "--problem", str(f), "--json", "--quiet"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["n_features"] == 60 and json.loads(r.stdout)["n_seeds"] == 2
+    for table, bad, name in (("theory", "tol = 0", "tol"), ("theory", 'method = "newton"', "method"),
+                             ("simulate", "n_features = 1", "n_features"), ("theory", "colour = 1", "colour")):
+        f.write_text(f'[data]\nalpha = 2.0\n\n[[stages]]\nkind = "logistic"\n\n[{table}]\n{bad}\n')
+        r = subprocess.run([sys.executable, "-m", "kdlab", "theory", "--problem", str(f)], capture_output=True,
+                           text=True)
+        assert r.returncode == 2 and name in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -36,7 +36,8 @@ from .params import (
 __all__ = [
     "GaussianMixture", "LogisticTeacher", "BayesOptimalTeacher", "Student", "Shared", "Fresh",
     "Teacher", "Stage", "Problem", "as_problem", "teacher_from_name", "stages_from_records",
-    "teacher_loss", "TEACHER_KINDS", "STAGE_KINDS", "check_real", "check_int",
+    "teacher_loss", "TEACHER_KINDS", "STAGE_KINDS", "check_real", "check_int", "load_problem",
+    "read_problem_file", "ProblemFile",
 ]
 
 
@@ -529,8 +530,26 @@ def _problem_error(path, text: str) -> ParameterError:
     return ParameterError(msg if len(msg) <= _MAX_MESSAGE else msg[:_MAX_MESSAGE - 3] + "...")
 
 
+@dataclass(frozen=True)
+class ProblemFile:
+    """What a TOML problem file holds: the :class:`Problem` and the solver options of its
+    optional ``[theory]`` and ``[simulate]`` tables (validated against
+    :data:`kdlab.params.THEORY_OPTIONS` / :data:`kdlab.params.SIMULATION_OPTIONS`; only the
+    options the file gives)."""
+
+    problem: Problem
+    theory: dict = field(default_factory=dict)
+    simulate: dict = field(default_factory=dict)
+
+
 def load_problem(path) -> Problem:
-    """A :class:`Problem` from a TOML file::
+    """The :class:`Problem` of a TOML problem file (:func:`read_problem_file`, which also returns
+    the file's solver options)."""
+    return read_problem_file(path).problem
+
+
+def read_problem_file(path) -> ProblemFile:
+    """A :class:`ProblemFile` from a TOML file::
 
         [data]                      # required: GaussianMixture parameters (defaults for the rest)
         alpha = 2.0
@@ -549,17 +568,26 @@ def load_problem(path) -> Problem:
         data = "fresh"              # or "shared" (default)
         data_alpha = 3.0
 
+        [theory]                    # optional: options of the theory (kdlab theory, theory-curve)
+        tol = 1e-9
+
+        [simulate]                  # optional: options of the simulation (kdlab simulate)
+        n_features = 2000
+        seeds = 16
+
     The file must be a regular file of at most :data:`MAX_PROBLEM_FILE_BYTES` (a FIFO or a
     device is refused, never read: :func:`kdlab.io.read_regular_file`), UTF-8 TOML, with a
     ``[data]`` table and at least one ``[[stages]]`` entry; a parameter a stage does not have is
-    an error. Errors are one line of at most 300 characters naming the file, the stage and the
-    parameter (:class:`kdlab.errors.ParameterError`).
+    an error, and so is an option the backends do not declare. Errors are one line of at most
+    300 characters naming the file, the stage and the parameter
+    (:class:`kdlab.errors.ParameterError`).
     """
     import tomllib
     from pathlib import Path
 
     from .errors import InputError
     from .io import read_regular_file
+    from .params import SIMULATION_OPTIONS, THEORY_OPTIONS, check_options
 
     path = Path(path)
     try:
@@ -576,18 +604,28 @@ def load_problem(path) -> Problem:
         raise _problem_error(path, f"not valid TOML: {exc}") from None
     except RecursionError:
         raise _problem_error(path, "not usable: arrays or tables nested too deeply") from None
-    unknown = set(doc) - {"data", "stages"}
+    unknown = set(doc) - {"data", "stages", "theory", "simulate"}
     if unknown:
-        raise _problem_error(path, f"unknown table(s) {_names(unknown)}; expected [data] and [[stages]]")
+        raise _problem_error(path, f"unknown table(s) {_names(unknown)}; expected [data], [[stages]] and "
+                                   "optionally [theory], [simulate]")
     data_rec, stages = doc.get("data"), doc.get("stages")
     if not isinstance(data_rec, dict) or not isinstance(stages, list) or not stages:
         raise _problem_error(path, "needs a [data] table and at least one [[stages]] entry")
+    opts = {}
+    for table, decl in (("theory", THEORY_OPTIONS), ("simulate", SIMULATION_OPTIONS)):
+        given = doc.get(table, {})
+        if not isinstance(given, dict):
+            raise _problem_error(path, f"[{table}] must be a table of options")
+        try:
+            opts[table] = {k: v for k, v in check_options(decl, given, table).items() if k in given}
+        except (ValueError, TypeError) as exc:
+            raise _problem_error(path, f"[{table}] {exc}") from None
     try:
         bad = set(data_rec) - set(GaussianMixture.PARAMS)
         if bad:
             raise ParameterError(f"unknown data parameter(s) {_names(bad)}; known: {', '.join(GaussianMixture.PARAMS)}")
         data = GaussianMixture(**data_rec)
-        return Problem(data, tuple(stages_from_records(stages)))
+        return ProblemFile(Problem(data, tuple(stages_from_records(stages))), opts["theory"], opts["simulate"])
     except (ValueError, TypeError) as exc:
         raise _problem_error(path, str(exc)) from None
     except RecursionError:

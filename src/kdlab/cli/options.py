@@ -18,7 +18,7 @@ from typing import Annotated, Any, Callable, Mapping, Optional
 import typer
 
 from ..params import DATA, STUDENT, Param
-from ..problem import TEACHER_KINDS, GaussianMixture, Problem, Student, load_problem, teacher_kind
+from ..problem import TEACHER_KINDS, GaussianMixture, Problem, ProblemFile, Student, read_problem_file, teacher_kind
 from ._app import flag
 
 __all__ = ["problem_command", "declared_options", "fail", "TEACHER_PARAMS", "AsJson", "Progress", "NJobs",
@@ -139,8 +139,9 @@ _GENERATED = _generated()
 _NAMES = [p.name for p in _GENERATED]
 
 
-def build_problem(values: dict[str, Any]) -> Problem:
-    """The :class:`Problem` described by the generated options (``ValueError`` if invalid)."""
+def build_problem(values: dict[str, Any]) -> ProblemFile:
+    """The problem (and, from ``--problem``, the file's solver options) described by the generated
+    options (``ValueError`` if invalid)."""
     path = values.pop("problem_file")
     no_student = values.pop("no_student")
     given = sorted(_flag(k) for k, v in values.items() if v is not None)
@@ -148,7 +149,7 @@ def build_problem(values: dict[str, Any]) -> Problem:
         if given or no_student:
             also = ", ".join(given or ["--no-student"])
             raise ValueError(f"--problem excludes the problem options; also given: {also}")
-        return load_problem(path)
+        return read_problem_file(path)
     data = GaussianMixture(**{n: values[n] for n in DATA if values[n] is not None})
     cls = teacher_kind(values["teacher"] or "logistic")
     tparams = {n: values[f"teacher_{n}"] for n in TEACHER_PARAMS if values[f"teacher_{n}"] is not None}
@@ -161,28 +162,31 @@ def build_problem(values: dict[str, Any]) -> Problem:
     if no_student:
         if sparams:
             raise ValueError(f"--no-student ignores {', '.join(_flag(n) for n in sorted(sparams))}: remove them")
-        return Problem(data, (teacher,))
-    return Problem(data, (teacher, Student(**sparams)))
+        return ProblemFile(Problem(data, (teacher,)))
+    return ProblemFile(Problem(data, (teacher, Student(**sparams))))
 
 
 def problem_command(fn: Callable) -> Callable:
     """Wrap ``fn(problem, **options)`` as a command taking the generated problem options
     (``fn`` may also take ``given_options``: the names of the problem options given)."""
     sig = inspect.signature(fn, eval_str=True)
-    own = [p for n, p in sig.parameters.items() if n not in ("problem", "given_options")]
+    own = [p for n, p in sig.parameters.items() if n not in ("problem", "given_options", "file_options")]
     wants_given = "given_options" in sig.parameters
+    wants_file = "file_options" in sig.parameters
 
     @functools.wraps(fn)
     def command(**kw):
         values = {n: kw.pop(n) for n in _NAMES}
         given = {n for n, v in values.items() if v not in (None, False)}
         try:
-            problem = build_problem(values)
+            pf = build_problem(values)
         except (ValueError, TypeError) as exc:
             fail(str(exc))
         if wants_given:
             kw["given_options"] = given
-        return fn(problem=problem, **kw)
+        if wants_file:
+            kw["file_options"] = pf
+        return fn(problem=pf.problem, **kw)
 
     del command.__wrapped__
     command.__annotations__ = {}

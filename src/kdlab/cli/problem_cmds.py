@@ -43,6 +43,7 @@ def _warn_not_converged(status, strict: bool) -> None:
 @declared_options(SIMULATION_OPTIONS, "sim_options")
 def simulate_command(
     problem,
+    file_options,
     sim_options,
     first_seed: Annotated[int, typer.Option("--first-seed", help="First seed (>= 0): seeds first-seed .. "
                                                                  "first-seed + seeds - 1.")] = 0,
@@ -56,6 +57,7 @@ def simulate_command(
     if first_seed < 0:
         fail(f"--first-seed must be an integer >= 0, got {first_seed}")
     check_jobs(n_jobs)
+    sim_options = {**file_options.simulate, **sim_options}  # an option given here wins over the file's
     n_seeds = sim_options.pop("seeds", SIMULATION_OPTIONS["seeds"].default)
     try:
         result = simulate(problem, seeds=range(first_seed, first_seed + n_seeds), n_jobs=n_jobs,
@@ -70,6 +72,7 @@ def simulate_command(
 @declared_options(THEORY_OPTIONS, "theory_options")
 def theory_command(
     problem,
+    file_options,
     theory_options,
     strict: Strict = False,
     as_json: AsJson = False,
@@ -82,7 +85,7 @@ def theory_command(
     from ..theory import solve
 
     try:
-        result = solve(problem, **theory_options)
+        result = solve(problem, **{**file_options.theory, **theory_options})
     except (ValueError, KdlabError) as exc:
         fail(str(exc))
     emit(result, as_json)
@@ -94,6 +97,7 @@ def theory_command(
 @declared_options(THEORY_OPTIONS, "theory_options")
 def theory_curve_command(
     problem,
+    file_options,
     theory_options,
     along: Annotated[str, typer.Option("--along", help="Parameter to vary: a data parameter (alpha, delta, "
                                                        "rho, label_noise), stage<k>.<param>, teacher_<param> "
@@ -128,7 +132,7 @@ def theory_curve_command(
                 fail(f"output {output} is a folder, not a file")
             ensure_dir(output.parent)
         vals = parse_values(values)
-        df = curve(problem, along=key, values=vals, progress=progress, **theory_options)
+        df = curve(problem, along=key, values=vals, progress=progress, **{**file_options.theory, **theory_options})
         if output is not None:
             write_table(df, output)
     except (ValueError, KdlabError) as exc:

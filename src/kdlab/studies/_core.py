@@ -52,6 +52,18 @@ class Study:
     compare: Mapping[str, Sequence[str]] = field(default_factory=dict)
     observables: tuple = ("gen_error",)
 
+    def evaluate(self, tables: Mapping[str, pd.DataFrame], params: dict) -> Claim:
+        """The findings computed from ``tables``; a table of :attr:`compare` that is missing or
+        empty makes every finding 'not computed' (naming the table), never a traceback."""
+        missing = [t for t in self.compare if tables.get(t) is None or tables[t].empty]
+        if missing:
+            from ..reporting.findings import MISSING
+
+            c = Claim(self.title, self.question, self.name)
+            c.add("tables", MISSING, f"not computed: the table(s) {', '.join(missing)} are missing or empty")
+            return c
+        return self.findings(tables, params)
+
 
 @dataclass
 class StudyOutput:

@@ -93,7 +93,7 @@ def study(name: str, out, quick: bool = False, *, n_jobs: Optional[int] = None, 
         files += save_figure(fig, out, fname)
     elapsed = time.perf_counter() - t0
     mode = run_mode(name, params)
-    claim = spec.findings(tables, params)
+    claim = spec.evaluate(tables, params)
     defaults = study_params(name)
     for f in claim.findings:
         f.decide(params, defaults)
