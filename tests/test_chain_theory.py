@@ -309,6 +309,13 @@ SIM_POINTS = {
                          Student(eta=1.0, chi=1.0, temperature=2.0, lam=0.05)]),
     "t2_fresh": (GaussianMixture(alpha=1.5, rho=0.35), [T01, Student(eta=0.6, chi=0.5, temperature=3.0, lam=0.1,
                                                                       t2_scaling=True, data=Fresh(alpha=2.0))]),
+    # bias fixing and class weights (issue 18): both backends
+    "fixed_bias_pseudo_labels": (GaussianMixture(alpha=1.0, delta=0.5, rho=0.5, label_noise=0.3),
+                                 [LogisticTeacher(lam=0.1), Student(eta=1.0, chi=1.0, temperature=0.0, lam=0.1,
+                                                                    bias=0.0)]),
+    "prior_bias_weighted_teacher_parent_bias_student": (
+        DATA, [LogisticTeacher(lam=0.1, bias="prior", class_weight=2.0),
+               Student(eta=0.5, chi=0.5, temperature=2.0, lam=0.1, bias="parent", class_weight=0.7)]),
 }
 
 
@@ -339,3 +346,30 @@ def _check_point(name):
 @pytest.mark.parametrize("name", list(SIM_POINTS))
 def test_theory_equals_simulation(name):
     _check_point(name)
+
+
+def test_bias_rules_and_class_weights():
+    """A fixed bias is the stage's bias exactly (prior log-odds, a number, the parent's); a free
+    bias at rho = 1/2 with symmetric labels is 0; a class weight w on the +1 samples of a label-only
+    learner is the same minimizer as w-weighted samples (scikit-learn's sample_weight)."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from kdlab.simulation.run import fit_stage, sample_dataset
+
+    r = solve(DATA, [LogisticTeacher(lam=0.1, bias="prior"), Student(eta=0.5, lam=0.1, bias="parent"),
+                     Student(eta=0.5, lam=0.1, bias=-0.25)])
+    assert r.status.converged
+    assert r.stages[0].bias == DATA.prior_bias and r.stages[1].bias == r.stages[0].bias
+    assert r.stages[2].bias == -0.25
+    free = solve(DATA, [LogisticTeacher(lam=0.1)])
+    assert abs(free.teacher.bias - DATA.prior_bias) > 0.05 and r.teacher.gen_error != free.teacher.gen_error
+    # class weights in the ERM: sklearn with sample weights
+    ds = sample_dataset(DATA, 300, seed=1)
+    fit, w = fit_stage(LogisticTeacher(lam=0.5, class_weight=2.5), DATA, ds, None, None, DATA.alpha)
+    sk = LogisticRegression(C=1 / 0.5, tol=1e-12, max_iter=10000).fit(ds.Xs, ds.y,
+                                                                      sample_weight=np.where(ds.y > 0, 2.5, 1.0))
+    assert np.allclose(w, sk.coef_[0], atol=1e-6) and abs(fit.bias - sk.intercept_[0]) < 1e-6
+    # in theory, weighting the minority class moves the bias towards it
+    wt = solve(DATA, [LogisticTeacher(lam=0.1, class_weight=1.0 / DATA.rho - 1.0)])
+    assert wt.status.converged and wt.teacher.bias > free.teacher.bias

@@ -52,8 +52,8 @@ def _validates(obj) -> None:
     for name, p in cls.PARAMS.items():
         if p.type is bool:
             bad = ["yes"]
-        elif p.type is str:
-            bad = [3.0]
+        elif p.type is str and not p.numeric:
+            bad = [3.0, "no-such-choice"]
         else:
             bad = (["x"] + ([p.low - 1.0] if p.low is not None else [])
                    + ([p.high * 2 + 1.0] if p.high is not None else []))

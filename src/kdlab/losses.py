@@ -121,10 +121,11 @@ class Loss:
 
 @dataclass(frozen=True)
 class KDLoss(Loss):
-    """``a log(1 + exp(-y u)) + c [softplus(u / T) - sigmoid(ut / T) u / T]``.
+    """``a w(y) log(1 + exp(-y u)) + c [softplus(u / T) - sigmoid(ut / T) u / T]``.
 
     ``a = label_weight`` (``1 - chi``), ``c = kd_weight`` (``chi``, or ``chi T^2`` in
-    Hinton's convention). The KD term is the cross-entropy ``H(s, sigmoid(u / T))`` with the
+    Hinton's convention), ``w(y) = pos_weight`` for ``y = +1`` and 1 for ``y = -1`` (a
+    class-reweighted label term; 1: unweighted). The KD term is the cross-entropy ``H(s, sigmoid(u / T))`` with the
     teacher's soft label ``s = sigmoid(ut / T)``, evaluated as
     ``s softplus(-u / T) + (1 - s) softplus(u / T)`` (a sum of non-negative terms).
     """
@@ -132,6 +133,13 @@ class KDLoss(Loss):
     label_weight: float = 1.0
     kd_weight: float = 0.0
     temperature: float = 1.0
+    pos_weight: float = 1.0
+
+    def _w(self, y):
+        """The label term's weight per sample: ``pos_weight`` where ``y = +1``, else 1."""
+        if self.pos_weight == 1.0:
+            return 1.0
+        return np.where(np.asarray(y, float) > 0, self.pos_weight, 1.0)
 
     def __post_init__(self):
         if not (self.kd_weight >= 0 and self.temperature >= 0):
@@ -168,7 +176,7 @@ class KDLoss(Loss):
     def value(self, u, y, ut=None):
         u = np.asarray(u, float)
         y = np.asarray(y, float)
-        out = self.label_weight * softplus(-y * u) if self.label_weight else 0.0 * u * y
+        out = self.label_weight * self._w(y) * softplus(-y * u) if self.label_weight else 0.0 * u * y
         if self.kd_weight:
             T = self._T
             s, s_bar = self._s(ut), self._s_bar(ut)
@@ -178,7 +186,7 @@ class KDLoss(Loss):
     def grad(self, u, y, ut=None):
         u = np.asarray(u, float)
         y = np.asarray(y, float)
-        out = -self.label_weight * y * expit(-y * u)
+        out = -self.label_weight * self._w(y) * y * expit(-y * u)
         if self.kd_weight:
             T = self._T
             # sigmoid(u/T) - s(ut), in the complement form where both are near 1.
@@ -189,7 +197,7 @@ class KDLoss(Loss):
 
     def hess(self, u, y, ut=None):
         u = np.asarray(u, float)
-        out = self.label_weight * dsigmoid(u) + 0.0 * np.asarray(y, float)
+        out = self.label_weight * self._w(y) * dsigmoid(u) + 0.0 * np.asarray(y, float)
         if self.kd_weight:
             T = self._T
             out = out + (self.kd_weight / T ** 2) * dsigmoid(u / T)
@@ -202,8 +210,9 @@ class KDLoss(Loss):
         e = np.exp(-np.abs(u))
         inv = 1.0 / (1.0 + e)
         # sigmoid(-y u): y u >= 0 -> e/(1+e), else 1/(1+e)
-        g = -self.label_weight * y * np.where(y * u >= 0, e * inv, inv)
-        h = self.label_weight * e * inv * inv
+        w = self._w(y)
+        g = -self.label_weight * w * y * np.where(y * u >= 0, e * inv, inv)
+        h = self.label_weight * w * e * inv * inv
         if self.kd_weight:
             T = self._T
             z = u / T
@@ -230,17 +239,18 @@ class KDLoss(Loss):
         return np.broadcast_to(-(self.kd_weight / T ** 2) * dsigmoid(np.asarray(ut, float) / T), shape)
 
     def grad_bound(self) -> float:
-        return abs(self.label_weight) + self.kd_weight / self._T
+        return abs(self.label_weight) * max(1.0, self.pos_weight) + self.kd_weight / self._T
 
 
 class LogisticLoss(KDLoss):
-    """Logistic loss ``log(1 + exp(-y u))`` (the logistic teacher's loss)."""
+    """Logistic loss ``w(y) log(1 + exp(-y u))`` (the logistic teacher's loss; ``w(+1) =
+    pos_weight``, ``w(-1) = 1``)."""
 
-    def __init__(self):
-        super().__init__(label_weight=1.0, kd_weight=0.0, temperature=1.0)
+    def __init__(self, pos_weight: float = 1.0):
+        super().__init__(label_weight=1.0, kd_weight=0.0, temperature=1.0, pos_weight=pos_weight)
 
     def __repr__(self):
-        return "LogisticLoss()"
+        return "LogisticLoss()" if self.pos_weight == 1.0 else f"LogisticLoss(pos_weight={self.pos_weight})"
 
 
 class SoftCrossEntropy(KDLoss):

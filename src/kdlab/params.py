@@ -125,13 +125,17 @@ class Param:
     choices: tuple = ()
     optional: bool = False
     also: tuple = ()
+    numeric: bool = False  # a ``str`` parameter that also takes a number in [low, high]
 
     @property
     def range_text(self) -> str:
         if self.type is bool:
             return "true or false"
         if self.type is str:
-            return "one of " + ", ".join(self.choices)
+            text = "one of " + ", ".join(self.choices)
+            if self.numeric:
+                text += f" or a number in [{_fmt(self.low)}, {_fmt(self.high)}]"
+            return text
         lo = "-inf" if self.low is None else _fmt(self.low)
         hi = "inf" if self.high is None else _fmt(self.high)
         if self.type is int:
@@ -152,6 +156,16 @@ class Param:
         if self.type is bool:
             return check_bool(label, value)
         if self.type is str:
+            if self.numeric and isinstance(value, str) and value not in self.choices:
+                try:  # a number given as text (the command line)
+                    value = float(value)
+                except ValueError:
+                    pass
+            if self.numeric and isinstance(value, numbers.Real) and not isinstance(value, bool):
+                try:
+                    return check_real(label, value, low=self.low, high=self.high, low_open=False, high_open=False)
+                except ParameterError:
+                    raise ParameterError(f"{label} must be {self.range_text}, got {value!r}") from None
             if not isinstance(value, str) or value not in self.choices:
                 shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
                 raise ParameterError(f"{label} must be {self.range_text}, got {shown}")
@@ -200,10 +214,19 @@ DATA = _params(
 
 _ETA_HELP = "Fraction of the coordinates this model trains (the others stay 0)."
 
+_CLASS_WEIGHT = Param("class_weight", float, 1.0, "Weight of the samples labelled +1 relative to those "
+                      "labelled -1 in the label term of the loss (1: unweighted).", low=1e-6, high=1e6,
+                      low_open=False, high_open=False, symbol="w_+")
+_BIAS_HELP = ("The bias: free (trained, not regularized), prior (fixed at the prior log-odds "
+              "log(rho / (1 - rho))), a number (fixed there)")
+
 #: The logistic teacher (:class:`kdlab.problem.LogisticTeacher`).
 LOGISTIC_TEACHER = _params(
     Param("lam", float, 0.1, "Teacher's ridge lam_t.", **_RIDGE, symbol="lambda_t"),
     Param("eta", float, 1.0, _ETA_HELP, **_FRACTION, symbol="eta_t"),
+    Param("bias", str, "free", _BIAS_HELP + ".", choices=("free", "prior"), numeric=True, low=-100.0,
+          high=100.0, symbol="b"),
+    _CLASS_WEIGHT,
 )
 
 #: The Bayes-optimal teacher (:class:`kdlab.problem.BayesOptimalTeacher`).
@@ -223,6 +246,9 @@ STUDENT = _params(
           symbol="T"),
     Param("lam", float, 0.1, "Student's ridge lam.", **_RIDGE, symbol="lambda"),
     Param("t2_scaling", bool, False, "Multiply the KD term by T^2 (Hinton's convention)."),
+    Param("bias", str, "free", _BIAS_HELP + ", or parent (fixed at its parent's fitted bias).",
+          choices=("free", "prior", "parent"), numeric=True, low=-100.0, high=100.0, symbol="b"),
+    _CLASS_WEIGHT,
 )
 
 #: A fresh training set for one stage (:class:`kdlab.problem.Fresh`).

@@ -127,9 +127,9 @@ class _Teacher(_Declared):
     def ridge(self, data: GaussianMixture) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def fixed_bias(self, data: GaussianMixture) -> Optional[float]:
+    def fixed_bias(self, data: GaussianMixture, parent_bias: Optional[float] = None) -> Optional[float]:
         """The bias if it is not trained (``None``: trained, never regularized)."""
-        return None
+        return _bias_value(getattr(self, "bias", "free"), data, parent_bias)
 
     def check_data(self, data: GaussianMixture) -> None:
         """``ParameterError`` if this teacher is not defined on ``data``."""
@@ -139,7 +139,9 @@ class _Teacher(_Declared):
 class LogisticTeacher(_Teacher):
     """L2-regularized logistic regression on a fraction ``eta`` of the coordinates.
 
-    Minimizes ``sum_mu log(1 + exp(-y_mu h_mu)) + (lam / 2) ||w||^2`` (bias free).
+    Minimizes ``sum_mu w(y_mu) log(1 + exp(-y_mu h_mu)) + (lam / 2) ||w||^2``; the bias is free
+    (trained, not regularized) or fixed (``bias``: ``"prior"``, the prior log-odds, or a number);
+    ``w(+1) = class_weight``, ``w(-1) = 1``.
     """
 
     PARAMS: ClassVar = LOGISTIC_TEACHER
@@ -147,11 +149,13 @@ class LogisticTeacher(_Teacher):
 
     lam: float = _default(LOGISTIC_TEACHER, "lam")
     eta: float = _default(LOGISTIC_TEACHER, "eta")
+    bias: Union[str, float] = _default(LOGISTIC_TEACHER, "bias")
+    class_weight: float = _default(LOGISTIC_TEACHER, "class_weight")
 
     def loss(self):
         from .losses import LogisticLoss
 
-        return LogisticLoss()
+        return LogisticLoss(pos_weight=self.class_weight)
 
     def ridge(self, data: GaussianMixture) -> float:
         return self.lam
@@ -179,7 +183,7 @@ class BayesOptimalTeacher(_Teacher):
     def ridge(self, data: GaussianMixture) -> float:
         return data.delta * (data.delta + data.alpha) / 2.0
 
-    def fixed_bias(self, data: GaussianMixture) -> Optional[float]:
+    def fixed_bias(self, data: GaussianMixture, parent_bias: Optional[float] = None) -> Optional[float]:
         return data.prior_bias
 
     def check_data(self, data: GaussianMixture) -> None:
@@ -218,6 +222,8 @@ class Student(_Declared):
     temperature: float = _default(STUDENT, "temperature")
     lam: float = _default(STUDENT, "lam")
     t2_scaling: bool = _default(STUDENT, "t2_scaling")
+    bias: Union[str, float] = _default(STUDENT, "bias")
+    class_weight: float = _default(STUDENT, "class_weight")
     data: Union[Shared, Fresh] = field(default_factory=Shared)
 
     def __post_init__(self):
@@ -248,13 +254,15 @@ class Student(_Declared):
         from .losses import KDLoss
 
         return KDLoss(label_weight=1.0 - self.chi, kd_weight=self.kd_weight,
-                      temperature=self.temperature)
+                      temperature=self.temperature, pos_weight=self.class_weight)
 
     def ridge(self, data: GaussianMixture) -> float:
         return self.lam
 
-    def fixed_bias(self, data: GaussianMixture) -> Optional[float]:
-        return None
+    def fixed_bias(self, data: GaussianMixture, parent_bias: Optional[float] = None) -> Optional[float]:
+        """``None`` for a free bias; else its value (``"parent"``: ``parent_bias``, the parent's
+        fitted bias, which the backends pass)."""
+        return _bias_value(self.bias, data, parent_bias)
 
     def to_dict(self) -> dict:
         d = super().to_dict()
@@ -265,6 +273,31 @@ class Student(_Declared):
 
 
 Stage = Union[LogisticTeacher, BayesOptimalTeacher, Student]
+
+
+def _bias_value(rule, data: GaussianMixture, parent_bias: Optional[float]) -> Optional[float]:
+    """The fixed bias of a ``bias`` rule (``None``: free)."""
+    if rule == "free":
+        return None
+    if rule == "prior":
+        return data.prior_bias
+    if rule == "parent":
+        if parent_bias is None or not math.isfinite(parent_bias):
+            raise ParameterError("bias = 'parent' needs the parent's fitted bias (a stage k >= 1)")
+        return float(parent_bias)
+    return float(rule)
+
+
+def bias_rule_text(rule) -> str:
+    """A ``bias`` rule as one string (record columns): ``free``, ``prior``, ``parent`` or the number."""
+    return rule if isinstance(rule, str) else repr(float(rule))
+
+
+def bias_rule_from_text(text):
+    """The inverse of :func:`bias_rule_text`."""
+    if text in ("free", "prior", "parent"):
+        return text
+    return float(text)
 
 #: Every stage kind by name (problem files, records): the teachers and ``student``.
 STAGE_KINDS: dict[str, type] = {**TEACHER_KINDS, Student.kind: Student}
@@ -330,13 +363,18 @@ class Problem:
         """Flat parameter columns: the data's parameters, then ``stage<k>_kind`` and
         ``stage<k>_<param>`` for every declared parameter of every stage; a stage without a
         declared ridge (the Bayes-optimal teacher) records the ridge the data fix as
-        ``stage<k>_lam``; a student records ``stage<k>_data`` (``shared`` / ``fresh``) and
-        ``stage<k>_data_alpha`` (NaN on a shared set)."""
+        ``stage<k>_lam``; the bias rule is ``stage<k>_bias_rule`` (``free``, ``prior``,
+        ``parent`` or the number: ``stage<k>_bias`` is the fitted bias); a student records
+        ``stage<k>_data`` (``shared`` / ``fresh``) and ``stage<k>_data_alpha`` (NaN on a shared
+        set)."""
         rec = {n: getattr(self.data, n) for n in self.data.PARAMS}
         for k, st in enumerate(self.stages):
             rec[f"stage{k}_kind"] = st.kind
             for name in st.PARAMS:
-                rec[f"stage{k}_{name}"] = getattr(st, name)
+                if name == "bias":  # a rule (free, prior, parent, a number); the column bias is the fitted value
+                    rec[f"stage{k}_bias_rule"] = bias_rule_text(st.bias)
+                else:
+                    rec[f"stage{k}_{name}"] = getattr(st, name)
             if "lam" not in st.PARAMS:
                 rec[f"stage{k}_lam"] = float(st.ridge(self.data))
             if isinstance(st, Student):

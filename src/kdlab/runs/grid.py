@@ -28,7 +28,17 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from ..params import DATA, FRESH, check_bool
-from ..problem import TEACHER_KINDS, Fresh, GaussianMixture, Problem, Shared, Student, teacher_kind
+from ..problem import (
+    TEACHER_KINDS,
+    Fresh,
+    GaussianMixture,
+    Problem,
+    Shared,
+    Student,
+    bias_rule_from_text,
+    bias_rule_text,
+    teacher_kind,
+)
 from ..values import parse_values
 
 __all__ = ["DATA_FIELDS", "POINT_FIELDS", "ALIASES", "MAX_POINTS", "MAX_STAGES", "normalize_point", "expand_grid",
@@ -43,7 +53,26 @@ MAX_STAGES = 12
 DATA_FIELDS = tuple(DATA)
 _STUDENT_PARAMS = Student.PARAMS
 _STAGE_FIELD = re.compile(r"stage(\d+)[._](\w+)")
-_BARE_STUDENT = (*_STUDENT_PARAMS, "data_alpha")
+_BARE_STUDENT = (*_STUDENT_PARAMS, "data_alpha", "bias_rule")
+
+
+def _teacher_params() -> dict:
+    out: dict = {}
+    for cls in TEACHER_KINDS.values():
+        for n, prm in cls.PARAMS.items():
+            out.setdefault(n, prm)
+    return out
+
+
+def _field(name: str) -> str:
+    """The point field of a declared parameter: its name (``bias``: ``bias_rule``, its text form;
+    the column ``stage<k>_bias`` is the fitted bias)."""
+    return "bias_rule" if name == "bias" else name
+
+
+def _value(prm, value, label):
+    v = _check(prm, value, label)
+    return bias_rule_text(v) if prm.name == "bias" else v
 
 #: Field names a grid may use besides the canonical ones, with their meaning.
 ALIASES = {
@@ -55,13 +84,13 @@ ALIASES = {
 }
 
 #: The fields of a point of a teacher and one student (the talk's pair), in table order.
-POINT_FIELDS = (*DATA_FIELDS, "stage0_kind", "stage0_lam", "stage0_eta",
-                *(f"stage1_{n}" for n in _STUDENT_PARAMS), "stage1_data_alpha", "optimize")
+POINT_FIELDS = (*DATA_FIELDS, "stage0_kind", *(f"stage0_{_field(n)}" for n in _teacher_params()),
+                *(f"stage1_{_field(n)}" for n in _STUDENT_PARAMS), "stage1_data_alpha", "optimize")
 
 
 def student_fields(k: int) -> tuple:
     """The point fields of student ``k``."""
-    return (*(f"stage{k}_{n}" for n in _STUDENT_PARAMS), f"stage{k}_data_alpha")
+    return (*(f"stage{k}_{_field(n)}" for n in _STUDENT_PARAMS), f"stage{k}_data_alpha")
 
 
 def _num(x):
@@ -159,28 +188,32 @@ def normalize_point(point: Mapping[str, Any], base: Optional[Mapping[str, Any]] 
     if not isinstance(kind, str):
         raise ValueError(f"teacher must be one of {', '.join(TEACHER_KINDS)}, got {kind!r}")
     tcls = teacher_kind(kind)
-    unknown = set(s0) - {"lam", "eta"}
+    if "bias_rule" in s0:
+        s0["bias"] = s0.pop("bias_rule")
+    tparams = _teacher_params()
+    unknown = set(s0) - set(tparams)
     if unknown:
-        raise ValueError(f"unknown stage-0 field(s) {sorted(unknown)}: a teacher has lam, eta")
+        raise ValueError(f"unknown stage-0 field(s) {sorted(unknown)}: a teacher has {', '.join(tparams)}")
     p["stage0_kind"] = tcls.kind
-    # a teacher without a ridge of its own (the Bayes-optimal one) has no stage0_lam
-    lam_decl = TEACHER_KINDS["logistic"].PARAMS["lam"]
-    p["stage0_lam"] = (_check(lam_decl, s0.get("lam", lam_decl.default), "stage0_lam") if "lam" in tcls.PARAMS
-                       else None)
-    eta_decl = tcls.PARAMS["eta"]
-    p["stage0_eta"] = _check(eta_decl, s0.get("eta", eta_decl.default), "stage0_eta")
+    # a parameter the teacher kind does not have (the Bayes-optimal teacher's ridge) is None
+    for n_ in tparams:
+        own = tcls.PARAMS.get(n_)
+        p[f"stage0_{_field(n_)}"] = None if own is None else _value(own, s0.get(n_, own.default), f"stage0_{n_}")
     for k in range(1, n):
         given = dict(stage_vals.get(k, {}))
         kind = given.pop("kind", "student")
         if kind != "student":
             raise ValueError(f"stage{k}_kind must be 'student' (a teacher can only be stage 0), got {kind!r}")
+        if "bias_rule" in given:
+            given["bias"] = given.pop("bias_rule")
         unknown = set(given) - set(_BARE_STUDENT)
         if unknown:
             raise ValueError(f"unknown stage-{k} field(s) {sorted(unknown)}; a student has {', '.join(_BARE_STUDENT)}")
         vals = {f: _check(prm, given.get(f, prm.default), f"stage{k}.{f}") for f, prm in _STUDENT_PARAMS.items()}
         st = Student(**vals)
         p[f"stage{k}_kind"] = "student"
-        p.update({f"stage{k}_{f}": getattr(st, f) for f in _STUDENT_PARAMS})
+        p.update({f"stage{k}_{_field(f)}": _value(prm, getattr(st, f), f"stage{k}.{f}")
+                  for f, prm in _STUDENT_PARAMS.items()})
         d_alpha = given.get("data_alpha")
         p[f"stage{k}_data_alpha"] = None if d_alpha is None else _check(FRESH["alpha"], d_alpha, f"stage{k}.data_alpha")
     p["optimize"] = _optimize(optimize, n, tcls, p)
@@ -286,13 +319,14 @@ def make_problem(point: Mapping[str, Any]) -> Problem:
     in the point, takes its declared default: the caller replaces it)."""
     data = GaussianMixture(**{n: point[n] for n in DATA_FIELDS})
     tcls = teacher_kind(point["stage0_kind"])
-    tpar = {"eta": point["stage0_eta"]}
-    if "lam" in tcls.PARAMS:
-        lam = point["stage0_lam"]
-        tpar["lam"] = tcls.PARAMS["lam"].default if lam is None else lam
+    tpar = {}
+    for n_, prm in tcls.PARAMS.items():
+        v = point.get(f"stage0_{_field(n_)}")
+        tpar[n_] = prm.default if v is None else (bias_rule_from_text(v) if n_ == "bias" else v)
     stages = [tcls(**tpar)]
     for k in range(1, point_stages(point)):
-        vals = {f: point[f"stage{k}_{f}"] for f in _STUDENT_PARAMS}
+        vals = {f: point[f"stage{k}_{_field(f)}"] for f in _STUDENT_PARAMS}
+        vals["bias"] = bias_rule_from_text(vals["bias"])
         if vals["lam"] is None:
             vals["lam"] = _STUDENT_PARAMS["lam"].default
         d_alpha = point.get(f"stage{k}_data_alpha")

@@ -294,15 +294,17 @@ def optimal_kd(*problem, chi_bounds=(0.0, 1.0), temperature_bounds=(0.1, 10.0), 
 
 #: Search intervals of :func:`optimal_stage` for the student parameters it can tune, as
 #: ``(low, high, log)``; ``chi`` may exceed 1 only at ``temperature = 1`` (give the interval).
-STAGE_SPACE = {"lam": (1e-4, 1e2, True), "chi": (0.0, 1.0, False), "temperature": (0.1, 10.0, True)}
+STAGE_SPACE = {"lam": (1e-4, 1e2, True), "chi": (0.0, 1.0, False), "temperature": (0.1, 10.0, True),
+               "class_weight": (0.1, 10.0, True), "bias": (-5.0, 5.0, False)}
 
 
 def optimal_stage(problem: Problem, space, *, x0: Optional[dict] = None, sweeps: int = 3, n_scan: int = 5,
                   xatol: float = 0.01, init=None, solve: Optional[Callable] = None, **solve_kwargs) -> Optimum:
     r"""The parameters of the **last** stage of ``problem`` minimizing its eps_g, the earlier stages fixed.
 
-    ``space``: the names to tune (``lam``, ``chi``, ``temperature``; ``lam`` only for a lone
-    logistic teacher), as a list (intervals of :data:`STAGE_SPACE`) or a mapping
+    ``space``: the names to tune (``lam``, ``chi``, ``temperature``, ``class_weight``, ``bias``:
+    a fixed bias, a recalibrated one; a lone teacher has no ``chi``, ``temperature``), as a list
+    (intervals of :data:`STAGE_SPACE`) or a mapping
     ``{name: (low, high)}``; ``lam`` and ``temperature`` are searched on a log scale. Coordinate
     descent: each pass minimizes one coordinate at a time; the first pass scans ``n_scan``
     points of the whole interval and refines the best bracket with a bounded Brent search
@@ -331,14 +333,17 @@ def optimal_stage(problem: Problem, space, *, x0: Optional[dict] = None, sweeps:
     sweeps = check_int("sweeps", sweeps, low=1, high=20)
     n_scan = check_int("n_scan", n_scan, low=3, high=MAX_LAM_GRID)
     last = chain[-1]
-    if len(chain) == 1 and [d[0] for d in dims] != ["lam"]:
-        raise ValueError("a lone teacher has only its ridge 'lam' to tune")
+    missing = [d[0] for d in dims if d[0] not in type(last).PARAMS]
+    if missing:
+        raise ValueError(f"the last stage ({last.kind}) has no parameter {', '.join(missing)} to tune "
+                         f"(its parameters: {', '.join(type(last).PARAMS)})")
     solve = solve or _default_solve()
     names = [d[0] for d in dims]
     start = dict(x0 or {})
     x = []
     for name, (lo, hi), log in dims:
-        v = float(start.get(name, getattr(last, name)))
+        v = start.get(name, getattr(last, name))
+        v = 0.0 if isinstance(v, str) else float(v)  # a bias rule ("free", ...) starts the search at 0
         t = math.log10(v) if log and v > 0 else (lo if log else v)
         x.append(min(max(t, lo), hi))
 

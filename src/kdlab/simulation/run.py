@@ -34,14 +34,15 @@ def student_subset(student: Student, n_features: int, seed: int, k: int = 1) -> 
 
 
 def fit_stage(spec, data: GaussianMixture, ds: Dataset, subset: Optional[np.ndarray],
-              ut: Optional[np.ndarray], alpha: float, tol: float = 1e-10):
+              ut: Optional[np.ndarray], alpha: float, tol: float = 1e-10, parent_bias: Optional[float] = None):
     """Fit one stage on ``ds`` (coordinates ``subset``, all if ``None``; parent's total
-    pre-activations ``ut`` for a student). Returns ``(fit, w)`` with ``w`` of length N."""
+    pre-activations ``ut`` for a student; ``parent_bias``: the parent's fitted bias, for a bias
+    fixed at it). Returns ``(fit, w)`` with ``w`` of length N."""
     Xs = ds.Xs if subset is None else ds.Xs[:, subset]
-    fixed = spec.fixed_bias(data)
+    fixed = spec.fixed_bias(data, parent_bias)
     ridge = spec.ridge(data.replace(alpha=alpha)) if alpha != data.alpha else spec.ridge(data)
     if fixed is not None:
-        fit = fit_linear(Xs, ds.y, spec.loss(), ridge, fit_bias=False, bias=fixed)
+        fit = fit_linear(Xs, ds.y, spec.loss(), ridge, ut=ut, fit_bias=False, bias=fixed, tol=tol)
     else:
         fit = fit_linear(Xs, ds.y, spec.loss(), ridge, ut=ut, tol=tol)
     if subset is None:
@@ -162,7 +163,8 @@ def simulate_seed_chains(data: GaussianMixture, chains, n_features: int, seed: i
                 subset = stage_subset(spec.eta, n_features, seed, k)
                 if k > 0 and subset is None:
                     subset = np.arange(n_features)
-                fit, w = fit_stage(spec, data, ds, subset, ut, alpha, tol)
+                fit, w = fit_stage(spec, data, ds, subset, ut, alpha, tol,
+                                   parent_bias=fits[-1].bias if k > 0 else None)
                 obs = _measure(w, fit.bias, fit.u, spec.loss(), ds, data, X_test, y_test, ut)
                 if k > 0:
                     obs["p"] = float(W[-1] @ w) / n_features

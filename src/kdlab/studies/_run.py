@@ -65,10 +65,12 @@ def study(name: str, out, quick: bool = False, *, n_jobs: Optional[int] = None, 
     params = study_params(name, quick, **overrides)
     folder = OutputFolder(Path(out), f"study:{name}", force)
     m = folder.manifest()
-    if m is not None and m.get("owner") == folder.owner and m.get("params") != params and not force:
+    if (m is not None and m.get("owner") == folder.owner and m.get("params") is not None and m["params"] != params
+            and not force):
         raise OutputError(f"{out} holds {name} with other parameters ({run_mode(name, m.get('params') or {})} run); "
                           "use --force to replace it or choose another --out")
     folder.open()
+    folder.record([], params=params)  # an interrupted run of the same parameters resumes here
     out = folder.path
     for d in [out / "tables"] + ([out / "cache"] if cache else []):
         ensure_dir(d)

@@ -202,6 +202,7 @@ def _solve_chain(problem: Problem, *, tol: float, maxiter: int, method: str, qua
         extra["bayes_error_sparse"] = bayes_optimal_error(data, stages[-1].eta)
     group = Group(data, data.alpha)
     failed = None
+    biases: list = []  # the solved bias of every stage so far
     for k, st in enumerate(stages):
         if k > 0 and isinstance(st.data, Fresh):
             prev = group.members[-1]
@@ -211,10 +212,11 @@ def _solve_chain(problem: Problem, *, tol: float, maxiter: int, method: str, qua
             ext.L = np.array([math.sqrt(data.delta * q) if failed is None else nan])
             ext.Qhat, ext.Vhat = np.zeros(1), np.zeros(1)
             group = Group(data, st.data.alpha, ext, ext_chain_m=mall[:k].copy(), ext_chain_Q=Qall[k - 1, :k].copy())
-        mem = make_member(st, k, data)
+        mem = make_member(st, k, data, parent_bias=biases[-1] if biases else None)
         group.members.append(mem)
         pos = len(group.members) - 1
         if failed is not None:
+            biases.append(nan)
             statuses.append(SolverStatus(False, 0, nan, f"stage {k}: not solved (stage {failed} did not converge)",
                                          Status.NOT_SOLVED))
             obs.append(_nan_obs(k))
@@ -232,6 +234,7 @@ def _solve_chain(problem: Problem, *, tol: float, maxiter: int, method: str, qua
         extra[f"quad_error_stage{k}"] = sol.quad_error
         if not status.converged:
             failed = k
+            biases.append(nan)
             obs.append(_nan_obs(k))
             states.append(None)
             continue
@@ -241,6 +244,7 @@ def _solve_chain(problem: Problem, *, tol: float, maxiter: int, method: str, qua
             G.b = float(x[-1])
         mhat, Qhat, Vhat = G.hats()
         mem.m, mem.b, mem.Q, mem.V, mem.L = float(m), float(G.b), Q, V, G.cholesky_row(Q)
+        biases.append(float(G.b))
         mem.mhat, mem.Qhat, mem.Vhat = mhat, Qhat, Vhat
         if group.ext is not None:
             _, _, _, Qc = group.input_side(pos, mhat, Qhat, Vhat, chain_m=group.ext_chain_m,

@@ -510,11 +510,12 @@ def solve_stage(group, pos: int, *, tol, quad_tol, maxiter, method="anderson", i
     return StageSolution(G, x, info, tuple(levels), float(max(errs)), time.perf_counter() - t0)
 
 
-def make_member(stage, index: int, data) -> Member:
-    """The member of chain stage ``index`` (a kdlab stage spec) on the model ``data``."""
+def make_member(stage, index: int, data, parent_bias: Optional[float] = None) -> Member:
+    """The member of chain stage ``index`` (a kdlab stage spec) on the model ``data``
+    (``parent_bias``: the solved bias of its parent, for a bias fixed at the parent's)."""
     kind = {"bayes-optimal": "bo"}.get(stage.kind, stage.kind)
     mem = Member(kind=kind, index=index, spec=stage, loss=stage.loss(), eta=float(stage.eta),
-                 lam=float(stage.ridge(data)), fixed_bias=stage.fixed_bias(data))
+                 lam=float(stage.ridge(data)), fixed_bias=stage.fixed_bias(data, parent_bias))
     if kind == "student":
         mem.hard_labels = stage.hard_labels and stage.chi > 0
         if stage.chi > 0 and stage.temperature > 0:
