@@ -86,6 +86,9 @@ def params_table() -> str:
               ("BAYES_TEACHER", "[`BayesOptimalTeacher`][kdlab.problem.BayesOptimalTeacher]", params.BAYES_TEACHER),
               ("STUDENT", "[`Student`][kdlab.problem.Student]", params.STUDENT),
               ("FRESH", "[`Fresh`][kdlab.problem.Fresh]", params.FRESH),
+              ("LEARNER", "[`Learner`][kdlab.problem.Learner]", params.LEARNER),
+              ("GROUP", "[`Group`][kdlab.problem.Group]", params.GROUP),
+              ("FROM_STAGE", "[`from_stage`][kdlab.problem.from_stage]", params.FROM_STAGE),
               ("THEORY_OPTIONS", "[`theory.solve`][kdlab.theory.solve]", params.THEORY_OPTIONS),
               ("SIMULATION_OPTIONS", "[`simulate`][kdlab.simulate]", params.SIMULATION_OPTIONS),
               ("RUN_OPTIONS", "every command that computes several points", params.RUN_OPTIONS)]

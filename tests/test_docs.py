@@ -102,8 +102,9 @@ def test_params_page_lists_every_declared_parameter(site):
     from kdlab import params
 
     html = _page(site, "api/params")
-    for decl in (params.DATA, params.LOGISTIC_TEACHER, params.BAYES_TEACHER, params.STUDENT, params.FRESH,
-                 params.THEORY_OPTIONS, params.SIMULATION_OPTIONS, params.RUN_OPTIONS):
+    decls = [getattr(params, n) for n in params.__all__ if n.isupper() and isinstance(getattr(params, n), dict)]
+    assert len(decls) >= 11
+    for decl in decls:
         for name, p in decl.items():
             assert f"<code>{name}</code>" in html and f"<code>{p.default!r}</code>" in html, name
 

@@ -24,6 +24,7 @@ from scipy.special import expit
 from .errors import ProxError
 
 __all__ = [
+    "MixedLoss",
     "softplus",
     "sigmoid",
     "dsigmoid",
@@ -284,3 +285,116 @@ class LinearLoss(Loss):
         """``omega + V y`` exactly."""
         u = np.asarray(omega, float) + np.asarray(V, float) * np.asarray(y, float)
         return (u, 0.0) if return_residual else u
+
+
+@dataclass(frozen=True)
+class MixedLoss(Loss):
+    """A learner's per-sample loss on one training set, the sum of its groups' terms there:
+    ``a w(y) log(1 + exp(-y u)) + sum_i c_i H(s_i, sigmoid(u / T_i))`` with the soft label
+    ``s_i = sigmoid(ut_i / T_i)`` of source ``i`` (``T_i = 0``: the hard label ``[ut_i > 0]``, and
+    the term ``log(1 + exp(-sign(ut_i) u))``). ``ut`` is the tuple of the sources'
+    pre-activations, in the order of ``weights`` / ``temperatures``. With one source this is
+    :class:`KDLoss` (the backends build a ``KDLoss`` then, so that a :class:`~kdlab.stages.Student`
+    and its two-group learner are the same computation)."""
+
+    label_weight: float = 1.0
+    weights: tuple = ()
+    temperatures: tuple = ()
+    pos_weight: float = 1.0
+
+    def __post_init__(self):
+        if len(self.weights) != len(self.temperatures):
+            raise ValueError("MixedLoss: one temperature per source weight")
+        if self.label_weight < 0 or any(w < 0 for w in self.weights) or any(t < 0 for t in self.temperatures):
+            raise ValueError("MixedLoss: weights and temperatures must be >= 0")
+
+    @property
+    def terms(self) -> list:
+        """One :class:`KDLoss` per source (its KD term only), in order."""
+        return [KDLoss(label_weight=0.0, kd_weight=w, temperature=t) for w, t in zip(self.weights, self.temperatures)]
+
+    @property
+    def hard(self) -> bool:
+        return any(t == 0.0 for t, w in zip(self.temperatures, self.weights) if w > 0)
+
+    def _label(self):
+        return KDLoss(label_weight=self.label_weight, pos_weight=self.pos_weight)
+
+    def _uts(self, ut):
+        if len(self.weights) == 0:
+            return ()
+        if not isinstance(ut, (tuple, list)) or len(ut) != len(self.weights):
+            raise ValueError(f"MixedLoss needs the pre-activations of its {len(self.weights)} source(s) as a tuple")
+        return tuple(ut)
+
+    def value(self, u, y, ut=None):
+        out = self._label().value(u, y)
+        for t, uti in zip(self.terms, self._uts(ut)):
+            out = out + t.value(u, y, uti)
+        return out
+
+    def grad(self, u, y, ut=None):
+        out = self._label().grad(u, y)
+        for t, uti in zip(self.terms, self._uts(ut)):
+            out = out + t.grad(u, y, uti)
+        return out
+
+    def hess(self, u, y, ut=None):
+        out = self._label().hess(u, y)
+        for t, uti in zip(self.terms, self._uts(ut)):
+            out = out + t.hess(u, y, uti)
+        return out
+
+    def grad_hess(self, u, y, ut=None):
+        g, h = self._label().grad_hess(u, y)
+        for t, uti in zip(self.terms, self._uts(ut)):
+            gi, hi = t.grad_hess(u, y, uti)
+            g, h = g + gi, h + hi
+        return g, h
+
+    def cross_terms(self, u, y, ut=None) -> list:
+        """``d^2 ell / du dut_i`` for every source ``i`` (0 for hard labels: their delta function is
+        taken by Stein's lemma in the theory)."""
+        return [t.cross(u, y, uti) for t, uti in zip(self.terms, self._uts(ut))]
+
+    def grad_bound(self) -> float:
+        return abs(self.label_weight) * max(1.0, self.pos_weight) + sum(
+            w / (1.0 if t == 0 else t) for w, t in zip(self.weights, self.temperatures))
+
+    def prox(self, omega, V, y, ut=None, *, tol: float = 1e-13, maxiter: int = 200, return_residual: bool = False):
+        """The safeguarded Newton of :meth:`Loss.prox`, with the sources' pre-activations a tuple."""
+        omega, V, y = np.broadcast_arrays(np.asarray(omega, float), np.asarray(V, float), np.asarray(y, float))
+        uts = tuple(np.broadcast_to(np.asarray(a, float), omega.shape) for a in self._uts(ut))
+        return _Bound(self, uts).prox(omega, V, y, None, tol=tol, maxiter=maxiter, return_residual=return_residual)
+
+
+class _Bound(Loss):
+    """A :class:`MixedLoss` with its sources' pre-activations bound (a one-argument loss, for the
+    generic safeguarded Newton of :meth:`Loss.prox`)."""
+
+    def __init__(self, loss: MixedLoss, uts: tuple):
+        self.loss, self.uts = loss, uts
+
+    def value(self, u, y, ut=None):
+        return self.loss.value(u, y, self.uts)
+
+    def grad(self, u, y, ut=None):
+        return self.loss.grad(u, y, self.uts)
+
+    def hess(self, u, y, ut=None):
+        return self.loss.hess(u, y, self.uts)
+
+    def grad_bound(self) -> float:
+        return self.loss.grad_bound()
+
+
+def loss_of_terms(label_weight: float, sources: list, pos_weight: float = 1.0):
+    """The per-sample loss of a learner's terms on one set: ``label_weight`` for the set's labels,
+    ``sources`` ``[(weight, temperature), ...]`` for its label sources. One source (or none) is a
+    :class:`KDLoss` (the same object a :class:`~kdlab.stages.Student` builds), several a
+    :class:`MixedLoss`."""
+    if len(sources) <= 1:
+        w, t = sources[0] if sources else (0.0, 1.0)
+        return KDLoss(label_weight=label_weight, kd_weight=w, temperature=t, pos_weight=pos_weight)
+    return MixedLoss(label_weight=label_weight, weights=tuple(w for w, _ in sources),
+                     temperatures=tuple(t for _, t in sources), pos_weight=pos_weight)

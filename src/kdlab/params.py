@@ -15,12 +15,13 @@ from __future__ import annotations
 import math
 import numbers
 import reprlib
-from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Mapping, Optional
 
 from .errors import ParameterError
 
-__all__ = ["Param", "DATA", "LOGISTIC_TEACHER", "BAYES_TEACHER", "STUDENT", "FRESH", "THEORY_OPTIONS",
+__all__ = ["Param", "Declared", "declared_default", "DATA", "LOGISTIC_TEACHER", "BAYES_TEACHER", "STUDENT", "FRESH",
+           "LEARNER", "GROUP", "FROM_STAGE", "THEORY_OPTIONS",
            "SIMULATION_OPTIONS", "RUN_OPTIONS", "check_options", "check_real", "check_int", "check_bool", "show",
            "TEMPERATURE_MIN"]
 
@@ -251,6 +252,31 @@ STUDENT = _params(
     _CLASS_WEIGHT,
 )
 
+#: A learner trained on a list of sample groups (:class:`kdlab.stages.Learner`).
+LEARNER = _params(
+    Param("eta", float, 1.0, _ETA_HELP, **_FRACTION, symbol="eta"),
+    Param("lam", float, 0.1, "The learner's ridge lam.", **_RIDGE, symbol="lambda"),
+    Param("bias", str, "free", _BIAS_HELP + ", or parent (fixed at the fitted bias of its first label "
+          "source).", choices=("free", "prior", "parent"), numeric=True, low=-100.0, high=100.0, symbol="b"),
+    _CLASS_WEIGHT,
+)
+
+#: One sample group of a learner (:class:`kdlab.stages.Group`).
+GROUP = _params(
+    Param("weight", float, 1.0, "Weight of the group's per-sample losses in the learner's objective.",
+          low=0.0, high=1e6, low_open=False, high_open=False, symbol="w"),
+    Param("alpha", float, None, "Samples per dimension of a new named set (given where the set is first "
+          "named; 'train' is the data's set).", **_ALPHA, optional=True, symbol="alpha"),
+)
+
+#: Labels taken from an earlier stage (:func:`kdlab.stages.from_stage`).
+FROM_STAGE = _params(
+    Param("temperature", float, 1.0, "Temperature T of the source's soft labels sigmoid(h_j / T) "
+          f"(0: hard labels sign(h_j); else at least {TEMPERATURE_MIN:g}).", low=0.0, high=1e4,
+          low_open=False, high_open=False, symbol="T"),
+    Param("t2_scaling", bool, False, "Multiply the group's term by T^2 (Hinton's convention)."),
+)
+
 #: A fresh training set for one stage (:class:`kdlab.problem.Fresh`).
 FRESH = _params(
     Param("alpha", float, 2.0, "Samples per dimension of the stage's own training set.", **_ALPHA,
@@ -268,6 +294,8 @@ THEORY_OPTIONS = _params(
           "or plain damped iteration.", choices=("anderson", "damped")),
     Param("quad_tol", float, 1e-6, "Refine each quadrature rule until its half-rule difference is below this.",
           low=0.0, high=0.1, high_open=False),
+    Param("qmc_tol", float, 1e-4, "Sets of more than 4 members (RQMC): double the points until the "
+          "replicates' relative standard error is below this.", low=0.0, high=0.1, high_open=False),
 )
 
 #: Options of the simulation backend (:func:`kdlab.simulate`, ``kdlab simulate``, the
@@ -296,3 +324,33 @@ def check_options(decl: Mapping[str, Param], options: Mapping[str, Any], what: s
     out = {n: p.default for n, p in decl.items()}
     out.update({n: decl[n].check(v) for n, v in options.items()})
     return out
+
+
+class Declared:
+    """Base of the frozen dataclasses whose fields are declared parameters: each field is
+    validated by its :class:`Param` on construction (the error names ``LABEL`` + the name)."""
+
+    PARAMS: ClassVar[Mapping[str, Param]] = {}
+    #: Prefix of the parameter names in error messages (``"teacher "`` gives "teacher lam ...").
+    LABEL: ClassVar[str] = ""
+
+    def __post_init__(self):
+        for name, p in self.PARAMS.items():
+            object.__setattr__(self, name, p.check(getattr(self, name), f"{self.LABEL}{name}"))
+
+    def replace(self, **changes):
+        """A copy with some parameters changed (validated again)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        unknown = set(changes) - set(d)
+        if unknown:
+            raise ParameterError(f"unknown parameter(s) for {type(self).__name__}: {sorted(unknown)}")
+        d.update(changes)
+        return type(self)(**d)
+
+    def to_dict(self) -> dict:
+        """The declared parameters as ``{name: value}``."""
+        return {name: getattr(self, name) for name in self.PARAMS}
+
+
+def declared_default(params, name):
+    return field(default=params[name].default)

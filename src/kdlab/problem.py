@@ -16,303 +16,187 @@ from an invalid value, and the error names the stage, the parameter and its rang
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Mapping, Optional, Sequence, Union
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Sequence
 
+from .data import DATA_KINDS, GaussianMixture
 from .errors import ParameterError
-from .params import (
-    BAYES_TEACHER,
-    DATA,
-    FRESH,
-    LOGISTIC_TEACHER,
-    STUDENT,
-    TEMPERATURE_MIN,
-    Param,
-    check_int,
-    check_real,
-    show,
+from .params import check_int, check_real, show
+from .stages import (
+    STAGE_KINDS,
+    TEACHER_KINDS,
+    BayesOptimalTeacher,
+    Fresh,
+    FromStage,
+    Group,
+    Learner,
+    LogisticTeacher,
+    Shared,
+    Stage,
+    Student,
+    Teacher,
+    _describe_stage,
+    _Teacher,
+    bias_rule_from_text,
+    bias_rule_text,
+    from_stage,
+    teacher_from_name,
+    teacher_kind,
+    teacher_loss,
 )
 
 __all__ = [
-    "GaussianMixture", "LogisticTeacher", "BayesOptimalTeacher", "Student", "Shared", "Fresh",
-    "Teacher", "Stage", "Problem", "as_problem", "teacher_from_name", "stages_from_records",
-    "teacher_loss", "TEACHER_KINDS", "STAGE_KINDS", "check_real", "check_int", "load_problem",
-    "read_problem_file", "ProblemFile",
+    "GaussianMixture", "LogisticTeacher", "BayesOptimalTeacher", "Student", "Learner", "Group", "FromStage",
+    "from_stage", "Shared", "Fresh", "Teacher", "Stage", "Problem", "as_problem", "teacher_from_name",
+    "stages_from_records", "teacher_loss", "TEACHER_KINDS", "STAGE_KINDS", "DATA_KINDS", "check_real", "check_int",
+    "load_problem", "read_problem_file", "ProblemFile", "bias_rule_text", "bias_rule_from_text", "teacher_kind",
+    "Source", "SetUse", "StagePlan",
 ]
 
 
-class _Declared:
-    """Frozen dataclass whose fields are validated by their :class:`~kdlab.params.Param`."""
-
-    PARAMS: ClassVar[Mapping[str, Param]] = {}
-    #: Prefix of the parameter names in error messages (``"teacher "`` gives "teacher lam ...").
-    LABEL: ClassVar[str] = ""
-
-    def __post_init__(self):
-        for name, p in self.PARAMS.items():
-            object.__setattr__(self, name, p.check(getattr(self, name), f"{self.LABEL}{name}"))
-
-    def replace(self, **changes):
-        """A copy with some parameters changed (validated again)."""
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
-        unknown = set(changes) - set(d)
-        if unknown:
-            raise ParameterError(f"unknown parameter(s) for {type(self).__name__}: {sorted(unknown)}")
-        d.update(changes)
-        return type(self)(**d)
-
-    def to_dict(self) -> dict:
-        """The declared parameters as ``{name: value}``."""
-        return {name: getattr(self, name) for name in self.PARAMS}
-
-
-def _default(params, name):
-    return field(default=params[name].default)
-
-
 @dataclass(frozen=True)
-class GaussianMixture(_Declared):
-    """Two-cluster Gaussian mixture ``x = y v / sqrt(N) + sqrt(delta) z``.
+class Source:
+    """A source of labels in one training set's loss: stage ``stage``'s outputs at
+    ``temperature`` (0: hard labels), the term's ``weight`` (the ``T^2`` factor included)."""
 
-    ``alpha = M / N`` samples per dimension, ``delta`` the noise variance, ``rho = P(y = +1)``
-    and ``label_noise`` the probability that a training label is flipped (the input is always
-    drawn from the true class).
-    """
-
-    PARAMS: ClassVar = DATA
-
-    alpha: float = _default(DATA, "alpha")
-    delta: float = _default(DATA, "delta")
-    rho: float = _default(DATA, "rho")
-    label_noise: float = _default(DATA, "label_noise")
+    stage: int
+    temperature: float
+    weight: float
 
     @property
-    def prior_bias(self) -> float:
-        """``log(rho / (1 - rho))``, the Bayes-optimal bias."""
-        return math.log(self.rho) - math.log1p(-self.rho)
-
-
-@dataclass(frozen=True)
-class Shared:
-    """The stage trains on its parent's training set (inputs and observed labels)."""
-
-    kind: ClassVar[str] = "shared"
-
-    def to_dict(self) -> dict:
-        return {}
-
-
-@dataclass(frozen=True)
-class Fresh(_Declared):
-    """The stage trains on a new independent training set of ``M = alpha N`` samples from the
-    same mixture (same centre, new inputs, new noisy labels)."""
-
-    PARAMS: ClassVar = FRESH
-    LABEL: ClassVar[str] = "Fresh "
-    kind: ClassVar[str] = "fresh"
-
-    alpha: float = _default(FRESH, "alpha")
-
-
-class _Teacher(_Declared):
-    """A stage that learns from labels (stage 0). Subclasses give the loss, ridge and bias."""
-
-    LABEL: ClassVar[str] = "teacher "
-    role: ClassVar[str] = "teacher"
-    kind: ClassVar[str] = ""
-
-    def loss(self):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def ridge(self, data: GaussianMixture) -> float:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def fixed_bias(self, data: GaussianMixture, parent_bias: Optional[float] = None) -> Optional[float]:
-        """The bias if it is not trained (``None``: trained, never regularized)."""
-        return _bias_value(getattr(self, "bias", "free"), data, parent_bias)
-
-    def check_data(self, data: GaussianMixture) -> None:
-        """``ParameterError`` if this teacher is not defined on ``data``."""
-
-
-@dataclass(frozen=True)
-class LogisticTeacher(_Teacher):
-    """L2-regularized logistic regression on a fraction ``eta`` of the coordinates.
-
-    Minimizes ``sum_mu w(y_mu) log(1 + exp(-y_mu h_mu)) + (lam / 2) ||w||^2``; the bias is free
-    (trained, not regularized) or fixed (``bias``: ``"prior"``, the prior log-odds, or a number);
-    ``w(+1) = class_weight``, ``w(-1) = 1``.
-    """
-
-    PARAMS: ClassVar = LOGISTIC_TEACHER
-    kind: ClassVar[str] = "logistic"
-
-    lam: float = _default(LOGISTIC_TEACHER, "lam")
-    eta: float = _default(LOGISTIC_TEACHER, "eta")
-    bias: Union[str, float] = _default(LOGISTIC_TEACHER, "bias")
-    class_weight: float = _default(LOGISTIC_TEACHER, "class_weight")
-
-    def loss(self):
-        from .losses import LogisticLoss
-
-        return LogisticLoss(pos_weight=self.class_weight)
-
-    def ridge(self, data: GaussianMixture) -> float:
-        return self.lam
-
-
-@dataclass(frozen=True)
-class BayesOptimalTeacher(_Teacher):
-    """Posterior-predictive teacher on a fraction ``eta`` of the coordinates.
-
-    ``w = 2 vhat / delta`` on its coordinates, ``b = log(rho / (1 - rho))``: the linear loss
-    ``-y h`` with ridge ``delta (delta + alpha) / 2`` and the bias fixed at its prior value.
-    Defined only without label noise.
-    """
-
-    PARAMS: ClassVar = BAYES_TEACHER
-    kind: ClassVar[str] = "bayes-optimal"
-
-    eta: float = _default(BAYES_TEACHER, "eta")
-
-    def loss(self):
-        from .losses import LinearLoss
-
-        return LinearLoss()
-
-    def ridge(self, data: GaussianMixture) -> float:
-        return data.delta * (data.delta + data.alpha) / 2.0
-
-    def fixed_bias(self, data: GaussianMixture, parent_bias: Optional[float] = None) -> Optional[float]:
-        return data.prior_bias
-
-    def check_data(self, data: GaussianMixture) -> None:
-        if data.label_noise > 0:
-            raise ParameterError("stage 0 (bayes-optimal teacher): defined only for label_noise = 0, "
-                                 f"got label_noise={data.label_noise!r}")
-
-
-Teacher = Union[LogisticTeacher, BayesOptimalTeacher]
-
-#: Teacher kinds by name (the CLI's ``--teacher``, the sweep's ``teacher`` field, problem files).
-TEACHER_KINDS: dict[str, type] = {c.kind: c for c in (LogisticTeacher, BayesOptimalTeacher)}
-_TEACHER_ALIASES = {"bayes": "bayes-optimal", "bo": "bayes-optimal"}
-
-
-@dataclass(frozen=True)
-class Student(_Declared):
-    """Sparse KD student: distils its parent stage.
-
-    Only a random fraction ``eta`` of the coordinates of ``w`` is trained. Per-sample loss in
-    the total pre-activation ``u = h + b`` (the parent's ``ut``):
-    ``(1 - chi) log(1 + exp(-y u)) + chi [softplus(u / T) - sigmoid(ut / T) u / T]``
-    (times ``T^2`` on the KD term when ``t2_scaling``), plus ``(lam / 2) ||w||^2``.
-    ``temperature = 0`` means hard labels: the KD term is ``log(1 + exp(-sign(ut) u))``.
-    ``chi > 1`` is allowed at ``temperature = 1`` only (the loss is then the cross-entropy with
-    the target ``(1 - chi) y01 + chi sigmoid(ut)``, still convex). ``data``: :class:`Shared`
-    (the parent's training set) or :class:`Fresh`.
-    """
-
-    PARAMS: ClassVar = STUDENT
-    role: ClassVar[str] = "student"
-    kind: ClassVar[str] = "student"
-
-    eta: float = _default(STUDENT, "eta")
-    chi: float = _default(STUDENT, "chi")
-    temperature: float = _default(STUDENT, "temperature")
-    lam: float = _default(STUDENT, "lam")
-    t2_scaling: bool = _default(STUDENT, "t2_scaling")
-    bias: Union[str, float] = _default(STUDENT, "bias")
-    class_weight: float = _default(STUDENT, "class_weight")
-    data: Union[Shared, Fresh] = field(default_factory=Shared)
-
-    def __post_init__(self):
-        super().__post_init__()
-        if 0 < self.temperature < TEMPERATURE_MIN:
-            raise ParameterError(f"temperature must be 0 (hard labels) or in [{TEMPERATURE_MIN!r}, 10000.0], "
-                                 f"got {self.temperature!r}")
-        if self.chi > 1 and self.temperature != 1.0:
-            raise ParameterError(f"chi must be in [0, 1] unless temperature = 1 (chi > 1 is allowed at "
-                                 f"T = 1 only), got chi={self.chi!r}, temperature={self.temperature!r}")
-        if self.t2_scaling and self.temperature == 0:
-            raise ParameterError("t2_scaling needs temperature > 0 (the T^2 factor of hard labels is 0)")
-        if not isinstance(self.data, (Shared, Fresh)):
-            raise ParameterError(f"student data must be Shared() or Fresh(alpha), got {self.data!r}")
-
-    @property
-    def hard_labels(self) -> bool:
-        """``temperature = 0``: the KD term uses the sign of the parent's pre-activation."""
+    def hard(self) -> bool:
         return self.temperature == 0.0
 
+
+@dataclass(frozen=True)
+class SetUse:
+    """What a stage does on one training set: per-sample loss
+    ``label_weight w(y) log(1 + exp(-y u)) + sum_i weight_i CE(s_i, sigmoid(u / T_i))`` with the
+    set's observed labels ``y`` and the soft (or hard) labels ``s_i`` of its ``sources``
+    (``loss`` is that function of ``u``, ``y`` and the sources' pre-activations; a teacher's own
+    loss for stage 0)."""
+
+    set: str
+    alpha: float
+    label_weight: float
+    sources: tuple
+    loss: Any
+
     @property
-    def kd_weight(self) -> float:
-        """Weight of the KD cross-entropy term: ``chi`` (or ``chi T^2`` with t2_scaling)."""
-        return self.chi * (self.temperature ** 2 if self.t2_scaling else 1.0)
+    def source_stages(self) -> tuple:
+        return tuple(src.stage for src in self.sources)
 
-    def loss(self):
-        """The student's per-sample loss object (see :mod:`kdlab.losses`)."""
-        from .losses import KDLoss
+    @property
+    def hard(self) -> bool:
+        """A hard-label source: the loss jumps in that source's pre-activation."""
+        return any(src.hard for src in self.sources)
 
-        return KDLoss(label_weight=1.0 - self.chi, kd_weight=self.kd_weight,
-                      temperature=self.temperature, pos_weight=self.class_weight)
-
-    def ridge(self, data: GaussianMixture) -> float:
-        return self.lam
-
-    def fixed_bias(self, data: GaussianMixture, parent_bias: Optional[float] = None) -> Optional[float]:
-        """``None`` for a free bias; else its value (``"parent"``: ``parent_bias``, the parent's
-        fitted bias, which the backends pass)."""
-        return _bias_value(self.bias, data, parent_bias)
-
-    def to_dict(self) -> dict:
-        d = super().to_dict()
-        d["data"] = self.data.kind
-        if isinstance(self.data, Fresh):
-            d["data_alpha"] = self.data.alpha
-        return d
+    @property
+    def temperature(self) -> float:
+        """The lowest temperature of a soft source (``inf`` without one): it sets the width of
+        the strip where the loss is analytic in the sources' fields."""
+        return min((src.temperature for src in self.sources if not src.hard), default=math.inf)
 
 
-Stage = Union[LogisticTeacher, BayesOptimalTeacher, Student]
+@dataclass(frozen=True)
+class StagePlan:
+    """What stage ``k`` trains on (``Problem.plan(k)``): its :class:`SetUse` per training set,
+    its ridge ``lam``, its coordinate fraction ``eta``, its bias rule and the stage whose fitted
+    bias ``bias = "parent"`` takes (``parent``)."""
 
+    index: int
+    uses: tuple
+    eta: float
+    lam: float
+    bias: Any
+    parent: Optional[int]
 
-def _bias_value(rule, data: GaussianMixture, parent_bias: Optional[float]) -> Optional[float]:
-    """The fixed bias of a ``bias`` rule (``None``: free)."""
-    if rule == "free":
+    @property
+    def set_names(self) -> tuple:
+        return tuple(u.set for u in self.uses)
+
+    @property
+    def sources(self) -> tuple:
+        """Every stage whose outputs label some of its samples, in order of first use."""
+        return tuple(dict.fromkeys(s for u in self.uses for s in u.source_stages))
+
+    @property
+    def alpha_total(self) -> float:
+        """The stage's training samples per dimension (each set counted once)."""
+        return float(sum(u.alpha for u in self.uses))
+
+    @property
+    def has_labels(self) -> bool:
+        """Some of its samples carry their set's own labels (a true-label term of weight > 0)."""
+        return any(u.label_weight > 0 for u in self.uses)
+
+    def use(self, name: str) -> Optional[SetUse]:
+        for u in self.uses:
+            if u.set == name:
+                return u
         return None
-    if rule == "prior":
-        return data.prior_bias
-    if rule == "parent":
-        if parent_bias is None or not math.isfinite(parent_bias):
-            raise ParameterError("bias = 'parent' needs the parent's fitted bias (a stage k >= 1)")
-        return float(parent_bias)
-    return float(rule)
 
 
-def bias_rule_text(rule) -> str:
-    """A ``bias`` rule as one string (record columns): ``free``, ``prior``, ``parent`` or the number."""
-    return rule if isinstance(rule, str) else repr(float(rule))
+def _make_plans(data: GaussianMixture, stages: tuple) -> tuple:
+    """The :class:`StagePlan` of every stage, and the checks of the sets and the sources: a set
+    is named with its ``alpha`` the first time (``"train"`` is the data's, ``alpha = data.alpha``),
+    a later use gives the same ``alpha`` or none; a source is an earlier stage."""
+    from .losses import loss_of_terms
 
-
-def bias_rule_from_text(text):
-    """The inverse of :func:`bias_rule_text`."""
-    if text in ("free", "prior", "parent"):
-        return text
-    return float(text)
-
-#: Every stage kind by name (problem files, records): the teachers and ``student``.
-STAGE_KINDS: dict[str, type] = {**TEACHER_KINDS, Student.kind: Student}
-
-
-def _describe_stage(s) -> str:
-    """A short name of what was given as a stage, for error messages."""
-    if isinstance(s, Student):
-        return "a Student"
-    if isinstance(s, _Teacher):
-        return f"a teacher ({type(s).__name__})"
-    text = repr(s)
-    if len(text) > 40:
-        text = text[:37] + "..."
-    return f"{text} (a {type(s).__name__}, not a stage)"
+    sets = {"train": data.alpha}
+    plans = []
+    for k, st in enumerate(stages):
+        if isinstance(st, Learner):
+            by_set: dict = {}
+            for g in st.groups:
+                if g.set == "train":
+                    if g.alpha is not None and g.alpha != data.alpha:
+                        raise ParameterError(f"stage {k}: group set 'train' is the data's training set "
+                                             f"(alpha = {data.alpha!r}), got alpha={g.alpha!r}")
+                elif g.set in sets:
+                    if g.alpha is not None and g.alpha != sets[g.set]:
+                        raise ParameterError(f"stage {k}: set {g.set!r} was made with alpha = {sets[g.set]!r}, "
+                                             f"got alpha={g.alpha!r}")
+                else:
+                    if g.alpha is None:
+                        raise ParameterError(f"stage {k}: set {g.set!r} is named for the first time and needs "
+                                             "its size alpha (Group(name, alpha=...))")
+                    sets[g.set] = g.alpha
+                entry = by_set.setdefault(g.set, [0.0, {}])
+                if isinstance(g.labels, FromStage):
+                    j = g.labels.stage
+                    if j >= k:
+                        raise ParameterError(f"stage {k}: from_stage({j}) must name an earlier stage "
+                                             f"(0..{k - 1})" if k else "stage 0: from_stage needs an earlier stage")
+                    if g.weight > 0:
+                        key = (j, g.labels.temperature)
+                        entry[1][key] = entry[1].get(key, 0.0) + g.weight * g.labels.weight_factor
+                else:
+                    entry[0] += g.weight
+            uses = []
+            for name, (lw, srcs) in by_set.items():
+                sources = tuple(Source(j, t, w) for (j, t), w in srcs.items())
+                uses.append(SetUse(name, sets[name], lw, sources,
+                                   loss_of_terms(lw, [(s.weight, s.temperature) for s in sources], st.class_weight)))
+            parent = st.sources[0] if st.sources else None
+            plans.append(StagePlan(k, tuple(uses), float(st.eta), float(st.lam), st.bias, parent))
+        elif isinstance(st, Student):
+            if isinstance(st.data, Fresh):
+                name = f"fresh{k}"
+                if name in sets:
+                    raise ParameterError(f"stage {k}: its Fresh set is named {name!r}, which an earlier "
+                                         "stage already uses for another set")
+                sets[name] = st.data.alpha
+            else:
+                name = plans[k - 1].uses[0].set
+            sources = (Source(k - 1, st.temperature, st.kd_weight),) if st.chi > 0 else ()
+            plans.append(StagePlan(k, (SetUse(name, sets[name], 1.0 - st.chi, sources, st.loss()),),
+                                   float(st.eta), float(st.lam), st.bias, k - 1))
+        else:
+            fixed = st.fixed_bias(data)
+            plans.append(StagePlan(k, (SetUse("train", data.alpha, 1.0, (), st.loss()),), float(st.eta),
+                                   float(st.ridge(data)), "free" if fixed is None else float(fixed), None))
+    return tuple(plans)
 
 
 @dataclass(frozen=True)
@@ -330,13 +214,15 @@ class Problem:
         if not stages:
             raise ParameterError("a problem needs at least one stage (a teacher)")
         for k, s in enumerate(stages):
-            if k == 0 and not isinstance(s, _Teacher):
-                raise TypeError(f"stage 0 must be a teacher (LogisticTeacher or BayesOptimalTeacher), "
+            if k == 0 and not isinstance(s, (_Teacher, Learner)):
+                raise TypeError(f"stage 0 must be a teacher (LogisticTeacher or BayesOptimalTeacher) or a Learner, "
                                 f"got {_describe_stage(s)}")
-            if k > 0 and not isinstance(s, Student):
-                raise TypeError(f"stage {k} must be a Student (a teacher can only be stage 0), "
+            if k > 0 and not isinstance(s, (Student, Learner)):
+                raise TypeError(f"stage {k} must be a Student or a Learner (a teacher can only be stage 0), "
                                 f"got {_describe_stage(s)}")
-        stages[0].check_data(self.data)
+        if isinstance(stages[0], _Teacher):
+            stages[0].check_data(self.data)
+        object.__setattr__(self, "_plans", _make_plans(self.data, stages))
 
     @property
     def teacher(self) -> Teacher:
@@ -380,6 +266,9 @@ class Problem:
             if isinstance(st, Student):
                 rec[f"stage{k}_data"] = st.data.kind
                 rec[f"stage{k}_data_alpha"] = st.data.alpha if isinstance(st.data, Fresh) else math.nan
+            if isinstance(st, Learner):
+                rec[f"stage{k}_groups"] = " + ".join(g.to_text() for g in st.groups)
+            rec[f"stage{k}_alpha_total"] = self._plans[k].alpha_total
         return rec
 
     def to_dict(self) -> dict:
@@ -392,6 +281,8 @@ class Problem:
                 d["data"] = st.data.kind
                 if isinstance(st.data, Fresh):
                     d["data_alpha"] = st.data.alpha
+            if isinstance(st, Learner):
+                d["groups"] = [g.to_dict() for g in st.groups]
             stages.append(d)
         return {"data": self.data.to_dict(), "stages": stages}
 
@@ -412,24 +303,33 @@ class Problem:
         d = self.to_dict()
         lines = ["[data]"] + [f"{k} = {_toml_value(v)}" for k, v in d["data"].items()]
         for st in d["stages"]:
-            lines += ["", "[[stages]]"] + [f"{k} = {_toml_value(v)}" for k, v in st.items()]
+            lines += ["", "[[stages]]"] + [f"{k} = {_toml_value(v)}" for k, v in st.items() if k != "groups"]
+            for g in st.get("groups", ()):
+                lines += ["[[stages.groups]]"] + [f"{k} = {_toml_value(v)}" for k, v in g.items()]
         return "\n".join(lines) + "\n"
 
-    def training_sets(self) -> list[int]:
-        """Index of the training set of every stage (0: the data's; each Fresh stage opens one)."""
-        out, cur = [], 0
-        for k, s in enumerate(self.stages):
-            if k > 0 and isinstance(s.data, Fresh):
-                cur += 1
-            out.append(cur)
+    def plan(self, k: int) -> "StagePlan":
+        """What stage ``k`` trains on: its :class:`StagePlan` (one :class:`SetUse` per training
+        set, in order of first use). Both backends read the chain only through the plans."""
+        return self._plans[k]
+
+    @property
+    def plans(self) -> tuple:
+        """The :class:`StagePlan` of every stage."""
+        return self._plans
+
+    def sets(self) -> dict:
+        """Every training set of the chain, ``{name: alpha}`` in order of creation (``"train"``
+        first; a Fresh student's set is ``"fresh<k>"``)."""
+        out = {}
+        for pl in self._plans:
+            for u in pl.uses:
+                out.setdefault(u.set, u.alpha)
         return out
 
-    def alpha_of(self, k: int) -> float:
-        """Samples per dimension of stage ``k``'s training set."""
-        for s in reversed(self.stages[1:k + 1]):
-            if isinstance(s.data, Fresh):
-                return s.data.alpha
-        return self.data.alpha
+    def trainers(self, name: str) -> tuple:
+        """The stages that train on set ``name``, in chain order."""
+        return tuple(k for k, pl in enumerate(self._plans) if name in pl.set_names)
 
 
 def as_problem(*args) -> Problem:
@@ -470,39 +370,9 @@ def _toml_value(v) -> str:
         return "true" if v else "false"
     if isinstance(v, str):
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, int):
+        return repr(v)
     return repr(float(v))
-
-
-def teacher_kind(name: str) -> type:
-    """The teacher class named ``name`` (``logistic``, ``bayes-optimal``; aliases ``bayes``, ``bo``)."""
-    key = str(name).strip().lower().replace("_", "-")
-    key = _TEACHER_ALIASES.get(key, key)
-    if key not in TEACHER_KINDS:
-        raise ParameterError(f"teacher must be one of {', '.join(TEACHER_KINDS)}, got {show(name)}")
-    return TEACHER_KINDS[key]
-
-
-def teacher_from_name(name: str, lam: float | None = None, **params: Any) -> Teacher:
-    """The teacher named ``name`` with the given parameters.
-
-    ``lam`` (positional) is the ridge of a teacher that has one and is not used otherwise
-    (the Bayes-optimal teacher's ridge is fixed by the data); any other parameter the teacher
-    does not have is an error.
-    """
-    cls = teacher_kind(name)
-    if lam is not None and "lam" in cls.PARAMS:
-        params["lam"] = lam
-    params = {k: v for k, v in params.items() if v is not None}
-    unknown = set(params) - set(cls.PARAMS)
-    if unknown:
-        raise ParameterError(f"the {cls.kind} teacher has no parameter {', '.join(sorted(unknown))} "
-                             f"(its parameters: {', '.join(cls.PARAMS) or 'none'})")
-    return cls(**params)
-
-
-def teacher_loss(teacher: Teacher):
-    """The teacher's per-sample loss object (see :mod:`kdlab.losses`)."""
-    return teacher.loss()
 
 
 def _names(keys) -> str:
@@ -525,7 +395,24 @@ def stages_from_records(records: Sequence[Mapping[str, Any]]) -> list:
             kind = rec.pop("kind", "student" if k > 0 else "logistic")
             if not isinstance(kind, str):
                 raise ParameterError(f"kind must be a string, got {show(kind)}")
-            if kind == "student":
+            if kind == "learner":
+                groups = rec.pop("groups", None)
+                if not isinstance(groups, (list, tuple)) or not groups:
+                    raise ParameterError("a learner needs a non-empty list of groups ([[stages.groups]] tables)")
+                gs = []
+                for i, g in enumerate(groups):
+                    if not isinstance(g, Mapping):
+                        raise ParameterError(f"group {i} must be a table, got {show(g)}")
+                    try:
+                        gs.append(Group.from_dict(g))
+                    except (ValueError, TypeError) as exc:
+                        raise ParameterError(f"group {i}: {exc}") from None
+                unknown = set(rec) - set(Learner.PARAMS)
+                if unknown:
+                    raise ParameterError(f"unknown parameter(s) {_names(unknown)}; "
+                                         f"a learner has {', '.join(Learner.PARAMS)}, groups")
+                out.append(Learner(**rec, groups=tuple(gs)))
+            elif kind == "student":
                 d = rec.pop("data", "shared")
                 d_alpha = rec.pop("data_alpha", None)
                 if isinstance(d, Mapping):

@@ -151,6 +151,7 @@ class Status(str, enum.Enum):
     DIVERGED = "diverged"  # overlaps grow without bound: no finite minimizer
     FAILED = "failed"  # the computation raised (the message says why)
     NOT_SOLVED = "not-solved"  # an earlier stage did not converge
+    CONSTANT = "constant"  # every target names one class: the exact limit is the constant classifier
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,10 @@ def fit_student(student: Student, ds: Dataset, subset: np.ndarray, teacher_u: np
     return fit, w
 
 
-def _measure(w, b, u_train, loss, ds: Dataset, data: GaussianMixture, X_test, y_test, ut_train=None):
+def _measure(w, b, u_train, loss, y_train, ds: Dataset, data: GaussianMixture, X_test, y_test, ut_train=None):
+    """The observables of a fitted stage: overlaps with the centre ``ds.v``, the exact error,
+    the test error, and the training error and mean loss on all its samples (labels
+    ``y_train``, the sets' observed labels)."""
     N = ds.n_features
     m = float(w @ ds.v) / N
     q = float(w @ w) / N
@@ -74,8 +77,8 @@ def _measure(w, b, u_train, loss, ds: Dataset, data: GaussianMixture, X_test, y_
     return {
         "gen_error": gen_error(m, q, b, data.delta, data.rho),
         "gen_error_test": float(np.mean(np.where(u_test > 0, 1.0, -1.0) != y_test)),
-        "train_error": float(np.mean(np.where(u_train > 0, 1.0, -1.0) != ds.y)),
-        "train_loss": float(np.mean(loss.value(u_train, ds.y, ut_train))),
+        "train_error": float(np.mean(np.where(u_train > 0, 1.0, -1.0) != y_train)),
+        "train_loss": float(np.mean(loss.value(u_train, y_train, ut_train))),
         "m": m,
         "q": q,
         "bias": float(b),
@@ -125,8 +128,8 @@ def simulate_seed_chains(data: GaussianMixture, chains, n_features: int, seed: i
                          n_test: Optional[int] = None, tol: float = 1e-10) -> list[dict]:
     """One row per chain for one seed; the chains share stage 0, which is fitted ONCE.
 
-    Every draw depends only on the seed and the stage (:mod:`.sampling`), so each row is
-    bit-for-bit the row of that chain simulated alone; the first row records
+    Every draw depends only on the seed, the set and the stage (:mod:`.sampling`), so each row
+    is bit-for-bit the row of that chain simulated alone; the first row records
     ``teacher_fits = 1``, the others 0 (the count of stage-0 fits actually made). Stage-0 fits
     are also remembered across calls in this process (the last 512), so that the series of a
     run that share a teacher fit it once.
@@ -137,51 +140,169 @@ def simulate_seed_chains(data: GaussianMixture, chains, n_features: int, seed: i
     ds0 = sample_dataset(data, n_features, seed)
     n_test = ds0.X.shape[0] if n_test is None else n_test
     X_test, y_test = sample_test(data, ds0.v, n_test, seed)
-    datasets = {(0, data.alpha): ds0}
     first = None
     rows = []
     for problem in problems:
-        stages, sets = problem.stages, problem.training_sets()
-        names = [f"stage{k}" for k in range(len(stages))]
+        datasets = _Sets(problem, data, ds0, seed)
+        names = [f"stage{k}" for k in range(len(problem.stages))]
         row: dict = {"seed": int(seed), "teacher_fits": 0}
-        W, fits = [], []
-        for k, spec in enumerate(stages):
-            alpha = problem.alpha_of(k)
+        W, fitted = [], []
+        for k, spec in enumerate(problem.stages):
             if k == 0 and first is None:  # fitted in an earlier call of this process?
                 first = _TEACHER_FITS.get((data, spec, n_features, seed, n_test, tol))
             if k == 0 and first is not None:  # stage 0 is shared: fitted once per seed
-                fit, w, obs = first
+                fs, w, obs = first
             else:
-                key = (sets[k], alpha)
-                if key not in datasets:
-                    datasets[key] = sample_fresh(data, ds0.v, alpha, seed, sets[k])
-                ds = datasets[key]
-                ut = None
-                if k > 0:
-                    # the parent's total pre-activation on this stage's training set
-                    ut = fits[-1].u if sets[k] == sets[k - 1] else ds.Xs @ W[-1] + fits[-1].bias
-                subset = stage_subset(spec.eta, n_features, seed, k)
-                if k > 0 and subset is None:
-                    subset = np.arange(n_features)
-                fit, w = fit_stage(spec, data, ds, subset, ut, alpha, tol,
-                                   parent_bias=fits[-1].bias if k > 0 else None)
-                obs = _measure(w, fit.bias, fit.u, spec.loss(), ds, data, X_test, y_test, ut)
-                if k > 0:
-                    obs["p"] = float(W[-1] @ w) / n_features
-                else:
-                    first = (fit, w, obs)
+                fs, w, obs = _fit_and_measure(problem, k, spec, datasets, W, fitted, data, n_features, seed,
+                                              X_test, y_test, tol)
+                if k == 0:
+                    first = (fs, w, obs)
                     _TEACHER_FITS.put((data, spec, n_features, seed, n_test, tol), first)
                     row["teacher_fits"] = 1
+            if k > 0:
+                obs = dict(obs, p=float(W[-1] @ w) / n_features)
             row.update({f"{names[k]}_{key}": v for key, v in obs.items()})
-            row[f"{names[k]}_iterations"] = fit.iterations
+            row[f"{names[k]}_iterations"] = fs.iterations
             W.append(w)
-            fits.append(fit)
-        if len(stages) > 1:
+            fitted.append(fs)
+        if len(problem.stages) > 1:
             Wm = np.array(W)
             G = Wm @ Wm.T / n_features
             row.update({f"overlap_{j}_{k}": float(G[j, k]) for j in range(len(W)) for k in range(j, len(W))})
         rows.append(row)
     return rows
+
+
+class _Sets:
+    """The training sets of one chain for one seed, drawn when first used: ``"train"`` is the
+    seed's first set, every other set (in the order :meth:`Problem.sets` creates them, the
+    ``i``-th one) the fresh set ``i`` of the seed (:func:`.sampling.sample_fresh`)."""
+
+    def __init__(self, problem: Problem, data: GaussianMixture, ds0: Dataset, seed: int):
+        self.order = {name: i for i, name in enumerate(problem.sets())}
+        self.alpha = problem.sets()
+        self.data, self.seed, self.ds0 = data, seed, ds0
+        self.cache = {"train": ds0}
+
+    def __getitem__(self, name: str) -> Dataset:
+        if name not in self.cache:
+            self.cache[name] = sample_fresh(self.data, self.ds0.v, self.alpha[name], self.seed, self.order[name])
+        return self.cache[name]
+
+
+class StageFit:
+    """A fitted stage: its bias, iterations and pre-activations ``u`` on each of its sets."""
+
+    def __init__(self, bias: float, iterations: int, u: dict, constant: Optional[float] = None):
+        self.bias, self.iterations, self.u, self.constant = bias, iterations, u, constant
+
+
+class _Stacked:
+    """The per-sample loss of a stage that trains on several sets: each set's loss on its
+    segment of the stacked samples (``ut``: one entry per set, that set's sources)."""
+
+    def __init__(self, losses, sizes):
+        self.losses = losses
+        self.bounds = np.cumsum([0, *sizes])
+
+    def _map(self, fn, u, y, ut):
+        out = np.empty_like(np.asarray(u, float))
+        for i, loss in enumerate(self.losses):
+            a, b = self.bounds[i], self.bounds[i + 1]
+            out[a:b] = getattr(loss, fn)(u[a:b], y[a:b], ut[i])
+        return out
+
+    def value(self, u, y, ut=None):
+        return self._map("value", u, y, ut)
+
+    def grad(self, u, y, ut=None):
+        return self._map("grad", u, y, ut)
+
+    def hess(self, u, y, ut=None):
+        return self._map("hess", u, y, ut)
+
+
+def source_targets(problem: Problem, k: int, name: str, datasets, W, fitted):
+    """The pre-activations of stage ``k``'s label sources on set ``name`` (``None``, one array
+    or a tuple, in the order of its :class:`~kdlab.problem.SetUse`): a source's own training
+    pre-activations where it trained on the set, else ``X w + b`` (``+-inf`` for the constant
+    classifier)."""
+    use = problem.plan(k).use(name)
+    out = []
+    for src in use.sources:
+        f = fitted[src.stage]
+        if f.constant is not None:
+            out.append(np.full(datasets[name].y.shape, f.constant))
+        elif name in f.u:
+            out.append(f.u[name])
+        else:
+            out.append(datasets[name].Xs @ W[src.stage] + f.bias)
+    if not out:
+        return None
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def _constant_side(plan, fixed, uts) -> Optional[float]:
+    """``+-1`` when every target of a stage with a free bias and no true labels names one class
+    (hard labels of one sign, or sources that are the constant classifier): it has no minimizer,
+    its limit is the constant classifier."""
+    if fixed is not None or plan.has_labels:
+        return None
+    sides = set()
+    for use, ut in zip(plan.uses, uts):
+        vals = ut if isinstance(ut, tuple) else (ut,)
+        for src, v in zip(use.sources, vals):
+            if src.weight <= 0:
+                continue
+            if src.hard or np.all(np.isinf(v)):
+                pos, neg = bool(np.any(v > 0)), bool(np.any(v <= 0))
+                if pos and neg:
+                    return None
+                sides.add(1.0 if pos else -1.0)
+            else:
+                return None
+    return sides.pop() if len(sides) == 1 else None
+
+
+def _fit_and_measure(problem: Problem, k: int, spec, datasets, W, fitted, data, N, seed, X_test, y_test, tol):
+    """Fit stage ``k`` on its sets (stacked) and measure it: ``(StageFit, w, observables)``."""
+    plan = problem.plan(k)
+    subset = stage_subset(spec.eta, N, seed, k)
+    if k > 0 and subset is None:
+        subset = np.arange(N)
+    parent_bias = fitted[plan.parent].bias if plan.parent is not None else None
+    fixed = spec.fixed_bias(data, parent_bias)
+    sets = [datasets[u.set] for u in plan.uses]
+    uts = [source_targets(problem, k, u.set, datasets, W, fitted) for u in plan.uses]
+    y = sets[0].y if len(sets) == 1 else np.concatenate([d.y for d in sets])
+    side = _constant_side(plan, fixed, uts)
+    if side is not None:
+        b = math.copysign(math.inf, side)
+        w = np.zeros(N)
+        u = {use.set: np.full(d.y.shape, b) for use, d in zip(plan.uses, sets)}
+        obs = {"gen_error": gen_error(0.0, 0.0, b, data.delta, data.rho),
+               "gen_error_test": float(np.mean(y_test != side)), "train_error": float(np.mean(y != side)),
+               "train_loss": 0.0, "m": 0.0, "q": 0.0, "bias": b}
+        return StageFit(b, 0, u, constant=b), w, obs
+    if len(sets) == 1:
+        Xs = sets[0].Xs if subset is None else sets[0].Xs[:, subset]
+        loss, ut = plan.uses[0].loss, uts[0]
+    else:
+        Xs = np.concatenate([d.Xs if subset is None else d.Xs[:, subset] for d in sets])
+        loss, ut = _Stacked([u.loss for u in plan.uses], [d.y.size for d in sets]), tuple(uts)
+    if fixed is not None:
+        fit = fit_linear(Xs, y, loss, plan.lam, ut=ut, fit_bias=False, bias=fixed, tol=tol)
+    else:
+        fit = fit_linear(Xs, y, loss, plan.lam, ut=ut, tol=tol)
+    if subset is None:
+        w = fit.w
+    else:
+        w = np.zeros(N)
+        w[subset] = fit.w
+    sizes = np.cumsum([0, *[d.y.size for d in sets]])
+    u = {use.set: fit.u[sizes[i]:sizes[i + 1]] for i, use in enumerate(plan.uses)}
+    obs = _measure(w, fit.bias, fit.u, loss, y, sets[0], data, X_test, y_test, ut)
+    return StageFit(fit.bias, fit.iterations, u), w, obs
 
 
 def _aggregate(df: pd.DataFrame, who: str) -> Optional[Observables]:
@@ -190,7 +311,8 @@ def _aggregate(df: pd.DataFrame, who: str) -> Optional[Observables]:
         return None
     n = len(df)
     means = {k: float(df[f"{who}_{k}"].mean()) for k in cols}
-    stderr = {k: (float(df[f"{who}_{k}"].std(ddof=1)) / math.sqrt(n) if n > 1 else math.nan) for k in cols}
+    with np.errstate(invalid="ignore"):  # the bias of a constant classifier is infinite: no standard error
+        stderr = {k: (float(df[f"{who}_{k}"].std(ddof=1)) / math.sqrt(n) if n > 1 else math.nan) for k in cols}
     return Observables(stderr=stderr, extra={"iterations": float(df[f"{who}_iterations"].mean())}, **means)
 
 
@@ -221,8 +343,10 @@ def _check_seeds(seeds) -> list[int]:
 def memory_estimate(problem: Problem, n_features: int, n_jobs: int, n_test: Optional[int] = None) -> int:
     """Bytes the float64 arrays of one seed take (every training set twice: raw and scaled; the
     test set), times the processes that hold one at the same time."""
-    alphas = {problem.alpha_of(k) for k in range(len(problem.stages))}
-    m = sum(n_samples(a, n_features) for a in alphas)
+    m = sum(n_samples(a, n_features) for a in problem.sets().values())
+    # a stage on several sets fits on a stacked copy of them
+    m += max((sum(n_samples(u.alpha, n_features) for u in pl.uses) for pl in problem.plans if len(pl.uses) > 1),
+             default=0)
     m_test = n_samples(problem.data.alpha, n_features) if n_test is None else n_test
     return int(8 * n_features * (2 * m + m_test) * max(1, n_jobs))
 

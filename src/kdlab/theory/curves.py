@@ -93,12 +93,12 @@ def _extrapolate(history, value) -> Optional[WarmStart]:
     f = (value - v1) / (v1 - v0)
     out = []
     for a, b in zip(w0.stages, w1.stages):
-        if a is None or b is None or len(a.x) != len(b.x) or a.pos != b.pos:
+        if a is None or b is None or len(a.x) != len(b.x) or a.layout != b.layout:
             out.append(b)
             continue
         x = tuple(float(bb + f * (bb - aa)) for aa, bb in zip(a.x, b.x))
-        ok = x[1] > 0 and x[2 + b.pos] > 0  # q and V_kk stay positive
-        out.append(StageState(b.pos, x, float(b.bias + f * (b.bias - a.bias))) if ok else b)
+        ok = all(x[i] > 0 for i in b.positive)  # q and V_kk stay positive
+        out.append(StageState(b.layout, x, float(b.bias + f * (b.bias - a.bias))) if ok else b)
     return WarmStart(stages=tuple(out))
 
 

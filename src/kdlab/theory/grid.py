@@ -21,7 +21,8 @@ import numpy as np
 from .prox import prox_grid
 from .quadrature import fejer_rule, n_nodes, normal_pdf, trap_rule, window
 
-__all__ = ["Grid", "label_combinations", "build_grid", "eval_member", "PRUNE", "PRUNE_MASS"]
+__all__ = ["Grid", "QMCGrid", "label_combinations", "build_grid", "build_qmc", "eval_member", "source_fields",
+           "cross_terms", "split_dims", "PRUNE", "PRUNE_MASS", "QMC_REPLICATES"]
 
 #: Grid points of product weight below this are dropped.
 PRUNE = 1e-18
@@ -61,8 +62,31 @@ def label_combinations(data):
 
 
 
+def source_fields(mem, F, key: str = "u"):
+    """The sources' pre-activations a member's loss takes: ``None`` (no source), one array, or
+    a tuple (several sources); a constant source (a stage that is the constant classifier) is
+    its constant field ``+-inf``."""
+    vals = [F[s][key] if isinstance(s, int) else s for s in mem.src]
+    if not vals:
+        return None
+    return vals[0] if len(vals) == 1 else tuple(vals)
+
+
+def cross_terms(loss, u, y, ut, n_src: int) -> list:
+    """``d^2 ell / du dut_i`` per source (0 for hard labels: Stein's lemma takes their delta)."""
+    if n_src == 0:
+        return []
+    if n_src == 1:
+        return [loss.cross(u, y, ut)]
+    return loss.cross_terms(u, y, ut)
+
+
 def eval_member(mem, pos: int, grid_xi, y, yt, F, derivs: bool):
-    """Fields of a solved member at points; F: list of dicts for members < pos."""
+    """Fields of a frozen member (position ``pos`` of its training set's members) at points;
+    ``F``: the fields of the members before it. The cavity field is
+    ``c = y m + b + L . xi - sum_j V_j g_j`` over the earlier members that train on the set; a
+    member that trains on it takes the proximal step ``u = prox_{V ell}(c)``, an external one
+    (a label source that never saw the set) is ``u = c``."""
     c = y * mem.m + mem.b + grid_xi[:, :pos + 1] @ mem.L[:pos + 1]
     P = c.shape[0]
     for j in range(pos):
@@ -75,20 +99,24 @@ def eval_member(mem, pos: int, grid_xi, y, yt, F, derivs: bool):
             out["G"] = np.zeros((P, pos + 1))
             D = np.zeros((P, pos + 1))
             D[:, pos] = 1.0
+            for j in range(pos):
+                if F[j]["g"] is not None and mem.V[j] != 0.0:
+                    D[:, :j + 1] -= mem.V[j] * F[j]["G"]
             out["D"] = D
         return out
-    ut = F[pos - 1]["u"] if pos > 0 else None
+    ut = source_fields(mem, F)
     Vs = mem.V[pos]
     u, g, h = prox_grid(mem.loss, c, Vs, yt, ut, c)
     out.update(u=u, g=g, h=h)
     if derivs:
-        G, D = _derivative_rows(mem, pos, h, mem.loss.cross(u, yt, ut) if pos > 0 else None, Vs, F, mem.V)
+        G, D = _derivative_rows(mem, pos, h, cross_terms(mem.loss, u, yt, ut, len(mem.src)), Vs, F, mem.V)
         out.update(G=G, D=D)
     return out
 
 
 def _derivative_rows(mem, pos, h, lx, Vs, F, Vrow):
-    """Pointwise dg/domega and dh/domega rows (chain rule through the parents)."""
+    """Pointwise dg/domega and du/domega rows (chain rule through the earlier members and the
+    sources: ``dg = s (h dc + sum_i lx_i du_i)``, ``s = 1 / (1 + V h)``, ``du = dc - V dg``)."""
     P = h.shape[0]
     acc = np.zeros((P, pos + 1))
     acc[:, pos] = 1.0
@@ -97,8 +125,10 @@ def _derivative_rows(mem, pos, h, lx, Vs, F, Vrow):
             acc[:, :j + 1] -= Vrow[j] * F[j]["G"]
     s = 1.0 / (1.0 + Vs * h)
     num = h[:, None] * acc
-    if lx is not None and pos > 0:
-        num[:, :pos] += lx[:, None] * F[pos - 1]["D"]
+    for src, lxi in zip(mem.src, lx):
+        if isinstance(src, int):
+            Dj = F[src]["D"]
+            num[:, :Dj.shape[1]] += np.asarray(lxi)[:, None] * Dj
     G = num * s[:, None]
     D = acc - Vs * G
     return G, D
@@ -113,18 +143,24 @@ def _split_point(mem, pos: int, xi_outer, y, yt, F):
     if mem.is_ext:
         thr = 0.0
     else:
-        ut = F[pos - 1]["u"] if pos > 0 else None
-        thr = mem.V[pos] * mem.loss.grad(np.zeros_like(c_rest), yt, ut)
+        thr = mem.V[pos] * mem.loss.grad(np.zeros_like(c_rest), yt, source_fields(mem, F))
     Ld = mem.L[pos]
     if not Ld > 0:
         return np.full(c_rest.shape, np.inf)
     return (thr - c_rest) / Ld
 
 
+def split_dims(members, k) -> list:
+    """``split[d]``: some member ``d < j <= k`` takes member ``d``'s hard labels (its rule is
+    split where ``u_d`` changes sign)."""
+    return [any(d in m.hard_src for m in members[d + 1:k + 1]) for d in range(k)]
+
+
 def build_grid(members, k, levels, data, need_derivs, ndim=None):
     """Outer grid over xi_0..xi_{k-1} (the parents' dimensions) and the fields of members
     0..k-1 on it. ``ndim`` (default k + 1) selects the rule ladder and window."""
     ndim = k + 1 if ndim is None else ndim
+    splits = split_dims(members, k)
     cs = label_combinations(data)
     xi = np.zeros((len(cs), 0))
     wf = np.zeros((len(cs), 0))
@@ -135,7 +171,7 @@ def build_grid(members, k, levels, data, need_derivs, ndim=None):
     F = []
     Wwin = window(ndim)
     for d in range(k):
-        split = members[d + 1].hard_labels
+        split = splits[d]
         P = xi.shape[0]
         if split:
             xs = _split_point(members[d], d, xi, y, yt, F)
@@ -181,3 +217,59 @@ def build_grid(members, k, levels, data, need_derivs, ndim=None):
         F.append(eval_member(members[d], d, xi, y, yt, F, need_derivs))
     return Grid(xi, wf, wh, y, yt, wc), F
 
+
+
+# ----------------------------------------------------------------------------- RQMC point sets
+#: Independent scramblings of the Sobol sequence per RQMC point set (their spread is the error
+#: estimate).
+QMC_REPLICATES = 8
+
+
+@dataclass
+class QMCGrid:
+    """Randomized quasi-Monte Carlo points over all ``k + 1`` dimensions of a set:
+    ``QMC_REPLICATES`` independently scrambled Sobol sequences of ``2^level`` points each,
+    mapped to ``N(0, 1)`` by the inverse CDF, every point under every label combination.
+    ``W`` are the points' weights, ``W_rep(r)`` those of replicate ``r`` alone (summing to one)."""
+
+    xi: np.ndarray
+    y: np.ndarray
+    yt: np.ndarray
+    wc: np.ndarray
+    rep: np.ndarray
+    n_rep: int
+
+    @property
+    def W(self):
+        return self.wc / self.n_rep
+
+    def W_rep(self, r):
+        return np.where(self.rep == r, self.wc, 0.0)
+
+
+def _sobol_normal(ndim: int, level: int, n_rep: int, seed: int) -> np.ndarray:
+    from scipy.special import ndtri
+    from scipy.stats import qmc
+
+    out = []
+    for r in range(n_rep):
+        u = qmc.Sobol(ndim, scramble=True, seed=np.random.default_rng([seed, ndim, r])).random_base2(level)
+        out.append(ndtri(np.clip(u, 1e-300, 1.0 - 2**-53)))
+    return np.concatenate(out)
+
+
+def build_qmc(members, k, level, data, need_derivs, seed: int = 0):
+    """RQMC points over xi_0..xi_k (the last one stage ``k``'s own variable) and the fields of
+    members 0..k-1 on them."""
+    cs = label_combinations(data)
+    pts = _sobol_normal(k + 1, int(level), QMC_REPLICATES, seed)
+    n = pts.shape[0]
+    rep = np.repeat(np.arange(QMC_REPLICATES), n // QMC_REPLICATES)
+    xi = np.tile(pts, (len(cs), 1))
+    y = np.repeat([c[0] for c in cs], n)
+    yt = np.repeat([c[1] for c in cs], n)
+    wc = np.repeat([c[2] / (n // QMC_REPLICATES) for c in cs], n)
+    F = []
+    for d in range(k):
+        F.append(eval_member(members[d], d, xi, y, yt, F, need_derivs))
+    return QMCGrid(xi, y, yt, wc, np.tile(rep, len(cs)), QMC_REPLICATES), F

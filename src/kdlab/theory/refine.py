@@ -17,15 +17,21 @@ PRESOLVE_TOL = 1e-4
 
 
 def solve_with_refinement(make_map, x, levels, *, tol, maxiter, method, valid, log, quad_tol,
-                          max_level, estimate_levels, presolve=None):
+                          max_level, estimate_levels, presolve=None, qmc=None):
     """Returns ``(G, x, info, levels, quad_errors)``; ``G`` holds the fields at ``x``.
 
     ``make_map(levels, G_prev)`` builds the map on the given rules (warm from ``G_prev``);
     ``G.quad_errors(x)`` returns one half-rule estimate per dimension; ``estimate_levels(x)``
     gives a priori levels from a state. ``presolve``: coarse levels on which to iterate first
     to ``PRESOLVE_TOL`` (cold starts), so that the levels are estimated from a state close to
-    the solution rather than from the initial guess.
+    the solution rather than from the initial guess. ``quad_tol`` and ``max_level`` may be
+    one value per level entry; ``qmc[i] == "qmc"`` marks an RQMC entry (level = log2 of its
+    points per replicate), refined one level (twice the points) at a time.
     """
+    n = len(levels)
+    tols = list(quad_tol) if isinstance(quad_tol, (list, tuple)) else [quad_tol] * n
+    his = list(max_level) if isinstance(max_level, (list, tuple)) else [max_level] * n
+    kinds = list(qmc) if qmc is not None else ["tensor"] * n
     total = 0
     G = None
     if presolve is not None:
@@ -37,7 +43,7 @@ def solve_with_refinement(make_map, x, levels, *, tol, maxiter, method, valid, l
             return _finish(G, x1, info, total, presolve)
         x = x1
         levels = estimate_levels(x)
-    levels = [int(min(lv, max_level)) for lv in levels]
+    levels = [int(min(lv, hi)) for lv, hi in zip(levels, his)]
     while True:
         G = make_map(levels, G)
         pending = []
@@ -47,11 +53,11 @@ def solve_with_refinement(make_map, x, levels, *, tol, maxiter, method, valid, l
                 errs = G.quad_errors(z)
             except ArithmeticError:
                 return False
-            refine = [e > quad_tol and lv < max_level for e, lv in zip(errs, levels)]
+            refine = [e > t and lv < hi for e, lv, t, hi in zip(errs, levels, tols, his)]
             if any(refine):
                 est = estimate_levels(z)
-                pending.append([next_level(lv, e, quad_tol, es, max_level) if r else lv
-                                for lv, e, r, es in zip(levels, errs, refine, est)])
+                pending.append([(lv + 1 if kind == "qmc" else next_level(lv, e, t, es, hi)) if r else lv
+                                for lv, e, r, es, t, hi, kind in zip(levels, errs, refine, est, tols, his, kinds)])
             return bool(pending)
 
         x, gx, info = fixed_point(G, x, tol=tol, maxiter=maxiter - total, method=method, valid=valid,
