@@ -89,6 +89,7 @@ def params_table() -> str:
               ("LEARNER", "[`Learner`][kdlab.problem.Learner]", params.LEARNER),
               ("GROUP", "[`Group`][kdlab.problem.Group]", params.GROUP),
               ("FROM_STAGE", "[`from_stage`][kdlab.problem.from_stage]", params.FROM_STAGE),
+              ("WORKFLOW", "[`kdlab.workflows`][kdlab.workflows]", params.WORKFLOW),
               ("THEORY_OPTIONS", "[`theory.solve`][kdlab.theory.solve]", params.THEORY_OPTIONS),
               ("SIMULATION_OPTIONS", "[`simulate`][kdlab.simulate]", params.SIMULATION_OPTIONS),
               ("RUN_OPTIONS", "every command that computes several points", params.RUN_OPTIONS)]

@@ -185,3 +185,21 @@ def test_a_learner_problem_round_trips_through_its_toml_file():
     p = accumulate(DATA, 2, temperature=1.5, syn_alpha=0.5)
     back = Problem.from_dict(tomllib.loads(p.to_toml()))
     assert back == p
+
+
+def test_a_sweep_point_can_be_a_workflow():
+    from kdlab.runs.grid import expand_grid, make_problem, point_stages
+
+    pts = expand_grid({"alpha": [1.0, 2.0], "workflow": "mix", "workflow_generations": 3,
+                       "workflow_real_alpha": 0.5, "label_noise": 0.2})
+    assert len(pts) == 2 and pts[0]["workflow"] == "mix" and pts[0]["workflow_syn_alpha"] is None
+    p = make_problem(pts[1])
+    assert point_stages(pts[1]) == 4 and p == mix(GaussianMixture(alpha=2.0, label_noise=0.2), 3, real_alpha=0.5)
+    for bad, words in [({"workflow": "replace", "workflow_real_alpha": 0.5}, ["replace", "real_alpha"]),
+                       ({"workflow": "replace", "chi": 0.5}, ["chi"]),
+                       ({"workflow_generations": 3}, ["workflow ="]),
+                       ({"workflow": "copy"}, ["workflow must be"]),
+                       ({"workflow": "replace", "workflow_generations": 0}, ["generations"])]:
+        with pytest.raises(ValueError) as exc:
+            expand_grid({"alpha": 1.0, **bad})
+        assert all(w in str(exc.value) for w in words), str(exc.value)

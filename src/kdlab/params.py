@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Mapping, Optional
 from .errors import ParameterError
 
 __all__ = ["Param", "Declared", "declared_default", "DATA", "LOGISTIC_TEACHER", "BAYES_TEACHER", "STUDENT", "FRESH",
-           "LEARNER", "GROUP", "FROM_STAGE", "THEORY_OPTIONS",
+           "LEARNER", "GROUP", "FROM_STAGE", "WORKFLOW", "THEORY_OPTIONS",
            "SIMULATION_OPTIONS", "RUN_OPTIONS", "check_options", "check_real", "check_int", "check_bool", "show",
            "TEMPERATURE_MIN"]
 
@@ -275,6 +275,24 @@ FROM_STAGE = _params(
           f"(0: hard labels sign(h_j); else at least {TEMPERATURE_MIN:g}).", low=0.0, high=1e4,
           low_open=False, high_open=False, symbol="T"),
     Param("t2_scaling", bool, False, "Multiply the group's term by T^2 (Hinton's convention)."),
+)
+
+#: The parameters of a workflow over generations (:mod:`kdlab.workflows`).
+WORKFLOW = _params(
+    Param("generations", int, 5, "Generations G after the teacher (generation 0).", low=1, high=200),
+    Param("syn_alpha", float, None, "Size alpha of each synthetic set (default: the data's alpha).", **_ALPHA,
+          optional=True, symbol="alpha_syn"),
+    Param("real_alpha", float, None, "mix: size alpha of each generation's new real set (default: the data's "
+          "alpha).", **_ALPHA, optional=True, symbol="alpha_real"),
+    Param("temperature", float, 0.0, "Temperature T of the synthetic labels sigmoid(h / T) (0: hard labels "
+          f"sign(h); else at least {TEMPERATURE_MIN:g}).", low=0.0, high=1e4, low_open=False, high_open=False,
+          symbol="T"),
+    Param("lam", float, 0.1, "Ridge of every generation t >= 1.", **_RIDGE, symbol="lambda"),
+    Param("eta", float, 1.0, _ETA_HELP, **_FRACTION, symbol="eta"),
+    Param("real_weight", float, 1.0, "accumulate, mix: weight of the real samples' losses.", low=0.0, high=1e6,
+          low_open=False, high_open=False),
+    Param("syn_weight", float, 1.0, "accumulate, mix: weight of the synthetic samples' losses.", low=0.0,
+          high=1e6, low_open=False, high_open=False),
 )
 
 #: A fresh training set for one stage (:class:`kdlab.problem.Fresh`).

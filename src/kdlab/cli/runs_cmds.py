@@ -107,7 +107,9 @@ def sweep_command(
                              "'START:STOP:NUM:log'. Fields: the data's (" + ", ".join(_DATA_FIELDS) + "), "
                              "stage<k>.<param> for stage k, and the aliases teacher, teacher_<param> (stage 0), "
                              "student (false: the teacher alone), the student parameters (eta, chi, temperature, "
-                             "lam, t2_scaling, data_alpha: the last stage), optimize=lam|teacher_lam.")],
+                             "lam, t2_scaling, data_alpha: the last stage), optimize=lam|teacher_lam; or "
+                             "workflow=replace|accumulate|mix with workflow_<param> (generations, syn_alpha, "
+                             "real_alpha, temperature, lam, eta, real_weight, syn_weight).")],
     backend: Annotated[str, typer.Option(
         "--backend", "-b", help="theory, simulate, both, or module:function (a function with the "
                                 "signature of kdlab.theory.solve).")] = "theory",

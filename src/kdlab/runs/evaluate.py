@@ -56,6 +56,8 @@ def record_of(point: Mapping[str, Any], result, extra: Mapping[str, Any], elapse
     opt = point.get("optimize")
     rec = {k: _clean(v) for k, v in result.to_record().items()}
     rec["n_stages"] = len(result.stages)
+    if point.get("workflow"):  # the workflow's own parameters (its stages' columns are in the record)
+        rec.update({k: v for k, v in point.items() if k == "workflow" or k.startswith("workflow_")})
     # the same columns for every row (no NaN from optimized / plain points mixing)
     rec["optimize"] = "none" if opt is None else opt
     rec["optimize_evals"] = int(extra.get("optimize_evals", 0))

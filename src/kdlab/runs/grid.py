@@ -27,7 +27,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from ..params import DATA, FRESH, check_bool
+from ..params import DATA, FRESH, WORKFLOW, check_bool
 from ..problem import (
     TEACHER_KINDS,
     Fresh,
@@ -111,12 +111,17 @@ def _check(param, value, label):
 
 
 def _split(name: str):
-    """``("data", field)``, ``(k, field)`` with ``k`` an int or ``"last"``, ``("student", None)``
-    or ``("optimize", None)`` for one grid field name; ``ValueError`` for an unknown name."""
+    """``("data", field)``, ``(k, field)`` with ``k`` an int or ``"last"``, ``("student", None)``,
+    ``("optimize", None)`` or ``("workflow", param)`` for one grid field name; ``ValueError`` for
+    an unknown name."""
     if name in DATA_FIELDS:
         return "data", name
     if name in ("student", "optimize"):
         return name, None
+    if name == "workflow":
+        return "workflow", None
+    if isinstance(name, str) and name.startswith(("workflow_", "workflow.")) and name[9:] in WORKFLOW:
+        return "workflow", name[9:]
     if name == "teacher":
         return 0, "kind"
     m = _STAGE_FIELD.fullmatch(str(name))
@@ -132,7 +137,7 @@ def _split(name: str):
     if name in _BARE_STUDENT:
         return "last", name
     raise ValueError(f"unknown sweep parameter {name!r}; known: {', '.join(DATA_FIELDS)}, stage<k>.<param>, "
-                     f"{', '.join(ALIASES)}, optimize")
+                     f"{', '.join(ALIASES)}, optimize, workflow, workflow_<param>")
 
 
 def normalize_point(point: Mapping[str, Any], base: Optional[Mapping[str, Any]] = None) -> dict:
@@ -146,6 +151,7 @@ def normalize_point(point: Mapping[str, Any], base: Optional[Mapping[str, Any]] 
     data_vals: dict = {}
     stage_vals: dict = {}
     last_vals: dict = {}
+    wf_vals: dict = {}
     from_point: set = set()  # the student fields the point itself gives (not its base)
     student = None
     optimize = None
@@ -160,6 +166,8 @@ def normalize_point(point: Mapping[str, Any], base: Optional[Mapping[str, Any]] 
                 student = value
             elif where == "optimize":
                 optimize = value
+            elif where == "workflow":
+                wf_vals[f] = value
             elif where == "last":
                 last_vals[f] = value
             else:
@@ -169,6 +177,9 @@ def normalize_point(point: Mapping[str, Any], base: Optional[Mapping[str, Any]] 
     data = GaussianMixture(**{n: _check(DATA[n], v, n) for n, v in data_vals.items()})
     has_student = True if student is None else _bool_field(student, "student")
     n = 1 + max([k for k in stage_vals if k > 0], default=1 if has_student else 0)
+    workflow = _workflow_fields(wf_vals, from_point, optimize)
+    if workflow is not None:
+        has_student, stage_vals, last_vals, n = True, {0: stage_vals.get(0, {})}, {}, 1
     if not has_student:
         # a base shared by several sweeps may hold student fields: a teacher alone ignores them
         extra = sorted(n_ for n_ in from_point if _split(n_)[0] == "last" or isinstance(_split(n_)[0], int)
@@ -216,8 +227,44 @@ def normalize_point(point: Mapping[str, Any], base: Optional[Mapping[str, Any]] 
                   for f, prm in _STUDENT_PARAMS.items()})
         d_alpha = given.get("data_alpha")
         p[f"stage{k}_data_alpha"] = None if d_alpha is None else _check(FRESH["alpha"], d_alpha, f"stage{k}.data_alpha")
+    if workflow is not None:
+        p.update(workflow)
+        p["optimize"] = None
+        return p
     p["optimize"] = _optimize(optimize, n, tcls, p)
     return p
+
+
+def _workflow_fields(wf_vals: dict, from_point: set, optimize) -> Optional[dict]:
+    """The canonical workflow fields of a point (``None``: not a workflow point): ``workflow``
+    and ``workflow_<param>`` for every parameter of that workflow (declared defaults for the
+    rest); the point's own stage fields other than the teacher's are an error."""
+    from ..workflows import WORKFLOW_PARAMS
+
+    name = wf_vals.get(None)
+    if name in (None, "", "none", "None"):
+        given = sorted(k for k in wf_vals if k is not None)
+        if given:
+            raise ValueError(f"workflow_{given[0]} needs workflow = replace, accumulate or mix")
+        return None
+    if name not in WORKFLOW_PARAMS:
+        raise ValueError(f"workflow must be one of {', '.join(WORKFLOW_PARAMS)}, got {name!r}")
+    clash = sorted(n for n in from_point if _split(n)[0] == "last" or isinstance(_split(n)[0], int)
+                   and _split(n)[0] > 0 or _split(n)[0] == "student")
+    if clash:
+        raise ValueError(f"a workflow point builds its own generations: {', '.join(clash)} is not allowed with it")
+    if optimize not in (None, "", "none", "None"):
+        raise ValueError("optimize is not available for workflow points")
+    allowed = ("generations", *WORKFLOW_PARAMS[name])
+    bad = sorted(k for k in wf_vals if k is not None and k not in allowed)
+    if bad:
+        raise ValueError(f"the {name} workflow has no parameter {bad[0]} (its parameters: {', '.join(allowed)})")
+    out = {"workflow": name}
+    for f in allowed:
+        prm = WORKFLOW[f]
+        v = wf_vals.get(f, prm.default)
+        out[f"workflow_{f}"] = None if v is None else _check(prm, v, f"workflow_{f}")
+    return out
 
 
 def _optimize(opt, n: int, tcls, p: dict) -> Optional[str]:
@@ -252,6 +299,8 @@ def _bool_field(value, name):
 
 def point_stages(point: Mapping[str, Any]) -> int:
     """The number of stages of a normalized point."""
+    if point.get("workflow"):
+        return 1 + int(point["workflow_generations"])
     return 1 + max((int(m.group(1)) for k in point if (m := _STAGE_FIELD.fullmatch(k))), default=0)
 
 
@@ -324,6 +373,12 @@ def make_problem(point: Mapping[str, Any]) -> Problem:
         v = point.get(f"stage0_{_field(n_)}")
         tpar[n_] = prm.default if v is None else (bias_rule_from_text(v) if n_ == "bias" else v)
     stages = [tcls(**tpar)]
+    if point.get("workflow"):
+        from ..workflows import WORKFLOW_PARAMS, workflow
+
+        name = point["workflow"]
+        params = {f: point[f"workflow_{f}"] for f in WORKFLOW_PARAMS[name]}
+        return workflow(name, data, point["workflow_generations"], teacher=stages[0], **params)
     for k in range(1, point_stages(point)):
         vals = {f: point[f"stage{k}_{_field(f)}"] for f in _STUDENT_PARAMS}
         vals["bias"] = bias_rule_from_text(vals["bias"])
