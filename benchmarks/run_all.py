@@ -22,6 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
 BENCHES = [("Simulation", "bench_simulate.py", []), ("Theory: teacher and student", "bench_theory.py", []),
+           ("Theory at depth", "bench_depth.py", []),
            ("Theory: chains of stages", "bench_chain.py", []),
            ("kdlab reproduce", "bench_reproduce.py", [])]
 

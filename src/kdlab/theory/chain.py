@@ -149,9 +149,11 @@ def solve(*problem, init: Union[Result, WarmStart, None] = None, strict: bool = 
 
     ``solve(problem)``, or the conveniences ``solve(data, [stage0, stage1, ...])`` and
     ``solve(data, teacher, student)``. The stages are solved in order (a stage depends only on
-    the stages before it), each by its own state-evolution fixed point. Any chain is solved
-    (teachers on a subset, label noise, Fresh stages, hard labels, chi > 1 at T = 1), except more
-    than 4 stages on one training set (:class:`kdlab.errors.ParameterError`).
+    the stages before it), each by its own state-evolution fixed point. Any chain is solved, at
+    any depth (teachers on a subset, label noise, Fresh stages, learners on several sets and
+    label sources, hard labels, chi > 1 at T = 1): a training set of more than 4 members is
+    integrated by randomized quasi-Monte Carlo, whose standard error is reported
+    (``extra["qmc_error_stage<k>"]``).
 
     Parameters
     ----------
@@ -163,7 +165,7 @@ def solve(*problem, init: Union[Result, WarmStart, None] = None, strict: bool = 
         The theory options declared in :data:`kdlab.params.THEORY_OPTIONS`: ``tol`` (relative
         fixed-point residual, default 1e-10), ``maxiter`` (map evaluations per stage, 1000),
         ``method`` (``"anderson"`` or ``"damped"``), ``quad_tol`` (half-rule quadrature target,
-        1e-6).
+        1e-6), ``qmc_tol`` (RQMC standard-error target, 1e-4).
 
     Returns
     -------
