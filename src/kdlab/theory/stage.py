@@ -445,7 +445,7 @@ class StageMap:
                     z, db = alt_state(i, ("rep", r))
                     dG.append(np.concatenate([z - full, [-db]]) if self.free_bias else z - full)
                 if A is None:
-                    A = np.eye(len(x)) - self.jacobian(x)
+                    A = np.eye(len(x)) - self.jacobian_near(x)
                 try:
                     dx = np.linalg.solve(A, np.array(dG).T).T
                 except np.linalg.LinAlgError:
@@ -464,6 +464,18 @@ class StageMap:
                 z, db = alt_state(i, ("half", d))
                 out.append(max(relative_residual(full, z), abs(db) / (1.0 + abs(self.b))))
         return tuple(out)
+
+    def jacobian_near(self, x, rel: float = 1e-3):
+        """:meth:`jacobian` at ``x``, or the one computed last on these rules when it was at a
+        point within ``rel`` (relative) of ``x`` (the checkpoint and the end of a solve): the
+        error estimate needs the Jacobian to a few digits only."""
+        x = np.asarray(x, float)
+        last = getattr(self, "_jac", None)
+        if last is not None and np.all(np.abs(last[0] - x) <= rel * (1.0 + np.abs(x))):
+            return last[1]
+        J = self.jacobian(x)
+        self._jac = (x.copy(), J)
+        return J
 
     def jacobian(self, x, rel_step: float = 1e-6):
         """``dG / dx`` at ``x`` by forward differences (the map's fields are left at ``x``)."""
