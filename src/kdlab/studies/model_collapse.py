@@ -555,9 +555,13 @@ def figures(tables: dict, p: dict) -> dict:
             ax.set_xscale("log")
             ax.set_xlabel("real fraction f (new real samples per generation / synthetic samples)")
             ax.set_ylabel(f"$\\varepsilon_g$ at generation {G}")
-            ax.set_title(f"({chr(97 + i)}) mix after {G} generations, $\\theta$ = {n:g} (dotted: generation 0)")
-            plotting.legend(ax, loc="upper right")
-        fig2.tight_layout()
+            ax.axhline(trivial, color=plotting.GREY, ls="-.", lw=1)
+            ax.set_title(f"({chr(97 + i)}) label noise $\\theta$ = {n:g}")
+        h, lab = axes2[0][0].get_legend_handles_labels()
+        fig2.legend(h, lab, loc="lower center", ncol=min(len(lab), 6), frameon=False)
+        fig2.suptitle(f"mix: error of generation {G} against the real fraction f (dotted: generation 0, same colour; "
+                      "dash-dotted: the trivial classifier)", fontsize=10.5)
+        fig2.tight_layout(rect=(0, 0.1, 1, 0.95))
         out["mix-fraction"] = fig2
     return out
 
