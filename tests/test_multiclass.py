@@ -14,8 +14,9 @@ from kdlab.data import MulticlassMixture, named_gram
 from kdlab.errors import ParameterError
 from kdlab.losses import KDLoss, LogisticLoss, SoftmaxKDLoss
 from kdlab.problem import BayesOptimalTeacher, Fresh, LogisticTeacher, Problem, Student, load_problem
+from kdlab.results import class_errors, orthant_probability
 from kdlab.simulation.erm import fit_linear
-from kdlab.simulation.multinomial import class_errors, fit_multinomial, orthant_probability, sample_means
+from kdlab.simulation.multinomial import fit_multinomial, sample_means
 
 
 def test_data_validation_names_the_parameter():
