@@ -193,6 +193,33 @@ def test_chains_sharing_a_teacher_fit_it_once_and_equal_separate_runs():
     again = simulate(data, teacher, students[0], n_features=120, seeds=range(3), n_jobs=1)
     assert again.extra["teacher_fits"] == 0
     assert again.teacher.gen_error == many[0].teacher.gen_error
-    with pytest.raises(ValueError, match="same stage 0"):
-        simulate_many(data, [[teacher, students[0]], [LogisticTeacher(lam=1.0), students[1]]], n_features=50,
-                      seeds=1)
+
+
+def test_chains_on_the_same_data_share_the_draws_and_equal_separate_runs(monkeypatch):
+    """Issue 20: chains with different teachers (and lengths, and fresh sets) on the same data
+    draw each seed's sets once and are bit for bit the chains simulated alone."""
+    from kdlab.problem import Fresh
+    from kdlab.simulation import run
+
+    run.clear_fit_cache()
+    data = GaussianMixture(alpha=1.2, delta=0.8, rho=0.3)
+    fresh = Student(eta=0.6, chi=1.0, lam=0.05, data=Fresh(alpha=0.7))
+    chains = [[LogisticTeacher(lam=0.1)], [LogisticTeacher(lam=1.0), Student(eta=0.5, lam=0.1)],
+              [LogisticTeacher(lam=0.1), fresh], [LogisticTeacher(lam=1.0), fresh]]
+    calls = {"train": 0, "fresh": 0}
+
+    def counting(name, fn):
+        def wrapper(*a, **k):
+            calls[name] += 1
+            return fn(*a, **k)
+        return wrapper
+
+    monkeypatch.setattr(run, "sample_dataset", counting("train", run.sample_dataset))
+    monkeypatch.setattr(run, "sample_fresh", counting("fresh", run.sample_fresh))
+    many = run.simulate_many(data, chains, n_features=80, seeds=[3, 5], n_jobs=1)
+    assert calls == {"train": 2, "fresh": 2}  # one training set and one fresh set per seed
+    assert [r.extra["teacher_fits"] for r in many] == [2, 2, 0, 0]
+    run.clear_fit_cache()
+    for chain, res in zip(chains, many):
+        alone = run.simulate(data, chain, n_features=80, seeds=[3, 5], n_jobs=1)
+        pd.testing.assert_frame_equal(res.per_seed, alone.per_seed)
