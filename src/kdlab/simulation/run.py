@@ -22,9 +22,14 @@ from ..results import OBSERVABLES, Observables, Result, SolverStatus, gen_error
 from .erm import fit_linear
 from .sampling import Dataset, _streams, n_samples, sample_dataset, sample_fresh, sample_test, stage_subset
 
-__all__ = ["simulate", "simulate_many", "simulate_seed", "simulate_seed_chains", "fit_stage", "fit_teacher",
+__all__ = ["FIT_TOL", "simulate", "simulate_many", "simulate_seed", "simulate_seed_chains", "fit_stage", "fit_teacher",
            "fit_student", "student_subset", "clear_fit_cache",
            "sample_dataset", "Dataset", "_streams"]
+
+
+#: The relative gradient norm at which a fit stops (declared in :data:`kdlab.params.SIMULATION_OPTIONS`):
+#: well below what the standard errors over seeds resolve.
+FIT_TOL = SIMULATION_OPTIONS["tol"].default
 
 
 def student_subset(student: Student, n_features: int, seed: int, k: int = 1) -> np.ndarray:
@@ -34,7 +39,7 @@ def student_subset(student: Student, n_features: int, seed: int, k: int = 1) -> 
 
 
 def fit_stage(spec, data: GaussianMixture, ds: Dataset, subset: Optional[np.ndarray],
-              ut: Optional[np.ndarray], alpha: float, tol: float = 1e-10, parent_bias: Optional[float] = None):
+              ut: Optional[np.ndarray], alpha: float, tol: float = FIT_TOL, parent_bias: Optional[float] = None):
     """Fit one stage on ``ds`` (coordinates ``subset``, all if ``None``; parent's total
     pre-activations ``ut`` for a student; ``parent_bias``: the parent's fitted bias, for a bias
     fixed at it). Returns ``(fit, w)`` with ``w`` of length N."""
@@ -52,13 +57,13 @@ def fit_stage(spec, data: GaussianMixture, ds: Dataset, subset: Optional[np.ndar
     return fit, w
 
 
-def fit_teacher(teacher: Teacher, data: GaussianMixture, ds: Dataset, tol: float = 1e-10):
+def fit_teacher(teacher: Teacher, data: GaussianMixture, ds: Dataset, tol: float = FIT_TOL):
     """Stage 0 on all its coordinates (``teacher.eta = 1``): weights ``w~``, bias, iterations."""
     return fit_stage(teacher, data, ds, None, None, data.alpha, tol)[0]
 
 
 def fit_student(student: Student, ds: Dataset, subset: np.ndarray, teacher_u: np.ndarray,
-                tol: float = 1e-10):
+                tol: float = FIT_TOL):
     """Student weights (length N, zero outside ``subset``) and bias, trained on the KD loss."""
     fit = fit_linear(ds.Xs[:, subset], ds.y, student.loss(), student.lam, ut=teacher_u, tol=tol)
     w = np.zeros(ds.n_features)
@@ -86,7 +91,7 @@ def _measure(w, b, u_train, loss, y_train, ds: Dataset, data: GaussianMixture, X
 
 
 def simulate_seed(problem: Problem, n_features: int = 1000, seed: int = 0, n_test: Optional[int] = None,
-                  tol: float = 1e-10) -> dict:
+                  tol: float = FIT_TOL) -> dict:
     """Observables of one seed as a flat dict (``stage<k>_<obs>``, ``overlap_j_k``, ``seed``)."""
     return simulate_seed_chains(problem.data, [problem.stages], n_features, seed, n_test, tol)[0]
 
@@ -125,7 +130,7 @@ def clear_fit_cache() -> None:
 
 
 def simulate_seed_chains(data: GaussianMixture, chains, n_features: int, seed: int,
-                         n_test: Optional[int] = None, tol: float = 1e-10) -> list[dict]:
+                         n_test: Optional[int] = None, tol: float = FIT_TOL) -> list[dict]:
     """One row per chain for one seed; the chains share the seed's draws (its training and
     test sets, drawn ONCE), and chains with the same stage 0 share its fit.
 
@@ -373,7 +378,7 @@ def simulate(*problem, n_features: Optional[int] = None, seeds: Iterable[int] | 
     :data:`kdlab.params.SIMULATION_OPTIONS` (``None``: the declared default): ``n_features`` the
     dimension N (1000); ``seeds`` an iterable of integers or a count ``K`` (seeds ``0..K-1``; 10);
     ``n_test`` fresh test samples per seed (default ``M``); ``tol`` the optimizers' relative
-    gradient tolerance (1e-10); ``n_jobs`` worker threads (default or -1: all cores; one BLAS
+    gradient tolerance (:data:`FIT_TOL`, 1e-7); ``n_jobs`` worker threads (default or -1: all cores; one BLAS
     thread each). A run whose arrays would not fit in the available memory is refused
     before it starts (:class:`kdlab.errors.ResourceError`).
     """
