@@ -39,7 +39,7 @@ from ._core import optimum_row, simulate_at
 
 __all__ = ["BASELINES", "ERM", "SE_MARGIN", "SMOOTH_TEACHER_LAM", "baseline_row", "baseline_rows",
            "simulate_rows", "rerun_at", "margin", "best_of", "finite_size_table", "finite_size", "disagreeing",
-           "trend_text"]
+           "trend_text", "KD_VARIANTS", "tuned_kd_rows", "baseline_task"]
 
 #: key: (display label, tuned parameters).
 BASELINES = {
@@ -82,7 +82,7 @@ def baseline_row(data: GaussianMixture, eta: float, key: str, lam_bounds=(1e-4, 
     space = {n: (tuple(lam_bounds) if n == "lam" else _BOUNDS[n]) for n in BASELINES[key][1]}
     if key == "smoothing":
         teacher = LogisticTeacher(lam=SMOOTH_TEACHER_LAM, eta=eta, bias=0.0)
-        prob = Problem(data, [teacher, Student(eta=eta, chi=0.1, temperature=1.0, lam=1.0)])
+        prob = Problem(data, [teacher, Student(eta=eta, chi=0.0, temperature=1.0, lam=1.0)])  # from eps = 0
     else:
         prob = Problem(data, [LogisticTeacher(lam=1.0, eta=eta, bias=0.0 if key == "bias" else "free")])
     # the bias search starts at the prior log-odds (from 0 it can fall into the constant classifier)
@@ -245,3 +245,53 @@ def finite_size(ctx: RunContext, t: pd.DataFrame, keys: Sequence[str], base: Map
                    label=f"finite size: {len(pick)} point(s) at {factor} N = {factor * n_features}")
     both = pd.concat([t[t["kind"] == "theory"], sim.loc[pick], big], ignore_index=True, sort=False)
     return finite_size_table(both, keys, n_features, factor * n_features)
+
+
+#: The KD students every study tunes alike: (key, tuned parameters, fixed values; "T_max": the top of
+#: the temperature interval). The soft search starts at the T = T_max optimum, so that its tuned T*
+#: is at least as good as every temperature evaluated.
+KD_VARIANTS = (("hard", ("lam", "chi"), {"temperature": 0.0}),
+               ("large-T", ("lam", "chi"), {"temperature": "T_max", "t2_scaling": True}),
+               ("soft", ("lam", "chi", "temperature"), {"t2_scaling": True}))
+
+
+def tuned_kd_rows(data: GaussianMixture, teacher, teacher_point: Mapping[str, Any], student: Student, *,
+                  lam_bounds=(1e-4, 1e4), temperature_bounds=(0.1, 100.0), sweeps: int = 2,
+                  variants: Sequence[str] = ("hard", "large-T", "soft")) -> list:
+    """The KD students of ``teacher`` (its sweep fields ``teacher_point``) of the form ``student``
+    (its ``eta`` and data), each of :data:`KD_VARIANTS` tuned on the theory error; one row each
+    (``variant``, the tuned values, ``sim_point``, ``sim_stage = 1``)."""
+    from ..problem import Fresh
+    from ..runs.tuning import optimal_stage
+
+    T_max = float(temperature_bounds[1])
+    bounds = {"lam": tuple(lam_bounds), "chi": (0.0, 1.0), "temperature": tuple(temperature_bounds)}
+    out, found = [], {}
+    for v, tuned, fixed in KD_VARIANTS:
+        if v not in variants:
+            continue
+        s = student.replace(**{k: (T_max if x == "T_max" else x) for k, x in fixed.items()})
+        start = {**found["large-T"].params, "temperature": T_max} if v == "soft" and "large-T" in found else None
+        o = optimal_stage(Problem(data, [teacher, s]), {n: bounds[n] for n in tuned}, x0=start, sweeps=sweeps)
+        found[v] = o
+        row = {"kind": "theory", "variant": v, "temperature": s.temperature, "t2_scaling": s.t2_scaling,
+               **optimum_row(o)}
+        pt = {"alpha": data.alpha, "rho": data.rho, "delta": data.delta, "label_noise": data.label_noise,
+              **dict(teacher_point), "eta": s.eta, "lam": row["lam"], "chi": row["chi"],
+              "temperature": row["temperature"], "t2_scaling": bool(s.t2_scaling),
+              "data_alpha": s.data.alpha if isinstance(s.data, Fresh) else None}
+        row.update(sim_point=json.dumps(pt), sim_stage=1)
+        out.append(row)
+    return out
+
+
+def baseline_task(alpha, rho, delta, label_noise, eta, key, lam_bounds, sweeps=2, alpha_data=None) -> list:
+    """One baseline as a cached study task (:meth:`RunContext.map`): the row of :func:`baseline_row`
+    at the point ``alpha`` (its ``alpha`` column), trained on ``alpha_data`` N samples (default
+    ``alpha``; more: pooled)."""
+    ad = alpha if alpha_data is None else alpha_data
+    gm = GaussianMixture(alpha=ad, delta=delta, rho=rho, label_noise=label_noise)
+    if key == "bayes" and label_noise > 0:
+        return []
+    r = baseline_row(gm, eta, key, lam_bounds, sweeps=sweeps, pooled=ad > alpha)
+    return [{**r, "alpha": alpha, "variant": key}]
