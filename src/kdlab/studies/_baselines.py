@@ -39,7 +39,7 @@ from ._core import optimum_row, simulate_at
 
 __all__ = ["BASELINES", "ERM", "SE_MARGIN", "SMOOTH_TEACHER_LAM", "baseline_row", "baseline_rows",
            "simulate_rows", "rerun_at", "margin", "best_of", "finite_size_table", "finite_size", "disagreeing",
-           "trend_text", "KD_VARIANTS", "tuned_kd_rows", "baseline_task"]
+           "trend_text", "KD_VARIANTS", "tuned_kd_rows", "baseline_task", "finite_finding"]
 
 #: key: (display label, tuned parameters).
 BASELINES = {
@@ -295,3 +295,35 @@ def baseline_task(alpha, rho, delta, label_noise, eta, key, lam_bounds, sweeps=2
         return []
     r = baseline_row(gm, eta, key, lam_bounds, sweeps=sweeps, pooled=ad > alpha)
     return [{**r, "alpha": alpha, "variant": key}]
+
+
+def finite_finding(t: pd.DataFrame, fs: Optional[pd.DataFrame], p: Mapping[str, Any], keys: Sequence[str],
+                   coords: Sequence[str] = ("alpha",)) -> tuple:
+    """The finite-size finding of a study, ``(name, verdict, text, over)`` for :meth:`Claim.add`:
+    how many simulated points at N agree with the theory, and for the points rerun at 4 N
+    (:func:`finite_size`) the trend."""
+    from ..reporting.compare import match
+    from ..reporting.findings import MISSING, SUPPORTED, fmt_g, frac_verdict
+
+    name = "finite size: the simulation at N agrees with the theory, or approaches it at 4 N"
+    sim = t[t["kind"] == "simulate"] if "kind" in t else t.iloc[:0]
+    if not p.get("simulate", True) or sim.empty:
+        return name, MISSING, "no simulation in this run.", ("alpha_sim",)
+    cmp_ = match(t[(t["kind"] == "theory") | (t["n_features"] == p["n_features"])], keys)
+    n_bad = int((~cmp_["ok"].astype(bool)).sum()) if not cmp_.empty else 0
+    head = (f"{len(cmp_) - n_bad} of {len(cmp_)} simulated points at N = {p['n_features']} agree with the theory "
+            "(3 s.e. + 1%)")
+    if fs is None or fs.empty:
+        return (name, SUPPORTED if n_bad == 0 else MISSING,
+                head + ("; nothing disagrees, nothing rerun at 4 N." if n_bad == 0 else
+                        "; the disagreeing points were not rerun (no finite-size table)."), ("alpha_sim",))
+    closer = int((fs["trend"] == "closer").sum())
+
+    def where(r):
+        return ", ".join(f"{c} = {fmt_g(r[c])}" for c in coords if c in r and pd.notna(r[c]))
+
+    return (name, frac_verdict(closer, len(fs)),
+            head + f"; rerun at 4 N ({len(fs)} point(s): the disagreeing ones and the ends of gains that disagree "
+            "with the theory's): " + "; ".join(f"{r['series']} ({where(r)}): {trend_text(r)}" for _, r in fs.iterrows())
+            + ". Rule: supported if every rerun point moves towards the theory (the N -> infinity line describes the "
+              "trend), contradicted if none does.", ("alpha_sim",))

@@ -415,36 +415,11 @@ def findings(tables: dict, p: dict) -> Claim:
           "if none.", ("alphas", "rhos"), more="hurts")
 
     # 10. finite size
-    c.add(*_finite_finding(t, fs, p))
+    c.add(*bl.finite_finding(t, fs, p, ("series", "rho", "alpha"), ("rho", "alpha")))
     c.numbers.update(closed_corrected={f"{x[0]:g},{x[1]:g}": v for x, v in fr.items()},
                      at_half={f"{x[1]:g}": (recs[x]["lab"], recs[x]["floor"]) for x in half})
     c.verdict = combine(verdicts)
     return c
-
-
-def _finite_finding(t, fs, p) -> tuple:
-    """(name, verdict, text, over): theory vs simulation at N and, where they disagree, at 4 N."""
-    from ..reporting.compare import match
-
-    name = "finite size: the simulation at N agrees with the theory, or approaches it at 4 N"
-    if not p.get("simulate", True):
-        return name, MISSING, "no simulation in this run.", ("alpha_sim",)
-    cmp_ = match(t[(t["kind"] == "theory") | (t.get("n_features") == p["n_features"])], ("series", "rho", "alpha"))
-    if cmp_.empty:
-        return name, MISSING, "no simulated point.", ("alpha_sim",)
-    n_bad = int((~cmp_["ok"].astype(bool)).sum())
-    if fs is None or fs.empty:
-        return (name, SUPPORTED if n_bad == 0 else MISSING,
-                f"{len(cmp_) - n_bad} of {len(cmp_)} simulated points at N = {p['n_features']} agree with the theory "
-                "(3 s.e. + 1%); no gain disagrees with the theory's, so nothing was rerun at 4 N.", ("alpha_sim",))
-    closer = int((fs["trend"] == "closer").sum())
-    return (name, frac_verdict(closer, len(fs)),
-            f"{len(cmp_) - n_bad} of {len(cmp_)} simulated points at N = {p['n_features']} agree with the theory; the "
-            f"{len(fs)} point(s) rerun at 4 N (disagreeing, or an end of a gain that disagrees with the theory's): "
-            + "; ".join(f"{r['series']} (rho = {fmt_g(r['rho'])}, alpha = {fmt_g(r['alpha'])}): "
-                        + bl.trend_text(r) for _, r in fs.iterrows())
-            + ". Rule: supported if every rerun point moves towards the theory (the N -> infinity line describes "
-              "the trend), contradicted if none does.", ("alpha_sim",))
 
 
 # ----------------------------------------------------------------------------- figures

@@ -235,30 +235,10 @@ def findings(tables: dict, p: dict) -> Claim:
                         + f". Rule: supported if > {bl.SE_MARGIN:g} s.e. at every simulated alpha.",
                         ("alphas", "alpha_sim")))
     c.add("relational information between classes", MISSING, RELATIONAL + ".", ())
-    c.add(*_finite(t, fs, p))
+    c.add(*bl.finite_finding(t, fs, p, ("series", "alpha")))
     c.numbers.update({k: {f"{r['alpha']:g}": r[k] for _, r in th.iterrows()} for k in ("G", "R", "H", "U")})
     c.verdict = combine(vs)
     return c
-
-
-def _finite(t, fs, p) -> tuple:
-    from ..reporting.compare import match
-
-    name = "finite size: the simulation at N agrees with the theory, or approaches it at 4 N"
-    sim = t[t["kind"] == "simulate"]
-    if sim.empty:
-        return name, MISSING, "no simulation in this run.", ("alpha_sim",)
-    cmp_ = match(t[(t["kind"] == "theory") | (t["n_features"] == p["n_features"])], ("series", "alpha"))
-    n_bad = int((~cmp_["ok"].astype(bool)).sum()) if not cmp_.empty else 0
-    head = f"{len(cmp_) - n_bad} of {len(cmp_)} simulated points at N = {p['n_features']} agree with the theory"
-    if fs is None or fs.empty:
-        return (name, "supported" if n_bad == 0 else MISSING,
-                head + "; no part of the gain disagrees with the theory's, nothing rerun at 4 N.", ("alpha_sim",))
-    closer = int((fs["trend"] == "closer").sum())
-    return (name, frac_verdict(closer, len(fs)),
-            head + f"; rerun at 4 N ({len(fs)} point(s)): " + "; ".join(
-                f"{r['series']} (alpha = {fmt_g(r['alpha'])}): {bl.trend_text(r)}" for _, r in fs.iterrows())
-            + ". Rule: supported if every rerun point moves towards the theory.", ("alpha_sim",))
 
 
 # ----------------------------------------------------------------------------- figures
