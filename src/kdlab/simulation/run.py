@@ -428,9 +428,9 @@ def simulate_many(data: GaussianMixture, chains, *, n_features: Optional[int] = 
     tasks = [(data, chains_, n_features, s, n_test, tol) for s in seeds]
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from ..progress import progress_bar
 
-        bar = tqdm(total=len(tasks), desc=f"simulate N={n_features}", unit="seed")
+        bar = progress_bar(len(tasks), 0, True, f"simulate N={n_features}", "seed")
     per_chain: list[list[dict]] = [[] for _ in problems]
     from threadpoolctl import threadpool_limits
 
