@@ -48,12 +48,10 @@ def _objective(loss: Loss, u, y, ut, w, lam, sw):
 
 def fit_linear(X: np.ndarray, y: np.ndarray, loss: Loss, lam: float, *, ut=None,
                fit_bias: bool = True, bias: float = 0.0, tol: float = 1e-10, max_iter: int = 200,
-               sample_weight=None, w0=None, b0=None) -> FitResult:
+               sample_weight=None) -> FitResult:
     """Minimize ``sum_mu s_mu ell(x_mu . w + b) + (lam / 2) ||w||^2`` over ``w`` (and ``b``).
 
-    ``bias`` is the fixed bias when ``fit_bias`` is False. ``w0`` (and ``b0``, a free bias):
-    a warm start (the stopping rule is still relative to the gradient at ``w = 0``, so a warm
-    start changes where a fit stops by less than ``tol``, not its rule). Raises :class:`NoMinimizerError`
+    ``bias`` is the fixed bias when ``fit_bias`` is False. Raises :class:`NoMinimizerError`
     if ``lam = 0`` and the loss has no minimizer on these data, :class:`ConvergenceError`
     if ``max_iter`` Newton steps do not reach ``tol``.
     """
@@ -87,15 +85,9 @@ def fit_linear(X: np.ndarray, y: np.ndarray, loss: Loss, lam: float, *, ut=None,
     def wloss(f, u):
         return sw * f(u, y, ut)
 
-    scale = None
-    if w0 is not None:  # the scale of the stopping rule: the gradient at w = 0
-        r = wloss(loss.grad, np.full(M, b))
-        scale = max(1.0, float(np.max(np.abs(X.T @ r))) if d else 0.0, abs(float(r.sum())) if fit_bias else 0.0)
-        w = np.array(w0, float)
-        if fit_bias and b0 is not None and np.isfinite(b0):
-            b = float(b0)
     u = X @ w + b
     J = _objective(loss, u, y, ut, w, lam, sw)
+    scale = None
     for it in range(max_iter + 1):
         r = wloss(loss.grad, u)
         gw = X.T @ r + lam * w
