@@ -205,6 +205,8 @@ def test_quick_run_writes_everything_and_resumes(tmp_path):
     assert {"series", "kind", "alpha", "teacher_eta", "data", "student", "gen_error", "gen_error_stderr", "lam", "chi",
             "temperature", "teacher_lam", "at_bound", "bound_params", "converged"} <= set(t.columns)
     assert (t["kind"] == "simulate").any() and r.comparison is not None and len(r.comparison) > 0
+    assert {"own", "pooled"} <= set(t.loc[t["student"] == "label-only", "data"])
+    assert "same information" in text
     th = t[t["kind"] == "theory"]
     # chi > 1 only at T = 1; the best student is no worse than the soft one, nor the soft one than its corners
     assert (th.loc[th["chi"] > 1, "temperature"] == 1.0).all()
