@@ -298,7 +298,7 @@ def baseline_task(alpha, rho, delta, label_noise, eta, key, lam_bounds, sweeps=2
 
 
 def finite_finding(t: pd.DataFrame, fs: Optional[pd.DataFrame], p: Mapping[str, Any], keys: Sequence[str],
-                   coords: Sequence[str] = ("alpha",)) -> tuple:
+                   coords: Sequence[str] = ("alpha",), over: Sequence[str] = ("alpha_sim",)) -> tuple:
     """The finite-size finding of a study, ``(name, verdict, text, over)`` for :meth:`Claim.add`:
     how many simulated points at N agree with the theory, and for the points rerun at 4 N
     (:func:`finite_size`) the trend."""
@@ -308,7 +308,7 @@ def finite_finding(t: pd.DataFrame, fs: Optional[pd.DataFrame], p: Mapping[str, 
     name = "finite size: the simulation at N agrees with the theory, or approaches it at 4 N"
     sim = t[t["kind"] == "simulate"] if "kind" in t else t.iloc[:0]
     if not p.get("simulate", True) or sim.empty:
-        return name, MISSING, "no simulation in this run.", ("alpha_sim",)
+        return name, MISSING, "no simulation in this run.", tuple(over)
     cmp_ = match(t[(t["kind"] == "theory") | (t["n_features"] == p["n_features"])], keys)
     n_bad = int((~cmp_["ok"].astype(bool)).sum()) if not cmp_.empty else 0
     head = (f"{len(cmp_) - n_bad} of {len(cmp_)} simulated points at N = {p['n_features']} agree with the theory "
@@ -316,7 +316,7 @@ def finite_finding(t: pd.DataFrame, fs: Optional[pd.DataFrame], p: Mapping[str, 
     if fs is None or fs.empty:
         return (name, SUPPORTED if n_bad == 0 else MISSING,
                 head + ("; nothing disagrees, nothing rerun at 4 N." if n_bad == 0 else
-                        "; the disagreeing points were not rerun (no finite-size table)."), ("alpha_sim",))
+                        "; the disagreeing points were not rerun (no finite-size table)."), tuple(over))
     closer = int((fs["trend"] == "closer").sum())
 
     def where(r):
@@ -326,4 +326,4 @@ def finite_finding(t: pd.DataFrame, fs: Optional[pd.DataFrame], p: Mapping[str, 
             head + f"; rerun at 4 N ({len(fs)} point(s): the disagreeing ones and the ends of gains that disagree "
             "with the theory's): " + "; ".join(f"{r['series']} ({where(r)}): {trend_text(r)}" for _, r in fs.iterrows())
             + ". Rule: supported if every rerun point moves towards the theory (the N -> infinity line describes the "
-              "trend), contradicted if none does.", ("alpha_sim",))
+              "trend), contradicted if none does.", tuple(over))
