@@ -29,15 +29,23 @@ from ..reporting.findings import PARTLY, TOL, Claim, combine, fmt, fmt_g, frac_v
 from ..results import stage_column
 from ..runs.context import RunContext
 from ._core import Study, optimum_row, simulate_at
+from ._pseudo_labels import compute_pseudo
 
 PARAMS = dict(rho=0.3, delta=1.0, alphas=[0.5, 1.0, 4.0], noises=[0.0, 0.1, 0.3],
               rounds=[0, 1, 2, 3, 4, 5], shared_soft_rounds=[0, 1, 2], shared_hard_rounds=[0, 1],
               lam_bounds=[1e-4, 1e2], student_lam_bounds=[1e-3, 1e2], temperature_bounds=[0.1, 10.0], sweeps=2,
               shared_late_sweeps=1, worth_tol=1e-4,
-              alpha_sim=[1.0], n_features=1000, seeds=10, simulate=True)
-QUICK = dict(alphas=[1.0], noises=[0.0, 0.3], rounds=[0, 1, 2, 3], shared_soft_rounds=[0, 1], sweeps=1,
+              alpha_sim=[1.0], n_features=1000, seeds=10, simulate=True,
+              # pure pseudo-label chains (chi = 1): the regime map (one round) and the reference point
+              pl_rhos=[0.3, 0.5], pl_deltas=[0.5, 1.0], pl_noises=[0.0, 0.3], pl_alphas=[0.5, 1.0, 4.0],
+              ref_rho=0.5, ref_delta=0.5, ref_noise=0.3, ref_alpha=1.0, ref_rounds=3, pl_lam_bounds=[1e-3, 1e2],
+              pl_sweeps=1, ref_n=[1000, 4000], ref_seeds=10, ref_max_round_4n=2,
+              alpha_val=0.5, val_lams=[0.01, 0.1, 1.0, 10.0, 100.0], val_temperatures=[0.5, 2.0])
+QUICK = dict(alphas=[1.0], noises=[0.0, 0.3], rounds=[0, 1, 2], shared_soft_rounds=[0, 1], sweeps=1,
              shared_late_sweeps=1,
-             n_features=200, seeds=4)
+             n_features=200, seeds=4,
+             pl_rhos=[0.5], pl_deltas=[0.5], pl_noises=[0.3], pl_alphas=[1.0], ref_rounds=1, ref_n=[200],
+             ref_seeds=4, val_lams=[0.1, 10.0, 100.0])
 
 #: The chains of the study: (data setting, label type) -> display label.
 SETTINGS = {("shared", "soft"): "one shared set, soft labels (lam, chi, T tuned)",
@@ -45,6 +53,7 @@ SETTINGS = {("shared", "soft"): "one shared set, soft labels (lam, chi, T tuned)
             ("fresh", "soft"): "fresh set per round, soft labels (lam, chi, T tuned)",
             ("fresh", "hard"): "fresh set per round, hard labels (T = 0; lam, chi tuned)"}
 DATA_LABEL = {"shared": "one shared training set", "fresh": "a fresh training set per round"}
+POOLED = "label-only on the pooled sets (baseline of the fresh rounds)"
 
 
 def _space(labels, lam_bounds, temperature_bounds):
@@ -112,6 +121,79 @@ def chain_task(alpha, label_noise, data, labels, n_rounds, rho, delta, lam_bound
     return rows
 
 
+def repeat_task(alpha, label_noise, data, labels, rho, delta, stages, first) -> list:
+    """Theory of the rounds ``first..`` of a chain whose later rounds repeat the last tuned round's
+    values (``stages``: every round's ``lam, chi, temperature``, round 0 the teacher): one solve of
+    the whole chain gives every round (rows ``extrapolated``: parameters repeated, not tuned)."""
+    from .. import theory
+
+    gm = GaussianMixture(alpha=alpha, delta=delta, rho=rho, label_noise=label_noise)
+    chain = [LogisticTeacher(lam=stages[0]["lam"], eta=1.0)]
+    for d in stages[1:]:
+        chain.append(Student(eta=1.0, lam=d["lam"], chi=d["chi"], temperature=d["temperature"],
+                             data=Shared() if data == "shared" else Fresh(alpha=alpha)))
+    t0 = time.process_time()
+    res = theory.solve(gm, chain)
+    rows = []
+    for k in range(int(first), len(chain)):
+        obs, st = res.stages[k], res.stage_status[k] if getattr(res, "stage_status", None) else res.status
+        d = stages[k]
+        rows.append(dict(kind="theory", series=SETTINGS[(data, labels)], alpha=alpha, label_noise=label_noise,
+                         data=data, labels=labels, round=k, gen_error=float(obs.gen_error) if obs else math.nan,
+                         lam=d["lam"], chi=d["chi"], temperature=d["temperature"], at_bound=False, bound_params="",
+                         converged=bool(getattr(st, "converged", True)) and obs is not None, n_evals=1, start="",
+                         qmc_error=float(res.extra.get(f"qmc_error_stage{k}", math.nan)),
+                         cpu_s=time.process_time() - t0))
+    return rows
+
+
+def pooled_task(alpha, label_noise, rho, delta, n_rounds, lam_bounds, sim_features, seeds) -> list:
+    """The label-only baseline of fresh round r: a logistic model (optimal ridge) on the labels of
+    all r + 1 sets pooled (alpha_total = (r + 1) alpha); simulated too where ``sim_features``."""
+    from ..runs.tuning import optimal_stage
+    from ..simulation import simulate
+
+    rows = []
+    for r in range(1, int(n_rounds) + 1):
+        gm = GaussianMixture(alpha=(r + 1) * alpha, delta=delta, rho=rho, label_noise=label_noise)
+        o = optimal_stage(Problem(gm, [LogisticTeacher(lam=0.1, eta=1.0)]), {"lam": tuple(lam_bounds)}, sweeps=1)
+        base = dict(series=POOLED, alpha=alpha, label_noise=label_noise, data="fresh", labels="pooled", round=r,
+                    chi=math.nan, temperature=math.nan)
+        rows.append({**base, "kind": "theory", **optimum_row(o, 0), "start": ""})
+        if sim_features:
+            s = simulate(gm, [LogisticTeacher(lam=o.params["lam"], eta=1.0)], n_features=int(sim_features),
+                         seeds=seeds)
+            rows.append({**base, "kind": "simulate", "lam": o.params["lam"], "gen_error": s.stages[0].gen_error,
+                         "gen_error_stderr": s.stages[0].gen_error_stderr, "n_features": int(sim_features),
+                         "n_seeds": s.n_seeds, "converged": True, "at_bound": False, "bound_params": ""})
+    return rows
+
+
+def _repeats(p, th, ctx) -> pd.DataFrame:
+    """Theory rows of the shared rounds beyond the last tuned one, at the simulated alphas, with the
+    last tuned round's values repeated (what the simulation runs)."""
+    R = int(max(p["rounds"]))
+    items = []
+    for (a, noise, data, lab), g in th[th["alpha"].isin(p["alpha_sim"]) & (th["data"] == "shared")].groupby(
+            ["alpha", "label_noise", "data", "labels"], sort=True):
+        ok = g[g["converged"].fillna(False).astype(bool)].sort_values("round")
+        ok = ok[ok["round"] == np.arange(len(ok))]
+        if len(ok) < 2 or int(ok["round"].max()) >= R:
+            continue
+        tuned = [{"lam": float(r["lam"]), "chi": float(r["chi"]) if k else math.nan,
+                  "temperature": float(r["temperature"]) if k else math.nan} for k, (_, r) in enumerate(ok.iterrows())]
+        stages = tuned + [tuned[-1]] * (R + 1 - len(tuned))
+        items.append(dict(alpha=a, label_noise=noise, data=data, labels=lab, rho=p["rho"], delta=p["delta"],
+                          stages=stages, first=len(tuned)))
+    if not items:
+        return pd.DataFrame()
+    t = ctx.map(repeat_task, items, "theory: later shared rounds at the last tuned round's values")
+    t["extrapolated"] = True
+    t["tuned_round"] = [min(int(r), int(it["first"]) - 1) for r, it in
+                        zip(t["round"], [it for it in items for _ in range(R + 1 - it["first"])])]
+    return t
+
+
 def _n_rounds(p, data, labels):
     if data == "shared":
         return int(max(p["shared_soft_rounds"] if labels == "soft" else p["shared_hard_rounds"]))
@@ -177,21 +259,31 @@ def compute(p: dict, ctx: RunContext) -> dict:
     th = ctx.map(chain_task, items, "theory: greedy tuning of every chain of rounds")
     th["tuned_round"] = th["round"]
     th["extrapolated"] = False
-    parts = [th]
+    parts = [th, _repeats(p, th, ctx)]
+    sim_n = int(p["n_features"]) if p["simulate"] else 0
+    pooled = [dict(alpha=a, label_noise=n, rho=p["rho"], delta=p["delta"], n_rounds=int(max(p["rounds"])),
+                   lam_bounds=p["lam_bounds"], sim_features=sim_n if a in p["alpha_sim"] else 0, seeds=p["seeds"])
+              for a in p["alphas"] for n in p["noises"]]
+    pl = ctx.map(pooled_task, pooled, "label-only baseline on the pooled sets of the fresh rounds")
+    pl["extrapolated"] = False
+    parts.append(pl)
     if p["simulate"]:
         parts.append(_simulate(p, th, ctx))
     t = pd.concat(parts, ignore_index=True, sort=False)
     order = {k: i for i, k in enumerate(SETTINGS)}
-    t["_o"] = [order[(d, lab)] for d, lab in zip(t["data"], t["labels"])]
+    t["_o"] = [order.get((d, lab), len(order)) for d, lab in zip(t["data"], t["labels"])]
     t = t.sort_values(["kind", "_o", "alpha", "label_noise", "round"]).drop(columns="_o").reset_index(drop=True)
-    return {"rounds": t}
+    return {"rounds": t, "pseudo": compute_pseudo(p, ctx)}
 
 
 # ----------------------------------------------------------------------------- reading the table
 
 
 def _theory(t) -> pd.DataFrame:
-    d = t[t["kind"] == "theory"]
+    """The converged theory rows of the tuned rounds (not the repeated-value rounds, not the baseline)."""
+    d = t[(t["kind"] == "theory") & t["labels"].isin(["soft", "hard"])]
+    if "extrapolated" in d:
+        d = d[~d["extrapolated"].fillna(False).astype(bool)]
     return d[d["converged"].fillna(False).astype(bool)]
 
 
@@ -486,5 +578,6 @@ STUDY = Study(
              "single logistic model, on one shared training set and with a fresh set per round? How many rounds "
              "are worth it? Do hard pseudo-labels denoise? Where in (alpha, label noise) does self-distillation win?",
     params=PARAMS, quick=QUICK, compute=compute, figures=figures, findings=findings,
-    compare={"rounds": ("series", "alpha", "label_noise", "round")},
+    compare={"rounds": ("series", "alpha", "label_noise", "round"),
+             "pseudo": ("series", "rho", "delta", "label_noise", "alpha", "round")},
 )
