@@ -29,7 +29,7 @@ from ..reporting.findings import PARTLY, TOL, Claim, combine, fmt, fmt_g, frac_v
 from ..results import stage_column
 from ..runs.context import RunContext
 from ._core import Study, optimum_row, simulate_at
-from ._pseudo_labels import compute_pseudo
+from ._pseudo_labels import compute_pseudo, findings_into, reference, table_rows
 
 PARAMS = dict(rho=0.3, delta=1.0, alphas=[0.5, 1.0, 4.0], noises=[0.0, 0.1, 0.3],
               rounds=[0, 1, 2, 3, 4, 5], shared_soft_rounds=[0, 1, 2], shared_hard_rounds=[0, 1],
@@ -357,7 +357,8 @@ def findings(tables: dict, p: dict) -> Claim:
     c.table = md_table(["data", "labels", "alpha", "noise theta"] + [f"round {r}" for r in range(6)]
                        + ["gain eps_0 - min_{r>=1} eps_r", "rounds worth it"], rows)
     verdicts = {}
-    # (1) does a round ever help, per setting
+    sim = _sim_gains(t)
+    # (1) does a round ever help, per setting: theory, and the simulation's margin (item 7 rule)
     for (d, lab) in SETTINGS:
         gs = [(a, th, _gain(e)) for (dd, ll, a, th), e in ch.items() if (dd, ll) == (d, lab)]
         gs = [g for g in gs if np.isfinite(g[2])]
@@ -365,18 +366,53 @@ def findings(tables: dict, p: dict) -> Claim:
             continue
         k = sum(g > TOL for _, _, g in gs)
         best = max(gs, key=lambda z: z[2])
-        v = frac_verdict(k, len(gs))
+        sg = [x for x in sim if (x["data"], x["labels"]) == (d, lab)]
+        last_round = max(int(r) for (dd, ll, _, _), e in ch.items() if (dd, ll) == (d, lab) for r in e.index)
+        ksim = sum(x["gain"] > 3 * x["se"] for x in sg)
+        v = frac_verdict(ksim, len(sg)) if sg else frac_verdict(k, len(gs))
         verdicts[("helps", d, lab)] = v
         c.numbers[f"gain_max_{d}_{lab}"] = best[2]
+        simtxt = "; ".join(f"alpha = {fmt_g(x['alpha'])}, theta = {fmt_g(x['label_noise'])}: round {x['round']} "
+                           f"{fmt(x['gain'])} +- {fmt(x['se'])} ({fmt(x['gain'] / x['se'], 1)} s.e.)"
+                           + (" theory-vs-simulation disagreement, 4N: see the check" if not x["agree"] else "")
+                           for x in sg if x["se"] > 0)
         c.add(f"{DATA_LABEL[d]}, {lab} labels: some round beats round 0 (the optimally regularized model)", v,
-              f"a round r >= 1 is below round 0 by more than {TOL:g} at {k} of {len(gs)} (alpha, theta) points; "
+              f"theory: a round r >= 1 is below round 0 by more than {TOL:g} at {k} of {len(gs)} (alpha, theta) "
+              "points; "
               f"the largest gain eps_0 - min_r eps_r is {fmt(best[2])} at alpha = {fmt_g(best[0])}, theta = "
               f"{fmt_g(best[1])}; the gains range from {fmt(min(g for _, _, g in gs))} to {fmt(best[2])}. "
-              + ("Rounds on fresh sets also see new samples, so their gain is not self-distillation alone. "
-                 if d == "fresh" else "")
-              + f"Rule: supported if some round helps at every point, contradicted if at none "
-              f"(rounds 1..{max(int(r) for (dd, ll, _, _), e in ch.items() if (dd, ll) == (d, lab) for r in e.index)} "
-              "of the theory).", ("alphas", "noises", *_rounds_over(d, lab)))
+              + (f"Simulation (N = {sg[0]['n']}, the theory's best round against round 0 on the same seeds, s.e. of "
+                 f"the difference without pairing, an upper bound): {simtxt}. " if sg else "")
+              + ("Rounds on fresh sets also see new samples, so their gain is not self-distillation alone (see the "
+                 "pooled baseline). " if d == "fresh" else "")
+              + "Rule: supported if the best round beats round 0 (same samples and labels, tuned alike) by > 3 s.e. "
+              "in simulation at every simulated point, contradicted if at none (without simulation: the theory "
+              f"gain > {TOL:g}; rounds 1..{last_round} of the theory).", ("alphas", "noises", *_rounds_over(d, lab)))
+    # (1b) fresh rounds against the label-only model on the pooled sets (the same labels)
+    pooled = t[(t["labels"] == "pooled")] if "labels" in t else t.iloc[:0]
+    if not pooled.empty:
+        pt = pooled[pooled["kind"] == "theory"].set_index(["alpha", "label_noise", "round"])["gen_error"]
+        pts = []
+        for (dd, lab, a, th), e in ch.items():
+            if dd != "fresh":
+                continue
+            for r in e.index:
+                if r >= 1 and (a, th, r) in pt.index:
+                    pts.append((lab, a, th, int(r), float(pt[(a, th, r)] - e[r])))
+        if pts:
+            k = sum(g > TOL for *_, g in pts)
+            best = max(pts, key=lambda z: z[-1])
+            worst = min(pts, key=lambda z: z[-1])
+            v = frac_verdict(k, len(pts))
+            verdicts["pooled"] = v
+            c.numbers["fresh_vs_pooled"] = {"n_win": k, "n": len(pts), "best": best[-1], "worst": worst[-1]}
+            c.add("a fresh training set per round: the rounds beat label-only on all their sets pooled", v,
+                  f"round r on fresh sets has seen the labels of r + 1 sets; against a logistic model (optimal ridge) "
+                  f"on those labels pooled (theory) it is better at {k} of {len(pts)} (labels, alpha, theta, round) "
+                  f"points: best {fmt(best[-1])} ({best[0]}, alpha = {fmt_g(best[1])}, theta = {fmt_g(best[2])}, round "
+                  f"{best[3]}), worst {fmt(worst[-1])} ({worst[0]}, alpha = {fmt_g(worst[1])}, theta = "
+                  f"{fmt_g(worst[2])}, round {worst[3]}) (positive: the rounds win). Rule: supported if at every "
+                  "point, contradicted if at none.", ("alphas", "noises", "rounds"))
     # (2) how many rounds are worth it, per data setting (chains with at least 2 theory rounds)
     for d in ("shared", "fresh"):
         ws = [(lab, a, th, worth_rounds(e, wt), int(max(e.index))) for (dd, lab, a, th), e in ch.items()
@@ -444,9 +480,41 @@ def findings(tables: dict, p: dict) -> Claim:
               "minus gain without noise: " + ", ".join(f"{fmt(x)} at alpha = {fmt_g(a)}" for a, x in ups)
               + ". Rule: supported if positive (> 1e-6) at every alpha, contradicted if at none.",
               ("alphas", "noises", *_rounds_over(d)))
-    c.verdict = combine([verdicts[k] for k in (("helps", "shared", "soft"), ("helps", "shared", "hard"),
-                                                ("denoise", "shared")) if k in verdicts])
+    pv = findings_into(c, tables.get("pseudo"), p, fmt, fmt_g, frac_verdict, TOL)
+    pt = tables.get("pseudo")
+    if pt is not None and not pt.empty:
+        head, prow = table_rows(reference(pt, p), fmt, fmt_g)
+        if prow:
+            c.table += ("\n\n**Reference point** (rho = %s, Delta = %s, theta = %s, alpha = %s; pure pseudo-label "
+                        "rounds, chi = 1):\n\n" % tuple(fmt_g(p[k]) for k in ("ref_rho", "ref_delta", "ref_noise",
+                                                                              "ref_alpha"))) + md_table(head, prow)
+    c.verdict = combine([verdicts[k] for k in (("helps", "shared", "soft"), ("helps", "shared", "hard"))
+                         if k in verdicts] + [pv[k] for k in ("ref_prior", "validation") if k in pv])
     return c
+
+
+def _sim_gains(t) -> list:
+    """Per simulated (data, labels, alpha, noise): the theory's best tuned round's simulated gain over
+    round 0 with the s.e. of the difference (unpaired: an upper bound) and whether it agrees with the
+    theory's gain within 3 s.e."""
+    if "kind" not in t or not (t["kind"] == "simulate").any():
+        return []
+    s = t[(t["kind"] == "simulate") & t["labels"].isin(["soft", "hard"])]
+    out = []
+    for (d, lab, a, th), e in _chains(t).items():
+        g = s[(s["data"] == d) & (s["labels"] == lab) & np.isclose(s["alpha"], a) & np.isclose(s["label_noise"], th)]
+        if g.empty or 0 not in e.index or len(e) < 2:
+            continue
+        r = int(e[e.index >= 1].idxmin())
+        g0, gr = g[g["round"] == 0], g[g["round"] == r]
+        if g0.empty or gr.empty:
+            continue
+        x0, xr = g0.iloc[0], gr.iloc[0]
+        gain = float(x0["gen_error"] - xr["gen_error"])
+        se = math.hypot(float(x0["gen_error_stderr"]), float(xr["gen_error_stderr"]))
+        out.append(dict(data=d, labels=lab, alpha=a, label_noise=th, round=r, gain=gain, se=se,
+                        n=int(xr.get("n_features", 0)), agree=abs(gain - (e[0] - e[r])) <= 3 * se))
+    return out
 
 
 # ----------------------------------------------------------------------------- figures
