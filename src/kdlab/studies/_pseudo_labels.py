@@ -387,3 +387,44 @@ def table_rows(t: pd.DataFrame, fmt, fmt_g) -> tuple:
             row.append(f"{fmt(s['gen_error'].iloc[0])} +- {fmt(s['gen_error_stderr'].iloc[0])}" if len(s) else "")
         rows.append(row)
     return head, rows
+
+
+def reference_figure(plt, t: pd.DataFrame, p: dict):
+    """Error vs round at the reference point: theory (lines), simulation at the theory-tuned values
+    (one marker per N) and validation-tuned (open markers); one panel per bias rule."""
+    from ..reporting import plotting
+
+    ref = reference(t, p)
+    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.4), squeeze=False, sharey=True)
+    style = {"hard": plotting.PALETTE[1], "soft": plotting.PALETTE[0]}
+    marks = ["o", "s", "^", "D"]
+    for j, b in enumerate(BIASES):
+        ax = axes[0][j]
+        for lab in LABELS:
+            col = style[lab]
+            th = _ok(ref[(ref["kind"] == "theory") & (ref["labels"] == lab) & (ref["bias"] == b)])
+            plotting.theory_line(ax, th, "gen_error", col, f"theory, {lab}", x="round")
+            if "tuning" not in ref:
+                continue
+            sim = _sim(ref, "oracle")
+            for i, n in enumerate(sorted(set(sim["n_features"]))):
+                s = sim[(sim["labels"] == lab) & (sim["bias"] == b) & np.isclose(sim["n_features"], n)]
+                s = s.assign(round=s["round"] + (0.06 * (i + 1)) * (1 if lab == "hard" else -1))
+                plotting.sim_points(ax, s, "gen_error", col, marker=marks[i % 4], x="round",
+                                    label=f"simulation at the theory's values, {lab}, N = {int(n)}")
+            v = _sim(ref, "validation")
+            v = v[(v["labels"] == lab) & (v["bias"] == b)]
+            if not v.empty:
+                nv = int(v["n_features"].iloc[0])
+                ax.errorbar(v["round"], v["gen_error"], yerr=v["gen_error_stderr"], fmt="x", color=col, ms=7,
+                            capsize=2.5, ls="none", label=f"validation-tuned, {lab}, N = {nv}")
+        ax.set_xticks(sorted({int(r) for r in ref["round"]}))
+        ax.set_xlabel("round r (0: labels; r >= 1: pseudo-labels of round r-1)")
+        ax.set_ylabel("generalization error $\\varepsilon_g$")
+        ax.set_title(BIASES[b], fontsize=9.5)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Pure pseudo-label rounds at the reference point ($\\rho$ = {p['ref_rho']:g}, $\\Delta$ = "
+                 f"{p['ref_delta']:g}, noise {p['ref_noise']:g}, $\\alpha$ = {p['ref_alpha']:g}); ridges tuned jointly "
+                 "on the theory", fontsize=10.5)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    return fig

@@ -29,7 +29,7 @@ from ..reporting.findings import PARTLY, TOL, Claim, combine, fmt, fmt_g, frac_v
 from ..results import stage_column
 from ..runs.context import RunContext
 from ._core import Study, optimum_row, simulate_at
-from ._pseudo_labels import compute_pseudo, findings_into, reference, table_rows
+from ._pseudo_labels import compute_pseudo, findings_into, reference, reference_figure, table_rows
 
 PARAMS = dict(rho=0.3, delta=1.0, alphas=[0.5, 1.0, 4.0], noises=[0.0, 0.1, 0.3],
               rounds=[0, 1, 2, 3, 4, 5], shared_soft_rounds=[0, 1, 2], shared_hard_rounds=[0, 1],
@@ -553,7 +553,7 @@ def _rounds_figure(plt, t, p):
                     if not extra.empty:
                         ax.errorbar(extra["round"], extra["gen_error"], yerr=extra["gen_error_stderr"], fmt=mk,
                                     ms=4.5, mfc=col, mec=col, ecolor=col, alpha=0.45, capsize=2.5, ls="none",
-                                    label=f"simulation, {lab}: last tuned round's values repeated (no theory)")
+                                    label=f"simulation, {lab}: last tuned round's values repeated")
                 e0 = t[(t["kind"] == "theory") & np.isclose(t["alpha"], a) & np.isclose(t["label_noise"], th)
                        & (t["round"] == 0)]["gen_error"]
                 if len(e0):
@@ -578,8 +578,8 @@ def _rounds_figure(plt, t, p):
     plotting.footer(fig, {**p, "seeds": list(range(p["seeds"])) if isinstance(p["seeds"], int) else p["seeds"]},
                  f"Theory on one shared set: rounds 0-{max(p['shared_soft_rounds'])} (soft), "
                  f"0-{max(p['shared_hard_rounds'])} "
-                 "(hard); later shared rounds are simulated only, at the last tuned round's (lam, chi, T) repeated "
-                 "(faded markers). Soft markers shifted left, hard right, for readability.")
+                 "(hard) tuned; the later shared rounds repeat the last tuned round's (lam, chi, T), theory and "
+                 "simulation alike (faded markers). Soft markers shifted left, hard right, for readability.")
     fig.tight_layout(rect=(0, 1.5 / (3.0 * len(noises) + 1.8), 1, 0.95))
     return fig
 
@@ -633,7 +633,11 @@ def figures(tables: dict, p: dict) -> dict:
     t = tables["rounds"]
     if _theory(t).empty:
         return {}
-    return {"self-distillation-rounds": _rounds_figure(plt, t, p), "self-distillation-gain-map": _map_figure(plt, t, p)}
+    figs = {"self-distillation-rounds": _rounds_figure(plt, t, p), "self-distillation-gain-map": _map_figure(plt, t, p)}
+    pt = tables.get("pseudo")
+    if pt is not None and not reference(pt, p).empty:
+        figs["self-distillation-pseudo-labels"] = reference_figure(plt, pt, p)
+    return figs
 
 
 STUDY = Study(
