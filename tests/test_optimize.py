@@ -240,3 +240,43 @@ def test_optimal_chain_flags_edges_and_rejects_bad_spaces():
         optimal_chain(p, {0: ["chi"]}, solve=_joint_toy)
     with pytest.raises(ValueError, match="at least one"):
         optimal_chain(p, {}, solve=_joint_toy)
+
+
+def _failing_below(lam_fail, calls):
+    """A toy solver that does not converge (any method, warm or cold) for lam < lam_fail."""
+    def solve(*problem, init=None, method="anderson", **kw):
+        res = toy_solve(*problem, target=0.3)
+        lam = res.problem.stages[-1].lam
+        calls.append((lam, method, init is not None))
+        ok = lam >= lam_fail
+        return Result("toy", res.problem, res.stages, status=SolverStatus(ok, 1, 0.0, "ok" if ok else "no"))
+    return solve
+
+
+def test_searches_report_failed_solves_and_retries_within_the_budget(monkeypatch):
+    """Issue 20, item 3: a search counts the points whose solve failed (n_failed) and the retries
+    spent on them (n_retries), never more than RETRY_BUDGET; a problem whose retries failed is
+    not retried again by a later search in this process (its own warm solve still runs)."""
+    from kdlab.runs import tuning
+
+    tuning.KNOWN_FAILURES.clear()
+    calls: list = []
+    solve = _failing_below(0.05, calls)
+    opt = optimal_lam(DATA, LogisticTeacher(1.0), None, solve=solve, n_grid=9)
+    assert opt.value == pytest.approx(0.3, rel=0.05)
+    failed = [c for c in calls if c[0] < 0.05]
+    assert opt.n_failed == len({c[0] for c in failed}) >= 2
+    assert opt.n_retries == len(failed) - opt.n_failed  # every failed point: one solve, then its retries
+    assert {c[1] for c in failed} == {"anderson", "damped"}
+    # the same search again: the known failures are not retried
+    calls.clear()
+    again = optimal_lam(DATA, LogisticTeacher(1.0), None, solve=solve, n_grid=9)
+    assert again.value == opt.value and again.n_failed == opt.n_failed and again.n_retries == 0
+    assert all(c[1] == "anderson" for c in calls if c[0] < 0.05)
+    # a budget of 3 retries: spent, then failed solves are +inf at once
+    tuning.KNOWN_FAILURES.clear()
+    monkeypatch.setattr(tuning, "RETRY_BUDGET", 3)
+    calls.clear()
+    low = optimal_lam(DATA, LogisticTeacher(1.0), None, solve=solve, n_grid=9)
+    assert low.n_retries == 3 and low.n_failed == opt.n_failed and low.value == opt.value
+    assert len([c for c in calls if c[0] < 0.05]) == low.n_failed + 3

@@ -196,8 +196,9 @@ class Sweep:
 
     def chains(self, tasks: Sequence[Task]) -> list[list[Task]]:
         """Theory tasks grouped by everything but the warm-start axis, sorted along it;
-        simulation tasks that differ only in their students grouped together (they share the
-        teacher's fits, see :func:`kdlab.runs.evaluate.batch_key`)."""
+        simulation tasks on the same data grouped together (they share each seed's draws and
+        their common teacher fits, see :func:`kdlab.runs.evaluate.batch_key`; the executor
+        splits a group that would hold up the others)."""
         ax = self.warm_axis()
         groups: dict[str, list[Task]] = {}
         out: list[list[Task]] = []
@@ -207,7 +208,7 @@ class Sweep:
                 bk = batch_key(t.describe())
                 if bk is None:
                     out.append([t])
-                else:  # simulation points sharing a teacher: one chain, teacher fitted once per seed
+                else:  # simulation points on the same data: one chain, each seed drawn once
                     batches.setdefault(bk, []).append(t)
                 continue
             if ax is None or t.point.get(ax) is None:

@@ -13,7 +13,13 @@
 
 Both return an :class:`Optimum` (the optimal values, the error, the
 :class:`~kdlab.results.Result` there, the number of solves, whether the optimum sits on a
-bound). ``solve=`` replaces :func:`kdlab.theory.solve` (any callable with its signature).
+bound, how many solves failed and how many retries were spent). ``solve=`` replaces
+:func:`kdlab.theory.solve` (any callable with its signature).
+
+Retries: a solve that does not converge is retried cold, then with the damped iteration
+(:func:`solve_robust`); a search spends at most :data:`RETRY_BUDGET` retried solves (then a
+failed solve is +inf for it at once), and a problem whose retries all failed is remembered
+(:data:`KNOWN_FAILURES`, this process), so that no later search retries it again.
 """
 
 from __future__ import annotations
@@ -29,11 +35,15 @@ from ..errors import OptimizationError
 from ..problem import Problem, Student, as_problem
 
 __all__ = ["Optimum", "ChainOptimum", "OptimizationError", "optimal_lam", "optimal_kd", "optimal_stage",
-           "optimal_chain", "solve_robust", "STAGE_SPACE"]
+           "optimal_chain", "solve_robust", "STAGE_SPACE", "RETRY_BUDGET", "KNOWN_FAILURES"]
 
 #: Most coarse-grid points of a search (per axis for :func:`optimal_kd`, which costs their product).
 MAX_LAM_GRID = 1000
 MAX_KD_GRID = 100
+
+#: Most retried solves (cold restarts and damped iterations, :func:`solve_robust`) one search
+#: spends; after that a solve that does not converge counts as +inf at once (``Optimum.n_retries``).
+RETRY_BUDGET = 24
 
 
 @dataclass(frozen=True)
@@ -46,7 +56,9 @@ class Optimum:
     search; ``gen_error``: the minimal error; ``result``: the theory :class:`Result` there;
     ``n_evals``: solves done; ``at_bound``: the optimum is on (within tolerance of) a bound, so
     the true optimum may lie beyond it; ``history``: ``(params, gen_error)`` of every solve;
-    ``bound_params``: which parameters sit on a bound (:func:`optimal_stage`).
+    ``bound_params``: which parameters sit on a bound (:func:`optimal_stage`); ``n_failed``: the
+    points of the search whose solve failed or did not converge (+inf for it); ``n_retries``: the
+    retried solves spent on them (at most :data:`RETRY_BUDGET`).
     """
 
     params: dict
@@ -57,6 +69,8 @@ class Optimum:
     history: list = field(default_factory=list, repr=False)
     bound_params: tuple = ()
     stage: int = -1
+    n_failed: int = 0
+    n_retries: int = 0
 
     @property
     def record(self) -> dict:
@@ -77,26 +91,86 @@ def _default_solve():
     return theory.solve
 
 
+class _KnownFailures:
+    """Problems (with their solver and options, without the warm start) whose cold and damped
+    retries did not converge, in this process: a later :func:`solve_robust` of one still tries its
+    own (warm-started) solve but not the retries, which are known to fail (bounded, oldest out)."""
+
+    def __init__(self, size: int = 4096):
+        import collections
+
+        self.size, self.items = size, collections.OrderedDict()
+
+    @staticmethod
+    def key(solve, problem, kwargs):
+        try:
+            k = (solve, problem, tuple(sorted((n, repr(v)) for n, v in kwargs.items() if n != "init")))
+            hash(k)
+        except TypeError:  # an unhashable problem or option: not remembered
+            return None
+        return k
+
+    def __contains__(self, key) -> bool:
+        return key is not None and key in self.items
+
+    def add(self, key) -> None:
+        if key is not None:
+            self.items[key] = True
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+    def clear(self) -> None:
+        self.items.clear()
+
+
+#: The problems whose retries are known to fail, in this process (:class:`_KnownFailures`).
+KNOWN_FAILURES = _KnownFailures()
+
+
+def _converged(res) -> bool:
+    return bool(getattr(res.status, "converged", True))
+
+
 def solve_robust(solve, problem: Problem, **kwargs):
     """``solve(problem, ...)``, retried when it does not converge: first without the warm start,
     then with ``method="damped"`` (the plain damped iteration THEORY.md found to converge at every
     point checked). The first converged result wins; otherwise the first result is returned
-    (its ``status`` says it did not converge)."""
+    (its ``status`` says it did not converge). A problem whose retries failed before in this
+    process (:data:`KNOWN_FAILURES`) is not retried again."""
+    return _solve_counted(solve, problem, {}, math.inf, **kwargs)
+
+
+def _solve_counted(solve, problem: Problem, stats: dict, budget: float, **kwargs):
+    """:func:`solve_robust` spending at most ``budget`` retried solves; ``stats["retries"]``
+    counts the retries made, ``stats["skipped"]`` those left out (known failures, no budget)."""
     first = solve(problem, **kwargs)
-    if getattr(first.status, "converged", True):
+    if _converged(first):
         return first
     retries = []
     if "init" in kwargs:
         retries.append({k: v for k, v in kwargs.items() if k != "init"})
     if kwargs.get("method", "anderson") != "damped":
         retries.append({**{k: v for k, v in kwargs.items() if k != "init"}, "method": "damped"})
-    for kw in retries:
+    key = KNOWN_FAILURES.key(solve, problem, kwargs)
+    if key in KNOWN_FAILURES or not retries:
+        stats["skipped"] = stats.get("skipped", 0) + len(retries)
+        return first
+    complete = True
+    for i, kw in enumerate(retries):
+        if stats.get("retries", 0) >= budget:
+            stats["skipped"] = stats.get("skipped", 0) + len(retries) - i
+            complete = False
+            break
         try:
             res = solve(problem, **kw)
         except TypeError:  # a solver without ``method``
             continue
-        if getattr(res.status, "converged", True):
+        finally:
+            stats["retries"] = stats.get("retries", 0) + 1
+        if _converged(res):
             return res
+    if complete:
+        KNOWN_FAILURES.add(key)
     return first
 
 
@@ -112,6 +186,8 @@ class _Objective:
         self.history: list = []
         self.results: list = []  # (x, error, result)
         self.errors: list = []
+        self.stats: dict = {}  # retries spent / skipped (_solve_counted)
+        self.n_failed = 0
 
     def __call__(self, x) -> float:
         x = tuple(float(v) for v in np.atleast_1d(x))
@@ -127,12 +203,12 @@ class _Objective:
         if init is not None:
             kw["init"] = init
         try:
-            res = solve_robust(self.solve, problem, **kw)
+            res = _solve_counted(self.solve, problem, self.stats, RETRY_BUDGET, **kw)
         except Exception as exc:  # noqa: BLE001 - a failed solve is +inf for the search
             if "init" in kw:  # a bad warm start must not poison the search: retry cold
                 kw.pop("init")
                 try:
-                    res = solve_robust(self.solve, problem, **kw)
+                    res = _solve_counted(self.solve, problem, self.stats, RETRY_BUDGET, **kw)
                 except Exception as exc2:  # noqa: BLE001
                     self.errors.append(f"{x}: {type(exc2).__name__}: {exc2}")
                     res = None
@@ -147,9 +223,14 @@ class _Objective:
                 err = float(obs.gen_error)
             elif not conv:
                 self.errors.append(f"{x}: not converged ({res.status.message})")
+        self.n_failed += int(not math.isfinite(err))
         self.results.append((x, err, res if math.isfinite(err) else None))
         self.history.append((x, err))
         return err
+
+    def counts(self) -> dict:
+        """``n_failed`` and ``n_retries`` of an :class:`Optimum`."""
+        return {"n_failed": self.n_failed, "n_retries": int(self.stats.get("retries", 0))}
 
     def best(self):
         ok = [r for r in self.results if math.isfinite(r[1])]
@@ -232,7 +313,7 @@ def optimal_lam(*problem, stage: Optional[int] = None, which: Optional[str] = No
     x, err, res = obj.best()
     at_bound = bool(x[0] - llo <= 2 * xatol or lhi - x[0] <= 2 * xatol)
     return Optimum({"lam": 10.0 ** x[0]}, err, res, len(obj.history), at_bound,
-                   [({"lam": 10.0 ** h[0]}, e) for h, e in obj.history], stage=k)
+                   [({"lam": 10.0 ** h[0]}, e) for h, e in obj.history], stage=k, **obj.counts())
 
 
 def optimal_kd(*problem, chi_bounds=(0.0, 1.0), temperature_bounds=(0.1, 10.0), n_chi: int = 5,
@@ -292,7 +373,8 @@ def optimal_kd(*problem, chi_bounds=(0.0, 1.0), temperature_bounds=(0.1, 10.0), 
                     or x[1] - math.log10(tlo) <= tol or math.log10(thi) - x[1] <= tol)
     params = {"chi": float(x[0]), "temperature": 10.0 ** x[1]}
     return Optimum(params, err, res, len(obj.history), at_bound,
-                   [({"chi": h[0], "temperature": 10.0 ** h[1]}, e) for h, e in obj.history], stage=k)
+                   [({"chi": h[0], "temperature": 10.0 ** h[1]}, e) for h, e in obj.history], stage=k,
+                   **obj.counts())
 
 
 #: Search intervals of :func:`optimal_stage` for the student parameters it can tune, as
@@ -384,7 +466,7 @@ def optimal_stage(problem: Problem, space, *, x0: Optional[dict] = None, sweeps:
     params = {n: (10.0 ** v if log else float(v)) for v, (n, _, log) in zip(xb, dims)}
     return Optimum(params, err, res, len(obj.history), bool(edge),
                    [({n: (10.0 ** v if log else float(v)) for v, (n, _, log) in zip(h, dims)}, e)
-                    for h, e in obj.history], edge, stage=len(chain) - 1)
+                    for h, e in obj.history], edge, stage=len(chain) - 1, **obj.counts())
 
 
 @dataclass(frozen=True)
@@ -493,4 +575,4 @@ def optimal_chain(problem: Problem, spaces, *, x0: Optional[dict] = None, sweeps
     params = {f"stage{k}_{name}": v for k, name, v in values(xb)}
     return ChainOptimum(params, err, res, len(obj.history), bool(edge),
                         [({f"stage{k}_{nm}": v for k, nm, v in values(h)}, e) for h, e in obj.history], edge,
-                        stage=n - 1)
+                        stage=n - 1, **obj.counts())

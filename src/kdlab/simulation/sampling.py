@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Optional
 
 import numpy as np
@@ -56,16 +57,28 @@ class Dataset:
     def n_features(self) -> int:
         return self.X.shape[1]
 
-    @property
+    @cached_property
     def Xs(self) -> np.ndarray:
-        """``X / sqrt(N)``: the pre-activation is ``h = Xs @ w``."""
+        """``X / sqrt(N)``: the pre-activation is ``h = Xs @ w`` (computed once per set)."""
         return self.X / math.sqrt(self.n_features)
 
 
+#: Rows of ``X`` built at a time (bounds the temporary of the class-mean term).
+_ROWS = 2048
+
+
 def _draw(rng, data: GaussianMixture, v: np.ndarray, n: int):
+    """``(X, y)``: ``X = y v^T / sqrt(N) + sqrt(Delta) Z``, built in place on ``Z`` (no full-size
+    temporaries; bit for bit the value of that expression: ``y = +-1`` makes ``y (v / sqrt(N))``
+    exact, and ``sqrt(1) Z = Z``)."""
     N = v.shape[0]
     y = np.where(rng.random(n) < data.rho, 1.0, -1.0)
-    X = np.outer(y, v) / math.sqrt(N) + math.sqrt(data.delta) * rng.standard_normal((n, N))
+    X = rng.standard_normal((n, N))
+    if data.delta != 1.0:
+        X *= math.sqrt(data.delta)
+    vs = v / math.sqrt(N)
+    for a in range(0, n, _ROWS):
+        X[a:a + _ROWS] += np.outer(y[a:a + _ROWS], vs)
     return X, y
 
 
