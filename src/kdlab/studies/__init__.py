@@ -28,6 +28,7 @@ STUDIES: dict[str, Study] = _registry(
     "self_distillation",
     "weak_to_strong",
     "label_noise",
+    "mechanisms",
     "model_collapse",
 )
 

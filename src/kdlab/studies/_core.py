@@ -123,7 +123,7 @@ def edge_rows(tables: Mapping[str, pd.DataFrame]) -> tuple[list[str], list[str]]
             for prm in str(r.get("bound_params") or "").split(","):
                 if not prm:
                     continue
-                coords = ", ".join(f"{c} = {r[c]:g}" for c in ("alpha", "label_noise", "teacher_eta", "round")
+                coords = ", ".join(f"{c} = {r[c]:g}" for c in ("rho", "alpha", "label_noise", "teacher_eta", "round")
                                    if c in r and isinstance(r[c], (int, float)) and not pd.isna(r[c]))
                 val = r.get(prm)
                 key = (_natural(prm, r), name, r["series"], prm)

@@ -37,7 +37,7 @@ def build_report(spec, tables, params, claim, cmp_, figures, meta) -> str:
         L += ["## Figures", ""] + [f"![{n}]({n}.png)" for n in figures] + [""]
     if claim.table:
         L += ["## Numbers", "", claim.table, ""]
-    coords = [c for c in ("alpha", "label_noise", "teacher_eta", "round", "generation")
+    coords = [c for c in ("rho", "alpha", "label_noise", "teacher_eta", "round", "generation")
               if cmp_ is not None and not cmp_.empty and c in cmp_]
     L += sections.simulation_section(cmp_, "table", coords or ("alpha",),
                                      intro="Each simulated point is at the parameters of its theory row.")
