@@ -31,7 +31,7 @@ PARAMS = dict(rho=0.3, delta=1.0, lam=0.1, alphas=[0.5, 2.0, 8.0], noises=[0.0, 
               generations=10, acc_generations=5, mix_fractions=[0.1, 0.25, 0.5, 1.0], lam_bounds=[1e-4, 1e2],
               alpha_sim=[2.0], sim_fraction=0.5, n_features=1000, seeds=6, trend_n=[250, 500], simulate=True)
 QUICK = dict(alphas=[2.0], acc_generations=2, mix_fractions=[0.25, 1.0], sim_fraction=1.0, n_features=200,
-             seeds=3, trend_n=[100])
+             seeds=6, trend_n=[100])
 
 #: A chain has collapsed when its error is within this of the trivial classifier's min(rho, 1 - rho).
 COLLAPSED = 5e-3
