@@ -17,8 +17,8 @@ The KD gain ``G = eps(labels) - eps(soft)`` splits into ``R = eps(labels) - eps(
 ``H = eps(corrected) - eps(hard)`` (what the teacher's decisions add) and
 ``U = eps(hard) - eps(soft)`` (what the teacher's uncertainty adds over its decisions);
 ``G = R + H + U``. Each part is checked in simulation at ``alpha_sim`` (the difference of two
-simulated means, in standard errors). The relational part needs K > 2 classes: it is pending the
-K-class data model.
+simulated means, in standard errors). The relational part needs K > 2 classes
+(:class:`kdlab.MulticlassMixture`, targets ``soft`` / ``top``): not measured here yet.
 """
 
 from __future__ import annotations
@@ -50,9 +50,10 @@ CORRECTED = ("weighted", "bias", "smoothing")
 PARTS = (("R", "reweighting / bias correction (no teacher)", "labels", "corrected"),
          ("H", "the teacher's decisions (hard targets) over corrected labels", "corrected", "hard"),
          ("U", "the teacher's uncertainty (soft over hard targets)", "hard", "soft"))
-RELATIONAL = ("relational information (K classes: full soft targets over `top` targets) is pending the K-class "
-              "data model (kdlab.MulticlassMixture is not available yet); once it exists, the dark-knowledge study "
-              "measures it")
+RELATIONAL = ("relational information (K classes: the teacher's full soft targets over its `top` targets, the top "
+              "class's probability with the rest spread uniformly) is not measured by this study yet: the K-class "
+              "data model (kdlab.MulticlassMixture, targets soft / top) now exists, but a tuned K-class comparison "
+              "(lam, chi, T per target) costs minutes per theory solve and is left to the dark-knowledge study")
 
 
 def teacher_task(alpha, rho, delta, sweeps) -> list:
@@ -283,7 +284,7 @@ def figures(tables: dict, p: dict) -> dict:
                  f"($\\eta$ = {p['eta']:g}), $\\rho$ = {p['rho']:g}, $\\Delta$ = {p['delta']:g}", fontsize=10.5)
     plotting.footer(fig, {**p, "seeds": list(range(p["seeds"])) if isinstance(p["seeds"], int) else p["seeds"]},
                     "Every student tuned alike on the theory error; corrected = the best of class-reweighted, "
-                    "recalibrated bias and label smoothing. K-class relational part pending.")
+                    "recalibrated bias and label smoothing. The K-class relational part is not measured here.")
     fig.tight_layout(rect=(0, 0.06, 1, 0.95))
     return {"mechanisms": fig}
 
