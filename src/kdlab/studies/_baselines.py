@@ -220,19 +220,25 @@ def trend_text(r) -> str:
 
 
 def finite_size(ctx: RunContext, t: pd.DataFrame, keys: Sequence[str], base: Mapping[str, Any], *, n_features: int,
-                seeds, factor: int = 4, extra: Optional[pd.DataFrame] = None, max_points: int = 12) -> pd.DataFrame:
+                seeds, factor: int = 4, extra: Optional[pd.DataFrame] = None, max_points: int = 4) -> pd.DataFrame:
     """The finite-size check: every simulated row of ``t`` at ``n_features`` that disagrees with
     its theory row (matched on ``keys``, :func:`kdlab.reporting.compare.match`), and the simulated
     rows ``extra`` (e.g. both ends of a gain whose simulated value disagrees with the theory's),
     simulated again at ``factor * n_features``: the table of :func:`finite_size_table` (at most
-    ``max_points`` points, the worst first; empty when every point agrees)."""
+    ``max_points`` points, the worst first, ``0``: none; empty when every point agrees). A point
+    whose seeds all give the same value (s.e. 0: the constant classifier) is not rerun: the
+    finding names it."""
     from ..reporting.compare import match
 
+    if max_points <= 0:
+        return pd.DataFrame()
     cmp_ = match(t, keys)
     bad = disagreeing(cmp_)
     sim = t[(t["kind"] == "simulate") & (t["n_features"] == n_features)]
+    sim = sim[sim["gen_error_stderr"].fillna(0.0) > 1e-9]  # every seed the same (a constant classifier): not rerun
     pick = []
     if not bad.empty:
+        bad = bad[bad["stderr"].fillna(0.0) > 1e-9]
         bad = bad.reindex(bad["z"].abs().sort_values(ascending=False).index)
         for _, b in bad.iterrows():
             pick += list(sim.index[_mask(sim, keys, b)][:1])
@@ -313,6 +319,14 @@ def finite_finding(t: pd.DataFrame, fs: Optional[pd.DataFrame], p: Mapping[str, 
     n_bad = int((~cmp_["ok"].astype(bool)).sum()) if not cmp_.empty else 0
     head = (f"{len(cmp_) - n_bad} of {len(cmp_)} simulated points at N = {p['n_features']} agree with the theory "
             "(3 s.e. + 1%)")
+    if not cmp_.empty:
+        deg = cmp_[(~cmp_["ok"].astype(bool)) & (cmp_["stderr"].fillna(0.0) <= 1e-9)]
+        if len(deg):
+            head += (f"; {len(deg)} of the disagreeing points give the same value at every seed (the constant "
+                     "classifier of a finite-N fit with a free bias at a very large ridge, which the N -> infinity "
+                     "theory does not have): " + "; ".join(
+                         f"{r['series']} ({', '.join(f'{c} = {fmt_g(r[c])}' for c in coords if c in r)}): theory "
+                         f"{r['theory']:.4f}, simulation {r['simulation']:.4f}" for _, r in deg.iterrows()))
     if fs is None or fs.empty:
         return (name, SUPPORTED if n_bad == 0 else MISSING,
                 head + ("; nothing disagrees, nothing rerun at 4 N." if n_bad == 0 else

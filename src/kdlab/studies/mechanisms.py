@@ -37,7 +37,7 @@ from ._core import Study, optimum_row
 
 PARAMS = dict(rho=0.3, delta=1.0, eta=0.5, alphas=[0.5, 1.0, 2.0, 4.0, 8.0], lam_bounds=[1e-4, 1e4],
               temperature_bounds=[0.1, 100.0], sweeps=3, alpha_sim=[1.0, 4.0], n_features=1000, seeds=10,
-              simulate=True)
+              simulate=True, finite_size_points=4)
 QUICK = dict(alphas=[2.0], sweeps=2, alpha_sim=[2.0], n_features=200, seeds=4)
 
 #: A theory gain below this is too small to split into parts (percentages of it).
@@ -104,7 +104,7 @@ def compute(p: dict, ctx: RunContext) -> dict:
         parts.append(bl.simulate_rows(ctx, rows, b, n_features=p["n_features"], seeds=p["seeds"]))
         t = pd.concat(parts, ignore_index=True, sort=False)
         fs = bl.finite_size(ctx, t, ("series", "alpha"), b, n_features=p["n_features"], seeds=p["seeds"],
-                            extra=_part_disagreements(t))
+                            extra=_part_disagreements(t), max_points=p["finite_size_points"])
         if not fs.empty:
             out["finite-size"] = fs
     return {"errors": pd.concat(parts, ignore_index=True, sort=False), **out}
