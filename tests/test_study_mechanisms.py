@@ -128,3 +128,18 @@ def test_quick_run(tmp_path):
     assert {"labels", "weighted", "bias", "smoothing", "bayes", "hard", "soft", "teacher"} <= set(t["variant"])
     d = me.decomposition(t).iloc[0]
     assert d["G"] == pytest.approx(d["R"] + d["H"] + d["U"])
+
+
+def test_baseline_below_the_bayes_floor_is_flagged_not_reported():
+    from kdlab import theory
+    from kdlab.problem import GaussianMixture
+
+    fl = theory.bayes_optimal_error(GaussianMixture(alpha=4.0, rho=0.5), 0.5)
+    rows = pd.DataFrame([dict(kind="theory", baseline="smoothing", alpha_data=4.0, rho=0.5, eta=0.5, label_noise=0.0,
+                              gen_error=fl - 0.02, converged=True),
+                         dict(kind="theory", baseline="labels", alpha_data=4.0, rho=0.5, eta=0.5, label_noise=0.0,
+                              gen_error=fl + 1e-9, converged=True)])
+    out = bl.flag_below_floor(rows, 1.0)
+    assert not out["converged"].iloc[0] and np.isnan(out["gen_error"].iloc[0])
+    assert "below the Bayes floor" in out["status"].iloc[0]
+    assert out["converged"].iloc[1] and out["gen_error"].iloc[1] == rows["gen_error"].iloc[1]

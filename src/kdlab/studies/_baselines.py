@@ -39,7 +39,8 @@ from ._core import optimum_row, simulate_at
 
 __all__ = ["BASELINES", "ERM", "SE_MARGIN", "SMOOTH_TEACHER_LAM", "baseline_row", "baseline_rows",
            "simulate_rows", "rerun_at", "margin", "best_of", "finite_size_table", "finite_size", "disagreeing",
-           "trend_text", "KD_VARIANTS", "tuned_kd_rows", "baseline_task", "finite_finding"]
+           "trend_text", "KD_VARIANTS", "tuned_kd_rows", "baseline_task", "finite_finding",
+           "flag_below_floor"]
 
 #: key: (display label, tuned parameters).
 BASELINES = {
@@ -341,3 +342,27 @@ def finite_finding(t: pd.DataFrame, fs: Optional[pd.DataFrame], p: Mapping[str, 
             "with the theory's): " + "; ".join(f"{r['series']} ({where(r)}): {trend_text(r)}" for _, r in fs.iterrows())
             + ". Rule: supported if every rerun point moves towards the theory (the N -> infinity line describes the "
               "trend), contradicted if none does.", tuple(over))
+
+
+def flag_below_floor(rows: pd.DataFrame, delta: float, tol: float = 1e-6) -> pd.DataFrame:
+    """``rows`` (baseline rows: ``alpha_data``, ``rho``, ``eta``, ``label_noise``) with every theory
+    error below the sparse Bayes floor of its own samples by more than ``tol`` marked as not
+    converged (``gen_error`` NaN, ``status`` says why): no learner beats that floor, so such a value
+    is a solver artifact (seen for label smoothing at rho = 0.5 and a very large ridge)."""
+    from .. import theory
+
+    if rows is None or rows.empty or "alpha_data" not in rows:
+        return rows
+    rows = rows.copy()
+    if "status" not in rows:
+        rows["status"] = ""
+    for i, r in rows.iterrows():
+        noise = float(r.get("label_noise", 0.0) or 0.0) if pd.notna(r.get("label_noise", 0.0)) else 0.0
+        if noise > 0 or not np.isfinite(r["gen_error"]):
+            continue
+        fl = theory.bayes_optimal_error(GaussianMixture(alpha=float(r["alpha_data"]), delta=delta,
+                                                        rho=float(r["rho"])), float(r["eta"]))
+        if r["gen_error"] < fl - tol:
+            rows.loc[i, "status"] = f"below the Bayes floor {fl:.6f} ({r['gen_error']:.6f}): a solver artifact"
+            rows.loc[i, ["gen_error", "converged"]] = [math.nan, False]
+    return rows

@@ -132,6 +132,7 @@ def compute(p: dict, ctx: RunContext) -> dict:
     grid = [(r, a) for r in p["rhos"] for a in p["alphas"]]
     items = [dict(alpha=a, rho=r, pooled=pl, sweeps=p["sweeps"], **c) for r, a in grid for pl in (False, True)]
     base = ctx.map(baseline_task, items, "theory: label-only baselines (own and pooled data) at each (rho, alpha)")
+    base = bl.flag_below_floor(base.assign(label_noise=0.0), p["delta"])
     items = [dict(alpha=a, rho=r, data=d, temperature_bounds=p["temperature_bounds"], sweeps=p["sweeps"], **c)
              for r, a in grid for d, _ in DATA]
     kd = ctx.map(kd_task, items, "theory: tuned KD students of the Bayes-optimal teacher at each (rho, alpha)")

@@ -93,10 +93,11 @@ def compute(p: dict, ctx: RunContext) -> dict:
                                            lam_bounds=p["lam_bounds"], sweeps=p["sweeps"], **c)
                                       for i in items if i["fn"] == "base"],
                    "theory: the label-only baselines at each alpha")
+    base = bl.flag_below_floor(base.assign(rho=p["rho"]), p["delta"])
     kd = ctx.map(kd_task, [dict(alpha=a, eta=p["eta"], teacher_lam=float(lts[a]), lam_bounds=p["lam_bounds"],
                                 temperature_bounds=p["temperature_bounds"], sweeps=p["sweeps"], **c)
                            for a in p["alphas"]], "theory: the tuned KD students at each alpha")
-    th = pd.concat([te, base.assign(rho=p["rho"]), kd], ignore_index=True, sort=False)
+    th = pd.concat([te, base, kd], ignore_index=True, sort=False)
     parts, out = [th], {}
     if p["simulate"]:
         rows = th[th["alpha"].isin(p["alpha_sim"]) & th["converged"].fillna(False).astype(bool)]

@@ -131,6 +131,7 @@ def compute(p: dict, ctx: RunContext) -> dict:
     bitems = [dict(alpha=a, eta=1.0, key=k, lam_bounds=p["lam_bounds"], sweeps=p["sweeps"], alpha_data=ad, **common)
               for a in p["alphas"] for ad in (a, 2 * a) for k in (bl.ERM if ad > a else bl.BASELINES)]
     base = ctx.map(bl.baseline_task, bitems, "theory: label-only strong baselines (own and pooled data) at each alpha")
+    base = bl.flag_below_floor(base.assign(rho=p["rho"]), p["delta"]) if p["label_noise"] == 0 else base
     base = base.assign(student="label-only", teacher_eta=math.nan, teacher_lam=math.nan,
                        data=np.where(base["pooled"].astype(bool), "pooled", "own"))
     th = pd.concat([pd.DataFrame(parts), st, base], ignore_index=True, sort=False)
