@@ -190,3 +190,93 @@ def test_optimal_stage_rejects_bad_spaces(space, msg):
 
     with pytest.raises(ValueError, match=msg):
         optimal_stage(Problem(DATA, [LogisticTeacher(0.1), Student()]), space, solve=toy_solve)
+
+
+# ----------------------------------------------------------------------------- optimal_chain (joint)
+
+
+def _joint_toy(*problem, init=None, **_):
+    """Last stage's eps = 0.1 + (log10 lam1 - log10 lam0 / 2 - 1)^2 + (log10 lam0 - 0.5)^2 / 2; stage 0's
+    own error is smallest at lam0 = 1e-2 (greedy tuning would stop there)."""
+    problem = as_problem(*problem)
+    l0 = math.log10(problem.stages[0].lam)
+    e0 = 0.1 + (l0 + 2.0) ** 2
+    if len(problem.stages) == 1:
+        return Result("toy", problem, (_obs(e0),), status=SolverStatus(True))
+    l1 = math.log10(problem.stages[1].lam)
+    e1 = 0.1 + (l1 - 0.5 * l0 - 1.0) ** 2 + 0.5 * (l0 - 0.5) ** 2
+    return Result("toy", problem, (_obs(e0), _obs(e1)), status=SolverStatus(True))
+
+
+def test_optimal_chain_tunes_stages_jointly_and_beats_greedy():
+    from kdlab.runs.tuning import optimal_chain, optimal_stage
+
+    p = Problem(DATA, [LogisticTeacher(1.0), Student(eta=1.0, chi=1.0, lam=1.0)])
+    g0 = optimal_stage(Problem(DATA, [LogisticTeacher(1.0)]), {"lam": (1e-3, 1e3)}, solve=_joint_toy)
+    assert g0.params["lam"] == pytest.approx(1e-2, rel=0.05)
+    g1 = optimal_stage(p.replace(stage0={"lam": g0.params["lam"]}), {"lam": (1e-3, 1e3)}, solve=_joint_toy)
+    opt = optimal_chain(p, {0: {"lam": (1e-3, 1e3)}, 1: {"lam": (1e-3, 1e3)}}, solve=_joint_toy, sweeps=6,
+                        xatol=1e-3)
+    assert set(opt.params) == {"stage0_lam", "stage1_lam"} and opt.record == opt.params
+    assert opt.per_stage == {0: {"lam": opt.params["stage0_lam"]}, 1: {"lam": opt.params["stage1_lam"]}}
+    assert math.log10(opt.params["stage0_lam"]) == pytest.approx(0.5, abs=0.05)
+    assert math.log10(opt.params["stage1_lam"]) == pytest.approx(1.25, abs=0.05)
+    assert opt.gen_error == pytest.approx(0.1, abs=1e-3) and opt.gen_error < g1.gen_error - 0.5
+    # a local polish from the greedy optimum never ends above it
+    loc = optimal_chain(p, {0: ["lam"], 1: ["lam"]}, solve=_joint_toy, scan=False,
+                        x0={0: {"lam": g0.params["lam"]}, 1: {"lam": g1.params["lam"]}})
+    assert loc.gen_error <= g1.gen_error + 1e-12
+
+
+def test_optimal_chain_flags_edges_and_rejects_bad_spaces():
+    from kdlab.runs.tuning import optimal_chain
+
+    p = Problem(DATA, [LogisticTeacher(1.0), Student(eta=1.0, chi=1.0, lam=1.0)])
+    opt = optimal_chain(p, {0: {"lam": (1e-3, 1.0)}, 1: {"lam": (1e-3, 1e3)}}, solve=_joint_toy)
+    assert opt.bound_params == ("stage0_lam",) and opt.at_bound
+    with pytest.raises(ValueError, match="stage index"):
+        optimal_chain(p, {2: ["lam"]}, solve=_joint_toy)
+    with pytest.raises(ValueError, match="no parameter chi"):
+        optimal_chain(p, {0: ["chi"]}, solve=_joint_toy)
+    with pytest.raises(ValueError, match="at least one"):
+        optimal_chain(p, {}, solve=_joint_toy)
+
+
+def _failing_below(lam_fail, calls):
+    """A toy solver that does not converge (any method, warm or cold) for lam < lam_fail."""
+    def solve(*problem, init=None, method="anderson", **kw):
+        res = toy_solve(*problem, target=0.3)
+        lam = res.problem.stages[-1].lam
+        calls.append((lam, method, init is not None))
+        ok = lam >= lam_fail
+        return Result("toy", res.problem, res.stages, status=SolverStatus(ok, 1, 0.0, "ok" if ok else "no"))
+    return solve
+
+
+def test_searches_report_failed_solves_and_retries_within_the_budget(monkeypatch):
+    """Issue 20, item 3: a search counts the points whose solve failed (n_failed) and the retries
+    spent on them (n_retries), never more than RETRY_BUDGET; a problem whose retries failed is
+    not retried again by a later search in this process (its own warm solve still runs)."""
+    from kdlab.runs import tuning
+
+    tuning.KNOWN_FAILURES.clear()
+    calls: list = []
+    solve = _failing_below(0.05, calls)
+    opt = optimal_lam(DATA, LogisticTeacher(1.0), None, solve=solve, n_grid=9)
+    assert opt.value == pytest.approx(0.3, rel=0.05)
+    failed = [c for c in calls if c[0] < 0.05]
+    assert opt.n_failed == len({c[0] for c in failed}) >= 2
+    assert opt.n_retries == len(failed) - opt.n_failed  # every failed point: one solve, then its retries
+    assert {c[1] for c in failed} == {"anderson", "damped"}
+    # the same search again: the known failures are not retried
+    calls.clear()
+    again = optimal_lam(DATA, LogisticTeacher(1.0), None, solve=solve, n_grid=9)
+    assert again.value == opt.value and again.n_failed == opt.n_failed and again.n_retries == 0
+    assert all(c[1] == "anderson" for c in calls if c[0] < 0.05)
+    # a budget of 3 retries: spent, then failed solves are +inf at once
+    tuning.KNOWN_FAILURES.clear()
+    monkeypatch.setattr(tuning, "RETRY_BUDGET", 3)
+    calls.clear()
+    low = optimal_lam(DATA, LogisticTeacher(1.0), None, solve=solve, n_grid=9)
+    assert low.n_retries == 3 and low.n_failed == opt.n_failed and low.value == opt.value
+    assert len([c for c in calls if c[0] < 0.05]) == low.n_failed + 3

@@ -171,8 +171,9 @@ def test_sweep_command(tmp_path):
 FROZEN = Path(__file__).parent / "data" / "reproduce-quick"
 #: Columns that describe how a number was computed, not the number (timings, cache keys,
 #: iteration counts, solver messages and residuals, quadrature levels and error estimates:
-#: these depend on the warm-start order, which depends on the number of workers).
-_NOT_RESULTS = ("elapsed_s", "key", "status_iterations", "status_residual", "status_message")
+#: these depend on the warm-start order, which depends on the number of workers; ``teacher_fits``:
+#: which point of a group simulated on shared draws made the group's teacher fits).
+_NOT_RESULTS = ("elapsed_s", "key", "status_iterations", "status_residual", "status_message", "teacher_fits")
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in FROZEN.glob("*.parquet")))
@@ -182,7 +183,9 @@ def test_quick_tables_equal_the_frozen_copy(quick, name):
     names, agreed with this code to 1e-7 relative on every theory number, see the commit that
     replaced it): every number to 1e-8 relative (the library builds installed on different days
     change the last bits: a ridge optimized on a flat minimum moves by ~5e-9 relative, and the
-    simulations run at it by ~3e-9)."""
+    simulations run at it by ~3e-9); a simulated observable and its standard error to 1 % of that
+    standard error (issue 20: the fits stop at the declared FIT_TOL = 1e-7, tied to the statistics'
+    precision, not 1e-10 as when the copy was made)."""
     _, _, tables, _ = quick
     frozen = pd.read_parquet(FROZEN / f"{name}.parquet")
     new = tables[name]
@@ -202,8 +205,14 @@ def test_quick_tables_equal_the_frozen_copy(quick, name):
             theory = (frozen["kind"] == "theory").to_numpy()
             np.testing.assert_allclose(b[theory], a[theory], rtol=1e-8, atol=1e-12,
                                        equal_nan=True, err_msg=f"{name}: {col} (theory)")
-            np.testing.assert_allclose(b[~theory], a[~theory], rtol=1e-8, atol=1e-12,
-                                       equal_nan=True, err_msg=f"{name}: {col} (simulate)")
+            se_col = col if col.endswith("_stderr") else f"{col}_stderr"
+            if se_col in frozen.columns:  # a simulated observable (or its s.e.): within 1 % of its s.e.
+                se = frozen[se_col].astype(float).to_numpy()[~theory]
+                np.testing.assert_array_less(np.abs(b[~theory] - a[~theory]), 0.01 * se + 1e-12,
+                                             err_msg=f"{name}: {col} (simulate, in 1 % of its s.e.)")
+            else:
+                np.testing.assert_allclose(b[~theory], a[~theory], rtol=1e-8, atol=1e-12,
+                                           equal_nan=True, err_msg=f"{name}: {col} (simulate)")
         else:
             assert list(a.astype(object).where(a.notna(), None)) == \
                 list(b.astype(object).where(b.notna(), None)), f"{name}: {col}"

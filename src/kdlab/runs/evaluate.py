@@ -8,7 +8,7 @@ import time
 from typing import Any, Iterator, Mapping
 
 from .backends import BACKENDS, backend_settings, is_custom, load_custom
-from .grid import make_problem, point_stages
+from .grid import make_problem
 from .store import write_entry
 
 __all__ = ["BACKENDS", "evaluate_point", "backend_settings", "is_custom", "load_custom",
@@ -68,20 +68,21 @@ def record_of(point: Mapping[str, Any], result, extra: Mapping[str, Any], elapse
 
 
 def batch_key(task: Mapping[str, Any]):
-    """Simulation points that differ only in their students share their teacher fits: the key
-    of that group (``None``: the point is evaluated alone)."""
+    """Simulation points on the same data with the same settings share each seed's draws (and
+    their teacher fits where their teachers are equal): the key of that group (``None``: the
+    point is evaluated alone). Everything but the chain's stages (and its workflow) is in it."""
     if task.get("kind") == "call":
         return None
     point = task["point"]
-    if task["backend"] != "simulate" or point.get("optimize") is not None or point_stages(point) < 2:
+    if task["backend"] != "simulate" or point.get("optimize") is not None:
         return None
-    rest = {k: v for k, v in point.items() if not (k.startswith("stage") and not k.startswith("stage0_"))}
+    rest = {k: v for k, v in point.items() if not (k.startswith("stage") or k.startswith("workflow"))}
     return json.dumps([rest, task["settings"]], sort_keys=True, default=str)
 
 
 def _simulate_batch(tasks: list[dict]) -> list[dict]:
-    """Records of simulation points sharing their teacher (:func:`batch_key`), with the
-    teacher fitted once per seed (:func:`kdlab.simulation.run.simulate_many`)."""
+    """Records of simulation points on the same data (:func:`batch_key`): each seed's sets drawn
+    once, each distinct teacher fitted once per seed (:func:`kdlab.simulation.run.simulate_many`)."""
     from ..simulation.run import simulate_many
 
     t0 = time.perf_counter()

@@ -11,6 +11,7 @@ unfinished points once (each on its own), and reports them as failed if a worker
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 import warnings
@@ -19,8 +20,8 @@ from typing import Callable, Iterator, Optional, Sequence
 from .evaluate import dask_eval, iter_chain, run_chain
 from .store import Task
 
-__all__ = ["execute", "n_workers", "split_chains", "WORKER_IDLE_TIMEOUT_S", "in_worker", "watch_parent",
-           "PARENT_POLL_S"]
+__all__ = ["execute", "n_workers", "split_chains", "balance_chains", "task_cost", "WORKER_IDLE_TIMEOUT_S",
+           "in_worker", "watch_parent", "PARENT_POLL_S"]
 
 #: Idle loky workers exit after this many seconds (joblib's default is 300): workers do not
 #: linger long after a sweep, or after its parent was killed.
@@ -78,6 +79,44 @@ def split_chains(chains, target: int, min_len: int = 3):
         h = len(c) // 2
         chains += [c[:h], c[h:]]
     return chains
+
+
+def task_cost(task) -> Optional[float]:
+    """Relative cost of a simulation point: its samples per dimension (the data's and its fresh
+    sets') x N x seeds x stages; ``None`` for anything else (not split, not reordered)."""
+    if getattr(task, "backend", None) != "simulate":
+        return None
+    p, s = task.point, task.settings
+    alphas = [v for k, v in p.items() if (k == "alpha" or k.endswith("_alpha"))
+              and isinstance(v, (int, float)) and not isinstance(v, bool)]
+    stages = 1 + max((int(m.group(1)) for k in p if (m := re.match(r"stage(\d+)_", k))), default=0)
+    return float(sum(alphas)) * float(s.get("n_features", 1)) * len(s.get("seeds", (0,))) * stages
+
+
+def balance_chains(chains, workers: int, cost: Callable = task_cost):
+    """Split every chain of simulation points that costs more than an equal share of the
+    workers' time (a group of points sharing their draws, :func:`kdlab.runs.evaluate.batch_key`)
+    in two of about equal cost, until none does; then order the simulation chains heaviest
+    first (the longest-processing-time rule), the other chains after them in their order."""
+    def total(ch):
+        cs = [cost(t) for t in ch]
+        return None if not cs or any(c is None for c in cs) else float(sum(cs))
+
+    out = [list(c) for c in chains]
+    share = sum(total(c) or 0.0 for c in out) / max(1, workers)
+    while share > 0:
+        big = [(total(c), i) for i, c in enumerate(out) if len(c) > 1 and (total(c) or 0.0) > share]
+        if not big:
+            break
+        c = out.pop(max(big)[1])
+        acc, half, j = 0.0, total(c) / 2, 1
+        for j in range(1, len(c)):
+            acc += cost(c[j - 1])
+            if acc + cost(c[j]) / 2 >= half:
+                break
+        out += [c[:j], c[j:]]
+    sims = sorted((c for c in out if total(c)), key=total, reverse=True)
+    return sims + [c for c in out if not total(c)]
 
 
 def _death_errors() -> tuple:
@@ -165,7 +204,7 @@ def execute(chains: Sequence[Sequence[Task]], on_output: Callable[[dict], None],
             workers = 1  # not worth starting worker processes
         mode = "joblib" if workers > 1 else "serial"
         if mode == "joblib":
-            chains = split_chains(chains, 2 * workers)
+            chains = balance_chains(split_chains(chains, 2 * workers), workers)
     deaths = _death_errors()
     pending = chains
     for attempt in range(retries + 1):

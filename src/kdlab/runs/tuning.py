@@ -8,10 +8,18 @@
   a coarse grid in ``chi x log T``, then a bounded Nelder-Mead polish from the best grid point.
 * :func:`optimal_stage`: any of ``lam``, ``chi``, ``temperature`` of the last stage of a chain
   (the earlier stages fixed), by coordinate descent with bounded scalar searches.
+* :func:`optimal_chain`: the same for several stages **jointly** (the last stage's error; the
+  greedy alternative tunes :func:`optimal_stage` stage after stage).
 
 Both return an :class:`Optimum` (the optimal values, the error, the
 :class:`~kdlab.results.Result` there, the number of solves, whether the optimum sits on a
-bound). ``solve=`` replaces :func:`kdlab.theory.solve` (any callable with its signature).
+bound, how many solves failed and how many retries were spent). ``solve=`` replaces
+:func:`kdlab.theory.solve` (any callable with its signature).
+
+Retries: a solve that does not converge is retried cold, then with the damped iteration
+(:func:`solve_robust`); a search spends at most :data:`RETRY_BUDGET` retried solves (then a
+failed solve is +inf for it at once), and a problem whose retries all failed is remembered
+(:data:`KNOWN_FAILURES`, this process), so that no later search retries it again.
 """
 
 from __future__ import annotations
@@ -26,11 +34,16 @@ from scipy.optimize import minimize, minimize_scalar
 from ..errors import OptimizationError
 from ..problem import Problem, Student, as_problem
 
-__all__ = ["Optimum", "OptimizationError", "optimal_lam", "optimal_kd", "optimal_stage", "solve_robust", "STAGE_SPACE"]
+__all__ = ["Optimum", "ChainOptimum", "OptimizationError", "optimal_lam", "optimal_kd", "optimal_stage",
+           "optimal_chain", "solve_robust", "STAGE_SPACE", "RETRY_BUDGET", "KNOWN_FAILURES"]
 
 #: Most coarse-grid points of a search (per axis for :func:`optimal_kd`, which costs their product).
 MAX_LAM_GRID = 1000
 MAX_KD_GRID = 100
+
+#: Most retried solves (cold restarts and damped iterations, :func:`solve_robust`) one search
+#: spends; after that a solve that does not converge counts as +inf at once (``Optimum.n_retries``).
+RETRY_BUDGET = 24
 
 
 @dataclass(frozen=True)
@@ -43,7 +56,9 @@ class Optimum:
     search; ``gen_error``: the minimal error; ``result``: the theory :class:`Result` there;
     ``n_evals``: solves done; ``at_bound``: the optimum is on (within tolerance of) a bound, so
     the true optimum may lie beyond it; ``history``: ``(params, gen_error)`` of every solve;
-    ``bound_params``: which parameters sit on a bound (:func:`optimal_stage`).
+    ``bound_params``: which parameters sit on a bound (:func:`optimal_stage`); ``n_failed``: the
+    points of the search whose solve failed or did not converge (+inf for it); ``n_retries``: the
+    retried solves spent on them (at most :data:`RETRY_BUDGET`).
     """
 
     params: dict
@@ -54,6 +69,8 @@ class Optimum:
     history: list = field(default_factory=list, repr=False)
     bound_params: tuple = ()
     stage: int = -1
+    n_failed: int = 0
+    n_retries: int = 0
 
     @property
     def record(self) -> dict:
@@ -74,26 +91,86 @@ def _default_solve():
     return theory.solve
 
 
+class _KnownFailures:
+    """Problems (with their solver and options, without the warm start) whose cold and damped
+    retries did not converge, in this process: a later :func:`solve_robust` of one still tries its
+    own (warm-started) solve but not the retries, which are known to fail (bounded, oldest out)."""
+
+    def __init__(self, size: int = 4096):
+        import collections
+
+        self.size, self.items = size, collections.OrderedDict()
+
+    @staticmethod
+    def key(solve, problem, kwargs):
+        try:
+            k = (solve, problem, tuple(sorted((n, repr(v)) for n, v in kwargs.items() if n != "init")))
+            hash(k)
+        except TypeError:  # an unhashable problem or option: not remembered
+            return None
+        return k
+
+    def __contains__(self, key) -> bool:
+        return key is not None and key in self.items
+
+    def add(self, key) -> None:
+        if key is not None:
+            self.items[key] = True
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+    def clear(self) -> None:
+        self.items.clear()
+
+
+#: The problems whose retries are known to fail, in this process (:class:`_KnownFailures`).
+KNOWN_FAILURES = _KnownFailures()
+
+
+def _converged(res) -> bool:
+    return bool(getattr(res.status, "converged", True))
+
+
 def solve_robust(solve, problem: Problem, **kwargs):
     """``solve(problem, ...)``, retried when it does not converge: first without the warm start,
     then with ``method="damped"`` (the plain damped iteration THEORY.md found to converge at every
     point checked). The first converged result wins; otherwise the first result is returned
-    (its ``status`` says it did not converge)."""
+    (its ``status`` says it did not converge). A problem whose retries failed before in this
+    process (:data:`KNOWN_FAILURES`) is not retried again."""
+    return _solve_counted(solve, problem, {}, math.inf, **kwargs)
+
+
+def _solve_counted(solve, problem: Problem, stats: dict, budget: float, **kwargs):
+    """:func:`solve_robust` spending at most ``budget`` retried solves; ``stats["retries"]``
+    counts the retries made, ``stats["skipped"]`` those left out (known failures, no budget)."""
     first = solve(problem, **kwargs)
-    if getattr(first.status, "converged", True):
+    if _converged(first):
         return first
     retries = []
     if "init" in kwargs:
         retries.append({k: v for k, v in kwargs.items() if k != "init"})
     if kwargs.get("method", "anderson") != "damped":
         retries.append({**{k: v for k, v in kwargs.items() if k != "init"}, "method": "damped"})
-    for kw in retries:
+    key = KNOWN_FAILURES.key(solve, problem, kwargs)
+    if key in KNOWN_FAILURES or not retries:
+        stats["skipped"] = stats.get("skipped", 0) + len(retries)
+        return first
+    complete = True
+    for i, kw in enumerate(retries):
+        if stats.get("retries", 0) >= budget:
+            stats["skipped"] = stats.get("skipped", 0) + len(retries) - i
+            complete = False
+            break
         try:
             res = solve(problem, **kw)
         except TypeError:  # a solver without ``method``
             continue
-        if getattr(res.status, "converged", True):
+        finally:
+            stats["retries"] = stats.get("retries", 0) + 1
+        if _converged(res):
             return res
+    if complete:
+        KNOWN_FAILURES.add(key)
     return first
 
 
@@ -109,6 +186,8 @@ class _Objective:
         self.history: list = []
         self.results: list = []  # (x, error, result)
         self.errors: list = []
+        self.stats: dict = {}  # retries spent / skipped (_solve_counted)
+        self.n_failed = 0
 
     def __call__(self, x) -> float:
         x = tuple(float(v) for v in np.atleast_1d(x))
@@ -124,12 +203,12 @@ class _Objective:
         if init is not None:
             kw["init"] = init
         try:
-            res = solve_robust(self.solve, problem, **kw)
+            res = _solve_counted(self.solve, problem, self.stats, RETRY_BUDGET, **kw)
         except Exception as exc:  # noqa: BLE001 - a failed solve is +inf for the search
             if "init" in kw:  # a bad warm start must not poison the search: retry cold
                 kw.pop("init")
                 try:
-                    res = solve_robust(self.solve, problem, **kw)
+                    res = _solve_counted(self.solve, problem, self.stats, RETRY_BUDGET, **kw)
                 except Exception as exc2:  # noqa: BLE001
                     self.errors.append(f"{x}: {type(exc2).__name__}: {exc2}")
                     res = None
@@ -144,9 +223,14 @@ class _Objective:
                 err = float(obs.gen_error)
             elif not conv:
                 self.errors.append(f"{x}: not converged ({res.status.message})")
+        self.n_failed += int(not math.isfinite(err))
         self.results.append((x, err, res if math.isfinite(err) else None))
         self.history.append((x, err))
         return err
+
+    def counts(self) -> dict:
+        """``n_failed`` and ``n_retries`` of an :class:`Optimum`."""
+        return {"n_failed": self.n_failed, "n_retries": int(self.stats.get("retries", 0))}
 
     def best(self):
         ok = [r for r in self.results if math.isfinite(r[1])]
@@ -229,7 +313,7 @@ def optimal_lam(*problem, stage: Optional[int] = None, which: Optional[str] = No
     x, err, res = obj.best()
     at_bound = bool(x[0] - llo <= 2 * xatol or lhi - x[0] <= 2 * xatol)
     return Optimum({"lam": 10.0 ** x[0]}, err, res, len(obj.history), at_bound,
-                   [({"lam": 10.0 ** h[0]}, e) for h, e in obj.history], stage=k)
+                   [({"lam": 10.0 ** h[0]}, e) for h, e in obj.history], stage=k, **obj.counts())
 
 
 def optimal_kd(*problem, chi_bounds=(0.0, 1.0), temperature_bounds=(0.1, 10.0), n_chi: int = 5,
@@ -289,7 +373,8 @@ def optimal_kd(*problem, chi_bounds=(0.0, 1.0), temperature_bounds=(0.1, 10.0), 
                     or x[1] - math.log10(tlo) <= tol or math.log10(thi) - x[1] <= tol)
     params = {"chi": float(x[0]), "temperature": 10.0 ** x[1]}
     return Optimum(params, err, res, len(obj.history), at_bound,
-                   [({"chi": h[0], "temperature": 10.0 ** h[1]}, e) for h, e in obj.history], stage=k)
+                   [({"chi": h[0], "temperature": 10.0 ** h[1]}, e) for h, e in obj.history], stage=k,
+                   **obj.counts())
 
 
 #: Search intervals of :func:`optimal_stage` for the student parameters it can tune, as
@@ -381,4 +466,113 @@ def optimal_stage(problem: Problem, space, *, x0: Optional[dict] = None, sweeps:
     params = {n: (10.0 ** v if log else float(v)) for v, (n, _, log) in zip(xb, dims)}
     return Optimum(params, err, res, len(obj.history), bool(edge),
                    [({n: (10.0 ** v if log else float(v)) for v, (n, _, log) in zip(h, dims)}, e)
-                    for h, e in obj.history], edge, stage=len(chain) - 1)
+                    for h, e in obj.history], edge, stage=len(chain) - 1, **obj.counts())
+
+
+@dataclass(frozen=True)
+class ChainOptimum(Optimum):
+    """An :class:`Optimum` over several stages (:func:`optimal_chain`): ``params`` is
+    ``{stage<k>_<name>: value}`` (also :attr:`record`); :attr:`per_stage` is ``{k: {name: value}}``."""
+
+    @property
+    def record(self) -> dict:
+        return dict(self.params)
+
+    @property
+    def per_stage(self) -> dict:
+        out: dict = {}
+        for key, v in self.params.items():
+            k, name = key[len("stage"):].split("_", 1)
+            out.setdefault(int(k), {})[name] = v
+        return out
+
+
+def optimal_chain(problem: Problem, spaces, *, x0: Optional[dict] = None, sweeps: int = 2, n_scan: int = 5,
+                  scan: bool = True, xatol: float = 0.01, init=None, solve: Optional[Callable] = None,
+                  **solve_kwargs) -> ChainOptimum:
+    r"""**Joint** tuning: the parameters of several stages minimizing the **last** stage's eps_g.
+
+    ``spaces``: ``{k: space}`` for the stages tuned together (each ``space`` as in
+    :func:`optimal_stage`: a list of names or ``{name: (low, high)}``); ``x0``: ``{k: {name:
+    value}}`` starting values (default: the stages' own; e.g. a greedy optimum, stage after stage,
+    so that the joint optimum is never worse). Coordinate descent over every coordinate of every
+    stage, as in :func:`optimal_stage` (a scan of ``n_scan`` points and a bounded Brent search in
+    the first pass, refinements within one scan step after), each solve the whole chain: unlike
+    greedy tuning, an earlier stage may trade its own error for a better last stage.
+    ``scan=False``: no scan, every pass refines within one scan step of ``x0`` (a local polish
+    of a good start, e.g. the greedy optimum). Returns a :class:`ChainOptimum` (``params``:
+    ``{stage<k>_<name>: value}``).
+    """
+    from ..params import check_int
+
+    if not isinstance(problem, Problem):
+        raise TypeError(f"optimal_chain needs a Problem, got {type(problem).__name__}")
+    chain = list(problem.stages)
+    n = len(chain)
+    dims = []  # (stage, name, (lo, hi) transformed, log)
+    for k, space in dict(spaces).items():
+        if not (isinstance(k, int) and 0 <= k < n):
+            raise ValueError(f"optimal_chain: stage index must be in 0..{n - 1}, got {k!r}")
+        if isinstance(space, (list, tuple)):
+            space = {nm: STAGE_SPACE[nm][:2] if nm in STAGE_SPACE else None for nm in space}
+        for name, bounds in dict(space).items():
+            if name not in STAGE_SPACE:
+                raise ValueError(f"optimal_chain tunes {', '.join(STAGE_SPACE)}; got {name!r}")
+            if name not in type(chain[k]).PARAMS:
+                raise ValueError(f"stage {k} ({chain[k].kind}) has no parameter {name} to tune")
+            log = STAGE_SPACE[name][2]
+            lo, hi = _check_bounds(f"spaces[{k}][{name!r}]", bounds, positive=log)
+            dims.append((k, name, (math.log10(lo), math.log10(hi)) if log else (lo, hi), log))
+    if not dims:
+        raise ValueError("optimal_chain needs at least one parameter to tune")
+    sweeps = check_int("sweeps", sweeps, low=1, high=20)
+    n_scan = check_int("n_scan", n_scan, low=3, high=MAX_LAM_GRID)
+    solve = solve or _default_solve()
+    start = {int(k): dict(v) for k, v in (x0 or {}).items()}
+    x = []
+    for k, name, (lo, hi), log in dims:
+        v = start.get(k, {}).get(name, getattr(chain[k], name))
+        v = 0.0 if isinstance(v, str) else float(v)
+        t = math.log10(v) if log and v > 0 else (lo if log else v)
+        x.append(min(max(t, lo), hi))
+
+    def values(xx):
+        return [(k, name, 10.0 ** v if log else float(v)) for v, (k, name, _, log) in zip(xx, dims)]
+
+    def build(xx):
+        stages = list(chain)
+        for k, name, v in values(xx):
+            stages[k] = stages[k].replace(**{name: v})
+        return Problem(problem.data, tuple(stages))
+
+    obj = _Objective(build, solve, init, solve_kwargs, lambda a, b: float(sum((p - q) ** 2 for p, q in zip(a, b))))
+    best = obj(x)
+    steps = [(hi - lo) / (n_scan - 1) for _, _, (lo, hi), _ in dims]
+    for sweep in range(sweeps):
+        before = best
+        for i, (_, _, (lo, hi), _) in enumerate(dims):
+            def f(v, i=i):
+                xx = list(x)
+                xx[i] = float(v)
+                return obj(xx)
+
+            if sweep == 0 and scan:
+                grid = np.linspace(lo, hi, n_scan)
+                errs = [f(g) for g in grid]
+                j = int(np.argmin(np.where(np.isfinite(errs), errs, np.inf)))
+                a, b = grid[max(j - 1, 0)], grid[min(j + 1, n_scan - 1)]
+            else:
+                a, b = max(lo, x[i] - steps[i]), min(hi, x[i] + steps[i])
+            if b > a:
+                minimize_scalar(f, bounds=(a, b), method="bounded", options={"xatol": xatol, "maxiter": 30})
+            xb, best, _ = obj.best()
+            x = list(xb)
+        if before - best < 1e-9 and (sweep > 0 or not scan):
+            break
+    xb, err, res = obj.best()
+    edge = tuple(f"stage{k}_{name}" for v, (k, name, (lo, hi), _) in zip(xb, dims)
+                 if v - lo <= 2 * xatol or hi - v <= 2 * xatol)
+    params = {f"stage{k}_{name}": v for k, name, v in values(xb)}
+    return ChainOptimum(params, err, res, len(obj.history), bool(edge),
+                        [({f"stage{k}_{nm}": v for k, nm, v in values(h)}, e) for h, e in obj.history], edge,
+                        stage=n - 1, **obj.counts())

@@ -22,9 +22,14 @@ from ..results import OBSERVABLES, Observables, Result, SolverStatus, gen_error
 from .erm import fit_linear
 from .sampling import Dataset, _streams, n_samples, sample_dataset, sample_fresh, sample_test, stage_subset
 
-__all__ = ["simulate", "simulate_many", "simulate_seed", "simulate_seed_chains", "fit_stage", "fit_teacher",
+__all__ = ["FIT_TOL", "simulate", "simulate_many", "simulate_seed", "simulate_seed_chains", "fit_stage", "fit_teacher",
            "fit_student", "student_subset", "clear_fit_cache",
            "sample_dataset", "Dataset", "_streams"]
+
+
+#: The relative gradient norm at which a fit stops (declared in :data:`kdlab.params.SIMULATION_OPTIONS`):
+#: well below what the standard errors over seeds resolve.
+FIT_TOL = SIMULATION_OPTIONS["tol"].default
 
 
 def student_subset(student: Student, n_features: int, seed: int, k: int = 1) -> np.ndarray:
@@ -34,7 +39,7 @@ def student_subset(student: Student, n_features: int, seed: int, k: int = 1) -> 
 
 
 def fit_stage(spec, data: GaussianMixture, ds: Dataset, subset: Optional[np.ndarray],
-              ut: Optional[np.ndarray], alpha: float, tol: float = 1e-10, parent_bias: Optional[float] = None):
+              ut: Optional[np.ndarray], alpha: float, tol: float = FIT_TOL, parent_bias: Optional[float] = None):
     """Fit one stage on ``ds`` (coordinates ``subset``, all if ``None``; parent's total
     pre-activations ``ut`` for a student; ``parent_bias``: the parent's fitted bias, for a bias
     fixed at it). Returns ``(fit, w)`` with ``w`` of length N."""
@@ -52,13 +57,13 @@ def fit_stage(spec, data: GaussianMixture, ds: Dataset, subset: Optional[np.ndar
     return fit, w
 
 
-def fit_teacher(teacher: Teacher, data: GaussianMixture, ds: Dataset, tol: float = 1e-10):
+def fit_teacher(teacher: Teacher, data: GaussianMixture, ds: Dataset, tol: float = FIT_TOL):
     """Stage 0 on all its coordinates (``teacher.eta = 1``): weights ``w~``, bias, iterations."""
     return fit_stage(teacher, data, ds, None, None, data.alpha, tol)[0]
 
 
 def fit_student(student: Student, ds: Dataset, subset: np.ndarray, teacher_u: np.ndarray,
-                tol: float = 1e-10):
+                tol: float = FIT_TOL):
     """Student weights (length N, zero outside ``subset``) and bias, trained on the KD loss."""
     fit = fit_linear(ds.Xs[:, subset], ds.y, student.loss(), student.lam, ut=teacher_u, tol=tol)
     w = np.zeros(ds.n_features)
@@ -86,7 +91,7 @@ def _measure(w, b, u_train, loss, y_train, ds: Dataset, data: GaussianMixture, X
 
 
 def simulate_seed(problem: Problem, n_features: int = 1000, seed: int = 0, n_test: Optional[int] = None,
-                  tol: float = 1e-10) -> dict:
+                  tol: float = FIT_TOL) -> dict:
     """Observables of one seed as a flat dict (``stage<k>_<obs>``, ``overlap_j_k``, ``seed``)."""
     return simulate_seed_chains(problem.data, [problem.stages], n_features, seed, n_test, tol)[0]
 
@@ -125,40 +130,42 @@ def clear_fit_cache() -> None:
 
 
 def simulate_seed_chains(data: GaussianMixture, chains, n_features: int, seed: int,
-                         n_test: Optional[int] = None, tol: float = 1e-10) -> list[dict]:
-    """One row per chain for one seed; the chains share stage 0, which is fitted ONCE.
+                         n_test: Optional[int] = None, tol: float = FIT_TOL) -> list[dict]:
+    """One row per chain for one seed; the chains share the seed's draws (its training and
+    test sets, drawn ONCE), and chains with the same stage 0 share its fit.
 
     Every draw depends only on the seed, the set and the stage (:mod:`.sampling`), so each row
-    is bit-for-bit the row of that chain simulated alone; the first row records
-    ``teacher_fits = 1``, the others 0 (the count of stage-0 fits actually made). Stage-0 fits
-    are also remembered across calls in this process (the last 512), so that the series of a
-    run that share a teacher fit it once.
+    is bit-for-bit the row of that chain simulated alone; the first row of each distinct stage 0
+    records ``teacher_fits = 1``, the others 0 (the count of stage-0 fits actually made).
+    Stage-0 fits are also remembered across calls in this process (the last 512), so that the
+    series of a run that share a teacher fit it once.
     """
     problems = [Problem(data, tuple(c)) for c in chains]
-    if any(p.stages[0] != problems[0].stages[0] for p in problems):
-        raise ValueError("simulate_seed_chains: the chains must share stage 0")
     ds0 = sample_dataset(data, n_features, seed)
     n_test = ds0.X.shape[0] if n_test is None else n_test
     X_test, y_test = sample_test(data, ds0.v, n_test, seed)
-    first = None
+    firsts: dict = {}  # stage 0 -> (StageFit, w, observables) of this seed
+    fresh: dict = {}  # the seed's fresh sets, shared by the chains
     rows = []
     for problem in problems:
-        datasets = _Sets(problem, data, ds0, seed)
+        datasets = _Sets(problem, data, ds0, seed, fresh)
         names = [f"stage{k}" for k in range(len(problem.stages))]
         row: dict = {"seed": int(seed), "teacher_fits": 0}
         W, fitted = [], []
         for k, spec in enumerate(problem.stages):
-            if k == 0 and first is None:  # fitted in an earlier call of this process?
-                first = _TEACHER_FITS.get((data, spec, n_features, seed, n_test, tol))
-            if k == 0 and first is not None:  # stage 0 is shared: fitted once per seed
+            first = None
+            if k == 0:  # fitted for an earlier chain of this seed, or in an earlier call of this process?
+                first = firsts.get(spec) or _TEACHER_FITS.get((data, spec, n_features, seed, n_test, tol))
+            if first is not None:  # stage 0 is shared: fitted once per seed
                 fs, w, obs = first
             else:
                 fs, w, obs = _fit_and_measure(problem, k, spec, datasets, W, fitted, data, n_features, seed,
                                               X_test, y_test, tol)
                 if k == 0:
-                    first = (fs, w, obs)
-                    _TEACHER_FITS.put((data, spec, n_features, seed, n_test, tol), first)
+                    _TEACHER_FITS.put((data, spec, n_features, seed, n_test, tol), (fs, w, obs))
                     row["teacher_fits"] = 1
+            if k == 0:
+                firsts[spec] = (fs, w, obs)
             if k > 0:
                 obs = dict(obs, p=float(W[-1] @ w) / n_features)
             row.update({f"{names[k]}_{key}": v for key, v in obs.items()})
@@ -176,18 +183,23 @@ def simulate_seed_chains(data: GaussianMixture, chains, n_features: int, seed: i
 class _Sets:
     """The training sets of one chain for one seed, drawn when first used: ``"train"`` is the
     seed's first set, every other set (in the order :meth:`Problem.sets` creates them, the
-    ``i``-th one) the fresh set ``i`` of the seed (:func:`.sampling.sample_fresh`)."""
+    ``i``-th one) the fresh set ``i`` of the seed (:func:`.sampling.sample_fresh`). ``fresh``: the
+    fresh sets already drawn for this seed, by ``(i, alpha)`` (shared by the chains of a seed)."""
 
-    def __init__(self, problem: Problem, data: GaussianMixture, ds0: Dataset, seed: int):
+    def __init__(self, problem: Problem, data: GaussianMixture, ds0: Dataset, seed: int,
+                 fresh: Optional[dict] = None):
         self.order = {name: i for i, name in enumerate(problem.sets())}
         self.alpha = problem.sets()
         self.data, self.seed, self.ds0 = data, seed, ds0
-        self.cache = {"train": ds0}
+        self.fresh = {} if fresh is None else fresh
 
     def __getitem__(self, name: str) -> Dataset:
-        if name not in self.cache:
-            self.cache[name] = sample_fresh(self.data, self.ds0.v, self.alpha[name], self.seed, self.order[name])
-        return self.cache[name]
+        if name == "train":
+            return self.ds0
+        key = (self.order[name], self.alpha[name])
+        if key not in self.fresh:
+            self.fresh[key] = sample_fresh(self.data, self.ds0.v, self.alpha[name], self.seed, self.order[name])
+        return self.fresh[key]
 
 
 class StageFit:
@@ -340,14 +352,17 @@ def _check_seeds(seeds) -> list[int]:
     return seeds
 
 
-def memory_estimate(problem: Problem, n_features: int, n_jobs: int, n_test: Optional[int] = None) -> int:
+def memory_estimate(problem, n_features: int, n_jobs: int, n_test: Optional[int] = None) -> int:
     """Bytes the float64 arrays of one seed take (every training set twice: raw and scaled; the
-    test set), times the processes that hold one at the same time."""
-    m = sum(n_samples(a, n_features) for a in problem.sets().values())
+    test set), times the processes that hold one at the same time. ``problem``: one problem, or
+    the chains simulated together on one seed's draws (the union of their sets is held)."""
+    problems = list(problem) if isinstance(problem, (list, tuple)) else [problem]
+    sets = {(i, a): a for p in problems for i, a in enumerate(p.sets().values())}
+    m = sum(n_samples(a, n_features) for a in sets.values())
     # a stage on several sets fits on a stacked copy of them
-    m += max((sum(n_samples(u.alpha, n_features) for u in pl.uses) for pl in problem.plans if len(pl.uses) > 1),
-             default=0)
-    m_test = n_samples(problem.data.alpha, n_features) if n_test is None else n_test
+    m += max((sum(n_samples(u.alpha, n_features) for u in pl.uses)
+              for p in problems for pl in p.plans if len(pl.uses) > 1), default=0)
+    m_test = n_samples(problems[0].data.alpha, n_features) if n_test is None else n_test
     return int(8 * n_features * (2 * m + m_test) * max(1, n_jobs))
 
 
@@ -363,11 +378,24 @@ def simulate(*problem, n_features: Optional[int] = None, seeds: Iterable[int] | 
     :data:`kdlab.params.SIMULATION_OPTIONS` (``None``: the declared default): ``n_features`` the
     dimension N (1000); ``seeds`` an iterable of integers or a count ``K`` (seeds ``0..K-1``; 10);
     ``n_test`` fresh test samples per seed (default ``M``); ``tol`` the optimizers' relative
-    gradient tolerance (1e-10); ``n_jobs`` worker threads (default or -1: all cores; one BLAS
+    gradient tolerance (:data:`FIT_TOL`, 1e-7); ``n_jobs`` worker threads (default or -1: all cores; one BLAS
     thread each). A run whose arrays would not fit in the available memory is refused
     before it starts (:class:`kdlab.errors.ResourceError`).
     """
     p = as_problem(*problem)
+    if p.data.family == "multiclass":  # the K-class stage family (one BLAS thread per seed thread)
+        from .multinomial import simulate_multiclass
+
+        decl = SIMULATION_OPTIONS
+        nf = decl["n_features"].check(decl["n_features"].default if n_features is None else n_features)
+        sl = _check_seeds(decl["seeds"].default if seeds is None else seeds)
+        nj = -1 if n_jobs is None else RUN_OPTIONS["n_jobs"].check(n_jobs)
+        nj = min(len(sl), (os.cpu_count() or 1) if nj == -1 else nj)
+        from .memory import check_memory
+
+        check_memory(memory_estimate(p, nf, nj, n_test), f"simulating N = {nf} on {nj} worker(s)")
+        return simulate_multiclass(p, nf, sl, decl["n_test"].check(n_test), nj,
+                                   decl["tol"].check(decl["tol"].default if tol is None else tol))
     return simulate_many(p.data, [p.stages], n_features=n_features, seeds=seeds, n_test=n_test,
                          n_jobs=n_jobs, progress=progress, tol=tol)[0]
 
@@ -375,15 +403,14 @@ def simulate(*problem, n_features: Optional[int] = None, seeds: Iterable[int] | 
 def simulate_many(data: GaussianMixture, chains, *, n_features: Optional[int] = None,
                   seeds: Iterable[int] | int | None = None, n_test: Optional[int] = None,
                   n_jobs: Optional[int] = None, progress: bool = False, tol: Optional[float] = None) -> list[Result]:
-    """Simulate several chains that share stage 0 (e.g. one teacher and many students), fitting
-    stage 0 once per seed; returns one :class:`~kdlab.results.Result` per chain, each equal
+    """Simulate several chains on the same data (e.g. teachers of several ridges, one teacher
+    and many students): each seed's sets are drawn once for all of them and each distinct stage
+    0 is fitted once per seed; returns one :class:`~kdlab.results.Result` per chain, each equal
     (bit for bit) to :func:`simulate` of that chain alone. ``Result.extra["teacher_fits"]``
     counts the stage-0 fits each result actually made (0 when they were shared)."""
     problems = [as_problem(data, list(c)) for c in chains]
     if not problems:
         raise ValueError("simulate_many needs at least one chain")
-    if any(p.stages[0] != problems[0].stages[0] for p in problems):
-        raise ValueError("simulate_many: every chain must start with the same stage 0")
     decl = SIMULATION_OPTIONS
     n_features = decl["n_features"].check(decl["n_features"].default if n_features is None else n_features)
     seeds = _check_seeds(decl["seeds"].default if seeds is None else seeds)
@@ -394,7 +421,7 @@ def simulate_many(data: GaussianMixture, chains, *, n_features: Optional[int] = 
     n_jobs = min(len(seeds), n_cpu if n_jobs == -1 else n_jobs)
     from .memory import check_memory
 
-    check_memory(max(memory_estimate(p, n_features, n_jobs, n_test) for p in problems),
+    check_memory(memory_estimate(problems, n_features, n_jobs, n_test),
                  f"simulating N = {n_features} on {n_jobs} worker(s)")
 
     chains_ = [list(p.stages) for p in problems]

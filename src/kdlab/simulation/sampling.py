@@ -6,21 +6,23 @@ reproducible and no draw depends on another stage's parameters:
 * ``SeedSequence([SEED_SALT, s]).spawn(3)``: the first training set (centre ``v``, labels,
   inputs), the first student's coordinate subset, the test set (the talk's pair uses only these);
 * ``SeedSequence([SEED_SALT, s, role, k])`` for everything a chain adds: label flips of
-  training set ``k``, fresh training set ``k``, the subset of stage ``k``.
+  training set ``k``, fresh training set ``k``, the subset of stage ``k``; the validation set of
+  :func:`sample_validation` (inputs ``k = 0``, label flips ``k = 1``).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Optional
 
 import numpy as np
 
 from ..problem import GaussianMixture
 
-__all__ = ["SEED_SALT", "Dataset", "sample_dataset", "sample_fresh", "sample_test", "stage_subset",
-           "n_samples"]
+__all__ = ["SEED_SALT", "Dataset", "sample_dataset", "sample_fresh", "sample_test", "sample_validation",
+           "stage_subset", "n_samples"]
 
 #: Seed ``s`` maps to ``SeedSequence([SEED_SALT, s])`` ("kdlab" in ASCII). With the unsalted
 #: ``SeedSequence(s)`` the low seeds drew atypical centres (mean ``|v|^2 / N`` over seeds 0..19
@@ -29,7 +31,7 @@ __all__ = ["SEED_SALT", "Dataset", "sample_dataset", "sample_fresh", "sample_tes
 #: ``tests/test_simulate.py::test_default_seeds_draw_typical_centres`` checks it.
 SEED_SALT = int.from_bytes(b"kdlab", "big")
 
-_FLIPS, _FRESH, _SUBSET = 1, 2, 3
+_FLIPS, _FRESH, _SUBSET, _VALIDATION = 1, 2, 3, 4
 
 
 def _streams(seed: int):
@@ -55,16 +57,28 @@ class Dataset:
     def n_features(self) -> int:
         return self.X.shape[1]
 
-    @property
+    @cached_property
     def Xs(self) -> np.ndarray:
-        """``X / sqrt(N)``: the pre-activation is ``h = Xs @ w``."""
+        """``X / sqrt(N)``: the pre-activation is ``h = Xs @ w`` (computed once per set)."""
         return self.X / math.sqrt(self.n_features)
 
 
+#: Rows of ``X`` built at a time (bounds the temporary of the class-mean term).
+_ROWS = 2048
+
+
 def _draw(rng, data: GaussianMixture, v: np.ndarray, n: int):
+    """``(X, y)``: ``X = y v^T / sqrt(N) + sqrt(Delta) Z``, built in place on ``Z`` (no full-size
+    temporaries; bit for bit the value of that expression: ``y = +-1`` makes ``y (v / sqrt(N))``
+    exact, and ``sqrt(1) Z = Z``)."""
     N = v.shape[0]
     y = np.where(rng.random(n) < data.rho, 1.0, -1.0)
-    X = np.outer(y, v) / math.sqrt(N) + math.sqrt(data.delta) * rng.standard_normal((n, N))
+    X = rng.standard_normal((n, N))
+    if data.delta != 1.0:
+        X *= math.sqrt(data.delta)
+    vs = v / math.sqrt(N)
+    for a in range(0, n, _ROWS):
+        X[a:a + _ROWS] += np.outer(y[a:a + _ROWS], vs)
     return X, y
 
 
@@ -92,6 +106,16 @@ def sample_fresh(data: GaussianMixture, v: np.ndarray, alpha: float, seed: int, 
     """Fresh training set ``k >= 1`` of ``seed``: same centre, new inputs and noisy labels."""
     X, y = _draw(_stream(seed, _FRESH, k), data, v, n_samples(alpha, v.shape[0]))
     return _with_noise(data, X, y, v, seed, k)
+
+
+def sample_validation(data: GaussianMixture, v: np.ndarray, alpha: float, seed: int) -> Dataset:
+    """The held-out validation set of ``seed``: ``round(alpha N)`` samples, same centre, observed
+    (noisy) labels, independent of every training and test set."""
+    X, y = _draw(_stream(seed, _VALIDATION, 0), data, v, n_samples(alpha, v.shape[0]))
+    if data.label_noise == 0:
+        return Dataset(X, y, v, y)
+    flip = _stream(seed, _VALIDATION, 1).random(y.shape[0]) < data.label_noise
+    return Dataset(X, np.where(flip, -y, y), v, y)
 
 
 def sample_test(data: GaussianMixture, v: np.ndarray, n: int, seed: int):
