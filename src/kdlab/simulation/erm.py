@@ -88,6 +88,7 @@ def fit_linear(X: np.ndarray, y: np.ndarray, loss: Loss, lam: float, *, ut=None,
     u = X @ w + b
     J = _objective(loss, u, y, ut, w, lam, sw)
     scale = None
+    X2 = None  # X * X, for the Jacobi preconditioner (one BLAS pass per Newton step)
     for it in range(max_iter + 1):
         r = wloss(loss.grad, u)
         gw = X.T @ r + lam * w
@@ -103,7 +104,9 @@ def fit_linear(X: np.ndarray, y: np.ndarray, loss: Loss, lam: float, *, ut=None,
             break
         D = wloss(loss.hess, u)
         # Preconditioned CG on H s = -g (Jacobi preconditioner).
-        diag_w = np.einsum("ij,ij,i->j", X, X, D) + lam
+        if X2 is None:
+            X2 = X * X
+        diag_w = X2.T @ D + lam
         diag_b = float(D.sum()) if fit_bias else 1.0
         pre_w = 1.0 / np.maximum(diag_w, 1e-300)
         pre_b = 1.0 / max(diag_b, 1e-300)
@@ -151,9 +154,8 @@ def fit_linear(X: np.ndarray, y: np.ndarray, loss: Loss, lam: float, *, ut=None,
             if J_new <= J + 1e-4 * step * slope or abs(J_new - J) <= 1e-15 * abs(J):
                 break
             step *= 0.5
-        w, b = w_new, b + step * sb_dir
-        u = X @ w + b
-        J = _objective(loss, u, y, ut, w, lam, sw)
+        # the line search's last trial is the new iterate (u = X w + b up to rounding)
+        w, b, u, J = w_new, b + step * sb_dir, u_new, J_new
         if not np.isfinite(J) or np.max(np.abs(w), initial=0.0) > 1e12:
             if labels_only and _separates(u, y):
                 raise NoMinimizerError(_SEPARABLE)
