@@ -354,16 +354,17 @@ def _check_seeds(seeds) -> list[int]:
 
 def memory_estimate(problem, n_features: int, n_jobs: int, n_test: Optional[int] = None) -> int:
     """Bytes the float64 arrays of one seed take (every training set twice: raw and scaled; the
-    test set), times the processes that hold one at the same time. ``problem``: one problem, or
+    test set; the fitted stage's copy of its columns and their squares), times the workers that
+    hold one at the same time. ``problem``: one problem, or
     the chains simulated together on one seed's draws (the union of their sets is held)."""
     problems = list(problem) if isinstance(problem, (list, tuple)) else [problem]
     sets = {(i, a): a for p in problems for i, a in enumerate(p.sets().values())}
     m = sum(n_samples(a, n_features) for a in sets.values())
-    # a stage on several sets fits on a stacked copy of them
-    m += max((sum(n_samples(u.alpha, n_features) for u in pl.uses)
-              for p in problems for pl in p.plans if len(pl.uses) > 1), default=0)
+    # a stage fits on a copy of its columns (of its sets, stacked) and their squares
+    m_fit = max((sum(n_samples(u.alpha, n_features) for u in pl.uses) for p in problems for pl in p.plans),
+                default=0)
     m_test = n_samples(problems[0].data.alpha, n_features) if n_test is None else n_test
-    return int(8 * n_features * (2 * m + m_test) * max(1, n_jobs))
+    return int(8 * n_features * (2 * m + m_test + 2 * m_fit) * max(1, n_jobs))
 
 
 def simulate(*problem, n_features: Optional[int] = None, seeds: Iterable[int] | int | None = None,
