@@ -192,6 +192,56 @@ def test_optimal_stage_rejects_bad_spaces(space, msg):
         optimal_stage(Problem(DATA, [LogisticTeacher(0.1), Student()]), space, solve=toy_solve)
 
 
+# ----------------------------------------------------------------------------- optimal_chain (joint)
+
+
+def _joint_toy(*problem, init=None, **_):
+    """Last stage's eps = 0.1 + (log10 lam1 - log10 lam0 / 2 - 1)^2 + (log10 lam0 - 0.5)^2 / 2; stage 0's
+    own error is smallest at lam0 = 1e-2 (greedy tuning would stop there)."""
+    problem = as_problem(*problem)
+    l0 = math.log10(problem.stages[0].lam)
+    e0 = 0.1 + (l0 + 2.0) ** 2
+    if len(problem.stages) == 1:
+        return Result("toy", problem, (_obs(e0),), status=SolverStatus(True))
+    l1 = math.log10(problem.stages[1].lam)
+    e1 = 0.1 + (l1 - 0.5 * l0 - 1.0) ** 2 + 0.5 * (l0 - 0.5) ** 2
+    return Result("toy", problem, (_obs(e0), _obs(e1)), status=SolverStatus(True))
+
+
+def test_optimal_chain_tunes_stages_jointly_and_beats_greedy():
+    from kdlab.runs.tuning import optimal_chain, optimal_stage
+
+    p = Problem(DATA, [LogisticTeacher(1.0), Student(eta=1.0, chi=1.0, lam=1.0)])
+    g0 = optimal_stage(Problem(DATA, [LogisticTeacher(1.0)]), {"lam": (1e-3, 1e3)}, solve=_joint_toy)
+    assert g0.params["lam"] == pytest.approx(1e-2, rel=0.05)
+    g1 = optimal_stage(p.replace(stage0={"lam": g0.params["lam"]}), {"lam": (1e-3, 1e3)}, solve=_joint_toy)
+    opt = optimal_chain(p, {0: {"lam": (1e-3, 1e3)}, 1: {"lam": (1e-3, 1e3)}}, solve=_joint_toy, sweeps=6,
+                        xatol=1e-3)
+    assert set(opt.params) == {"stage0_lam", "stage1_lam"} and opt.record == opt.params
+    assert opt.per_stage == {0: {"lam": opt.params["stage0_lam"]}, 1: {"lam": opt.params["stage1_lam"]}}
+    assert math.log10(opt.params["stage0_lam"]) == pytest.approx(0.5, abs=0.05)
+    assert math.log10(opt.params["stage1_lam"]) == pytest.approx(1.25, abs=0.05)
+    assert opt.gen_error == pytest.approx(0.1, abs=1e-3) and opt.gen_error < g1.gen_error - 0.5
+    # a local polish from the greedy optimum never ends above it
+    loc = optimal_chain(p, {0: ["lam"], 1: ["lam"]}, solve=_joint_toy, scan=False,
+                        x0={0: {"lam": g0.params["lam"]}, 1: {"lam": g1.params["lam"]}})
+    assert loc.gen_error <= g1.gen_error + 1e-12
+
+
+def test_optimal_chain_flags_edges_and_rejects_bad_spaces():
+    from kdlab.runs.tuning import optimal_chain
+
+    p = Problem(DATA, [LogisticTeacher(1.0), Student(eta=1.0, chi=1.0, lam=1.0)])
+    opt = optimal_chain(p, {0: {"lam": (1e-3, 1.0)}, 1: {"lam": (1e-3, 1e3)}}, solve=_joint_toy)
+    assert opt.bound_params == ("stage0_lam",) and opt.at_bound
+    with pytest.raises(ValueError, match="stage index"):
+        optimal_chain(p, {2: ["lam"]}, solve=_joint_toy)
+    with pytest.raises(ValueError, match="no parameter chi"):
+        optimal_chain(p, {0: ["chi"]}, solve=_joint_toy)
+    with pytest.raises(ValueError, match="at least one"):
+        optimal_chain(p, {}, solve=_joint_toy)
+
+
 def _failing_below(lam_fail, calls):
     """A toy solver that does not converge (any method, warm or cold) for lam < lam_fail."""
     def solve(*problem, init=None, method="anderson", **kw):

@@ -105,6 +105,8 @@ def test_denoise_verdict_flips():
     assert c.verdict == SUPPORTED
     c = sd.findings(_table(shared_hard_noisy=0.0001, shared_hard_clean=0.0005), P)
     assert _v(c, "one shared training set: hard pseudo-labels denoise") == CONTRADICTED
+    assert c.verdict == SUPPORTED  # the headline: rounds on one set and the reference point, not denoising
+    c = sd.findings({**_table(), "pseudo": _pseudo(sim_gain=0.0)}, PP)
     assert c.verdict == PARTLY
 
 
@@ -138,7 +140,7 @@ def test_quick_run_writes_everything_and_resumes(tmp_path):
     assert NAME in STUDIES
     out = tmp_path / "q"
     r = study(NAME, out, quick=True, progress=False)
-    for f in ("self-distillation-rounds", "self-distillation-gain-map"):
+    for f in sd.figures(r.tables, r.params):
         assert (out / f"{f}.png").stat().st_size > 0 and (out / f"{f}.pdf").stat().st_size > 0
     for ext in ("csv", "parquet"):
         assert (out / "tables" / f"{NAME}-rounds.{ext}").is_file()
@@ -146,10 +148,26 @@ def test_quick_run_writes_everything_and_resumes(tmp_path):
     for col in ("series", "kind", "alpha", "label_noise", "data", "labels", "round", "gen_error",
                 "gen_error_stderr", "lam", "chi", "temperature", "at_bound", "bound_params", "converged"):
         assert col in t
-    th = t[t["kind"] == "theory"]
-    assert set(th["labels"]) == {"soft", "hard"} and set(th["data"]) == {"shared", "fresh"}
-    assert th.groupby(["data", "labels"])["round"].max().to_dict() == {
-        ("fresh", "hard"): 3, ("fresh", "soft"): 3, ("shared", "hard"): 1, ("shared", "soft"): 1}
+    th = t[(t["kind"] == "theory") & t["labels"].isin(["soft", "hard"])]
+    assert set(th["data"]) == {"shared", "fresh"}
+    tuned = th[~th["extrapolated"].astype(bool)]
+    assert tuned.groupby(["data", "labels"])["round"].max().to_dict() == {
+        ("fresh", "hard"): 2, ("fresh", "soft"): 2, ("shared", "hard"): 1, ("shared", "soft"): 1}
+    # every simulated round has its theory row (the later shared rounds at the repeated values)
+    sims = t[t["kind"] == "simulate"]
+    for _, r in sims.iterrows():
+        m = th if r["labels"] != "pooled" else t[(t["kind"] == "theory") & (t["labels"] == "pooled")]
+        m = m[(m["series"] == r["series"]) & (m["alpha"] == r["alpha"]) & (m["label_noise"] == r["label_noise"])
+              & (m["round"] == r["round"])]
+        assert len(m) == 1 and bool(m["converged"].iloc[0]), r.to_dict()
+    # the pooled label-only baseline of the fresh rounds: alpha_total = (r + 1) alpha is better than round 0
+    pooled = t[(t["kind"] == "theory") & (t["labels"] == "pooled")]
+    assert set(pooled["round"]) == {1, 2}
+    ps = pd.read_parquet(out / "tables" / f"{NAME}-pseudo.parquet")
+    pth = ps[ps["kind"] == "theory"]
+    assert set(zip(pth["labels"], pth["bias"])) == {(lab, b) for lab in ("hard", "soft") for b in ("prior", "free")}
+    assert set(ps["tuning"]) == {"oracle", "validation"}
+    assert (pth.groupby(["labels", "bias"])["round"].max() == 1).all()
     # greedy tuning never ends above round 0 (chi = 0 reproduces it)
     for _, g in th.groupby(["data", "labels", "alpha", "label_noise"]):
         assert (g["gen_error"] <= g.loc[g["round"] == 0, "gen_error"].iloc[0] + 1e-6).all()
@@ -165,3 +183,84 @@ def test_quick_run_writes_everything_and_resumes(tmp_path):
     assert r2.claim.verdict == r.claim.verdict
     e1, e2 = (x.tables["rounds"]["gen_error"].to_numpy(float) for x in (r, r2))
     assert np.allclose(e1, e2, equal_nan=True)
+
+
+# ----------------------------------------------------------------------------- pure pseudo-label chains
+
+
+def _pseudo(gain_hard=0.05, gain_soft=0.06, sim_gain=0.05, sim_sd=0.01, n_seeds=10):
+    """Hand-made pseudo table: theory map cells (two) and the reference point with simulations whose
+    per-seed gains are ``sim_gain`` + noise of s.d. ``sim_sd``."""
+    import json
+
+    rows = []
+    rng = np.random.default_rng(0)
+    for rho in (0.3, 0.5):
+        for lab, g in (("hard", gain_hard), ("soft", gain_soft)):
+            for b in ("prior", "free"):
+                e0 = 0.25 + (0.01 if b == "free" else 0.0)
+                for r, e in ((0, e0), (1, 0.25 - g)):
+                    rows.append(dict(kind="theory", tuning="oracle", rho=rho, delta=0.5, label_noise=0.3, alpha=1.0,
+                                     labels=lab, bias=b, round=r, gen_error=e, converged=True, lam=100.0,
+                                     temperature=0.0, at_bound=False, bound_params="", series=f"{lab}, {b}",
+                                     stage_params=json.dumps([{"lam": 100.0}]
+                                                             + [{"lam": 100.0, "temperature": 0.0}] * r)))
+    e0 = 0.25 + 0.02 * rng.standard_normal(n_seeds)
+    for lab in ("hard", "soft"):
+        for b in ("prior", "free"):
+            e1 = e0 - sim_gain - sim_sd * rng.standard_normal(n_seeds)
+            for r, e in ((0, e0), (1, e1)):
+                rows.append(dict(kind="simulate", tuning="oracle", rho=0.5, delta=0.5, label_noise=0.3, alpha=1.0,
+                                 labels=lab, bias=b, round=r, n_features=1000, n_seeds=n_seeds,
+                                 gen_error=float(e.mean()), gen_error_stderr=float(e.std(ddof=1) / np.sqrt(n_seeds)),
+                                 per_seed=json.dumps(list(map(float, e))), bias_sd=0.0, series=f"{lab}, {b}"))
+    from kdlab.studies._pseudo_labels import paired_gains
+
+    t = pd.DataFrame(rows)
+    sim = paired_gains(t[t["kind"] == "simulate"])
+    return pd.concat([t[t["kind"] == "theory"], sim], ignore_index=True)
+
+
+PP = {**sd.PARAMS, "pl_rhos": [0.3, 0.5], "pl_deltas": [0.5], "pl_noises": [0.3], "pl_alphas": [1.0], "ref_n": [1000]}
+
+
+def test_paired_gains_are_the_mean_and_se_of_per_seed_differences():
+    import json
+
+    t = _pseudo()
+    s = t[(t["kind"] == "simulate") & (t["labels"] == "hard") & (t["bias"] == "prior")].set_index("round")
+    d = np.array(json.loads(s.loc[0, "per_seed"])) - np.array(json.loads(s.loc[1, "per_seed"]))
+    assert s.loc[1, "gain"] == pytest.approx(d.mean()) and s.loc[0, "gain"] == 0.0
+    assert s.loc[1, "gain_stderr"] == pytest.approx(d.std(ddof=1) / np.sqrt(len(d)))
+
+
+def test_pseudo_label_verdicts_flip():
+    tables = {**_table(), "pseudo": _pseudo()}
+    c = sd.findings(tables, PP)
+    assert _v(c, "one pure hard pseudo-label round") == SUPPORTED
+    assert _v(c, "reference point (rho = 0.5, Delta = 0.5, theta = 0.3, alpha = 1), bias fixed") == SUPPORTED
+    c = sd.findings({**_table(), "pseudo": _pseudo(gain_hard=-0.01, sim_gain=0.0)}, PP)
+    assert _v(c, "one pure hard pseudo-label round") == CONTRADICTED
+    assert _v(c, "reference point (rho = 0.5, Delta = 0.5, theta = 0.3, alpha = 1), bias fixed") == CONTRADICTED
+    assert "Reference point" in c.table
+
+
+@pytest.mark.slow
+def test_takanami_reference_point_theory_agrees_with_simulation_at_n2000():
+    """rho = 0.5, Delta = 0.5, label noise 0.3, alpha = 1, one hard pure pseudo-label round (chi = 1),
+    bias fixed at 0, ridges at the joint theory optimum (the edge lam = 100 of the study's interval:
+    the direction, not the scale, matters with the bias fixed): theory and simulation (N = 2000,
+    16 seeds) agree within 3 s.e. on both errors and on the paired gain."""
+    from kdlab import simulate, theory
+    from kdlab.problem import GaussianMixture, LogisticTeacher, Student
+
+    gm = GaussianMixture(alpha=1.0, delta=0.5, rho=0.5, label_noise=0.3)
+    chain = [LogisticTeacher(lam=100.0, bias=0.0), Student(eta=1.0, lam=100.0, chi=1.0, temperature=0.0, bias=0.0)]
+    th = theory.solve(gm, chain)
+    assert th.stages[0].gen_error - th.stages[1].gen_error > 0.05  # the theory's gain: 0.2435 -> 0.1879
+    sim = simulate(gm, chain, n_features=2000, seeds=16)
+    for k in (0, 1):
+        assert abs(sim.stages[k].gen_error - th.stages[k].gen_error) <= 3 * sim.stages[k].gen_error_stderr
+    d = sim.per_seed["stage0_gen_error"] - sim.per_seed["stage1_gen_error"]
+    gain_th = th.stages[0].gen_error - th.stages[1].gen_error
+    assert abs(d.mean() - gain_th) <= 3 * d.std(ddof=1) / np.sqrt(len(d))

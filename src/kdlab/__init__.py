@@ -20,6 +20,7 @@ from .problem import (
                       Group,
                       Learner,
                       LogisticTeacher,
+                      MulticlassMixture,
                       Problem,
                       Shared,
                       Student,
@@ -47,6 +48,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "GaussianMixture",
+    "MulticlassMixture",
     "LogisticTeacher",
     "BayesOptimalTeacher",
     "Student",

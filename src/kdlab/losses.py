@@ -16,6 +16,7 @@ vectorized over any broadcastable arrays and evaluated in stable forms (``expit`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,11 @@ __all__ = [
     "KDLoss",
     "LogisticLoss",
     "SoftCrossEntropy",
+    "SmoothLabelLoss",
+    "SoftmaxKDLoss",
+    "softmax",
+    "logsumexp",
+    "softmax_hessian",
     "LinearLoss",
     "ProxError",
 ]
@@ -243,6 +249,44 @@ class KDLoss(Loss):
         return abs(self.label_weight) * max(1.0, self.pos_weight) + self.kd_weight / self._T
 
 
+@dataclass(frozen=True)
+class SmoothLabelLoss(KDLoss):
+    """Label smoothing: ``a w(y) log(1 + exp(-y u)) + c H(s_y, sigmoid(u / T))`` with the target
+    ``s_y = 1 - eps`` for ``y = +1`` and ``eps`` for ``y = -1`` (no teacher): the KD loss with
+    the teacher's pre-activation replaced by ``y T log((1 - eps) / eps)``."""
+
+    smoothing: float = 0.1
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.temperature == 0.0:
+            object.__setattr__(self, "temperature", 1.0)
+
+    def _ut(self, y):
+        e = self.smoothing
+        big = 800.0 * self.temperature  # eps = 0: the observed label itself
+        z = big if e == 0 else self.temperature * (math.log1p(-e) - math.log(e))
+        return np.asarray(y, float) * z
+
+    def value(self, u, y, ut=None):
+        return super().value(u, y, self._ut(y))
+
+    def grad(self, u, y, ut=None):
+        return super().grad(u, y, self._ut(y))
+
+    def hess(self, u, y, ut=None):
+        return super().hess(u, y, self._ut(y))
+
+    def grad_hess(self, u, y, ut=None):
+        return super().grad_hess(u, y, self._ut(y))
+
+    def cross(self, u, y, ut=None):
+        return Loss.cross(self, u, y, ut)
+
+    def prox(self, omega, V, y, ut=None, **kw):
+        return super().prox(omega, V, y, self._ut(y), **kw)
+
+
 class LogisticLoss(KDLoss):
     """Logistic loss ``w(y) log(1 + exp(-y u))`` (the logistic teacher's loss; ``w(+1) =
     pos_weight``, ``w(-1) = 1``)."""
@@ -398,3 +442,147 @@ def loss_of_terms(label_weight: float, sources: list, pos_weight: float = 1.0):
         return KDLoss(label_weight=label_weight, kd_weight=w, temperature=t, pos_weight=pos_weight)
     return MixedLoss(label_weight=label_weight, weights=tuple(w for w, _ in sources),
                      temperatures=tuple(t for _, t in sources), pos_weight=pos_weight)
+
+
+# --------------------------------------------------------------------------- K classes
+
+
+def softmax(z, axis: int = -1):
+    """``exp(z) / sum exp(z)`` along ``axis``, stable for any ``|z|``."""
+    z = np.asarray(z, float)
+    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def logsumexp(z, axis: int = -1):
+    """``log sum exp(z)`` along ``axis``, stable."""
+    z = np.asarray(z, float)
+    mx = np.max(z, axis=axis, keepdims=True)
+    return np.squeeze(mx, axis) + np.log(np.sum(np.exp(z - mx), axis=axis))
+
+
+def softmax_hessian(p):
+    """``diag(p) - p p^T`` for every row of ``p`` (shape ``(..., K, K)``)."""
+    p = np.asarray(p, float)
+    return p[..., :, None] * (np.eye(p.shape[-1]) - p[..., None, :])
+
+
+@dataclass(frozen=True)
+class SoftmaxKDLoss:
+    """K-class loss of the total pre-activations ``u`` (K per sample), the observed class ``c``
+    and the parent's ``up``:
+
+    ``a (logsumexp(u) - u_c) + w [logsumexp(u / T) - t . u / T]``,
+
+    i.e. ``a CE(e_c, softmax(u)) + w CE(t, softmax(u / T))``, ``a = label_weight`` (``1 - chi``),
+    ``w = kd_weight``. The target ``t`` (``target``): ``soft`` ``softmax(up / T)``; ``hard``
+    the one-hot of ``argmax up`` (own temperature 1); ``top`` ``max softmax(up / T)`` on the
+    parent's top class and the rest spread uniformly over the other ``K - 1``; ``smooth``
+    ``1 - eps`` on ``c``, ``eps / (K - 1)`` elsewhere (no parent). Gradient
+    ``a (softmax(u) - e_c) + (w / T) (softmax(u / T) - t)``, Hessian
+    ``a H(softmax(u)) + (w / T^2) H(softmax(u / T))`` with ``H(p) = diag(p) - p p^T``: convex
+    whenever ``a + w >= 0`` at ``T = 1``. Invariant under a common shift of ``u``.
+    """
+
+    label_weight: float = 1.0
+    kd_weight: float = 0.0
+    temperature: float = 1.0
+    target: str = "soft"
+    smoothing: float = 0.0
+
+    @property
+    def T(self) -> float:
+        """The temperature of the model's own softmax in the KD term."""
+        return 1.0 if self.temperature == 0.0 or self.target == "hard" else self.temperature
+
+    @property
+    def hard(self) -> bool:
+        return self.kd_weight > 0 and (self.target == "hard" or (self.temperature == 0.0 and self.target != "smooth"))
+
+    @property
+    def uses_parent(self) -> bool:
+        return self.kd_weight > 0 and self.target != "smooth"
+
+    def targets(self, c, up=None):
+        """The KD term's target ``t`` (rows), from the observed classes ``c`` (ints) and the
+        parent's pre-activations ``up`` (rows)."""
+        if self.target == "smooth":
+            c = np.asarray(c)
+            K = self._K
+            e = self.smoothing
+            return np.where(np.arange(K) == c[..., None], 1.0 - e, e / (K - 1))
+        up = np.asarray(up, float)
+        K = up.shape[-1]
+        if self.hard:
+            return (np.arange(K) == np.argmax(up, axis=-1)[..., None]).astype(float)
+        p = softmax(up / self.temperature)
+        if self.target == "top":
+            top = np.max(p, axis=-1, keepdims=True)
+            return np.where(np.arange(K) == np.argmax(up, axis=-1)[..., None], top, (1.0 - top) / (K - 1))
+        return p
+
+    _K: int = 0  # K for the smooth target (set by :meth:`with_classes`)
+
+    def with_classes(self, K: int) -> "SoftmaxKDLoss":
+        from dataclasses import replace
+
+        return replace(self, _K=int(K))
+
+    def value(self, u, c, up=None, t=None):
+        """The loss per row (``t``: the targets, if already computed)."""
+        u = np.asarray(u, float)
+        c = np.asarray(c)
+        out = 0.0
+        if self.label_weight:
+            uc = np.take_along_axis(u, c[..., None], axis=-1)[..., 0]
+            out = out + self.label_weight * (logsumexp(u) - uc)
+        if self.kd_weight:
+            z = u / self.T
+            t = self.targets(c, up) if t is None else t
+            out = out + self.kd_weight * (logsumexp(z) - np.sum(t * z, axis=-1))
+        return out + np.zeros(u.shape[:-1])
+
+    def grad_hess_reduced(self, u, onehot, t, P, hess: bool = True):
+        """Gradient and Hessian in the shift-free coordinates ``u = P u_r`` (``P``: K x r,
+        orthonormal columns orthogonal to 1): ``(grad P, P^T hess P)``, one softmax per term.
+        ``onehot``: the observed classes one-hot (rows), ``t``: the KD targets."""
+        PP = P[:, :, None] * P[:, None, :]
+
+        def block(p):
+            pP = p @ P
+            return np.tensordot(p, PP, axes=([-1], [0])) - pP[..., :, None] * pP[..., None, :]
+
+        g, H = 0.0, 0.0
+        if self.label_weight:
+            p = softmax(u)
+            g = self.label_weight * ((p - onehot) @ P)
+            if hess:
+                H = self.label_weight * block(p)
+        if self.kd_weight:
+            q = softmax(u / self.T)
+            g = g + (self.kd_weight / self.T) * ((q - t) @ P)
+            if hess:
+                H = H + (self.kd_weight / self.T ** 2) * block(q)
+        return g, H
+
+    def grad(self, u, c, up=None, t=None):
+        """``d loss / du`` (rows); ``t``: the targets, if already computed."""
+        u = np.asarray(u, float)
+        K = u.shape[-1]
+        out = np.zeros(u.shape)
+        if self.label_weight:
+            out += self.label_weight * (softmax(u) - (np.arange(K) == np.asarray(c)[..., None]))
+        if self.kd_weight:
+            t = self.targets(c, up) if t is None else t
+            out += (self.kd_weight / self.T) * (softmax(u / self.T) - t)
+        return out
+
+    def hess(self, u, c=None, up=None):
+        """``d^2 loss / du^2`` (``(..., K, K)``); it does not depend on ``c`` or ``up``."""
+        u = np.asarray(u, float)
+        out = np.zeros(u.shape + (u.shape[-1],))
+        if self.label_weight:
+            out += self.label_weight * softmax_hessian(softmax(u))
+        if self.kd_weight:
+            out += (self.kd_weight / self.T ** 2) * softmax_hessian(softmax(u / self.T))
+        return out

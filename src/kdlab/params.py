@@ -20,7 +20,8 @@ from typing import Any, ClassVar, Mapping, Optional
 
 from .errors import ParameterError
 
-__all__ = ["Param", "Declared", "declared_default", "DATA", "LOGISTIC_TEACHER", "BAYES_TEACHER", "STUDENT", "FRESH",
+__all__ = ["Param", "Declared", "declared_default", "DATA", "MULTICLASS_DATA", "GEOMETRY", "TARGETS",
+           "LOGISTIC_TEACHER", "BAYES_TEACHER", "STUDENT", "FRESH",
            "LEARNER", "GROUP", "FROM_STAGE", "WORKFLOW", "THEORY_OPTIONS",
            "SIMULATION_OPTIONS", "RUN_OPTIONS", "check_options", "check_real", "check_int", "check_bool", "show",
            "TEMPERATURE_MIN"]
@@ -213,6 +214,27 @@ DATA = _params(
           low=0.0, high=0.5, low_open=False, symbol="theta"),
 )
 
+#: The K-class data model (:class:`kdlab.data.MulticlassMixture`); its ``prior`` (K numbers) and
+#: ``gram`` (K x K) are arrays, validated by the class itself.
+MULTICLASS_DATA = _params(
+    DATA["alpha"],
+    DATA["delta"],
+    Param("label_noise", float, 0.0, "Probability that a training label is replaced by one of the other "
+          "K - 1 classes, drawn uniformly (K = 2: a flip).", low=0.0, high=0.9, low_open=False,
+          high_open=False, symbol="theta"),
+)
+
+#: A named geometry of K class means (:func:`kdlab.data.named_gram`).
+GEOMETRY = _params(
+    Param("geometry", str, "equal", "Named geometry of the class means: equal (every pair overlaps by s), "
+          "pair (classes 0 and 1 overlap by s, the others are orthogonal).", choices=("equal", "pair")),
+    Param("classes", int, 3, "Number of classes K.", low=2, high=50, symbol="K"),
+    Param("similarity", float, 0.0, "Overlap s = mu_c . mu_c' / |mu|^2 of the named pairs of class means.",
+          low=-1.0, high=0.99, low_open=False, high_open=False, symbol="s"),
+    Param("norm", float, 1.0, "Squared norm |mu_c|^2 / N of every class mean.", **dict(low=1e-6, high=1e6,
+          low_open=False, high_open=False)),
+)
+
 _ETA_HELP = "Fraction of the coordinates this model trains (the others stay 0)."
 
 _CLASS_WEIGHT = Param("class_weight", float, 1.0, "Weight of the samples labelled +1 relative to those "
@@ -247,10 +269,19 @@ STUDENT = _params(
           symbol="T"),
     Param("lam", float, 0.1, "Student's ridge lam.", **_RIDGE, symbol="lambda"),
     Param("t2_scaling", bool, False, "Multiply the KD term by T^2 (Hinton's convention)."),
+    Param("target", str, "soft", "The KD term's target, built from the parent's output: soft (its "
+          "probabilities at T), hard (its top class: T = 0), top (its top class's probability at T, the rest "
+          "spread uniformly over the other K - 1 classes; K = 2: soft), smooth (label smoothing: 1 - eps on "
+          "the observed label, eps / (K - 1) elsewhere; no parent).", choices=("soft", "hard", "top", "smooth")),
+    Param("smoothing", float, 0.1, "Label smoothing eps of target = smooth.", low=0.0, high=0.99,
+          low_open=False, high_open=False, symbol="epsilon"),
     Param("bias", str, "free", _BIAS_HELP + ", or parent (fixed at its parent's fitted bias).",
           choices=("free", "prior", "parent"), numeric=True, low=-100.0, high=100.0, symbol="b"),
     _CLASS_WEIGHT,
 )
+
+#: The student's targets (:data:`STUDENT` ``target``).
+TARGETS = STUDENT["target"].choices
 
 #: A learner trained on a list of sample groups (:class:`kdlab.stages.Learner`).
 LEARNER = _params(

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
-from .data import DATA_KINDS, GaussianMixture
+from .data import DATA_KINDS, GaussianMixture, MulticlassMixture, data_kind_of
 from .errors import ParameterError
 from .params import check_int, check_real, show
 from .stages import (
@@ -46,7 +46,8 @@ from .stages import (
 )
 
 __all__ = [
-    "GaussianMixture", "LogisticTeacher", "BayesOptimalTeacher", "Student", "Learner", "Group", "FromStage",
+    "GaussianMixture", "MulticlassMixture", "LogisticTeacher", "BayesOptimalTeacher",
+    "Student", "Learner", "Group", "FromStage",
     "from_stage", "Shared", "Fresh", "Teacher", "Stage", "Problem", "as_problem", "teacher_from_name",
     "stages_from_records", "teacher_loss", "TEACHER_KINDS", "STAGE_KINDS", "DATA_KINDS", "check_real", "check_int",
     "load_problem", "read_problem_file", "ProblemFile", "bias_rule_text", "bias_rule_from_text", "teacher_kind",
@@ -189,14 +190,42 @@ def _make_plans(data: GaussianMixture, stages: tuple) -> tuple:
                 sets[name] = st.data.alpha
             else:
                 name = plans[k - 1].uses[0].set
-            sources = (Source(k - 1, st.temperature, st.kd_weight),) if st.chi > 0 else ()
-            plans.append(StagePlan(k, (SetUse(name, sets[name], 1.0 - st.chi, sources, st.loss()),),
+            sources = (Source(k - 1, st.kd_temperature, st.kd_weight),) if st.chi > 0 and st.uses_parent else ()
+            label_weight = 1.0 - st.chi if st.uses_parent else 1.0
+            loss = st.loss() if data.family == "binary" else _softmax_loss(st, data)
+            plans.append(StagePlan(k, (SetUse(name, sets[name], label_weight, sources, loss),),
                                    float(st.eta), float(st.lam), st.bias, k - 1))
+        elif data.family == "multiclass":
+            from .losses import SoftmaxKDLoss
+
+            plans.append(StagePlan(k, (SetUse("train", data.alpha, 1.0, (), SoftmaxKDLoss()),), float(st.eta),
+                                   float(st.lam), "free", None))
         else:
             fixed = st.fixed_bias(data)
             plans.append(StagePlan(k, (SetUse("train", data.alpha, 1.0, (), st.loss()),), float(st.eta),
                                    float(st.ridge(data)), "free" if fixed is None else float(fixed), None))
     return tuple(plans)
+
+
+def _softmax_loss(st: Student, data):
+    """The K-class loss of a student (:class:`kdlab.losses.SoftmaxKDLoss`)."""
+    from .losses import SoftmaxKDLoss
+
+    return SoftmaxKDLoss(label_weight=1.0 - st.chi, kd_weight=st.kd_weight, temperature=st.kd_temperature,
+                         target=st.target, smoothing=st.smoothing, _K=data.n_classes)
+
+
+def _check_multiclass(stages: tuple) -> None:
+    """The stages the K-class family has: a logistic teacher (free bias, unweighted) and
+    students (free bias, unweighted); ``ParameterError`` naming what it lacks."""
+    for k, st in enumerate(stages):
+        if isinstance(st, (Learner, BayesOptimalTeacher)):
+            raise ParameterError(f"stage {k}: a {st.kind} stage is not defined for the K-class model "
+                                 "(MulticlassMixture): use LogisticTeacher and Student stages")
+        if getattr(st, "bias", "free") != "free":
+            raise ParameterError(f"stage {k}: bias must be 'free' for the K-class model, got {st.bias!r}")
+        if getattr(st, "class_weight", 1.0) != 1.0:
+            raise ParameterError(f"stage {k}: class_weight must be 1 for the K-class model, got {st.class_weight!r}")
 
 
 @dataclass(frozen=True)
@@ -207,8 +236,8 @@ class Problem:
     stages: tuple
 
     def __post_init__(self):
-        if not isinstance(self.data, GaussianMixture):
-            raise TypeError(f"data must be a GaussianMixture, got {type(self.data).__name__}")
+        if not isinstance(self.data, (GaussianMixture, MulticlassMixture)):
+            raise TypeError(f"data must be a GaussianMixture or a MulticlassMixture, got {type(self.data).__name__}")
         stages = tuple(self.stages)
         object.__setattr__(self, "stages", stages)
         if not stages:
@@ -220,7 +249,9 @@ class Problem:
             if k > 0 and not isinstance(s, (Student, Learner)):
                 raise TypeError(f"stage {k} must be a Student or a Learner (a teacher can only be stage 0), "
                                 f"got {_describe_stage(s)}")
-        if isinstance(stages[0], _Teacher):
+        if self.data.family == "multiclass":
+            _check_multiclass(stages)
+        elif isinstance(stages[0], _Teacher):
             stages[0].check_data(self.data)
         object.__setattr__(self, "_plans", _make_plans(self.data, stages))
 
@@ -254,6 +285,10 @@ class Problem:
         ``stage<k>_data`` (``shared`` / ``fresh``) and ``stage<k>_data_alpha`` (NaN on a shared
         set)."""
         rec = {n: getattr(self.data, n) for n in self.data.PARAMS}
+        if self.data.family == "multiclass":
+            rec["classes"] = self.data.n_classes
+            rec["prior"] = " ".join(f"{v:.6g}" for v in self.data.prior)
+            rec["gram"] = "; ".join(" ".join(f"{v:.6g}" for v in row) for row in self.data.gram)
         for k, st in enumerate(self.stages):
             rec[f"stage{k}_kind"] = st.kind
             for name in st.PARAMS:
@@ -292,11 +327,7 @@ class Problem:
         if not isinstance(d, Mapping) or not isinstance(d.get("data"), Mapping) \
                 or not isinstance(d.get("stages"), (list, tuple)) or not d["stages"]:
             raise ParameterError("a problem needs a 'data' table and a non-empty list of 'stages'")
-        unknown = set(d["data"]) - set(GaussianMixture.PARAMS)
-        if unknown:
-            raise ParameterError(f"unknown data parameter(s) {sorted(unknown)}; "
-                                 f"known: {', '.join(GaussianMixture.PARAMS)}")
-        return cls(GaussianMixture(**d["data"]), tuple(stages_from_records(d["stages"])))
+        return cls(data_from_dict(d["data"]), tuple(stages_from_records(d["stages"])))
 
     def to_toml(self) -> str:
         """The problem as a TOML problem file (read back by :func:`load_problem`)."""
@@ -330,6 +361,18 @@ class Problem:
     def trainers(self, name: str) -> tuple:
         """The stages that train on set ``name``, in chain order."""
         return tuple(k for k, pl in enumerate(self._plans) if name in pl.set_names)
+
+
+def data_from_dict(d: Mapping[str, Any]):
+    """The data model of a ``[data]`` table (:func:`kdlab.data.data_kind_of` picks the kind)."""
+    cls = data_kind_of(d)
+    if cls is MulticlassMixture:
+        return MulticlassMixture.from_dict(d)
+    d = {k: v for k, v in d.items() if k != "kind"}
+    bad = set(d) - set(GaussianMixture.PARAMS)
+    if bad:
+        raise ParameterError(f"unknown data parameter(s) {_names(bad)}; known: {', '.join(GaussianMixture.PARAMS)}")
+    return GaussianMixture(**d)
 
 
 def as_problem(*args) -> Problem:
@@ -366,6 +409,8 @@ def _stage_index(key, n: int) -> int:
 
 
 def _toml_value(v) -> str:
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, str):
@@ -546,10 +591,7 @@ def read_problem_file(path) -> ProblemFile:
         except (ValueError, TypeError) as exc:
             raise _problem_error(path, f"[{table}] {exc}") from None
     try:
-        bad = set(data_rec) - set(GaussianMixture.PARAMS)
-        if bad:
-            raise ParameterError(f"unknown data parameter(s) {_names(bad)}; known: {', '.join(GaussianMixture.PARAMS)}")
-        data = GaussianMixture(**data_rec)
+        data = data_from_dict(data_rec)
         return ProblemFile(Problem(data, tuple(stages_from_records(stages))), opts["theory"], opts["simulate"])
     except (ValueError, TypeError) as exc:
         raise _problem_error(path, str(exc)) from None

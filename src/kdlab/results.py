@@ -25,12 +25,17 @@ from scipy.special import ndtr
 from .io import strict_json
 from .problem import Problem
 
-__all__ = ["Observables", "SolverStatus", "Status", "Result", "gen_error", "OBSERVABLES", "stage_column",
+__all__ = ["Observables", "SolverStatus", "Status", "Result", "gen_error", "class_errors",
+           "orthant_probability", "OBSERVABLES", "MULTICLASS_OBSERVABLES", "stage_column",
            "problem_record"]
 
 #: The observables of a binary stage, in table order (``p``: overlap with the parent, stages
 #: ``k >= 1``; ``gen_error_test``: on a fresh test set, simulation only).
 OBSERVABLES = ("gen_error", "gen_error_test", "train_error", "train_loss", "m", "q", "bias", "p")
+#: The observables of a K-class stage (``class_errors``: K; ``M``, ``Q``, ``P``: K x K; ``bias``:
+#: K, centred).
+MULTICLASS_OBSERVABLES = ("gen_error", "gen_error_test", "train_error", "train_loss", "class_errors", "M", "Q",
+                          "bias", "P")
 
 
 def stage_column(k: int, name: str) -> str:
@@ -52,6 +57,56 @@ def gen_error(m, q, bias, delta, rho):
                          np.where(bias < 0, 0.0, np.where(bias > 0, 1.0, 0.5)))
     out = rho * plus + (1.0 - rho) * minus
     return float(out) if out.ndim == 0 else out
+
+
+def orthant_probability(mean, cov) -> float:
+    """``P(D > 0)`` for ``D ~ N(mean, cov)`` (every component): exact in 1 dimension, an adaptive
+    1-D integral in 2, Genz's algorithm (``scipy.stats.multivariate_normal``, absolute error
+    1e-8) above."""
+    mean = np.asarray(mean, float)
+    cov = np.asarray(cov, float)
+    n = mean.size
+    sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    if n == 1:
+        return float(ndtr(mean[0] / sd[0])) if sd[0] > 0 else float(mean[0] > 0)
+    if np.any(sd <= 1e-300):
+        det = sd <= 1e-300
+        if np.any(mean[det] <= 0):
+            return 0.0
+        keep = ~det
+        return orthant_probability(mean[keep], cov[np.ix_(keep, keep)])
+    if n == 2:
+        from scipy.integrate import quad
+
+        r = float(np.clip(cov[0, 1] / (sd[0] * sd[1]), -1.0, 1.0))
+        a0, a1 = mean[0] / sd[0], mean[1] / sd[1]
+        if 1.0 - abs(r) < 1e-14:
+            return float(ndtr(min(a0, a1))) if r > 0 else float(max(ndtr(a0) + ndtr(a1) - 1.0, 0.0))
+        s = math.sqrt(1.0 - r * r)
+        f = lambda z: math.exp(-0.5 * z * z) * ndtr((a0 + r * z) / s)  # noqa: E731
+        val, _ = quad(f, -a1, np.inf, epsabs=1e-14, epsrel=1e-12, limit=200)
+        return float(val / math.sqrt(2 * math.pi))
+    from scipy.stats import multivariate_normal
+
+    z = mean / sd
+    C = cov / np.outer(sd, sd)
+    dist = multivariate_normal(mean=np.zeros(n), cov=C, allow_singular=True, abseps=1e-8, releps=1e-8,
+                               maxpts=200000 * n)
+    return float(dist.cdf(z))
+
+
+def class_errors(Mo, Q, b, delta: float) -> np.ndarray:
+    """``P(argmax h != c | c)`` for every class ``c``, ``h ~ N(Mo[:, c] + b, delta Q)``: one minus
+    the orthant probability of ``(h_c - h_j)_{j != c}``."""
+    Mo, Q, b = np.asarray(Mo, float), np.asarray(Q, float), np.asarray(b, float)
+    K = Mo.shape[0]
+    out = np.empty(K)
+    for c in range(K):
+        A = np.delete(np.eye(K), c, axis=0)
+        A = np.eye(K)[c][None, :] - A
+        mean = A @ (Mo[:, c] + b)
+        out[c] = 1.0 - orthant_probability(mean, delta * A @ Q @ A.T)
+    return out
 
 
 def _flat(name: str, value) -> dict:
@@ -94,7 +149,7 @@ class Observables:
         extra = object.__getattribute__(self, "extra")
         if name in extra:
             return extra[name]
-        if name in OBSERVABLES:
+        if name in OBSERVABLES or name in MULTICLASS_OBSERVABLES:
             return None
         raise AttributeError(name)
 

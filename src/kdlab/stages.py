@@ -166,6 +166,8 @@ class Student(Declared):
     temperature: float = _default(STUDENT, "temperature")
     lam: float = _default(STUDENT, "lam")
     t2_scaling: bool = _default(STUDENT, "t2_scaling")
+    target: str = _default(STUDENT, "target")
+    smoothing: float = _default(STUDENT, "smoothing")
     bias: Union[str, float] = _default(STUDENT, "bias")
     class_weight: float = _default(STUDENT, "class_weight")
     data: Union[Shared, Fresh] = field(default_factory=Shared)
@@ -178,15 +180,27 @@ class Student(Declared):
         if self.chi > 1 and self.temperature != 1.0:
             raise ParameterError(f"chi must be in [0, 1] unless temperature = 1 (chi > 1 is allowed at "
                                  f"T = 1 only), got chi={self.chi!r}, temperature={self.temperature!r}")
-        if self.t2_scaling and self.temperature == 0:
-            raise ParameterError("t2_scaling needs temperature > 0 (the T^2 factor of hard labels is 0)")
+        if self.t2_scaling and self.kd_temperature == 0:
+            raise ParameterError("t2_scaling needs temperature > 0 and target != 'hard' (the T^2 factor of hard "
+                                 "labels is 0)")
         if not isinstance(self.data, (Shared, Fresh)):
             raise ParameterError(f"student data must be Shared() or Fresh(alpha), got {self.data!r}")
 
     @property
+    def kd_temperature(self) -> float:
+        """The temperature of the KD term: 0 (hard labels) for ``target = "hard"``, else ``temperature``."""
+        return 0.0 if self.target == "hard" else self.temperature
+
+    @property
     def hard_labels(self) -> bool:
-        """``temperature = 0``: the KD term uses the sign of the parent's pre-activation."""
-        return self.temperature == 0.0
+        """``temperature = 0`` or ``target = "hard"``: the KD term uses the parent's top class
+        (binary: the sign of its pre-activation)."""
+        return self.kd_temperature == 0.0 and self.target != "smooth"
+
+    @property
+    def uses_parent(self) -> bool:
+        """The KD term's target is built from the parent's output (every target but ``smooth``)."""
+        return self.target != "smooth"
 
     @property
     def kd_weight(self) -> float:
@@ -194,11 +208,15 @@ class Student(Declared):
         return self.chi * (self.temperature ** 2 if self.t2_scaling else 1.0)
 
     def loss(self):
-        """The student's per-sample loss object (see :mod:`kdlab.losses`)."""
-        from .losses import KDLoss
+        """The student's per-sample loss object of the binary family (see :mod:`kdlab.losses`)."""
+        from .losses import KDLoss, SmoothLabelLoss
 
+        if self.target == "smooth":
+            return SmoothLabelLoss(label_weight=1.0 - self.chi, kd_weight=self.kd_weight,
+                                   temperature=self.temperature, pos_weight=self.class_weight,
+                                   smoothing=self.smoothing)
         return KDLoss(label_weight=1.0 - self.chi, kd_weight=self.kd_weight,
-                      temperature=self.temperature, pos_weight=self.class_weight)
+                      temperature=self.kd_temperature, pos_weight=self.class_weight)
 
     def ridge(self, data: GaussianMixture) -> float:
         return self.lam

@@ -28,3 +28,11 @@ def _version(value: bool) -> None:
 def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                        help="Print the version (kdlab X.Y.Z) and exit.")) -> None:
     """kdlab: knowledge distillation in a solvable model (theory and simulation)."""
+    import warnings
+
+    warnings.formatwarning = _one_line_warning
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """A warning of a command as one line on stderr, ``Warning: <message>`` (no source line)."""
+    return f"Warning: {message}\n"

@@ -32,6 +32,8 @@ def digits_command(
     threads: Annotated[int, typer.Option("--threads", help="PyTorch threads (>= 1).")] = 1,
     progress: Annotated[bool, flag("--progress/--quiet",
                                            help="Progress bar on stderr (--quiet: none).")] = True,
+    force: Annotated[bool, flag("--force", help="Write into OUT even if another pipeline owns it (its files "
+                                                "listed in OUT/manifest.json are removed first).")] = False,
 ) -> None:
     """MLP teacher -> sparse linear student on sklearn's digits: KD vs labels only.
 
@@ -56,7 +58,7 @@ def digits_command(
         fail(str(exc))
     typer.echo(f"digits experiment: {cfg.n_seeds} seeds{' (quick)' if quick else ''} -> {out}", err=True)
     try:
-        res = run_digits(out, config=cfg, threads=threads, progress=progress)
+        res = run_digits(out, config=cfg, threads=threads, progress=progress, force=force)
     except (OSError, KdlabError) as exc:
         fail(f"cannot write to {out}: {exc}")
     typer.echo(f"done in {res.seconds:.1f} s; outputs:")

@@ -29,7 +29,9 @@ def study_command(
     formats: Formats = "csv,parquet",
     progress: Progress = True,
     force: Annotated[bool, flag("--force", help="Replace OUT's results even if they are of another "
-                                                        "study or of this one with other parameters.")] = False,
+                                                        "pipeline or of this study with other parameters: the "
+                                                        "files listed in OUT/manifest.json are removed first.")]
+    = False,
 ) -> None:
     """Run a study beyond the talk: exact theory with tuned hyper-parameters, simulation at the
     tuned values, figures (PNG + PDF), tidy tables and a report.md with computed verdicts.
@@ -52,7 +54,8 @@ def study_command(
     t0 = time.perf_counter()
     kw = dict(quick=quick, n_jobs=n_jobs, scheduler=scheduler, cache=not no_cache, simulation=not no_simulation,
               formats=_formats(formats), progress=progress, force=force)
-    results = (_call(study_all, out=out, **kw) if name == "all" else {name: _call(study, name=name, out=out, **kw)})
+    results = (_call(study_all, out=out, cache_dir=out / "<study>" / "cache", **kw) if name == "all"
+               else {name: _call(study, name=name, out=out, **kw)})
     for n, r in results.items():
         typer.echo(f"{n}: {headline(r.claim, quick)} — report {r.report}")
         for f in r.claim.findings:

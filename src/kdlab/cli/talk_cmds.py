@@ -28,18 +28,21 @@ Force = Annotated[bool, flag("--force", help="Replace OUT even if another pipeli
                                              "files listed in OUT/manifest.json are removed first.")]
 
 
-def _call(fn, **kw):
+def _call(fn, *, cache_dir=None, **kw):
     """Run a library call; kdlab's errors (a bad option, an unwritable --out) become one line
-    on stderr and exit status 2; Ctrl-C says how to resume (exit status 130)."""
+    on stderr and exit status 2; Ctrl-C says where the finished work is kept and that the same
+    command resumes (exit status 130). ``cache_dir``: where the cache is (default OUT/cache)."""
     try:
         return fn(**kw)
     except (KdlabError, ImportError) as exc:
         fail(str(exc))
     except KeyboardInterrupt:
-        out = kw.get("out")
-        where = f" in {Path(out) / 'cache'}" if out is not None and kw.get("cache", True) else ""
-        typer.echo(f"\nInterrupted. Every finished point and task is kept{where}: run the same command again to "
-                   "resume where it stopped.", err=True)
+        out, cached = kw.get("out"), kw.get("cache", True)
+        if out is not None and cached:
+            typer.echo(f"\nInterrupted. Every finished point and task is kept in {cache_dir or Path(out) / 'cache'}: "
+                       "run the same command again to resume where it stopped.", err=True)
+        else:
+            typer.echo("\nInterrupted (--no-cache: nothing was kept; a rerun starts over).", err=True)
         raise typer.Exit(130) from None
 
 
@@ -99,7 +102,10 @@ def figure_command(
     formats: Formats = "csv,parquet",
     progress: Progress = True,
     force: Annotated[bool, flag("--force", help="Replace this figure in OUT even if OUT holds it from "
-                                                        "a run with other parameters (e.g. a full reproduce).")]
+                                                        "a run with other parameters (e.g. a full reproduce), "
+                                                        "or OUT belongs to another pipeline (a study's folder: "
+                                                        "its files listed in OUT/manifest.json are removed "
+                                                        "first).")]
     = False,
 ) -> None:
     """Make one figure of the talk (PNG + PDF + its table) and print its claim's verdict.

@@ -39,6 +39,9 @@ import pandas as pd
 __all__ = ["DigitsConfig", "DigitsResult", "QUICK", "FULL", "run_digits", "summarize",
            "write_outputs"]
 
+#: The owner named in the manifest of the experiment's output folder.
+OWNER = "experiment:digits"
+
 LABELS_TUNED = "labels only, wd tuned"
 
 
@@ -303,8 +306,10 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
 
 def run_digits(out: str | Path | None = None, *, quick: bool = False, seeds: int | None = None,
                config: DigitsConfig | None = None, threads: int | None = 1,
-               progress: bool = False) -> DigitsResult:
-    """Run the digits experiment; write table, figure and summary under ``out`` if given.
+               progress: bool = False, force: bool = False) -> DigitsResult:
+    """Run the digits experiment; write table, figure and summary under ``out`` if given (an
+    output folder owned by ``experiment:digits``, checked before anything is computed; another
+    pipeline's folder only with ``force``: :class:`kdlab.reporting.output.OutputFolder`).
 
     ``quick`` uses :data:`QUICK` (a few seconds) instead of :data:`FULL`; ``config``
     overrides both; ``seeds`` overrides the number of seeds. ``threads`` sets PyTorch's
@@ -313,9 +318,12 @@ def run_digits(out: str | Path | None = None, *, quick: bool = False, seeds: int
     import torch
     from sklearn.datasets import load_digits
 
+    from ..reporting.output import OutputFolder
+
     cfg = config if config is not None else (QUICK if quick else FULL)
     if seeds is not None:
         cfg = replace(cfg, n_seeds=int(seeds))
+    folder = None if out is None else OutputFolder(Path(out), OWNER, force).open()
     data = load_digits()
     X_all = data.data / 16.0
     y_all = data.target.astype(np.int64)
@@ -326,21 +334,22 @@ def run_digits(out: str | Path | None = None, *, quick: bool = False, seeds: int
     t0 = time.perf_counter()
     try:
         grids = []
-        seeds_ = range(cfg.first_seed, cfg.first_seed + cfg.n_seeds)
-        if progress:
-            from tqdm.auto import tqdm
+        from ..progress import progress_bar
 
-            seeds_ = tqdm(seeds_, desc="digits", unit="seed")
-        for seed in seeds_:
+        bar = progress_bar(cfg.n_seeds, 0, progress, "digits", "seed")
+        for seed in range(cfg.first_seed, cfg.first_seed + cfg.n_seeds):
             grids.append(_run_seed(seed, cfg, X_all, y_all))
+            bar.update(1)
+        bar.close()
     finally:
         torch.set_num_threads(old_threads)
     seconds = time.perf_counter() - t0
     grid = pd.concat(grids, ignore_index=True)
     results = _results_from_grid(grid)
     res = DigitsResult(cfg, grid, results, summarize(results), seconds)
-    if out is not None:
+    if folder is not None:
         res.files = write_outputs(res, out)
+        folder.record(res.files.values())
     return res
 
 

@@ -147,20 +147,39 @@ class OutputFolder:
         self.record([])  # the folder is this owner's from now on: an interrupted run resumes in it
         return self
 
+    def _unlink(self, rel: str, whose: str) -> None:
+        """Remove the regular file ``rel`` inside the folder (never a link, never outside)."""
+        p = self.path / str(rel)
+        try:
+            if p.is_symlink() or not p.is_file() or self.path.resolve() not in p.resolve().parents:
+                return
+            p.unlink()
+        except OSError as exc:
+            raise OutputError(f"cannot remove {p} of {whose}: {exc.strerror or exc}") from None
+
     def _remove(self, m: dict) -> None:
         """Remove the files of the previous owner's manifest (regular files inside the folder only)."""
-        root = self.path.resolve()
         for rel in m["files"]:
-            p = (self.path / str(rel))
-            try:
-                if p.is_symlink() or not p.is_file() or root not in p.resolve().parents:
-                    continue
-                p.unlink()
-            except OSError as exc:
-                raise OutputError(f"cannot remove {p} of the previous owner: {exc.strerror or exc}") from None
+            self._unlink(rel, "the previous owner")
         with contextlib.suppress(OSError):
             (self.path / MANIFEST).unlink()
         self.files, self.data = {}, {}
+
+    def clear(self) -> None:
+        """Remove every file this owner recorded and its manifest entries (``--force`` with
+        other parameters: nothing of the previous run is left beside the new one; the point
+        cache is kept)."""
+        self.forget(list(self.files))
+        self.data = {}
+        self.record([])
+
+    def forget(self, rels: Iterable[str]) -> None:
+        """Remove the files ``rels`` (relative paths) this owner recorded, and their entries
+        (e.g. a table in a format this run does not write: never left stale beside the new one)."""
+        for rel in rels:
+            if rel in self.files:
+                self._unlink(rel, "an earlier run")
+                del self.files[rel]
 
     # --- writing
     def record(self, paths: Iterable, **data) -> Path:
@@ -190,4 +209,5 @@ class OutputFolder:
 def _describe(owner: str) -> str:
     if owner.startswith("study:"):
         return f"the study {owner[len('study:'):]!r}"
-    return {"talk": "kdlab reproduce / kdlab figure", "studies": "kdlab study all"}.get(owner, owner)
+    return {"talk": "kdlab reproduce / kdlab figure", "studies": "kdlab study all",
+            "experiment:digits": "kdlab experiment digits"}.get(owner, repr(owner))

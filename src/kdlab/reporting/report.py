@@ -38,10 +38,11 @@ def undecided_label(meta: Mapping[str, object]) -> str:
 
 def headline(c: Claim, meta: Mapping[str, object]) -> str:
     """A claim's verdict as a headline: when every finding is undecided on this grid (e.g.
-    ``--quick``), the verdict is not a conclusion and the headline says so."""
+    ``--quick``), the verdict is not a conclusion: the headline says only that (no "supported"
+    or "contradicted" in it; the findings keep their verdicts on this grid)."""
     und = c.undecided
     if c.findings and len(und) == len(c.findings):
-        return f"{undecided_label(meta)} (on this grid: {c.verdict})"
+        return f"{undecided_label(meta)} (all {len(und)} findings)"
     if und:
         return f"{c.verdict} on this grid ({len(und)} of {len(c.findings)} findings {undecided_label(meta)})"
     return c.verdict

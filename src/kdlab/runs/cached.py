@@ -12,7 +12,6 @@ One progress bar (with the time remaining) counts every task, cached or computed
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence
@@ -42,12 +41,11 @@ class Outcome:
 
 
 def progress_bar(total: int, done: int, enabled: bool, desc: str, unit: str = "task"):
-    """The progress bar of a run: tqdm on stderr with the rate and the time remaining; kept on
-    screen when it finishes (a log of the run's steps); refreshed at least every second."""
-    from tqdm.auto import tqdm
+    """The progress display of a run (:func:`kdlab.progress.progress_bar`: a tqdm bar on a
+    terminal, plain lines elsewhere)."""
+    from ..progress import progress_bar as _bar
 
-    return tqdm(total=total, initial=done, disable=not enabled, unit=unit, desc=desc, leave=True,
-                dynamic_ncols=True, mininterval=1.0, file=sys.stderr)
+    return _bar(total, done, enabled, desc, unit)
 
 
 def _say_waiting(n: int, holders: Sequence[Mapping[str, Any]], unit: str = "task") -> None:

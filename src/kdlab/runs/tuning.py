@@ -8,6 +8,8 @@
   a coarse grid in ``chi x log T``, then a bounded Nelder-Mead polish from the best grid point.
 * :func:`optimal_stage`: any of ``lam``, ``chi``, ``temperature`` of the last stage of a chain
   (the earlier stages fixed), by coordinate descent with bounded scalar searches.
+* :func:`optimal_chain`: the same for several stages **jointly** (the last stage's error; the
+  greedy alternative tunes :func:`optimal_stage` stage after stage).
 
 Both return an :class:`Optimum` (the optimal values, the error, the
 :class:`~kdlab.results.Result` there, the number of solves, whether the optimum sits on a
@@ -32,8 +34,8 @@ from scipy.optimize import minimize, minimize_scalar
 from ..errors import OptimizationError
 from ..problem import Problem, Student, as_problem
 
-__all__ = ["Optimum", "OptimizationError", "optimal_lam", "optimal_kd", "optimal_stage", "solve_robust", "STAGE_SPACE",
-           "RETRY_BUDGET", "KNOWN_FAILURES"]
+__all__ = ["Optimum", "ChainOptimum", "OptimizationError", "optimal_lam", "optimal_kd", "optimal_stage",
+           "optimal_chain", "solve_robust", "STAGE_SPACE", "RETRY_BUDGET", "KNOWN_FAILURES"]
 
 #: Most coarse-grid points of a search (per axis for :func:`optimal_kd`, which costs their product).
 MAX_LAM_GRID = 1000
@@ -465,3 +467,112 @@ def optimal_stage(problem: Problem, space, *, x0: Optional[dict] = None, sweeps:
     return Optimum(params, err, res, len(obj.history), bool(edge),
                    [({n: (10.0 ** v if log else float(v)) for v, (n, _, log) in zip(h, dims)}, e)
                     for h, e in obj.history], edge, stage=len(chain) - 1, **obj.counts())
+
+
+@dataclass(frozen=True)
+class ChainOptimum(Optimum):
+    """An :class:`Optimum` over several stages (:func:`optimal_chain`): ``params`` is
+    ``{stage<k>_<name>: value}`` (also :attr:`record`); :attr:`per_stage` is ``{k: {name: value}}``."""
+
+    @property
+    def record(self) -> dict:
+        return dict(self.params)
+
+    @property
+    def per_stage(self) -> dict:
+        out: dict = {}
+        for key, v in self.params.items():
+            k, name = key[len("stage"):].split("_", 1)
+            out.setdefault(int(k), {})[name] = v
+        return out
+
+
+def optimal_chain(problem: Problem, spaces, *, x0: Optional[dict] = None, sweeps: int = 2, n_scan: int = 5,
+                  scan: bool = True, xatol: float = 0.01, init=None, solve: Optional[Callable] = None,
+                  **solve_kwargs) -> ChainOptimum:
+    r"""**Joint** tuning: the parameters of several stages minimizing the **last** stage's eps_g.
+
+    ``spaces``: ``{k: space}`` for the stages tuned together (each ``space`` as in
+    :func:`optimal_stage`: a list of names or ``{name: (low, high)}``); ``x0``: ``{k: {name:
+    value}}`` starting values (default: the stages' own; e.g. a greedy optimum, stage after stage,
+    so that the joint optimum is never worse). Coordinate descent over every coordinate of every
+    stage, as in :func:`optimal_stage` (a scan of ``n_scan`` points and a bounded Brent search in
+    the first pass, refinements within one scan step after), each solve the whole chain: unlike
+    greedy tuning, an earlier stage may trade its own error for a better last stage.
+    ``scan=False``: no scan, every pass refines within one scan step of ``x0`` (a local polish
+    of a good start, e.g. the greedy optimum). Returns a :class:`ChainOptimum` (``params``:
+    ``{stage<k>_<name>: value}``).
+    """
+    from ..params import check_int
+
+    if not isinstance(problem, Problem):
+        raise TypeError(f"optimal_chain needs a Problem, got {type(problem).__name__}")
+    chain = list(problem.stages)
+    n = len(chain)
+    dims = []  # (stage, name, (lo, hi) transformed, log)
+    for k, space in dict(spaces).items():
+        if not (isinstance(k, int) and 0 <= k < n):
+            raise ValueError(f"optimal_chain: stage index must be in 0..{n - 1}, got {k!r}")
+        if isinstance(space, (list, tuple)):
+            space = {nm: STAGE_SPACE[nm][:2] if nm in STAGE_SPACE else None for nm in space}
+        for name, bounds in dict(space).items():
+            if name not in STAGE_SPACE:
+                raise ValueError(f"optimal_chain tunes {', '.join(STAGE_SPACE)}; got {name!r}")
+            if name not in type(chain[k]).PARAMS:
+                raise ValueError(f"stage {k} ({chain[k].kind}) has no parameter {name} to tune")
+            log = STAGE_SPACE[name][2]
+            lo, hi = _check_bounds(f"spaces[{k}][{name!r}]", bounds, positive=log)
+            dims.append((k, name, (math.log10(lo), math.log10(hi)) if log else (lo, hi), log))
+    if not dims:
+        raise ValueError("optimal_chain needs at least one parameter to tune")
+    sweeps = check_int("sweeps", sweeps, low=1, high=20)
+    n_scan = check_int("n_scan", n_scan, low=3, high=MAX_LAM_GRID)
+    solve = solve or _default_solve()
+    start = {int(k): dict(v) for k, v in (x0 or {}).items()}
+    x = []
+    for k, name, (lo, hi), log in dims:
+        v = start.get(k, {}).get(name, getattr(chain[k], name))
+        v = 0.0 if isinstance(v, str) else float(v)
+        t = math.log10(v) if log and v > 0 else (lo if log else v)
+        x.append(min(max(t, lo), hi))
+
+    def values(xx):
+        return [(k, name, 10.0 ** v if log else float(v)) for v, (k, name, _, log) in zip(xx, dims)]
+
+    def build(xx):
+        stages = list(chain)
+        for k, name, v in values(xx):
+            stages[k] = stages[k].replace(**{name: v})
+        return Problem(problem.data, tuple(stages))
+
+    obj = _Objective(build, solve, init, solve_kwargs, lambda a, b: float(sum((p - q) ** 2 for p, q in zip(a, b))))
+    best = obj(x)
+    steps = [(hi - lo) / (n_scan - 1) for _, _, (lo, hi), _ in dims]
+    for sweep in range(sweeps):
+        before = best
+        for i, (_, _, (lo, hi), _) in enumerate(dims):
+            def f(v, i=i):
+                xx = list(x)
+                xx[i] = float(v)
+                return obj(xx)
+
+            if sweep == 0 and scan:
+                grid = np.linspace(lo, hi, n_scan)
+                errs = [f(g) for g in grid]
+                j = int(np.argmin(np.where(np.isfinite(errs), errs, np.inf)))
+                a, b = grid[max(j - 1, 0)], grid[min(j + 1, n_scan - 1)]
+            else:
+                a, b = max(lo, x[i] - steps[i]), min(hi, x[i] + steps[i])
+            if b > a:
+                minimize_scalar(f, bounds=(a, b), method="bounded", options={"xatol": xatol, "maxiter": 30})
+            xb, best, _ = obj.best()
+            x = list(xb)
+        if before - best < 1e-9 and (sweep > 0 or not scan):
+            break
+    xb, err, res = obj.best()
+    edge = tuple(f"stage{k}_{name}" for v, (k, name, (lo, hi), _) in zip(xb, dims)
+                 if v - lo <= 2 * xatol or hi - v <= 2 * xatol)
+    params = {f"stage{k}_{name}": v for k, name, v in values(xb)}
+    return ChainOptimum(params, err, res, len(obj.history), bool(edge),
+                        [({f"stage{k}_{nm}": v for k, nm, v in values(h)}, e) for h, e in obj.history], edge,
+                        stage=n - 1, **obj.counts())

@@ -384,6 +384,19 @@ def simulate(*problem, n_features: Optional[int] = None, seeds: Iterable[int] | 
     before it starts (:class:`kdlab.errors.ResourceError`).
     """
     p = as_problem(*problem)
+    if p.data.family == "multiclass":  # the K-class stage family (one BLAS thread per seed thread)
+        from .multinomial import simulate_multiclass
+
+        decl = SIMULATION_OPTIONS
+        nf = decl["n_features"].check(decl["n_features"].default if n_features is None else n_features)
+        sl = _check_seeds(decl["seeds"].default if seeds is None else seeds)
+        nj = -1 if n_jobs is None else RUN_OPTIONS["n_jobs"].check(n_jobs)
+        nj = min(len(sl), (os.cpu_count() or 1) if nj == -1 else nj)
+        from .memory import check_memory
+
+        check_memory(memory_estimate(p, nf, nj, n_test), f"simulating N = {nf} on {nj} worker(s)")
+        return simulate_multiclass(p, nf, sl, decl["n_test"].check(n_test), nj,
+                                   decl["tol"].check(decl["tol"].default if tol is None else tol))
     return simulate_many(p.data, [p.stages], n_features=n_features, seeds=seeds, n_test=n_test,
                          n_jobs=n_jobs, progress=progress, tol=tol)[0]
 
@@ -416,9 +429,9 @@ def simulate_many(data: GaussianMixture, chains, *, n_features: Optional[int] = 
     tasks = [(data, chains_, n_features, s, n_test, tol) for s in seeds]
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from ..progress import progress_bar
 
-        bar = tqdm(total=len(tasks), desc=f"simulate N={n_features}", unit="seed")
+        bar = progress_bar(len(tasks), 0, True, f"simulate N={n_features}", "seed")
     per_chain: list[list[dict]] = [[] for _ in problems]
     from threadpoolctl import threadpool_limits
 

@@ -6,7 +6,8 @@ reproducible and no draw depends on another stage's parameters:
 * ``SeedSequence([SEED_SALT, s]).spawn(3)``: the first training set (centre ``v``, labels,
   inputs), the first student's coordinate subset, the test set (the talk's pair uses only these);
 * ``SeedSequence([SEED_SALT, s, role, k])`` for everything a chain adds: label flips of
-  training set ``k``, fresh training set ``k``, the subset of stage ``k``.
+  training set ``k``, fresh training set ``k``, the subset of stage ``k``; the validation set of
+  :func:`sample_validation` (inputs ``k = 0``, label flips ``k = 1``).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import numpy as np
 
 from ..problem import GaussianMixture
 
-__all__ = ["SEED_SALT", "Dataset", "sample_dataset", "sample_fresh", "sample_test", "stage_subset",
-           "n_samples"]
+__all__ = ["SEED_SALT", "Dataset", "sample_dataset", "sample_fresh", "sample_test", "sample_validation",
+           "stage_subset", "n_samples"]
 
 #: Seed ``s`` maps to ``SeedSequence([SEED_SALT, s])`` ("kdlab" in ASCII). With the unsalted
 #: ``SeedSequence(s)`` the low seeds drew atypical centres (mean ``|v|^2 / N`` over seeds 0..19
@@ -30,7 +31,7 @@ __all__ = ["SEED_SALT", "Dataset", "sample_dataset", "sample_fresh", "sample_tes
 #: ``tests/test_simulate.py::test_default_seeds_draw_typical_centres`` checks it.
 SEED_SALT = int.from_bytes(b"kdlab", "big")
 
-_FLIPS, _FRESH, _SUBSET = 1, 2, 3
+_FLIPS, _FRESH, _SUBSET, _VALIDATION = 1, 2, 3, 4
 
 
 def _streams(seed: int):
@@ -105,6 +106,16 @@ def sample_fresh(data: GaussianMixture, v: np.ndarray, alpha: float, seed: int, 
     """Fresh training set ``k >= 1`` of ``seed``: same centre, new inputs and noisy labels."""
     X, y = _draw(_stream(seed, _FRESH, k), data, v, n_samples(alpha, v.shape[0]))
     return _with_noise(data, X, y, v, seed, k)
+
+
+def sample_validation(data: GaussianMixture, v: np.ndarray, alpha: float, seed: int) -> Dataset:
+    """The held-out validation set of ``seed``: ``round(alpha N)`` samples, same centre, observed
+    (noisy) labels, independent of every training and test set."""
+    X, y = _draw(_stream(seed, _VALIDATION, 0), data, v, n_samples(alpha, v.shape[0]))
+    if data.label_noise == 0:
+        return Dataset(X, y, v, y)
+    flip = _stream(seed, _VALIDATION, 1).random(y.shape[0]) < data.label_noise
+    return Dataset(X, np.where(flip, -y, y), v, y)
 
 
 def sample_test(data: GaussianMixture, v: np.ndarray, n: int, seed: int):

@@ -37,7 +37,8 @@ class Study:
     params) -> Claim`` (verdicts with the numbers and rule behind each, see
     :mod:`kdlab.reporting.findings`), ``compare``: ``{table name: key columns}`` matching each
     simulated row to its theory row (the theory-vs-simulation check), ``observables``: the
-    columns compared.
+    columns compared, ``method``: how the theory and simulation rows are obtained (the report's
+    method sentence; empty: tuned with the theory, simulated at the tuned values).
     """
 
     name: str
@@ -51,6 +52,7 @@ class Study:
     findings: Callable[[dict, dict], Claim]
     compare: Mapping[str, Sequence[str]] = field(default_factory=dict)
     observables: tuple = ("gen_error",)
+    method: str = ""
 
     def evaluate(self, tables: Mapping[str, pd.DataFrame], params: dict) -> Claim:
         """The findings computed from ``tables``; a table of :attr:`compare` that is missing or
@@ -121,7 +123,7 @@ def edge_rows(tables: Mapping[str, pd.DataFrame]) -> tuple[list[str], list[str]]
             for prm in str(r.get("bound_params") or "").split(","):
                 if not prm:
                     continue
-                coords = ", ".join(f"{c} = {r[c]:g}" for c in ("alpha", "label_noise", "teacher_eta", "round")
+                coords = ", ".join(f"{c} = {r[c]:g}" for c in ("rho", "alpha", "label_noise", "teacher_eta", "round")
                                    if c in r and isinstance(r[c], (int, float)) and not pd.isna(r[c]))
                 val = r.get(prm)
                 key = (_natural(prm, r), name, r["series"], prm)

@@ -5,6 +5,7 @@ every file is written atomically and recorded with its checksum."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -70,26 +71,32 @@ def study(name: str, out, quick: bool = False, *, n_jobs: Optional[int] = None, 
         raise OutputError(f"{out} holds {name} with other parameters ({run_mode(name, m.get('params') or {})} run); "
                           "use --force to replace it or choose another --out")
     folder.open()
-    folder.record([], params=params)  # an interrupted run of the same parameters resumes here
+    if folder.data.get("params") is not None and folder.data["params"] != params:
+        folder.clear()  # --force with other parameters: nothing of the previous run is left beside this one
+    # the time spent on these results over every call, an interrupted one included (see _spent)
+    spent = float(folder.data.get("elapsed_s_total") or 0.0) if folder.data.get("params") == params else 0.0
+    folder.record([], params=params, elapsed_s_total=spent)  # an interrupted run of these parameters resumes here
     out = folder.path
     for d in [out / "tables"] + ([out / "cache"] if cache else []):
         ensure_dir(d)
     t0 = time.perf_counter()
-    with dask_client(scheduler) as client:
-        ctx = RunContext(store=out / "cache" if cache else None, n_jobs=n_jobs, scheduler=client, progress=progress)
-        if progress:
-            print(f"[study {name}]" + (" --quick" if quick else ""), file=sys.stderr, flush=True)
-        tables = spec.compute(params, ctx)
+    with _spent(folder, spent, t0):
+        with dask_client(scheduler) as client:
+            ctx = RunContext(store=out / "cache" if cache else None, n_jobs=n_jobs, scheduler=client,
+                             progress=progress)
+            if progress:
+                print(f"[study {name}]" + (" --quick" if quick else ""), file=sys.stderr, flush=True)
+            tables = spec.compute(params, ctx)
     files = []
     for tname, t in tables.items():
         t = t.copy()
         t.insert(0, "study", name)
         t.insert(1, "table", tname)
         tables[tname] = t
-        files += write_table(t, out / "tables" / f"{name}-{tname}", fm)
+        files += _write_table(folder, t, f"{name}-{tname}", fm)
     cmp_ = compare_tables(tables, spec.compare, spec.observables)
     if not cmp_.empty:
-        files += write_table(cmp_, out / "tables" / f"{name}-theory-vs-simulation", fm)
+        files += _write_table(folder, cmp_, f"{name}-theory-vs-simulation", fm)
     figs = spec.figures(tables, params)
     for fname, fig in figs.items():
         files += save_figure(fig, out, fname)
@@ -99,8 +106,7 @@ def study(name: str, out, quick: bool = False, *, n_jobs: Optional[int] = None, 
     defaults = study_params(name)
     for f in claim.findings:
         f.decide(params, defaults)
-    total = float(folder.data.get("elapsed_s_total", 0.0) or 0.0) + elapsed if folder.data.get("params") == params \
-        else elapsed
+    total = spent + elapsed
     meta = {"command": f"kdlab study {name}" + (" --quick" if quick else ""), "mode": mode,
             "version": __version__, "elapsed_s": elapsed}
     report = write_report(out / "report.md", spec, tables, params, claim, cmp_, list(figs), meta)
@@ -108,6 +114,25 @@ def study(name: str, out, quick: bool = False, *, n_jobs: Optional[int] = None, 
     files.append(write_json(out / "parameters.json", {"study": name, "mode": mode, "params": params}))
     folder.record(files, params=params, mode=mode, elapsed_s_total=total)
     return StudyOutput(name, out, files, tables, params, claim, report, elapsed, mode, cmp_)
+
+
+def _write_table(folder: OutputFolder, table, stem: str, formats) -> list:
+    """``tables/<stem>.<fmt>`` in ``formats``; a copy in another format from an earlier run is removed."""
+    folder.forget(f"tables/{stem}.{fmt}" for fmt in TABLE_FORMATS if fmt not in formats)
+    return write_table(table, folder.path / "tables" / stem, formats)
+
+
+@contextlib.contextmanager
+def _spent(folder: OutputFolder, before: float, t0: float):
+    """On an interruption (Ctrl-C, an error), add this call's time to the manifest's
+    ``elapsed_s_total`` before the exception goes on: a resumed run then reports the time of
+    every call, not only its own."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):
+            folder.record([], elapsed_s_total=before + time.perf_counter() - t0)
+        raise
 
 
 def study_all(out, quick: bool = False, *, force: bool = False, **kw) -> dict:
@@ -122,19 +147,22 @@ def study_all(out, quick: bool = False, *, force: bool = False, **kw) -> dict:
     t0 = time.perf_counter()
     res = {n: study(n, out / n, quick, force=force, **kw) for n in STUDIES}
     meta = {"mode": "quick" if quick else "default"}
+    totals = {n: _total(out / n) for n in res}
     rows = [[f"[`{n}`]({n}/report.md)", STUDIES[n].summary, f"**{sections.headline(r.claim, meta)}**",
-             f"{r.elapsed_s:.0f} s", _total(out / n)] for n, r in res.items()]
+             f"{r.elapsed_s:.0f} s", "-" if totals[n] is None else f"{totals[n]:.0f} s"] for n, r in res.items()]
+    total = sum(v for v in totals.values() if v is not None)
     text = "\n".join(["# kdlab studies" + (" (--quick)" if quick else ""), "",
-                      f"All studies, in {time.perf_counter() - t0:.0f} s (this call; a study resumed from its cache "
-                      "takes less than its first run: the last column adds up every run of it).", "",
-                      md_table(["study", "question", "overall verdict", "this call", "all runs of its results"], rows),
+                      f"All studies: **{total:.0f} s** of computing over every call that made these results "
+                      f"(an interrupted run resumed from its cache counts both calls); this call took "
+                      f"{time.perf_counter() - t0:.0f} s.", "",
+                      md_table(["study", "question", "overall verdict", "this call", "all calls"], rows),
                       ""])
     index = write_text(out / "index.md", text)
-    top.record([index], studies=list(STUDIES))
+    top.record([index], studies=list(STUDIES), elapsed_s_total=total)
     return res
 
 
-def _total(folder: Path) -> str:
-    m = OutputFolder(folder, "").manifest() or {}
-    v = m.get("elapsed_s_total")
-    return f"{v:.0f} s" if isinstance(v, (int, float)) else "-"
+def _total(folder: Path) -> Optional[float]:
+    """The time spent on a study's results over every call (its manifest's ``elapsed_s_total``)."""
+    v = (OutputFolder(folder, "").manifest() or {}).get("elapsed_s_total")
+    return float(v) if isinstance(v, (int, float)) else None

@@ -29,15 +29,23 @@ from ..reporting.findings import PARTLY, TOL, Claim, combine, fmt, fmt_g, frac_v
 from ..results import stage_column
 from ..runs.context import RunContext
 from ._core import Study, optimum_row, simulate_at
+from ._pseudo_labels import compute_pseudo, findings_into, reference, reference_figure, table_rows
 
 PARAMS = dict(rho=0.3, delta=1.0, alphas=[0.5, 1.0, 4.0], noises=[0.0, 0.1, 0.3],
               rounds=[0, 1, 2, 3, 4, 5], shared_soft_rounds=[0, 1, 2], shared_hard_rounds=[0, 1],
               lam_bounds=[1e-4, 1e2], student_lam_bounds=[1e-3, 1e2], temperature_bounds=[0.1, 10.0], sweeps=2,
               shared_late_sweeps=1, worth_tol=1e-4,
-              alpha_sim=[1.0], n_features=1000, seeds=10, simulate=True)
-QUICK = dict(alphas=[1.0], noises=[0.0, 0.3], rounds=[0, 1, 2, 3], shared_soft_rounds=[0, 1], sweeps=1,
+              alpha_sim=[1.0], n_features=1000, seeds=10, simulate=True,
+              # pure pseudo-label chains (chi = 1): the regime map (one round) and the reference point
+              pl_rhos=[0.3, 0.5], pl_deltas=[0.5, 1.0], pl_noises=[0.0, 0.3], pl_alphas=[0.5, 1.0, 4.0],
+              ref_rho=0.5, ref_delta=0.5, ref_noise=0.3, ref_alpha=1.0, ref_rounds=3, pl_lam_bounds=[1e-3, 1e2],
+              pl_sweeps=1, ref_n=[1000, 4000], ref_seeds=10, ref_max_round_4n=2,
+              alpha_val=0.5, val_lams=[0.01, 0.1, 1.0, 10.0, 100.0], val_temperatures=[0.5, 2.0])
+QUICK = dict(alphas=[1.0], noises=[0.0, 0.3], rounds=[0, 1, 2], shared_soft_rounds=[0, 1], sweeps=1,
              shared_late_sweeps=1,
-             n_features=200, seeds=4)
+             n_features=200, seeds=4,
+             pl_rhos=[0.5], pl_deltas=[0.5], pl_noises=[0.3], pl_alphas=[1.0], ref_rounds=1, ref_n=[200],
+             ref_seeds=4, val_lams=[0.1, 10.0, 100.0])
 
 #: The chains of the study: (data setting, label type) -> display label.
 SETTINGS = {("shared", "soft"): "one shared set, soft labels (lam, chi, T tuned)",
@@ -45,6 +53,7 @@ SETTINGS = {("shared", "soft"): "one shared set, soft labels (lam, chi, T tuned)
             ("fresh", "soft"): "fresh set per round, soft labels (lam, chi, T tuned)",
             ("fresh", "hard"): "fresh set per round, hard labels (T = 0; lam, chi tuned)"}
 DATA_LABEL = {"shared": "one shared training set", "fresh": "a fresh training set per round"}
+POOLED = "label-only on the pooled sets (baseline of the fresh rounds)"
 
 
 def _space(labels, lam_bounds, temperature_bounds):
@@ -112,6 +121,79 @@ def chain_task(alpha, label_noise, data, labels, n_rounds, rho, delta, lam_bound
     return rows
 
 
+def repeat_task(alpha, label_noise, data, labels, rho, delta, stages, first) -> list:
+    """Theory of the rounds ``first..`` of a chain whose later rounds repeat the last tuned round's
+    values (``stages``: every round's ``lam, chi, temperature``, round 0 the teacher): one solve of
+    the whole chain gives every round (rows ``extrapolated``: parameters repeated, not tuned)."""
+    from .. import theory
+
+    gm = GaussianMixture(alpha=alpha, delta=delta, rho=rho, label_noise=label_noise)
+    chain = [LogisticTeacher(lam=stages[0]["lam"], eta=1.0)]
+    for d in stages[1:]:
+        chain.append(Student(eta=1.0, lam=d["lam"], chi=d["chi"], temperature=d["temperature"],
+                             data=Shared() if data == "shared" else Fresh(alpha=alpha)))
+    t0 = time.process_time()
+    res = theory.solve(gm, chain)
+    rows = []
+    for k in range(int(first), len(chain)):
+        obs, st = res.stages[k], res.stage_status[k] if getattr(res, "stage_status", None) else res.status
+        d = stages[k]
+        rows.append(dict(kind="theory", series=SETTINGS[(data, labels)], alpha=alpha, label_noise=label_noise,
+                         data=data, labels=labels, round=k, gen_error=float(obs.gen_error) if obs else math.nan,
+                         lam=d["lam"], chi=d["chi"], temperature=d["temperature"], at_bound=False, bound_params="",
+                         converged=bool(getattr(st, "converged", True)) and obs is not None, n_evals=1, start="",
+                         qmc_error=float(res.extra.get(f"qmc_error_stage{k}", math.nan)),
+                         cpu_s=time.process_time() - t0))
+    return rows
+
+
+def pooled_task(alpha, label_noise, rho, delta, n_rounds, lam_bounds, sim_features, seeds) -> list:
+    """The label-only baseline of fresh round r: a logistic model (optimal ridge) on the labels of
+    all r + 1 sets pooled (alpha_total = (r + 1) alpha); simulated too where ``sim_features``."""
+    from ..runs.tuning import optimal_stage
+    from ..simulation import simulate
+
+    rows = []
+    for r in range(1, int(n_rounds) + 1):
+        gm = GaussianMixture(alpha=(r + 1) * alpha, delta=delta, rho=rho, label_noise=label_noise)
+        o = optimal_stage(Problem(gm, [LogisticTeacher(lam=0.1, eta=1.0)]), {"lam": tuple(lam_bounds)}, sweeps=1)
+        base = dict(series=POOLED, alpha=alpha, label_noise=label_noise, data="fresh", labels="pooled", round=r,
+                    chi=math.nan, temperature=math.nan)
+        rows.append({**base, "kind": "theory", **optimum_row(o, 0), "start": ""})
+        if sim_features:
+            s = simulate(gm, [LogisticTeacher(lam=o.params["lam"], eta=1.0)], n_features=int(sim_features),
+                         seeds=seeds)
+            rows.append({**base, "kind": "simulate", "lam": o.params["lam"], "gen_error": s.stages[0].gen_error,
+                         "gen_error_stderr": s.stages[0].gen_error_stderr, "n_features": int(sim_features),
+                         "n_seeds": s.n_seeds, "converged": True, "at_bound": False, "bound_params": ""})
+    return rows
+
+
+def _repeats(p, th, ctx) -> pd.DataFrame:
+    """Theory rows of the shared rounds beyond the last tuned one, at the simulated alphas, with the
+    last tuned round's values repeated (what the simulation runs)."""
+    R = int(max(p["rounds"]))
+    items = []
+    for (a, noise, data, lab), g in th[th["alpha"].isin(p["alpha_sim"]) & (th["data"] == "shared")].groupby(
+            ["alpha", "label_noise", "data", "labels"], sort=True):
+        ok = g[g["converged"].fillna(False).astype(bool)].sort_values("round")
+        ok = ok[ok["round"] == np.arange(len(ok))]
+        if len(ok) < 2 or int(ok["round"].max()) >= R:
+            continue
+        tuned = [{"lam": float(r["lam"]), "chi": float(r["chi"]) if k else math.nan,
+                  "temperature": float(r["temperature"]) if k else math.nan} for k, (_, r) in enumerate(ok.iterrows())]
+        stages = tuned + [tuned[-1]] * (R + 1 - len(tuned))
+        items.append(dict(alpha=a, label_noise=noise, data=data, labels=lab, rho=p["rho"], delta=p["delta"],
+                          stages=stages, first=len(tuned)))
+    if not items:
+        return pd.DataFrame()
+    t = ctx.map(repeat_task, items, "theory: later shared rounds at the last tuned round's values")
+    t["extrapolated"] = True
+    t["tuned_round"] = [min(int(r), int(it["first"]) - 1) for r, it in
+                        zip(t["round"], [it for it in items for _ in range(R + 1 - it["first"])])]
+    return t
+
+
 def _n_rounds(p, data, labels):
     if data == "shared":
         return int(max(p["shared_soft_rounds"] if labels == "soft" else p["shared_hard_rounds"]))
@@ -177,21 +259,31 @@ def compute(p: dict, ctx: RunContext) -> dict:
     th = ctx.map(chain_task, items, "theory: greedy tuning of every chain of rounds")
     th["tuned_round"] = th["round"]
     th["extrapolated"] = False
-    parts = [th]
+    parts = [th, _repeats(p, th, ctx)]
+    sim_n = int(p["n_features"]) if p["simulate"] else 0
+    pooled = [dict(alpha=a, label_noise=n, rho=p["rho"], delta=p["delta"], n_rounds=int(max(p["rounds"])),
+                   lam_bounds=p["lam_bounds"], sim_features=sim_n if a in p["alpha_sim"] else 0, seeds=p["seeds"])
+              for a in p["alphas"] for n in p["noises"]]
+    pl = ctx.map(pooled_task, pooled, "label-only baseline on the pooled sets of the fresh rounds")
+    pl["extrapolated"] = False
+    parts.append(pl)
     if p["simulate"]:
         parts.append(_simulate(p, th, ctx))
     t = pd.concat(parts, ignore_index=True, sort=False)
     order = {k: i for i, k in enumerate(SETTINGS)}
-    t["_o"] = [order[(d, lab)] for d, lab in zip(t["data"], t["labels"])]
+    t["_o"] = [order.get((d, lab), len(order)) for d, lab in zip(t["data"], t["labels"])]
     t = t.sort_values(["kind", "_o", "alpha", "label_noise", "round"]).drop(columns="_o").reset_index(drop=True)
-    return {"rounds": t}
+    return {"rounds": t, "pseudo": compute_pseudo(p, ctx)}
 
 
 # ----------------------------------------------------------------------------- reading the table
 
 
 def _theory(t) -> pd.DataFrame:
-    d = t[t["kind"] == "theory"]
+    """The converged theory rows of the tuned rounds (not the repeated-value rounds, not the baseline)."""
+    d = t[(t["kind"] == "theory") & t["labels"].isin(["soft", "hard"])]
+    if "extrapolated" in d:
+        d = d[~d["extrapolated"].fillna(False).astype(bool)]
     return d[d["converged"].fillna(False).astype(bool)]
 
 
@@ -265,7 +357,8 @@ def findings(tables: dict, p: dict) -> Claim:
     c.table = md_table(["data", "labels", "alpha", "noise theta"] + [f"round {r}" for r in range(6)]
                        + ["gain eps_0 - min_{r>=1} eps_r", "rounds worth it"], rows)
     verdicts = {}
-    # (1) does a round ever help, per setting
+    sim = _sim_gains(t)
+    # (1) does a round ever help, per setting: theory, and the simulation's margin (item 7 rule)
     for (d, lab) in SETTINGS:
         gs = [(a, th, _gain(e)) for (dd, ll, a, th), e in ch.items() if (dd, ll) == (d, lab)]
         gs = [g for g in gs if np.isfinite(g[2])]
@@ -273,18 +366,53 @@ def findings(tables: dict, p: dict) -> Claim:
             continue
         k = sum(g > TOL for _, _, g in gs)
         best = max(gs, key=lambda z: z[2])
-        v = frac_verdict(k, len(gs))
+        sg = [x for x in sim if (x["data"], x["labels"]) == (d, lab)]
+        last_round = max(int(r) for (dd, ll, _, _), e in ch.items() if (dd, ll) == (d, lab) for r in e.index)
+        ksim = sum(x["gain"] > 3 * x["se"] for x in sg)
+        v = frac_verdict(ksim, len(sg)) if sg else frac_verdict(k, len(gs))
         verdicts[("helps", d, lab)] = v
         c.numbers[f"gain_max_{d}_{lab}"] = best[2]
+        simtxt = "; ".join(f"alpha = {fmt_g(x['alpha'])}, theta = {fmt_g(x['label_noise'])}: round {x['round']} "
+                           f"{fmt(x['gain'])} +- {fmt(x['se'])} ({fmt(x['gain'] / x['se'], 1)} s.e.)"
+                           + (" theory-vs-simulation disagreement, 4N: see the check" if not x["agree"] else "")
+                           for x in sg if x["se"] > 0)
         c.add(f"{DATA_LABEL[d]}, {lab} labels: some round beats round 0 (the optimally regularized model)", v,
-              f"a round r >= 1 is below round 0 by more than {TOL:g} at {k} of {len(gs)} (alpha, theta) points; "
+              f"theory: a round r >= 1 is below round 0 by more than {TOL:g} at {k} of {len(gs)} (alpha, theta) "
+              "points; "
               f"the largest gain eps_0 - min_r eps_r is {fmt(best[2])} at alpha = {fmt_g(best[0])}, theta = "
               f"{fmt_g(best[1])}; the gains range from {fmt(min(g for _, _, g in gs))} to {fmt(best[2])}. "
-              + ("Rounds on fresh sets also see new samples, so their gain is not self-distillation alone. "
-                 if d == "fresh" else "")
-              + f"Rule: supported if some round helps at every point, contradicted if at none "
-              f"(rounds 1..{max(int(r) for (dd, ll, _, _), e in ch.items() if (dd, ll) == (d, lab) for r in e.index)} "
-              "of the theory).", ("alphas", "noises", *_rounds_over(d, lab)))
+              + (f"Simulation (N = {sg[0]['n']}, the theory's best round against round 0 on the same seeds, s.e. of "
+                 f"the difference without pairing, an upper bound): {simtxt}. " if sg else "")
+              + ("Rounds on fresh sets also see new samples, so their gain is not self-distillation alone (see the "
+                 "pooled baseline). " if d == "fresh" else "")
+              + "Rule: supported if the best round beats round 0 (same samples and labels, tuned alike) by > 3 s.e. "
+              "in simulation at every simulated point, contradicted if at none (without simulation: the theory "
+              f"gain > {TOL:g}; rounds 1..{last_round} of the theory).", ("alphas", "noises", *_rounds_over(d, lab)))
+    # (1b) fresh rounds against the label-only model on the pooled sets (the same labels)
+    pooled = t[(t["labels"] == "pooled")] if "labels" in t else t.iloc[:0]
+    if not pooled.empty:
+        pt = pooled[pooled["kind"] == "theory"].set_index(["alpha", "label_noise", "round"])["gen_error"]
+        pts = []
+        for (dd, lab, a, th), e in ch.items():
+            if dd != "fresh":
+                continue
+            for r in e.index:
+                if r >= 1 and (a, th, r) in pt.index:
+                    pts.append((lab, a, th, int(r), float(pt[(a, th, r)] - e[r])))
+        if pts:
+            k = sum(g > TOL for *_, g in pts)
+            best = max(pts, key=lambda z: z[-1])
+            worst = min(pts, key=lambda z: z[-1])
+            v = frac_verdict(k, len(pts))
+            verdicts["pooled"] = v
+            c.numbers["fresh_vs_pooled"] = {"n_win": k, "n": len(pts), "best": best[-1], "worst": worst[-1]}
+            c.add("a fresh training set per round: the rounds beat label-only on all their sets pooled", v,
+                  f"round r on fresh sets has seen the labels of r + 1 sets; against a logistic model (optimal ridge) "
+                  f"on those labels pooled (theory) it is better at {k} of {len(pts)} (labels, alpha, theta, round) "
+                  f"points: best {fmt(best[-1])} ({best[0]}, alpha = {fmt_g(best[1])}, theta = {fmt_g(best[2])}, round "
+                  f"{best[3]}), worst {fmt(worst[-1])} ({worst[0]}, alpha = {fmt_g(worst[1])}, theta = "
+                  f"{fmt_g(worst[2])}, round {worst[3]}) (positive: the rounds win). Rule: supported if at every "
+                  "point, contradicted if at none.", ("alphas", "noises", "rounds"))
     # (2) how many rounds are worth it, per data setting (chains with at least 2 theory rounds)
     for d in ("shared", "fresh"):
         ws = [(lab, a, th, worth_rounds(e, wt), int(max(e.index))) for (dd, lab, a, th), e in ch.items()
@@ -352,9 +480,41 @@ def findings(tables: dict, p: dict) -> Claim:
               "minus gain without noise: " + ", ".join(f"{fmt(x)} at alpha = {fmt_g(a)}" for a, x in ups)
               + ". Rule: supported if positive (> 1e-6) at every alpha, contradicted if at none.",
               ("alphas", "noises", *_rounds_over(d)))
-    c.verdict = combine([verdicts[k] for k in (("helps", "shared", "soft"), ("helps", "shared", "hard"),
-                                                ("denoise", "shared")) if k in verdicts])
+    pv = findings_into(c, tables.get("pseudo"), p, fmt, fmt_g, frac_verdict, TOL)
+    pt = tables.get("pseudo")
+    if pt is not None and not pt.empty:
+        head, prow = table_rows(reference(pt, p), fmt, fmt_g)
+        if prow:
+            c.table += ("\n\n**Reference point** (rho = %s, Delta = %s, theta = %s, alpha = %s; pure pseudo-label "
+                        "rounds, chi = 1):\n\n" % tuple(fmt_g(p[k]) for k in ("ref_rho", "ref_delta", "ref_noise",
+                                                                              "ref_alpha"))) + md_table(head, prow)
+    c.verdict = combine([verdicts[k] for k in (("helps", "shared", "soft"), ("helps", "shared", "hard"))
+                         if k in verdicts] + [pv[k] for k in ("ref_prior", "validation") if k in pv])
     return c
+
+
+def _sim_gains(t) -> list:
+    """Per simulated (data, labels, alpha, noise): the theory's best tuned round's simulated gain over
+    round 0 with the s.e. of the difference (unpaired: an upper bound) and whether it agrees with the
+    theory's gain within 3 s.e."""
+    if "kind" not in t or not (t["kind"] == "simulate").any():
+        return []
+    s = t[(t["kind"] == "simulate") & t["labels"].isin(["soft", "hard"])]
+    out = []
+    for (d, lab, a, th), e in _chains(t).items():
+        g = s[(s["data"] == d) & (s["labels"] == lab) & np.isclose(s["alpha"], a) & np.isclose(s["label_noise"], th)]
+        if g.empty or 0 not in e.index or len(e) < 2:
+            continue
+        r = int(e[e.index >= 1].idxmin())
+        g0, gr = g[g["round"] == 0], g[g["round"] == r]
+        if g0.empty or gr.empty:
+            continue
+        x0, xr = g0.iloc[0], gr.iloc[0]
+        gain = float(x0["gen_error"] - xr["gen_error"])
+        se = math.hypot(float(x0["gen_error_stderr"]), float(xr["gen_error_stderr"]))
+        out.append(dict(data=d, labels=lab, alpha=a, label_noise=th, round=r, gain=gain, se=se,
+                        n=int(xr.get("n_features", 0)), agree=abs(gain - (e[0] - e[r])) <= 3 * se))
+    return out
 
 
 # ----------------------------------------------------------------------------- figures
@@ -393,7 +553,7 @@ def _rounds_figure(plt, t, p):
                     if not extra.empty:
                         ax.errorbar(extra["round"], extra["gen_error"], yerr=extra["gen_error_stderr"], fmt=mk,
                                     ms=4.5, mfc=col, mec=col, ecolor=col, alpha=0.45, capsize=2.5, ls="none",
-                                    label=f"simulation, {lab}: last tuned round's values repeated (no theory)")
+                                    label=f"simulation, {lab}: last tuned round's values repeated")
                 e0 = t[(t["kind"] == "theory") & np.isclose(t["alpha"], a) & np.isclose(t["label_noise"], th)
                        & (t["round"] == 0)]["gen_error"]
                 if len(e0):
@@ -418,8 +578,8 @@ def _rounds_figure(plt, t, p):
     plotting.footer(fig, {**p, "seeds": list(range(p["seeds"])) if isinstance(p["seeds"], int) else p["seeds"]},
                  f"Theory on one shared set: rounds 0-{max(p['shared_soft_rounds'])} (soft), "
                  f"0-{max(p['shared_hard_rounds'])} "
-                 "(hard); later shared rounds are simulated only, at the last tuned round's (lam, chi, T) repeated "
-                 "(faded markers). Soft markers shifted left, hard right, for readability.")
+                 "(hard) tuned; the later shared rounds repeat the last tuned round's (lam, chi, T), theory and "
+                 "simulation alike (faded markers). Soft markers shifted left, hard right, for readability.")
     fig.tight_layout(rect=(0, 1.5 / (3.0 * len(noises) + 1.8), 1, 0.95))
     return fig
 
@@ -473,7 +633,11 @@ def figures(tables: dict, p: dict) -> dict:
     t = tables["rounds"]
     if _theory(t).empty:
         return {}
-    return {"self-distillation-rounds": _rounds_figure(plt, t, p), "self-distillation-gain-map": _map_figure(plt, t, p)}
+    figs = {"self-distillation-rounds": _rounds_figure(plt, t, p), "self-distillation-gain-map": _map_figure(plt, t, p)}
+    pt = tables.get("pseudo")
+    if pt is not None and not reference(pt, p).empty:
+        figs["self-distillation-pseudo-labels"] = reference_figure(plt, pt, p)
+    return figs
 
 
 STUDY = Study(
@@ -486,5 +650,6 @@ STUDY = Study(
              "single logistic model, on one shared training set and with a fresh set per round? How many rounds "
              "are worth it? Do hard pseudo-labels denoise? Where in (alpha, label noise) does self-distillation win?",
     params=PARAMS, quick=QUICK, compute=compute, figures=figures, findings=findings,
-    compare={"rounds": ("series", "alpha", "label_noise", "round")},
+    compare={"rounds": ("series", "alpha", "label_noise", "round"),
+             "pseudo": ("series", "rho", "delta", "label_noise", "alpha", "round")},
 )

@@ -14,6 +14,7 @@ PGR = (eps_teacher - eps_student) / (eps_teacher - eps_ceiling). Simulation at t
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -23,6 +24,7 @@ from ..problem import Fresh, GaussianMixture, LogisticTeacher, Problem, Shared, 
 from ..reporting import plotting
 from ..reporting.findings import CONTRADICTED, SUPPORTED, TOL, Claim, combine, fmt, fmt_g, frac_verdict, md_table
 from ..runs.context import RunContext
+from . import _baselines as bl
 from ._core import Study, optimum_row, simulate_at
 
 PARAMS = dict(rho=0.3, delta=1.0, label_noise=0.0,
@@ -125,11 +127,24 @@ def compute(p: dict, ctx: RunContext) -> dict:
                                   lam_bounds=p["lam_bounds"], temperature_bounds=p["temperature_bounds"],
                                   chi_max=p["chi_max"], sweeps=p["sweeps"], n_scan=p["n_scan"], **common))
     st = ctx.map(student_task, items, "theory: tuned strong students at each (alpha, eta_t, data)")
-    th = pd.concat([pd.DataFrame(parts), st], ignore_index=True, sort=False)
-    out = [th]
+    bitems = [dict(alpha=a, eta=1.0, key=k, lam_bounds=p["lam_bounds"], sweeps=p["sweeps"], alpha_data=ad, **common)
+              for a in p["alphas"] for ad in (a, 2 * a) for k in (bl.ERM if ad > a else bl.BASELINES)]
+    base = ctx.map(bl.baseline_task, bitems, "theory: label-only strong baselines (own and pooled data) at each alpha")
+    base = base.assign(student="label-only", teacher_eta=math.nan, teacher_lam=math.nan,
+                       data=np.where(base["pooled"].astype(bool), "pooled", "own"))
+    th = pd.concat([pd.DataFrame(parts), st, base], ignore_index=True, sort=False)
+    out, extra = [th], {}
     if p["simulate"]:
         out.append(_simulate(th, p, ctx))
-    return {"errors": pd.concat(out, ignore_index=True, sort=False)}
+        b = {"rho": p["rho"], "delta": p["delta"], "label_noise": p["label_noise"]}
+        out.append(bl.simulate_rows(ctx, base[base["alpha"].isin(p["alpha_sim"])], b, n_features=p["n_features"],
+                                    seeds=p["seeds"], label="simulation of the label-only baselines"))
+        t = pd.concat(out, ignore_index=True, sort=False)
+        fs = bl.finite_size(ctx, t, ("series", "alpha", "teacher_eta"), {**b, "teacher": "logistic"},
+                            n_features=p["n_features"], seeds=p["seeds"], max_points=p.get("finite_size_points", 6))
+        if not fs.empty:
+            extra["finite-size"] = fs
+    return {"errors": pd.concat(out, ignore_index=True, sort=False), **extra}
 
 
 def _simulate(th: pd.DataFrame, p: dict, ctx: RunContext) -> pd.DataFrame:
@@ -151,8 +166,9 @@ def _simulate(th: pd.DataFrame, p: dict, ctx: RunContext) -> pd.DataFrame:
     recs = simulate_at(ctx, pts, base, n_features=p["n_features"], seeds=p["seeds"],
                        label="simulation at the tuned parameters")
     rows = []
-    for r, w, s in zip(meta, who, recs):
+    for r, w, s, pt in zip(meta, who, recs, pts):
         d = r.to_dict()
+        d.update(sim_point=json.dumps(pt), sim_stage=int(w[-1]))
         d.update(kind="simulate", gen_error=s[f"{w}_gen_error"], gen_error_stderr=s[f"{w}_gen_error_stderr"],
                  n_features=s["n_features"], n_seeds=s["n_seeds"], at_bound=False, bound_params="")
         rows.append(d)
@@ -160,7 +176,9 @@ def _simulate(th: pd.DataFrame, p: dict, ctx: RunContext) -> pd.DataFrame:
             t = th[(th["student"] == "teacher") & np.isclose(th["alpha"], r["alpha"])
                    & np.isclose(th["teacher_eta"], r["teacher_eta"])].iloc[0].to_dict()
             t.update(kind="simulate", gen_error=s["stage0_gen_error"], gen_error_stderr=s["stage0_gen_error_stderr"],
-                     n_features=s["n_features"], n_seeds=s["n_seeds"], at_bound=False, bound_params="")
+                     n_features=s["n_features"], n_seeds=s["n_seeds"], at_bound=False, bound_params="", sim_stage=0,
+                     sim_point=json.dumps({"alpha": r["alpha"], "teacher_eta": r["teacher_eta"],
+                                           "teacher_lam": r["teacher_lam"], "student": False}))
             rows.append(t)
     return pd.DataFrame(rows)
 
@@ -211,8 +229,38 @@ def _where(pts) -> str:
                      for e, al in sorted(by_eta.items()))
 
 
+def _sim_row(t, student, data, a, e):
+    d = t[(t["kind"] == "simulate") & (t["student"] == student) & np.isclose(t["alpha"], a)]
+    if data:
+        d = d[d["data"] == data]
+    d = d[np.isclose(d["teacher_eta"].astype(float), e)] if e is not None else d
+    return None if d.empty else d.iloc[0]
+
+
+def _label_only(t, a, pooled: bool, kind="theory"):
+    """The best label-only strong student (ERM baselines, eta = 1) at ``alpha`` on its own alpha N
+    samples or on the pooled 2 alpha N."""
+    return bl.best_of(t, bl.ERM, {"alpha": a, "data": "pooled" if pooled else "own"}, kind=kind)
+
+
+def _margins(t, pairs) -> list:
+    """``(alpha, eta_t, d, se, z)`` for each (worse row, better row) pair of simulated rows."""
+    out = []
+    for a, e, w, b in pairs:
+        if w is not None and b is not None:
+            out.append((a, e, *bl.margin(w["gen_error"], w["gen_error_stderr"], b["gen_error"], b["gen_error_stderr"])))
+    return out
+
+
+def _margin_text(ms, n) -> str:
+    return ", ".join(f"{fmt(d)} +- {fmt(se)} = {z:.1f} s.e. (alpha = {fmt_g(a)}, eta_t = {fmt_g(e)})"
+                     for a, e, d, se, z in ms) + f" (N = {n})" if ms else "no simulated point"
+
+
 def findings(tables: dict, p: dict) -> Claim:
     t = tables["errors"]
+    if "student" in t and "data" in t:
+        t = t.assign(data=t["data"].fillna(""))
     c = Claim("Weak-to-strong: does a strong student beat its weak teacher?",
               "A strong student (all the features) trained on the soft labels of a weak teacher (a fraction eta_t of "
               "the features) alone (chi = 1, the setting of Burns et al.) beats its teacher, recovering part of the "
@@ -243,13 +291,23 @@ def findings(tables: dict, p: dict) -> Claim:
         lose = [ix for ix, v in w["gain"].items() if v < -TOL]
         v = frac_verdict(len(win), len(w))
         imax = w["gain"].idxmax()
+        ms = _margins(t, [(a, e, _sim_row(t, "teacher", "", a, e), _sim_row(t, "pure", dk, a, e))
+                          for a, e in w.index])
+        ks = sum(np.isfinite(z) and z > bl.SE_MARGIN for *_, z in ms)
+        if ms:  # a claimed gain needs > 3 s.e. in simulation; the theory map is the context
+            v = frac_verdict(ks, len(ms))
         verdicts.append(c.add(f"the pure weak-to-strong student (chi = 1) beats its weak teacher {what}", v,
-                              f"gain = eps_teacher - eps_pure > {TOL:g} at {len(win)} of {len(w)} (alpha, eta_t < 1) "
+                              f"baseline: the weak teacher. Simulation, teacher - pure student: "
+                              f"{_margin_text(ms, p['n_features'])}: > {bl.SE_MARGIN:g} s.e. at {ks} of {len(ms)}. "
+                              "Theory: "
+                              + f"gain = eps_teacher - eps_pure > {TOL:g} at {len(win)} of {len(w)} (alpha, eta_t < 1) "
                               f"points ({_where(win)}); worse than the teacher at {len(lose)}. Largest gain "
                               f"{fmt(w['gain'].max())} at alpha = {fmt_g(imax[0])}, eta_t = {fmt_g(imax[1])} "
                               f"(teacher {fmt(w.loc[imax, 'teacher'])} -> student {fmt(w.loc[imax, 'student'])}); "
-                              f"smallest {fmt(w['gain'].min())}. Rule: supported if the gain is > {TOL:g} at every "
-                              "weak-teacher point, contradicted if nowhere.", ("alphas", "teacher_etas")))
+                              f"smallest {fmt(w['gain'].min())}. Rule: supported if the simulated gain exceeds "
+                              f"{bl.SE_MARGIN:g} s.e. at every simulated point (without simulation: if the theory gain "
+                              f"is > {TOL:g} at every weak-teacher point), contradicted if nowhere.",
+                              ("alphas", "teacher_etas")))
         c.numbers[f"max_gain_{dk}"] = float(w["gain"].max())
         c.numbers[f"max_gain_at_{dk}"] = [float(imax[0]), float(imax[1])]
     # 3. performance gap recovered by the pure student (fresh data): does it grow with alpha?
@@ -278,37 +336,64 @@ def findings(tables: dict, p: dict) -> Claim:
               + ". Rule: supported if the PGR at the largest alpha exceeds the PGR at the smallest by > 0.01 at "
               "every eta_t < 1.", ("alphas", "teacher_etas"))
         c.numbers.update(pgr_min=float(pg.min()), pgr_max=float(pg.max()), pgr_median=float(pg.median()))
-    # 4. the teacher's labels help a student that has the ground truth: best < ceiling
+    # 4. same information: the pure student against the strong label-only student trained on the same labels
+    pts = [(dk, a, e) for dk in DATAS for a, e in weak[dk].index]
+    if pts:
+        th_d = []
+        for dk, a, e in pts:
+            b = _label_only(t, a, False)
+            if b is not None:
+                th_d.append((dk, a, e, float(b["gen_error"]) - float(g[dk].loc[(a, e), "student"])))
+        msd = {dk: _margins(t, [(a, e, _label_only(t, a, False, "simulate"), _sim_row(t, "pure", dk, a, e))
+                                for d_, a, e in pts if d_ == dk]) for dk in DATAS}
+        ms = [m for dk in DATAS for m in msd[dk]]
+        k4 = sum(np.isfinite(z) and z > bl.SE_MARGIN for *_, z in ms)
+        c.add("same information: the pure W2S student beats a strong label-only student trained on the labels its "
+              "teacher saw", frac_verdict(k4, len(ms)) if ms else frac_verdict(sum(d > TOL for *_, d in th_d),
+                                                                             len(th_d)),
+              "baseline: the best strong label-only student (eta = 1; cross-entropy, class-reweighted, recalibrated "
+              "bias, label smoothing, each tuned alike) on the teacher's alpha N labelled samples. Theory, baseline - "
+              f"pure: from {fmt(min((d for *_, d in th_d), default=math.nan))} to "
+              f"{fmt(max((d for *_, d in th_d), default=math.nan))} ({sum(d > TOL for *_, d in th_d)} of {len(th_d)} "
+              "points positive). Simulation: " + "; ".join(f"{dk}: {_margin_text(msd[dk], p['n_features'])}"
+                                                            for dk in DATAS) + f". Rule: supported if > "
+              f"{bl.SE_MARGIN:g} s.e. at every simulated point (a weak-to-strong gain that a learner with the labels "
+              "gets without the teacher is not a gain of distillation).", ("alphas", "teacher_etas"))
+    # 5. the teacher's labels help a student that has the ground truth: best < best same-information baseline
     pts, k, n, big = [], 0, 0, []
     for dk in DATAS:
         w = gb[dk][[e < 1.0 - 1e-12 for _, e in gb[dk].index]]
         for (a, e), r in w.iterrows():
+            b = _label_only(t, a, dk == "fresh")
+            if b is None:
+                continue
             n += 1
-            d = r["ceiling"] - r["student"]
+            d = float(b["gen_error"]) - r["student"]
             if d > TOL:
                 k += 1
                 pts.append((dk, a, e))
-            big.append((d, dk, a, e, chi[dk].get((a, e), math.nan)))
-    chi_range = {}
-    for dk in DATAS:
-        cw = chi[dk][[e < 1.0 - 1e-12 for _, e in chi[dk].index]]
-        if len(cw):
-            chi_range[dk] = (float(cw.min()), float(cw.max()))
+            big.append((d, dk, a, e, chi[dk].get((a, e), math.nan), str(b["variant"])))
+    ms = {dk: _margins(t, [(a, e, _label_only(t, a, dk == "fresh", "simulate"), _sim_row(t, "best", dk, a, e))
+                           for a, e in weak[dk].index]) for dk in DATAS}
+    n_sim = sum(len(x) for x in ms.values())
+    k_sim = sum(np.isfinite(z) and z > bl.SE_MARGIN for x in ms.values() for *_, z in x)
     if n:
         bmax = max(big)
-        verdicts.append(c.add("the weak teacher's soft labels help a strong student that also has the labels "
-                              "(optimal chi > 0 beats the ceiling)", frac_verdict(k, n),
-                              f"the best tuned student (lam, chi, T) beats the strong ceiling (chi = 0) by > {TOL:g} "
-                              f"at {k} of {n} (data, alpha, eta_t < 1) points (shared: "
-                              f"{_where([(a, e) for d, a, e in pts if d == 'shared'])}; fresh: "
-                              f"{_where([(a, e) for d, a, e in pts if d == 'fresh'])}); largest improvement "
-                              f"{fmt(bmax[0])} ({bmax[1]}, alpha = {fmt_g(bmax[2])}, eta_t = {fmt_g(bmax[3])}, "
-                              f"chi* = {fmt(bmax[4], 3)}). The optimal chi* of the best student at eta_t < 1 "
-                              "ranges " + "; ".join(f"{dk}: {fmt(r[0], 3)} to {fmt(r[1], 3)}"
-                                                    for dk, r in chi_range.items())
-                              + ". Rule: supported if at every point, contradicted if nowhere.",
-                              ("alphas", "teacher_etas")))
-    # 5. chi > 1 (T = 1) helps somewhere with a weak teacher
+        verdicts.append(c.add("the weak teacher's soft labels help a strong student that also has the labels, beyond "
+                              "the best label-only student with the same samples",
+                              frac_verdict(k_sim, n_sim) if n_sim else frac_verdict(k, n),
+                              "baseline: the best strong label-only student tuned alike (cross-entropy, "
+                              "class-reweighted, recalibrated bias, label smoothing) on the same samples: alpha N on "
+                              "the teacher's set, the pooled 2 alpha N on a fresh set. Theory: the best tuned student "
+                              f"(lam, chi, T) beats it by > {TOL:g} at {k} of {n} (data, alpha, eta_t < 1) points "
+                              f"(shared: {_where([(a, e) for d, a, e in pts if d == 'shared'])}; fresh: "
+                              f"{_where([(a, e) for d, a, e in pts if d == 'fresh'])}); largest margin {fmt(bmax[0])} "
+                              f"({bmax[1]}, alpha = {fmt_g(bmax[2])}, eta_t = {fmt_g(bmax[3])}, chi* = "
+                              f"{fmt(bmax[4], 3)}, vs {bmax[5]}), smallest {fmt(min(big)[0])}. Simulation: "
+                              + "; ".join(f"{dk}: {_margin_text(ms[dk], p['n_features'])}" for dk in DATAS)
+                              + f". Rule: supported if > {bl.SE_MARGIN:g} s.e. at every simulated point ({k_sim} of "
+                              f"{n_sim}), contradicted if nowhere.", ("alphas", "teacher_etas")))
+    # 6. chi > 1 (T = 1) helps somewhere with a weak teacher
     d = _theory(t)
     big_ = d[d["student"] == "chi>1"].set_index(["data", "alpha", "teacher_eta"])
     soft_ = d[d["student"] == "soft"].set_index(["data", "alpha", "teacher_eta"])
@@ -341,7 +426,7 @@ def findings(tables: dict, p: dict) -> Claim:
                   "eta_t < 1 point, contradicted if nowhere.", ("alphas", "teacher_etas"), more="helps")
         c.numbers["chi_above_1_helps"] = len(helps)
         c.numbers["chi_above_1_helps_eta1"] = len(helps1)
-    # 6. shared vs fresh
+    # 7. shared vs fresh
     for student, name in (("pure", "pure W2S"), ("best", "best")):
         a_, b_ = gains(t, "shared", student), gains(t, "fresh", student)
         ix = a_.index.intersection(b_.index)
@@ -356,6 +441,8 @@ def findings(tables: dict, p: dict) -> Claim:
               f"equal within {TOL:g} at {len(ix) - kf - ks}; "
               f"the difference ranges from {fmt(diff.min())} to {fmt(diff.max())}. Rule: supported if fresh is "
               "better at every point, contradicted if nowhere.", ("alphas", "teacher_etas"))
+    c.add(*bl.finite_finding(t, tables.get("finite-size"), p, ("series", "alpha", "teacher_eta"),
+                             ("alpha", "teacher_eta")))
     c.verdict = combine(verdicts)
     return c
 

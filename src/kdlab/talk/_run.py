@@ -77,6 +77,7 @@ def make_figure(name: str, folder: OutputFolder, params: dict, ctx: RunContext,
     ``tables/<name>.csv|parquet`` (recorded in the folder's manifest)."""
     out = folder.path
     table = compute_figure(name, params, ctx)
+    folder.forget(f"tables/{name}.{fmt}" for fmt in TABLE_FORMATS if fmt not in table_formats)
     files = write_table(table, out / "tables" / name, table_formats)
     files += save_figure(plot_figure(name, table, params), out, name)
     folder.record(files)
@@ -160,18 +161,23 @@ def reproduce(out, quick: bool = False, n_jobs: Optional[int] = None, scheduler=
 
 
 def _read_table(folder: OutputFolder, name: str) -> Optional[pd.DataFrame]:
-    """A figure's table from the folder, if it is the one this pipeline wrote (checksum)."""
-    for fmt, read in (("parquet", pd.read_parquet), ("csv", pd.read_csv)):
-        rel = f"tables/{name}.{fmt}"
-        if (folder.path / rel).exists() or (folder.path / rel).is_symlink():
-            if not folder.verified(rel):
-                warnings.warn(f"{folder.path / rel} does not match the checksum recorded in the folder's manifest "
-                              "(edited or replaced?): recomputing that figure", RuntimeWarning, stacklevel=3)
-                return None
-            try:
-                return read(folder.path / rel)
-            except Exception:  # noqa: BLE001  (an unreadable table is recomputed)
-                return None
+    """A figure's table from the folder, if every copy of it (Parquet, CSV) is the one this
+    pipeline wrote (checksums of the manifest); ``None`` (with a warning naming the files) if
+    one was edited or replaced: the figure is then recomputed."""
+    readers = {f"tables/{name}.parquet": pd.read_parquet, f"tables/{name}.csv": pd.read_csv}
+    present = [(rel, read) for rel, read in readers.items()
+               if (folder.path / rel).exists() or (folder.path / rel).is_symlink()]
+    bad = [rel for rel, _ in present if not folder.verified(rel)]
+    if bad:
+        warnings.warn(f"{', '.join(str(folder.path / rel) for rel in bad)}: not the table kdlab wrote (its checksum "
+                      f"differs from the one in {folder.path / 'manifest.json'}): recomputing {name}",
+                      RuntimeWarning, stacklevel=3)
+        return None
+    for rel, read in present:
+        try:
+            return read(folder.path / rel)
+        except Exception:  # noqa: BLE001  (an unreadable table is recomputed)
+            return None
     return None
 
 

@@ -185,7 +185,12 @@ def solve(*problem, init: Union[Result, WarmStart, None] = None, strict: bool = 
     elif init is not None and not isinstance(init, WarmStart):
         raise TypeError("init must be a Result, a WarmStart or None")
     with _one_blas_thread():
-        res = _solve_chain(problem, init=init, **opts)
+        if problem.data.family == "multiclass":  # the K-class stage family
+            from .multiclass import solve_multiclass
+
+            res = solve_multiclass(problem, init=init, **opts)
+        else:
+            res = _solve_chain(problem, init=init, **opts)
     if strict and not res.status.converged:
         raise ConvergenceError(f"theory did not converge: {res.status.message}")
     return res

@@ -127,9 +127,9 @@ def curve(*problem, along: str, values: Iterable[float] | str, progress: bool = 
     history: list = []
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from ..progress import progress_bar
 
-        bar = tqdm(total=len(points), desc=f"theory along {along}", unit="pt")
+        bar = progress_bar(len(points), 0, True, f"theory along {along}", "pt")
     try:
         for v, pr in zip(vals, points):
             init = _extrapolate(history if extrapolate else history[-1:], float(v))

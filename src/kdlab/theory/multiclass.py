@@ -1,0 +1,796 @@
+"""The K-class stage family of the theory (``docs/theory-multiclass.md``).
+
+Every stage has K outputs; the softmax losses ignore a common shift, and the ridge makes every
+stage's rows sum to zero, so each stage lives in the ``r = K - 1`` coordinates of the basis
+``P`` (:func:`shift_basis`). Stage ``k``'s state is ``x = (m_k, Q_kj (j <= k), V_kj (j <= k),
+b_k)``: ``m_k = W_k mu^T / N`` (r x K), the overlaps and responses as r x r blocks, the bias in
+r coordinates. On each training set the fields of the set's members (the earlier stages that
+trained on it, the label sources, the stage itself) are jointly Gaussian given the class; the
+expectations over them are tensor trapezoid rules (smooth targets, at most
+:data:`TENSOR_MAX_DIM` dimensions) or randomized quasi-Monte Carlo (Sobol', scrambled; more
+dimensions, or the jumps of ``hard`` and ``top`` targets). The proximal operator is an
+r-dimensional Newton iteration. The input side is :class:`MultiInputs` (the chain's recursion
+with r x r blocks), the fixed point :func:`.fixed_point.fixed_point`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from ..losses import softmax
+from ..results import Observables, Result, SolverStatus, Status, class_errors
+from .fixed_point import HUGE, Diverged, fixed_point, relative_residual
+from .quadrature import trap_rule
+
+__all__ = ["shift_basis", "MultiInputs", "solve_multiclass", "TENSOR_MAX_DIM", "QMC_ACCEPT_MC", "QUAD_ACCEPT_MC"]
+
+#: Largest integration dimension (members x (K - 1)) done by a tensor trapezoid rule.
+TENSOR_MAX_DIM = 4
+#: Node counts per dimension of the tensor rules, by dimension: (first, finest).
+TENSOR_NODES = {1: (129, 2049), 2: (65, 513)}
+#: Gauss-Hermite node counts per dimension of the 3- and 4-dimensional rules (a ladder: the
+#: error estimate of a rule is its difference from the rule one step below).
+GH_LADDER = {3: (10, 14, 20, 28), 4: (8, 11, 15, 20)}
+#: RQMC: replicates and log2 of the points per replicate (first, finest).
+QMC_REPS = 8
+QMC_LEVELS = (11, 16)
+#: A tensor rule's half-rule estimate above this at the finest rule: not converged.
+QUAD_ACCEPT_MC = 1e-5
+#: An RQMC standard error (relative) above this at the most points: not converged.
+QMC_ACCEPT_MC = 1e-3
+
+
+def shift_basis(K: int) -> np.ndarray:
+    """``P`` (K x (K - 1)): orthonormal columns orthogonal to ``1`` (``K = 2``: ``(1, -1) / sqrt(2)``)."""
+    P = np.zeros((K, K - 1))
+    for j in range(1, K):
+        P[:j, j - 1] = 1.0
+        P[j, j - 1] = -j
+        P[:, j - 1] /= math.sqrt(j * (j + 1))
+    return P
+
+
+def _solve_small(A, b):
+    """``A^-1 b`` for stacks of small matrices (explicit for 1 x 1 and 2 x 2)."""
+    r = A.shape[-1]
+    if r == 1:
+        a = A[..., 0, 0]
+        return b / (a[..., None] if b.ndim == A.ndim - 1 else a[..., None, None])
+    if r == 2:
+        a, bb, c, d = A[..., 0, 0], A[..., 0, 1], A[..., 1, 0], A[..., 1, 1]
+        det = a * d - bb * c
+        if b.ndim == A.ndim - 1:
+            x0 = (d * b[..., 0] - bb * b[..., 1]) / det
+            x1 = (a * b[..., 1] - c * b[..., 0]) / det
+            return np.stack([x0, x1], axis=-1)
+        x0 = (d[..., None] * b[..., 0, :] - bb[..., None] * b[..., 1, :]) / det[..., None]
+        x1 = (a[..., None] * b[..., 1, :] - c[..., None] * b[..., 0, :]) / det[..., None]
+        return np.stack([x0, x1], axis=-2)
+    if b.ndim == A.ndim - 1:
+        return np.linalg.solve(A, b[..., None])[..., 0]
+    return np.linalg.solve(A, b)
+
+
+# ----------------------------------------------------------------------------- input side
+
+
+class MultiInputs:
+    """The input side of the K-class chain: stage ``k``'s weights (r-vectors per coordinate)
+    solve ``Lam_kk w_k = M_k (mhat_k mu + sqrt(Delta) xi_k - sum_{i<k} Lam_ki w_i)`` with
+    ``Lam_kk = lam_k I + Delta Vhat_kk``, ``Lam_ki = Delta Vhat_ki``, ``E[xi_k xi_j^T] =
+    Qhat_kj``, ``E[mu mu^T] = gram`` and the mask ``M_k`` (``E M_k = eta_k``). The averages
+    reduce to a recursion over the earlier rows (``docs/theory-multiclass.md``)."""
+
+    def __init__(self, delta: float, gram: np.ndarray, n: int, r: int):
+        self.delta, self.G, self.n, self.r = float(delta), np.asarray(gram, float), n, r
+        z = np.zeros((n, n, r, r))
+        self.Lam, self.X, self.Q, self.R = z.copy(), z.copy(), z.copy(), z.copy()
+        self.eta = np.full(n, math.nan)
+        self.m = np.zeros((n, r, gram.shape[0]))
+
+    def row(self, k: int, eta: float, lam: float, mhat, Qhat, Vhat):
+        """``(m_k, Q_k[0..k], V_k[0..k])`` from stage ``k``'s conjugates (``Qhat``, ``Vhat``:
+        ``(k + 1, r, r)``, row ``k`` the self terms)."""
+        d, sd, r = self.delta, math.sqrt(self.delta), self.r
+        Lk = d * np.asarray(Vhat, float)
+        Lk[k] += lam * np.eye(r)
+        Linv = np.linalg.inv(Lk[k])
+        X = np.zeros((k, r, r))
+        for j in range(k):
+            acc = sd * Qhat[j] - sum((X[i] @ self.Lam[j, i].T for i in range(j)), np.zeros((r, r)))
+            X[j] = self.eta[j] * acc @ np.linalg.inv(self.Lam[j, j]).T
+        m = eta * Linv @ (mhat @ self.G - sum((Lk[i] @ self.m[i] for i in range(k)), np.zeros_like(mhat)))
+        Q = np.zeros((k + 1, r, r))
+        for j in range(k):
+            acc = mhat @ self.m[j].T + sd * X[j] - sum((Lk[i] @ self.Q[i, j] for i in range(k)), np.zeros((r, r)))
+            Q[j] = eta * Linv @ acc
+        A = mhat @ self.G @ mhat.T + d * Qhat[k]
+        for i in range(k):
+            t = mhat @ self.m[i].T @ Lk[i].T + sd * X[i] @ Lk[i].T
+            A = A - t - t.T
+            for i2 in range(k):
+                A = A + Lk[i] @ self.Q[i, i2] @ Lk[i2].T
+        Q[k] = eta * Linv @ A @ Linv.T
+        Q[k] = 0.5 * (Q[k] + Q[k].T)
+        R = np.zeros((k + 1, r, r))
+        R[k] = eta * Linv
+        for j in range(k):
+            R[j] = -eta * Linv @ sum((Lk[i] @ self.R[i, j] for i in range(j, k)), np.zeros((r, r)))
+        return m, Q, d * R
+
+    def freeze(self, k, eta, lam, mhat, Qhat, Vhat):
+        m, Q, V = self.row(k, eta, lam, mhat, Qhat, Vhat)
+        self.eta[k] = eta
+        Lk = self.delta * np.asarray(Vhat, float)
+        Lk[k] += lam * np.eye(self.r)
+        self.Lam[k, :k + 1] = Lk
+        for j in range(k):
+            acc = math.sqrt(self.delta) * Qhat[j] - sum((self.X[k, i] @ self.Lam[j, i].T for i in range(j)),
+                                                        np.zeros((self.r, self.r)))
+            self.X[k, j] = self.eta[j] * acc @ np.linalg.inv(self.Lam[j, j]).T
+        self.m[k] = m
+        for j in range(k + 1):
+            self.Q[k, j] = Q[j]
+            self.Q[j, k] = Q[j].T
+        self.R[k, :k + 1] = V / self.delta
+        return m, Q, V
+
+
+# ----------------------------------------------------------------------------- point sets
+
+
+@dataclass
+class Points:
+    """Standard normal points ``xi`` (n x D) with weights ``w`` (summing to 1); ``alt``: the
+    half rule's weights (tensor) or the replicate index of every point (RQMC)."""
+
+    xi: np.ndarray
+    w: np.ndarray
+    qmc: bool
+    alt: np.ndarray
+    size: int
+
+    def estimates(self, values):
+        """Per-replicate (RQMC) or half-rule (tensor) values of ``sum w f`` for each column of ``values``."""
+        if self.qmc:
+            return np.array([np.sum(values[self.alt == i], axis=0) / np.sum(self.alt == i) for i in range(QMC_REPS)])
+        return (self.alt @ values)[None]
+
+
+def gh_points(D: int, n: int) -> Points:
+    """Tensor Gauss-Hermite rule, ``n`` nodes per dimension (no nested estimate: ``alt`` None)."""
+    from numpy.polynomial.hermite_e import hermegauss
+
+    x, w = hermegauss(n)
+    w = w / w.sum()
+    grids = np.meshgrid(*([x] * D), indexing="ij")
+    xi = np.stack([g.ravel() for g in grids], axis=1)
+    W = w
+    for _ in range(D - 1):
+        W = np.multiply.outer(W, w)
+    return Points(xi, W.ravel(), False, None, n)
+
+
+def tensor_points(D: int, n: int) -> Points:
+    x, w, wh = trap_rule(n, 8.0 if D <= 2 else 7.0)
+    grids = np.meshgrid(*([x] * D), indexing="ij")
+    xi = np.stack([g.ravel() for g in grids], axis=1)
+    W = w
+    Wh = wh
+    for _ in range(D - 1):
+        W = np.multiply.outer(W, w)
+        Wh = np.multiply.outer(Wh, wh)
+    return Points(xi, W.ravel(), False, Wh.ravel(), n)
+
+
+def qmc_points(D: int, level: int, seed: int = 2026) -> Points:
+    from scipy.special import ndtri
+    from scipy.stats import qmc
+
+    xs = []
+    for i in range(QMC_REPS):
+        u = qmc.Sobol(D, scramble=True, seed=seed + 7919 * i).random_base2(level)
+        xs.append(ndtri(np.clip(u, 1e-16, 1 - 1e-16)))
+    n = 2 ** level
+    xi = np.concatenate(xs)
+    return Points(xi, np.full(xi.shape[0], 1.0 / xi.shape[0]), True, np.repeat(np.arange(QMC_REPS), n), level)
+
+
+# ----------------------------------------------------------------------------- members of a set
+
+
+@dataclass
+class Member:
+    """A stage whose field enters a set's expectation: its chain index, whether it trained on
+    the set (its in-sample output is a proximal operator) and its label source there."""
+
+    index: int
+    trains: bool
+    source: Optional[int]
+
+
+def set_members(problem, k: int, name: str) -> list:
+    """The members of set ``name`` for stage ``k``, in chain order, ``k`` last: the earlier stages
+    that trained on it and the label sources (recursively) of those and of ``k``."""
+    def src(j):
+        pl = problem.plan(j)
+        u = pl.use(name)
+        if u is None or not u.sources:
+            return None
+        return u.sources[0].stage
+
+    trainers = [j for j in range(k) if name in problem.plan(j).set_names]
+    need = set(trainers)
+    todo = list(trainers) + [k]
+    while todo:
+        j = todo.pop()
+        s = src(j) if (j == k or j in trainers) else None
+        if s is not None and s not in need:
+            need.add(s)
+            todo.append(s)
+    order = sorted(need)
+    return [Member(j, j in trainers, src(j) if j in trainers else None) for j in order] + [Member(k, True, src(k))]
+
+
+# ----------------------------------------------------------------------------- one set of one stage
+
+
+class _Frozen:
+    """The outputs of a stage already solved: its state blocks, bias, loss and responses."""
+
+    def __init__(self, k, loss, b, V):
+        self.k, self.loss, self.b, self.V = k, loss, b, V  # V: {j: r x r}, j <= k
+
+
+def _combos(data):
+    """``(c, y, weight)``: true class, observed label, ``prior[c] P(y | c)``."""
+    N = data.noise_matrix
+    out = []
+    for c, pc in enumerate(data.prior):
+        for y in range(data.n_classes):
+            if N[c, y] > 0:
+                out.append((c, y, pc * N[c, y]))
+    return out
+
+
+def _prox(loss, cvec, V, E, t, P, u0=None, tol=1e-12, maxiter=60):
+    """``argmin_u (u - c)^T V^-1 (u - c) / 2 + loss(P u; y, t)`` for every row: Newton on
+    ``F(u) = u - c + V grad(u) = 0``, a step halved (row by row) while it does not lower
+    ``|F|``. Returns ``(u, grad, hess)`` at the solution (reduced coordinates)."""
+    u = cvec.copy() if u0 is None else u0.copy()
+    eye = np.eye(V.shape[0])
+    scale = tol * (1.0 + float(np.max(np.abs(cvec))))
+    g, H = loss.grad_hess_reduced(u @ P.T, E, t, P)
+    F = u - cvec + g @ V.T
+    nF = np.max(np.abs(F), axis=-1)
+    for _ in range(maxiter):
+        if float(np.max(nF)) <= scale:
+            return u, g, H
+        step = _solve_small(eye + np.matmul(V, H), F)
+        frac = np.ones(nF.shape)
+        for _ in range(40):
+            un = u - frac[..., None] * step
+            gn, Hn = loss.grad_hess_reduced(un @ P.T, E, t, P)
+            Fn = un - cvec + gn @ V.T
+            nFn = np.max(np.abs(Fn), axis=-1)
+            bad = (nFn > nF) & (nF > scale)
+            if not np.any(bad):
+                break
+            frac = np.where(bad, 0.5 * frac, frac)
+        u, g, H, F, nF = un, gn, Hn, Fn, nFn
+    if float(np.max(nF)) > 1e-9 * (1.0 + float(np.max(np.abs(cvec)))):
+        raise ArithmeticError(f"K-class proximal operator did not converge (residual {float(np.max(nF)):.2e})")
+    return u, g, H
+
+
+def _cross(loss, up_full, P):
+    """``d grad_r / d up_r`` (r x r per point) for a soft target: ``-(w / T^2) P^T H(t) P``."""
+    t = softmax(up_full / loss.temperature)
+    PP = P[:, :, None] * P[:, None, :]
+    tP = t @ P
+    return -(loss.kd_weight / loss.temperature ** 2) * (np.tensordot(t, PP, axes=([-1], [0]))
+                                                       - tP[..., :, None] * tP[..., None, :])
+
+
+def _wsum(W, A):
+    """``sum_{c, p} W[c, p] A[c, p, ...]``."""
+    return np.tensordot(W, A, axes=([0, 1], [0, 1]))
+
+
+class SetPart:
+    """Stage ``k``'s expectation over one training set: points, the frozen members' outputs on
+    them (computed once) and the stage's own prox."""
+
+    def __init__(self, problem, k, use, members, frozen, inputs, points: Points, P, derivs: bool = True):
+        self.problem, self.k, self.use, self.members, self.P = problem, k, use, members, P
+        self.alpha = use.alpha
+        data = problem.data
+        self.r = r = data.n_classes - 1
+        self.n = len(members)
+        self.D = self.n * r
+        self.pts = points
+        self.combos = _combos(data)
+        self.stein = any(_jumps(problem.plan(m.index).use(use.set).loss) for m in members if m.trains)
+        need = derivs and not self.stein
+        C = np.zeros((self.D, self.D))
+        idx = [m.index for m in members]
+        for a, ja in enumerate(idx[:-1]):
+            for b_, jb in enumerate(idx[:-1]):
+                C[a * r:(a + 1) * r, b_ * r:(b_ + 1) * r] = data.delta * inputs.Q[ja, jb]
+        self.Cfrozen = C[:-r, :-r] if self.n > 1 else np.zeros((0, 0))
+        self.Lf = _chol(self.Cfrozen)
+        npts = points.xi.shape[0]
+        nc = len(self.combos)
+        ys = np.array([cy[1] for cy in self.combos])
+        self.y = np.repeat(ys[:, None], npts, axis=1)  # (C, n)
+        self.E = np.broadcast_to((np.arange(data.n_classes) == ys[:, None])[:, None, :].astype(float),
+                                 (nc, npts, data.n_classes))
+        self.wc = np.array([cy[2] for cy in self.combos])
+        nf = self.n - 1
+        self.u, self.g, self.Du, self.Dg = {}, {}, {}, {}
+        xi = points.xi
+        for a, m in enumerate(members[:-1]):
+            fr = frozen[m.index]
+            omega = (xi[:, :(a + 1) * r] @ self.Lf[a * r:(a + 1) * r, :(a + 1) * r].T)[None]
+            mean = np.array([inputs.m[m.index][:, cy[0]] for cy in self.combos])[:, None, :]
+            base = np.broadcast_to(mean + omega + fr.b, (nc, npts, r))
+            if not m.trains:
+                self.u[a] = base.copy()
+                if need:
+                    Du = np.zeros((nc, npts, r, nf * r))
+                    Du[..., a * r:(a + 1) * r] = np.eye(r)
+                    self.Du[a] = Du
+                continue
+            cvec = base.copy()
+            for b_, mb in enumerate(members[:a]):
+                if mb.trains and mb.index in fr.V and mb.index != m.index:
+                    cvec = cvec - self.g[b_] @ fr.V[mb.index].T
+            t = self._targets(a, fr.loss)
+            u, g, H = _prox(fr.loss, cvec, fr.V[m.index], self.E, t, P)
+            self.u[a], self.g[a] = u, g
+            if need:
+                self._derivs(a, fr.loss, fr.V, H, nf * r)
+        self.Wc = self.wc[:, None] * points.w[None, :]
+        self.uk = None
+
+    def _src_pos(self, a):
+        m = self.members[a]
+        if m.source is None:
+            return None
+        return [mm.index for mm in self.members].index(m.source)
+
+    def _targets(self, a, loss):
+        if not loss.kd_weight:
+            return None
+        if not loss.uses_parent:
+            return loss.targets(self.y)
+        s = self._src_pos(a)
+        return loss.targets(self.y, self.u[s] @ self.P.T)
+
+    def _responses(self, a, loss, Vrow, H, width):
+        """``(du_a, dg_a) / domega`` of a member with Hessian ``H`` (``omega``: the stacked
+        fields of the frozen members): ``(I + V_aa H) du = e_a - sum_b V_ab dg_b - V_aa L_x du_src``,
+        ``dg = H du + L_x du_src``."""
+        P, r = self.P, self.r
+        idx = [mm.index for mm in self.members]
+        rhs = np.zeros(H.shape[:-2] + (r, width))
+        if a < self.n - 1:
+            rhs[..., a * r:(a + 1) * r] = np.eye(r)
+        for b_ in range(min(a, self.n - 1)):
+            if self.members[b_].trains and idx[b_] in Vrow and b_ in self.Dg and np.any(Vrow[idx[b_]]):
+                rhs = rhs - np.matmul(Vrow[idx[b_]], self.Dg[b_])
+        s = self._src_pos(a)
+        Lx = None
+        if s is not None and loss.kd_weight and loss.uses_parent:
+            Lx = _cross(loss, self.u[s] @ P.T, P)
+            LxDu = np.matmul(Lx, self.Du[s])
+            rhs = rhs - np.matmul(Vrow[idx[a]], LxDu)
+        J = np.eye(r) + np.matmul(Vrow[idx[a]], H)
+        Du = _solve_small(J, rhs)
+        Dg = np.matmul(H, Du)
+        if Lx is not None:
+            Dg = Dg + LxDu
+        return Du, Dg
+
+    def _derivs(self, a, loss, Vrow, H, width):
+        self.Du[a], self.Dg[a] = self._responses(a, loss, Vrow, H, width)
+
+    def set_state(self, mk, Qrow, Vrow, inputs):
+        """Stage ``k``'s Cholesky row and the parts of its argument fixed by the state."""
+        data, r, n = self.problem.data, self.r, self.n
+        idx = [m.index for m in self.members]
+        Ckf = np.zeros((r, (n - 1) * r))
+        for a, j in enumerate(idx[:-1]):
+            Ckf[:, a * r:(a + 1) * r] = data.delta * Qrow[j]
+        Ckk = data.delta * Qrow[self.k]
+        if n > 1:
+            Lrow = np.linalg.solve(self.Lf, Ckf.T).T
+            S = Ckk - Lrow @ Lrow.T
+        else:
+            Lrow, S = np.zeros((r, 0)), Ckk
+        Lkk = _chol(S)
+        self.Lrow, self.Lkk = np.concatenate([Lrow, Lkk], axis=1), Lkk
+        xi = self.pts.xi
+        mean = np.array([mk[:, cy[0]] for cy in self.combos])[:, None, :]
+        base = mean + (xi @ self.Lrow.T)[None]
+        for a, m in enumerate(self.members[:-1]):
+            if m.trains and idx[a] in Vrow and np.any(Vrow[idx[a]]):
+                base = base - self.g[a] @ Vrow[idx[a]].T
+        self.base = np.broadcast_to(base, self.E.shape[:-1] + (r,))
+        self.Vkk, self.Vrow = Vrow[self.k], Vrow
+        self.loss = self.use.loss
+        self.t = self._targets(n - 1, self.loss)
+
+    def at(self, b):
+        """Prox at bias ``b``: ``(E[g], E[dg/domega_k])``."""
+        c = self.base + b
+        u0 = None if self.uk is None or self.uk.shape != c.shape else self.uk
+        self.uk, self.gk, self.Hk = _prox(self.loss, c, self.Vkk, self.E, self.t, self.P, u0=u0)
+        J = np.eye(self.r) + np.matmul(self.Vkk, self.Hk)
+        self.dgk = _solve_small(J.swapaxes(-1, -2), self.Hk.swapaxes(-1, -2)).swapaxes(-1, -2)  # H (I + V H)^-1
+        return _wsum(self.Wc, self.gk), _wsum(self.Wc, self.dgk)
+
+    def hats(self, weights=None):
+        """This set's conjugates of stage ``k`` (times ``alpha``): ``(mhat (r x K), Qhat {j},
+        Vhat {j})``; ``weights``: other point weights (half rule or one replicate)."""
+        a_, r, K = self.alpha, self.r, self.problem.data.n_classes
+        W = self.Wc if weights is None else self.wc[:, None] * weights[None, :]
+        idx = [m.index for m in self.members]
+        mhat = np.zeros((r, K))
+        for ci, (c, _, _) in enumerate(self.combos):
+            mhat[:, c] -= a_ * W[ci] @ self.gk[ci]
+        Wg = W[..., None] * self.gk
+        Qhat = {self.k: a_ * np.tensordot(Wg, self.gk, axes=([0, 1], [0, 1]))}
+        for a, m in enumerate(self.members[:-1]):
+            if m.trains:
+                Qhat[idx[a]] = a_ * np.tensordot(Wg, self.g[a], axes=([0, 1], [0, 1]))
+        Vhat = {self.k: a_ * _wsum(W, self.dgk)}
+        nf = self.n - 1
+        if nf == 0:
+            return mhat, Qhat, Vhat
+        if self.stein:
+            # Stein: E[g xi^T] = E[dg/domega] L (L lower triangular): back-substitution from the
+            # stage's own block, which is taken directly.
+            S = np.tensordot(Wg.sum(axis=0), self.pts.xi, axes=([0], [0]))
+            Dall = np.zeros((r, self.D))
+            Dall[:, nf * r:] = Vhat[self.k] / a_
+            L = np.zeros((self.D, self.D))
+            L[:nf * r, :nf * r] = self.Lf
+            L[nf * r:] = self.Lrow
+            for a in range(nf - 1, -1, -1):
+                sl = slice(a * r, (a + 1) * r)
+                rhs = S[:, sl] - Dall[:, (a + 1) * r:] @ L[(a + 1) * r:, sl]
+                Dall[:, sl] = np.linalg.solve(L[sl, sl].T, rhs.T).T
+            for a in range(nf):
+                Vhat[idx[a]] = a_ * Dall[:, a * r:(a + 1) * r]
+            return mhat, Qhat, Vhat
+        if weights is None or not hasattr(self, "_Dgk"):
+            _, self._Dgk = self._responses(self.n - 1, self.loss, self.Vrow, self.Hk, nf * r)
+        E = _wsum(W, self._Dgk)
+        for a in range(nf):
+            Vhat[idx[a]] = a_ * E[:, a * r:(a + 1) * r]
+        return mhat, Qhat, Vhat
+
+    def train_error(self):
+        wrong = (np.argmax(self.uk @ self.P.T, axis=-1) != self.y).astype(float)
+        return float(np.sum(self.Wc * wrong))
+
+    def train_loss(self):
+        return float(np.sum(self.Wc * self.loss.value(self.uk @ self.P.T, self.y, t=self.t)))
+
+
+def _jumps(loss) -> bool:
+    """A target with jumps in the parent's field (hard; top for K >= 3)."""
+    return bool(loss.kd_weight) and loss.uses_parent and (loss.hard or loss.target == "top")
+
+
+def _chol(C):
+    if C.size == 0:
+        return C
+    C = 0.5 * (C + C.T)
+    try:
+        return np.linalg.cholesky(C)
+    except np.linalg.LinAlgError:
+        ev = np.linalg.eigvalsh(C)
+        if ev[0] < -1e-8 * max(1.0, ev[-1]):
+            raise ArithmeticError("the fields' covariance is not positive semi-definite") from None
+        return np.linalg.cholesky(C + (abs(ev[0]) + 1e-14 * max(1.0, ev[-1])) * np.eye(C.shape[0]))
+
+
+# ----------------------------------------------------------------------------- the stage map
+
+
+class MultiStageMap:
+    """``x -> G(x)`` of K-class stage ``k`` (earlier stages frozen), summed over its sets."""
+
+    def __init__(self, problem, k, inputs, frozen, points_of, P):
+        self.problem, self.k, self.inputs, self.P, self.frozen = problem, k, inputs, P, frozen
+        plan = problem.plan(k)
+        self.plan = plan
+        data = problem.data
+        self.K, self.r = data.n_classes, data.n_classes - 1
+        self.parts = []
+        for u in plan.uses:
+            mem = set_members(problem, k, u.set)
+            self.parts.append(SetPart(problem, k, u, mem, frozen, inputs, points_of(u, len(mem) * self.r), P))
+        self.b = None
+
+    # state: m (r K), Q_kj (j <= k: (k + 1) r^2), V_kj (j <= k), b (r)
+    def unpack(self, x):
+        r, K, k = self.r, self.K, self.k
+        i = 0
+        m = x[i:i + r * K].reshape(r, K)
+        i += r * K
+        Q = x[i:i + (k + 1) * r * r].reshape(k + 1, r, r)
+        i += (k + 1) * r * r
+        V = x[i:i + (k + 1) * r * r].reshape(k + 1, r, r)
+        i += (k + 1) * r * r
+        return m, Q, V, x[i:i + r]
+
+    @staticmethod
+    def pack(m, Q, V, b):
+        return np.concatenate([np.ravel(m), np.ravel(Q), np.ravel(V), np.ravel(b)])
+
+    def __call__(self, x):
+        m, Q, V, b = self.unpack(np.asarray(x, float))
+        k = self.k
+        if np.max(np.abs(x)) > HUGE:
+            raise Diverged(f"stage {k}: overlaps grow without bound")
+        if np.linalg.eigvalsh(0.5 * (Q[k] + Q[k].T))[0] <= 0 or np.linalg.eigvalsh(0.5 * (V[k] + V[k].T))[0] <= 0:
+            raise ValueError("invalid state: Q_kk and V_kk must be positive definite")
+        Qrow = {j: Q[j] for j in range(k + 1)}
+        Vrow = {j: V[j] for j in range(k + 1)}
+        for p in self.parts:
+            p.set_state(m, Qrow, Vrow, self.inputs)
+        Eg = np.zeros(self.r)
+        dEg = np.zeros((self.r, self.r))
+        for p in self.parts:
+            e, de = p.at(b)
+            Eg += p.alpha * e
+            dEg += p.alpha * de
+        step = -np.linalg.solve(dEg, Eg)
+        lim = 1.0 + np.max(np.abs(b))
+        if np.max(np.abs(step)) > lim:
+            step *= lim / np.max(np.abs(step))
+        self.b = b
+        mhat, Qhat, Vhat = self.hats()
+        mn, Qn, Vn = self.inputs.row(k, self.plan.eta, self.plan.lam, mhat, Qhat, Vhat)
+        return self.pack(mn, Qn, Vn, b + step)
+
+    def hats(self, alt_part=None, weights=None):
+        r, K, k = self.r, self.K, self.k
+        mhat = np.zeros((r, K))
+        Qhat = np.zeros((k + 1, r, r))
+        Vhat = np.zeros((k + 1, r, r))
+        for i, p in enumerate(self.parts):
+            mh, Qh, Vh = p.hats(weights if i == alt_part else None)
+            mhat += mh
+            for j, v in Qh.items():
+                Qhat[j] += v
+            for j, v in Vh.items():
+                Vhat[j] += v
+        return mhat, Qhat, Vhat
+
+    def quad_error(self, x):
+        """Largest error estimate of the map at ``x`` over the sets: the half-rule difference
+        (tensor) or the replicates' standard error (RQMC), relative to ``1 + |x|``; and
+        whether RQMC was used."""
+        full = np.asarray(self(x), float)
+        worst, qmc = 0.0, False
+        for i, p in enumerate(self.parts):
+            mn = lambda h: self.pack(*self.inputs.row(self.k, self.plan.eta, self.plan.lam, *h), self.b)  # noqa: E731
+            if p.pts.qmc:
+                qmc = True
+                reps = []
+                for rep in range(QMC_REPS):
+                    w = np.where(p.pts.alt == rep, 1.0, 0.0)
+                    w /= w.sum()
+                    reps.append(mn(self.hats(i, w)))
+                se = np.std(np.array(reps), axis=0) / math.sqrt(QMC_REPS)
+                worst = max(worst, float(np.max(se / (1.0 + np.abs(full)))))
+            elif p.pts.alt is None:  # Gauss-Hermite: against the rule one step down the ladder
+                lad = GH_LADDER[p.D]
+                low = lad[max(lad.index(p.pts.size) - 1, 0)]
+                q = SetPart(self.problem, self.k, p.use, p.members, self.frozen, self.inputs, gh_points(p.D, low),
+                            self.P)
+                m, Q, V, b = self.unpack(np.asarray(x, float))
+                q.set_state(m, {j: Q[j] for j in range(self.k + 1)}, {j: V[j] for j in range(self.k + 1)},
+                            self.inputs)
+                q.at(b)
+                saved = self.parts[i]
+                self.parts[i] = q
+                try:
+                    other = mn(self.hats())
+                finally:
+                    self.parts[i] = saved
+                worst = max(worst, relative_residual(mn(self.hats()), other))
+            else:
+                half = mn(self.hats(i, p.pts.alt))
+                worst = max(worst, relative_residual(mn(self.hats()), half))
+        return worst, qmc
+
+
+# ----------------------------------------------------------------------------- the chain
+
+
+def _initial(problem, k, inputs, frozen, r, K):
+    plan = problem.plan(k)
+    eta, lam, d = plan.eta, plan.lam, problem.data.delta
+    a = plan.alpha_total
+    par = plan.parent
+    Q = np.zeros((k + 1, r, r))
+    V = np.zeros((k + 1, r, r))
+    if par is None:
+        A = lam + d * a / 4.0
+        m = 0.5 * a / A * eta * _class_directions(problem, r, K)
+        Q[k] = (0.25 * a * a + 0.25 * d * a) / (A * A) * eta * np.eye(r) / max(r, 1)
+        V[k] = d / A * eta * np.eye(r)
+        return MultiStageMap.pack(m, Q, V, np.zeros(r))
+    m = eta * inputs.m[par]
+    for j in range(k):
+        Q[j] = 0.9 * eta * inputs.Q[par, j]
+    Q[k] = eta * inputs.Q[par, par]
+    V[k] = eta * d * inputs.R[par, par]
+    src = sum(s.weight for u in plan.uses for s in u.sources)
+    V[par] = min(src / max(src + sum(u.label_weight for u in plan.uses), 1e-300), 1.0) * V[k]
+    return MultiStageMap.pack(m, Q, V, frozen[par].b)
+
+
+def _class_directions(problem, r, K):
+    """A start for ``m``: the class means' directions in the shift-free coordinates."""
+    P = shift_basis(K)
+    G = np.asarray(problem.data.gram)
+    return P.T @ G / max(1.0, float(np.max(np.abs(P.T @ G))))
+
+
+def solve_multiclass(problem, *, tol: float, maxiter: int, method: str, quad_tol: float, qmc_tol: float,
+                     init=None) -> Result:
+    """Every stage of a K-class chain in order (``docs/theory-multiclass.md``); the same status
+    and NaN rules as the binary chain."""
+    data = problem.data
+    K, r, S = data.n_classes, data.n_classes - 1, problem.n_stages
+    P = shift_basis(K)
+    inputs = MultiInputs(data.delta, np.asarray(data.gram), S, r)
+    frozen: dict = {}
+    obs, statuses = [], []
+    failed = None
+    extra = {}
+    for k in range(S):
+        t0 = time.perf_counter()
+        if failed is not None:
+            statuses.append(SolverStatus(False, 0, math.nan, f"stage {k}: not solved (stage {failed} did not "
+                                         "converge)", Status.NOT_SOLVED))
+            obs.append(_nan_obs(k, K))
+            continue
+        x0 = _initial(problem, k, inputs, frozen, r, K)
+        sol = _solve_stage(problem, k, inputs, frozen, P, x0, tol=tol, maxiter=maxiter, method=method,
+                           quad_tol=quad_tol, qmc_tol=qmc_tol)
+        G, x, info, qerr, qmc = sol
+        accept = QMC_ACCEPT_MC if qmc else QUAD_ACCEPT_MC
+        ok = info.converged and qerr <= accept
+        code = Status.DIVERGED if info.diverged else Status.CONVERGED if ok else Status.NOT_CONVERGED
+        msg = (f"stage {k}: {info.message}, {info.iterations} evaluations, residual {info.residual:.2e}, "
+               f"{'RQMC standard error' if qmc else 'half-rule estimate'} {qerr:.1e} "
+               f"({time.perf_counter() - t0:.1f} s)")
+        if info.converged and not ok:
+            msg += f"; quadrature error estimate above {accept:g} at the finest rule"
+        statuses.append(SolverStatus(ok, int(info.iterations), float(info.residual), msg, code))
+        extra[f"quad_error_stage{k}"] = qerr
+        if not ok:
+            failed = k
+            obs.append(_nan_obs(k, K))
+            continue
+        m, Q, V, b = G.unpack(x)
+        mhat, Qhat, Vhat = G.hats()
+        inputs.freeze(k, problem.plan(k).eta, problem.plan(k).lam, mhat, Qhat, Vhat)
+        inputs.m[k] = m
+        for j in range(k + 1):
+            inputs.Q[k, j] = Q[j]
+            inputs.Q[j, k] = Q[j].T
+        frozen[k] = _Frozen(k, problem.plan(k).uses[0].loss, b.copy(), {j: V[j] for j in range(k + 1)})
+        tot = sum(p.alpha for p in G.parts)
+        Mf = P @ m
+        Qf = P @ Q[k] @ P.T
+        bf = P @ b
+        errs = class_errors(Mf, Qf, bf, data.delta)
+        values = dict(gen_error=float(np.asarray(data.prior) @ errs),
+                      train_error=_train_error(G, x) if TRAIN_ERROR_QMC else
+                      sum(p.alpha * p.train_error() for p in G.parts) / tot,
+                      train_loss=sum(p.alpha * p.train_loss() for p in G.parts) / tot,
+                      class_errors=errs, M=Mf, Q=Qf, bias=bf)
+        par = problem.plan(k).parent
+        if k > 0 and par is not None:
+            values["P"] = P @ Q[par].T @ P.T if par < k else Qf
+        obs.append(Observables(extra={"V": P @ V[k] @ P.T, "iterations": float(info.iterations)}, **values))
+    status = _combine(statuses)
+    ov = np.full((S, S, K, K), math.nan)
+    for i in range(S):
+        for j in range(S):
+            if i in frozen and j in frozen:
+                ov[i, j] = P @ inputs.Q[i, j] @ P.T
+    return Result("theory", problem, tuple(obs), status=status, extra=extra, overlaps=ov,
+                  stage_status=tuple(statuses))
+
+
+#: The training error (an indicator: a jump in the fields) by RQMC of ``QMC_REPS x 2^TRAIN_ERROR_LEVEL``
+#: points at the fixed point, not by the map's rules.
+TRAIN_ERROR_QMC = True
+TRAIN_ERROR_LEVEL = 13
+
+
+def _train_error(G, x) -> float:
+    """``P(argmax u_k != y)`` over the stage's training samples at the fixed point ``x``, by RQMC."""
+    m, Q, V, b = G.unpack(np.asarray(x, float))
+    tot = val = 0.0
+    for p in G.parts:
+        q = SetPart(G.problem, G.k, p.use, p.members, G.frozen, G.inputs, qmc_points(p.D, TRAIN_ERROR_LEVEL), G.P,
+                    derivs=False)
+        q.set_state(m, {j: Q[j] for j in range(G.k + 1)}, {j: V[j] for j in range(G.k + 1)}, G.inputs)
+        q.at(b)
+        val += p.alpha * q.train_error()
+        tot += p.alpha
+    return val / tot
+
+
+def _combine(statuses) -> SolverStatus:
+    bad = [st for st in statuses if not st.converged]
+    return SolverStatus(not bad, int(sum(st.iterations for st in statuses)),
+                        float(max((st.residual for st in statuses if math.isfinite(st.residual)), default=0.0)),
+                        "; ".join(st.message for st in statuses), bad[0].code if bad else Status.CONVERGED)
+
+
+def _nan_obs(k, K):
+    nan = math.nan
+    v = dict(gen_error=nan, train_error=nan, train_loss=nan, class_errors=np.full(K, nan),
+             M=np.full((K, K), nan), Q=np.full((K, K), nan), bias=np.full(K, nan))
+    if k > 0:
+        v["P"] = np.full((K, K), nan)
+    return Observables(**v)
+
+
+def _solve_stage(problem, k, inputs, frozen, P, x0, *, tol, maxiter, method, quad_tol, qmc_tol):
+    """Fixed point of stage ``k`` with its point sets refined until the error estimate is
+    below ``quad_tol`` (tensor) or ``qmc_tol`` (RQMC), warm-starting each refinement."""
+    r = problem.data.n_classes - 1
+
+    def needs_qmc(use, n_members):
+        D = n_members * r
+        jumps = any(_jumps(problem.plan(m.index).use(use.set).loss) for m in set_members(problem, k, use.set)
+                    if m.trains)
+        return D > TENSOR_MAX_DIM or jumps
+
+    level = 0
+
+    def points_of(use, D):
+        n_mem = D // r
+        if needs_qmc(use, n_mem):
+            lv = min(QMC_LEVELS[0] + level, QMC_LEVELS[1])
+            return qmc_points(D, lv)
+        if D in GH_LADDER:
+            lad = GH_LADDER[D]
+            return gh_points(D, lad[min(level + 1, len(lad) - 1)])
+        first, last = TENSOR_NODES[D]
+        n = (first - 1) * 2 ** level + 1
+        return tensor_points(D, min(n, last))
+
+    x = x0
+    while True:
+        G = MultiStageMap(problem, k, inputs, frozen, points_of, P)
+        pos_ok = lambda z: bool(np.all(np.isfinite(z)))  # noqa: E731
+        x, gx, info = fixed_point(G, x, tol=tol, maxiter=maxiter, method=method, valid=pos_ok)
+        if not info.converged:
+            return G, x, info, math.inf, any(p.pts.qmc for p in G.parts)
+        err, qmc = G.quad_error(x)
+        target = qmc_tol if qmc else quad_tol
+        finest = all((p.pts.qmc and p.pts.size >= QMC_LEVELS[1]) or
+                     (not p.pts.qmc and p.pts.size >= (GH_LADDER[p.D][-1] if p.D in GH_LADDER
+                                                       else TENSOR_NODES[p.D][1])) for p in G.parts)
+        if err <= target or finest:
+            G(x)
+            return G, x, info, err, qmc
+        level += 1

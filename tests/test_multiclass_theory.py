@@ -1,0 +1,35 @@
+"""The K-class theory (``docs/theory-multiclass.md``): K = 2 is the binary theory, and the
+K-class chain agrees with a small live simulation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import kdlab
+from kdlab.data import MulticlassMixture
+from kdlab.problem import Fresh, GaussianMixture, LogisticTeacher, Student
+
+
+@pytest.mark.parametrize("student", [dict(eta=0.5, chi=0.5, temperature=2.0),
+                                     dict(eta=0.7, chi=1.0, temperature=1.0, data=Fresh(alpha=1.5))])
+def test_two_classes_equal_the_binary_theory(student):
+    """``gram = [[1, -1], [-1, 1]]``, ``prior = (rho, 1 - rho)``, the binary ridge ``lam / 2``:
+    every observable of the teacher and of a KD student equals the binary theory's to 1e-8
+    (``m = 2 M_00``, ``q = 4 Q_00``, ``b = 2 b_0``, ``p = 4 P_00``); the training error, a
+    quadrature of an indicator, to 1e-3."""
+    rho = 0.3
+    db = GaussianMixture(alpha=2.0, rho=rho, label_noise=0.1)
+    dm = MulticlassMixture(alpha=2.0, prior=[rho, 1 - rho], gram=[[1, -1], [-1, 1]], label_noise=0.1)
+    rb = kdlab.theory.solve(db, [LogisticTeacher(lam=0.1), Student(lam=0.1, **student)], quad_tol=1e-11)
+    rm = kdlab.theory.solve(dm, [LogisticTeacher(lam=0.2), Student(lam=0.2, **student)], quad_tol=1e-11)
+    assert rb.status.converged and rm.status.converged, rm.status.message
+    for b, m in zip(rb.stages, rm.stages):
+        assert abs(m.gen_error - b.gen_error) < 1e-8
+        assert abs(2 * m.M[0, 0] - b.m) < 1e-8 and abs(4 * m.Q[0, 0] - b.q) < 1e-8
+        assert abs(2 * m.bias[0] - b.bias) < 1e-8 and abs(m.train_loss - b.train_loss) < 1e-8
+        assert abs(m.train_error - b.train_error) < 1e-3
+        assert np.allclose(m.class_errors, [kdlab.gen_error(b.m, b.q, b.bias, 1.0, 1.0),
+                                            kdlab.gen_error(b.m, b.q, b.bias, 1.0, 0.0)], atol=1e-8)
+        if b.p is not None:
+            assert abs(4 * m.P[0, 0] - b.p) < 1e-8
