@@ -412,6 +412,9 @@ def simulate_many(data: GaussianMixture, chains, *, n_features: Optional[int] = 
     problems = [as_problem(data, list(c)) for c in chains]
     if not problems:
         raise ValueError("simulate_many needs at least one chain")
+    if problems[0].data.family == "multiclass":  # the K-class family: each chain by simulate's own hook
+        return [simulate(p, n_features=n_features, seeds=seeds, n_test=n_test, n_jobs=n_jobs, progress=progress,
+                         tol=tol) for p in problems]
     decl = SIMULATION_OPTIONS
     n_features = decl["n_features"].check(decl["n_features"].default if n_features is None else n_features)
     seeds = _check_seeds(decl["seeds"].default if seeds is None else seeds)
