@@ -276,6 +276,12 @@ def _constant_side(plan, fixed, uts) -> Optional[float]:
     return sides.pop() if len(sides) == 1 else None
 
 
+def _newton_dtype(tol: float):
+    """float32 Hessian-vector products for fits stopped at ``tol >= 1e-8`` (the Newton direction
+    needs a few digits; the gradient and the stopping rule stay in float64), float64 below."""
+    return np.float32 if tol >= 1e-8 else np.float64
+
+
 def _fit_and_measure(problem: Problem, k: int, spec, datasets, W, fitted, data, N, seed, X_test, y_test, tol):
     """Fit stage ``k`` on its sets (stacked) and measure it: ``(StageFit, w, observables)``."""
     plan = problem.plan(k)
@@ -303,9 +309,10 @@ def _fit_and_measure(problem: Problem, k: int, spec, datasets, W, fitted, data, 
         Xs = np.concatenate([d.Xs if subset is None else d.Xs[:, subset] for d in sets])
         loss, ut = _Stacked([u.loss for u in plan.uses], [d.y.size for d in sets]), tuple(uts)
     if fixed is not None:
-        fit = fit_linear(Xs, y, loss, plan.lam, ut=ut, fit_bias=False, bias=fixed, tol=tol)
+        fit = fit_linear(Xs, y, loss, plan.lam, ut=ut, fit_bias=False, bias=fixed, tol=tol,
+                         newton_dtype=_newton_dtype(tol))
     else:
-        fit = fit_linear(Xs, y, loss, plan.lam, ut=ut, tol=tol)
+        fit = fit_linear(Xs, y, loss, plan.lam, ut=ut, tol=tol, newton_dtype=_newton_dtype(tol))
     if subset is None:
         w = fit.w
     else:
