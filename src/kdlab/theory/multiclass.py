@@ -779,10 +779,13 @@ def _solve_stage(problem, k, inputs, frozen, P, x0, *, tol, maxiter, method, qua
         return tensor_points(D, min(n, last))
 
     x = x0
+    evals = 0
     while True:
         G = MultiStageMap(problem, k, inputs, frozen, points_of, P)
         pos_ok = lambda z: bool(np.all(np.isfinite(z)))  # noqa: E731
         x, gx, info = fixed_point(G, x, tol=tol, maxiter=maxiter, method=method, valid=pos_ok)
+        evals += info.iterations
+        info.iterations = evals
         if not info.converged:
             return G, x, info, math.inf, any(p.pts.qmc for p in G.parts)
         err, qmc = G.quad_error(x)
@@ -793,4 +796,8 @@ def _solve_stage(problem, k, inputs, frozen, P, x0, *, tol, maxiter, method, qua
         if err <= target or finest:
             G(x)
             return G, x, info, err, qmc
-        level += 1
+        if qmc and err > 0:
+            # RQMC with the jumps of hard targets: the standard error falls about as n^(-3/4)
+            level += max(1, math.ceil(math.log2(err / target) / 0.75))
+        else:
+            level += 1
