@@ -108,7 +108,7 @@ def compute(p: dict, ctx: RunContext) -> dict:
         recs = simulate_at(ctx, pts, base_, n_features=p["n_features"], seeds=p["seeds"],
                            label="simulation at the tuned parameters")
         out = []
-        for r, s in zip(meta, recs):
+        for r, s, pt in zip(meta, recs, pts):
             who = "stage0" if r["student"] == "teacher" else "stage1"
             d = r.to_dict()
             d.update(kind="simulate", gen_error=s[f"{who}_gen_error"], gen_error_stderr=s[f"{who}_gen_error_stderr"],
