@@ -234,6 +234,13 @@ def test_label_noise_quick_writes_every_output(ln_quick):
         lab = g.loc[g["student"] == "labels", "gen_error"].iloc[0]
         assert (g.loc[g["student"].isin(["soft", "hard"]), "gen_error"] <= lab + 1e-6).all()
     assert json.loads((out / "parameters.json").read_text())["study"] == "label-noise"
+    # every simulated row carries its own point (the finite-size rerun simulates exactly that point)
+    sim = t[t["kind"] == "simulate"]
+    for _, r in sim.iterrows():
+        pt = json.loads(r["sim_point"])
+        assert pt["label_noise"] == r["label_noise"] and pt["alpha"] == r["alpha"]
+        if r["student"] == "teacher":
+            assert pt["student"] is False and pt["teacher_lam"] == r["teacher_lam"] and int(r["sim_stage"]) == 0
 
 
 def test_rerun_resumes_from_the_cache_and_refuses_other_parameters(ln_quick):

@@ -301,7 +301,7 @@ def baseline_task(alpha, rho, delta, label_noise, eta, key, lam_bounds, sweeps=2
     if key == "bayes" and label_noise > 0:
         return []
     r = baseline_row(gm, eta, key, lam_bounds, sweeps=sweeps, pooled=ad > alpha)
-    return [{**r, "alpha": alpha, "variant": key}]
+    return [{**r, "alpha": alpha, "rho": rho, "delta": delta, "label_noise": label_noise, "variant": key}]
 
 
 def finite_finding(t: pd.DataFrame, fs: Optional[pd.DataFrame], p: Mapping[str, Any], keys: Sequence[str],

@@ -25,13 +25,12 @@ simulation disagrees with the theory (or a gain with the theory's gain) are reru
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
 import pandas as pd
 
-from ..problem import BayesOptimalTeacher, Fresh, GaussianMixture, Problem, Shared, Student
+from ..problem import BayesOptimalTeacher, Fresh, GaussianMixture, Shared, Student
 from ..reporting import plotting
 from ..reporting.findings import (
     CONTRADICTED,
@@ -47,7 +46,7 @@ from ..reporting.findings import (
 )
 from ..runs.context import RunContext
 from . import _baselines as bl
-from ._core import Study, optimum_row
+from ._core import Study
 
 PARAMS = dict(rhos=[0.2, 0.3, 0.5], delta=1.0, eta=0.5, alphas=[0.5, 1.0, 2.0, 4.0, 8.0],
               lam_bounds=[1e-4, 1e4], temperature_bounds=[0.5, 100.0],
@@ -79,11 +78,6 @@ def kd_series(variant: str, data: str, T_max: float) -> str:
     return f"{lab}, {dict(DATA)[data]}"
 
 
-def _space(names, lam_bounds, temperature_bounds):
-    b = {"lam": tuple(lam_bounds), "chi": (0.0, 1.0), "temperature": tuple(temperature_bounds)}
-    return {n: b[n] for n in names}
-
-
 def baseline_task(alpha, rho, pooled, delta, eta, lam_bounds, sweeps=2) -> list:
     """The label-only baselines at (rho, alpha): on the student's own alpha N samples, or
     (``pooled``) on 2 alpha N (the ERM ones: the floor there is the ``fresh`` floor)."""
@@ -96,33 +90,15 @@ def baseline_task(alpha, rho, pooled, delta, eta, lam_bounds, sweeps=2) -> list:
 
 def kd_task(alpha, rho, data, delta, eta, lam_bounds, temperature_bounds, sweeps=3) -> list:
     """The KD students of the Bayes-optimal teacher at (rho, alpha) on the ``data`` ('shared' /
-    'fresh') set: hard, T = T_max, and soft with T tuned from the T = T_max optimum."""
-    from ..runs.tuning import optimal_stage
-
+    'fresh') set: hard, T = T_max, and soft with T tuned from the T = T_max optimum
+    (:func:`kdlab.studies._baselines.tuned_kd_rows`)."""
     gm = GaussianMixture(alpha=alpha, delta=delta, rho=rho)
-    teacher = BayesOptimalTeacher()
-    T_max = float(temperature_bounds[1])
     st = Student(eta=eta, chi=0.6, temperature=1.0, lam=0.15, data=Fresh(alpha=alpha) if data == "fresh" else Shared())
-    out, found = [], {}
-    for v, x0 in (("hard", None), ("large-T", None), ("soft", "large-T")):
-        _, _, tuned, fixed = next(k for k in KD if k[0] == v)
-        fixed = {k: (T_max if x == "T_max" else x) for k, x in fixed.items()}
-        s = st.replace(**fixed)
-        start = None
-        if x0 is not None and x0 in found:
-            start = {**found[x0].params, "temperature": T_max}
-        o = optimal_stage(Problem(gm, [teacher, s]), _space(tuned, lam_bounds, temperature_bounds), x0=start,
-                          sweeps=sweeps)
-        found[v] = o
-        row = {"kind": "theory", "alpha": alpha, "rho": rho, "variant": v, "data": data,
-               "series": kd_series(v, data, T_max), "temperature": s.temperature, "t2_scaling": s.t2_scaling,
-               **optimum_row(o)}
-        pt = {"alpha": alpha, "rho": rho, "teacher": "bayes-optimal", "eta": eta, "lam": row["lam"],
-              "chi": row["chi"], "temperature": row["temperature"], "t2_scaling": bool(s.t2_scaling),
-              "data_alpha": alpha if data == "fresh" else None}
-        row.update(sim_point=json.dumps(pt), sim_stage=1)
-        out.append(row)
-    return out
+    rows = bl.tuned_kd_rows(gm, BayesOptimalTeacher(), {"teacher": "bayes-optimal"}, st, lam_bounds=lam_bounds,
+                            temperature_bounds=temperature_bounds, sweeps=sweeps)
+    T_max = float(temperature_bounds[1])
+    return [{**r, "alpha": alpha, "rho": rho, "data": data, "series": kd_series(r["variant"], data, T_max)}
+            for r in rows]
 
 
 def compute(p: dict, ctx: RunContext) -> dict:

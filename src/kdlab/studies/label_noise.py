@@ -90,7 +90,9 @@ def compute(p: dict, ctx: RunContext) -> dict:
     bitems = [dict(alpha=a, rho=p["rho"], delta=p["delta"], label_noise=x, eta=p["eta"], key=k,
                    lam_bounds=p["lam_bounds"], sweeps=3) for a in p["alphas"] for x in p["noises"] for k in CORRECTED]
     base = ctx.map(bl.baseline_task, bitems, "theory: corrected label-only students at each (alpha, noise)")
-    base = base.assign(student=base["baseline"], teacher_ridge=None, teacher_lam=math.nan)
+    # one row per item (no Bayes baseline here): the coordinates from the items, whatever the cache holds
+    base = base.assign(student=base["baseline"], teacher_ridge=None, teacher_lam=math.nan,
+                       label_noise=[i["label_noise"] for i in bitems], alpha=[i["alpha"] for i in bitems])
     th = pd.concat([th, base], ignore_index=True, sort=False)
     parts, extra = [th], {}
     if p["simulate"]:
@@ -108,7 +110,7 @@ def compute(p: dict, ctx: RunContext) -> dict:
         recs = simulate_at(ctx, pts, base_, n_features=p["n_features"], seeds=p["seeds"],
                            label="simulation at the tuned parameters")
         out = []
-        for r, s in zip(meta, recs):
+        for r, s, pt in zip(meta, recs, pts):
             who = "stage0" if r["student"] == "teacher" else "stage1"
             d = r.to_dict()
             d.update(kind="simulate", gen_error=s[f"{who}_gen_error"], gen_error_stderr=s[f"{who}_gen_error_stderr"],
