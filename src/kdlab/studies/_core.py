@@ -69,7 +69,7 @@ class Study:
 
 @dataclass
 class StudyOutput:
-    """What :func:`kdlab.study` wrote and computed: the folder, the files, the tables, the
+    """What :func:`kdlab.studies.study` wrote and computed: the folder, the files, the tables, the
     parameters, the findings (:class:`~kdlab.reporting.findings.Claim`), the report's path, the time."""
 
     name: str

@@ -25,7 +25,8 @@ from ._core import Study, optimum_row, simulate_at
 PARAMS = dict(rho=0.3, delta=1.0, eta=0.5, teacher_lam=0.1,
               alphas=[1.0, 2.0, 4.0], noises=[0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4],
               lam_bounds=[1e-4, 1e2], temperature_bounds=[0.1, 10.0],
-              alpha_sim=[2.0], n_features=1000, seeds=10, simulate=True)
+              alpha_sim=[2.0], n_features=1000, seeds=10, simulate=True,
+              finite_size_points=4)
 QUICK = dict(alphas=[2.0], noises=[0.0, 0.1, 0.3], n_features=200, seeds=4)
 
 #: The students of the study: (key, display label, tuned parameters, fixed values).
@@ -119,7 +120,7 @@ def compute(p: dict, ctx: RunContext) -> dict:
                                       seeds=p["seeds"], label="simulation of the corrected label-only students"))
         t = pd.concat(parts, ignore_index=True, sort=False)
         fs = bl.finite_size(ctx, t, ("series", "alpha", "label_noise"), base_, n_features=p["n_features"],
-                            seeds=p["seeds"], max_points=6)
+                            seeds=p["seeds"], max_points=p["finite_size_points"])
         if not fs.empty:
             extra["finite-size"] = fs
     return {"errors": pd.concat(parts, ignore_index=True, sort=False), **extra}

@@ -30,7 +30,8 @@ from ._core import Study, optimum_row, simulate_at
 PARAMS = dict(rho=0.3, delta=1.0, label_noise=0.0,
               alphas=[0.5, 1.0, 2.0, 4.0, 8.0], teacher_etas=[0.1, 0.2, 0.3, 0.5, 0.7, 1.0],
               lam_bounds=[1e-4, 1e2], temperature_bounds=[0.1, 10.0], chi_max=3.0, sweeps=3, n_scan=5,
-              alpha_sim=[2.0], n_features=1000, seeds=10, simulate=True)
+              alpha_sim=[2.0], n_features=1000, seeds=10, simulate=True,
+              finite_size_points=4)
 QUICK = dict(alphas=[1.0, 2.0], teacher_etas=[0.2, 0.5], sweeps=2, n_scan=4, n_features=200, seeds=4)
 
 DATAS = ("shared", "fresh")
@@ -130,6 +131,7 @@ def compute(p: dict, ctx: RunContext) -> dict:
     bitems = [dict(alpha=a, eta=1.0, key=k, lam_bounds=p["lam_bounds"], sweeps=p["sweeps"], alpha_data=ad, **common)
               for a in p["alphas"] for ad in (a, 2 * a) for k in (bl.ERM if ad > a else bl.BASELINES)]
     base = ctx.map(bl.baseline_task, bitems, "theory: label-only strong baselines (own and pooled data) at each alpha")
+    base = bl.flag_below_floor(base.assign(rho=p["rho"]), p["delta"]) if p["label_noise"] == 0 else base
     base = base.assign(student="label-only", teacher_eta=math.nan, teacher_lam=math.nan,
                        data=np.where(base["pooled"].astype(bool), "pooled", "own"))
     th = pd.concat([pd.DataFrame(parts), st, base], ignore_index=True, sort=False)
@@ -141,7 +143,7 @@ def compute(p: dict, ctx: RunContext) -> dict:
                                     seeds=p["seeds"], label="simulation of the label-only baselines"))
         t = pd.concat(out, ignore_index=True, sort=False)
         fs = bl.finite_size(ctx, t, ("series", "alpha", "teacher_eta"), {**b, "teacher": "logistic"},
-                            n_features=p["n_features"], seeds=p["seeds"], max_points=p.get("finite_size_points", 6))
+                            n_features=p["n_features"], seeds=p["seeds"], max_points=p["finite_size_points"])
         if not fs.empty:
             extra["finite-size"] = fs
     return {"errors": pd.concat(out, ignore_index=True, sort=False), **extra}
