@@ -6,9 +6,14 @@ Made with::
     python tests/data/make_multiclass_reference.py 1000
 
 which writes ``tests/data/multiclass-reference.json`` after every chain and resumes where it
-stopped (``N`` and the seeds are recorded in the file, with the commit and the seconds per
-chain). The stored file is at N = 1000, 16 seeds (the issue asks N = 2000: at the load of the
-shared 2-core machine, about 25 in average, a chain took 4 to 9 minutes at N = 2000).
+stopped; ``python tests/data/make_multiclass_reference.py 2000 k3-soft`` (re)makes the named
+chains at N = 2000. Each chain records its N, with the seeds, the commit and the seconds. The
+stored file is at N = 1000, 16 seeds, except k3-soft at N = 2000 (the issue asks N = 2000
+throughout: at the load of the shared 2-core machine, 20 to 30, a chain took 4 to 9 minutes
+there). At N = 1000 the teacher of k3-soft (seeds 0-15) has ``M[0, 2] = -0.461 +- 0.010``
+against the theory's -0.490, a 3-s.e. fluctuation of those seeds that its student inherits;
+at N = 250, 500 and 2000 the same seeds give -0.501 +- 0.025, -0.498 +- 0.018 and
+-0.4925 +- 0.0085.
 """
 
 import json
@@ -58,15 +63,17 @@ def main():
     """Simulate the chains not yet in the output file (``OUT``), rewriting it after each one."""
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     out = json.loads(OUT.read_text()) if OUT.exists() else {"n_features": N, "seeds": SEEDS, "chains": {}}
-    if out["n_features"] != N or out["seeds"] != SEEDS:
-        sys.exit(f"{OUT} holds N = {out['n_features']}, {out['seeds']} seeds: remove it first")
+    if out["seeds"] != SEEDS:
+        sys.exit(f"{OUT} holds {out['seeds']} seeds: remove it first")
     out["commit"] = commit
-    for name in [n for n in (sys.argv[2:] or CHAINS) if n not in out["chains"]]:
+    named = sys.argv[2:]  # chains named on the command line are (re)made at this N
+    for name in [n for n in (named or CHAINS) if named or n not in out["chains"]]:
         p = CHAINS[name]
         t0 = time.time()
         r = simulate(p, n_features=N, seeds=SEEDS, n_jobs=2)
         out["chains"][name] = {
             "problem": p.to_dict(),
+            "n_features": N,
             "seconds": round(time.time() - t0, 1),
             "stages": [{k: [_plain(getattr(o, k)), _plain(o.stderr.get(k))] for k in KEYS
                         if getattr(o, k, None) is not None} for o in r.stages],

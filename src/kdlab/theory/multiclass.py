@@ -35,7 +35,7 @@ TENSOR_MAX_DIM = 4
 TENSOR_NODES = {1: (129, 2049), 2: (65, 513)}
 #: Gauss-Hermite node counts per dimension of the 3- and 4-dimensional rules (a ladder: the
 #: error estimate of a rule is its difference from the rule one step below).
-GH_LADDER = {3: (10, 14, 20, 28), 4: (8, 11, 15, 20)}
+GH_LADDER = {3: (10, 14, 20, 28, 36), 4: (8, 11, 15, 20, 26)}
 #: RQMC: replicates and log2 of the points per replicate (first, finest).
 QMC_REPS = 8
 QMC_LEVELS = (11, 16)
