@@ -44,7 +44,7 @@ PARAMS = dict(rho=0.3, delta=1.0, alphas=[0.5, 1.0, 4.0], noises=[0.0, 0.1, 0.3]
               alpha_sim=[1.0], n_features=1000, seeds=10, simulate=True,
               # pure pseudo-label chains (chi = 1): the regime map (one round) and the reference point
               pl_rhos=[0.3, 0.5], pl_deltas=[0.5, 1.0], pl_noises=[0.0, 0.3], pl_alphas=[0.5, 1.0, 4.0],
-              ref_rho=0.5, ref_delta=0.5, ref_noise=0.3, ref_alpha=1.0, ref_rounds=3, pl_lam_bounds=[1e-3, 1e2],
+              ref_rho=0.5, ref_delta=0.5, ref_noise=0.3, ref_alpha=1.0, ref_rounds=2, pl_lam_bounds=[1e-3, 1e2],
               pl_sweeps=1, ref_n=[1000, 4000], ref_seeds=10, ref_max_round_4n=2,
               alpha_val=0.5, val_lams=[0.01, 0.1, 1.0, 10.0, 100.0], val_temperatures=[0.5, 2.0])
 QUICK = dict(alphas=[1.0], noises=[0.0, 0.3], rounds=[0, 1, 2], shared_soft_rounds=[0, 1], sweeps=1,
