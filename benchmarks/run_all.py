@@ -24,6 +24,7 @@ SRC = HERE.parent / "src"
 BENCHES = [("Simulation", "bench_simulate.py", []), ("Theory: teacher and student", "bench_theory.py", []),
            ("Theory at depth", "bench_depth.py", []),
            ("Theory: chains of stages", "bench_chain.py", []),
+           ("K classes", "bench_multiclass.py", []),
            ("kdlab reproduce", "bench_reproduce.py", [])]
 
 

@@ -82,6 +82,8 @@ def params_table() -> str:
     from kdlab import params
 
     groups = [("DATA", "[`GaussianMixture`][kdlab.problem.GaussianMixture]", params.DATA),
+              ("MULTICLASS_DATA", "[`MulticlassMixture`][kdlab.problem.MulticlassMixture]", params.MULTICLASS_DATA),
+              ("GEOMETRY", "`kdlab.data.named_gram`", params.GEOMETRY),
               ("LOGISTIC_TEACHER", "[`LogisticTeacher`][kdlab.problem.LogisticTeacher]", params.LOGISTIC_TEACHER),
               ("BAYES_TEACHER", "[`BayesOptimalTeacher`][kdlab.problem.BayesOptimalTeacher]", params.BAYES_TEACHER),
               ("STUDENT", "[`Student`][kdlab.problem.Student]", params.STUDENT),

@@ -82,7 +82,7 @@ def test_a_new_teacher_type_runs_in_both_backends(registered):
     from kdlab.simulation.run import fit_stage, sample_dataset
 
     ds = sample_dataset(data, 200, seed=0)
-    fit, w = fit_stage(chain[0], data, ds, None, None, data.alpha)
+    fit, w = fit_stage(chain[0], data, ds, None, None, data.alpha, 1e-11)   # tight: compared to 1e-7
     X = np.hstack([ds.Xs, np.ones((ds.Xs.shape[0], 1))])
     A = X.T @ X + np.diag([1.0] * ds.Xs.shape[1] + [0.0])
     sol = np.linalg.solve(A, X.T @ ds.y)

@@ -478,7 +478,8 @@ def test_hostile_problem_files_are_one_line_errors(tmp_path):
         with pytest.raises(ParameterError) as exc:
             load_problem(path)
         msg = str(exc.value)
-        assert time.perf_counter() - t0 < 3, path
+        # a guard against a hang or a read of /dev/zero, not a timing: generous for a loaded machine
+        assert time.perf_counter() - t0 < 30, path
         assert expect in msg and str(path) in msg, (path, msg[:500])
         assert len(msg) <= 300 and "\n" not in msg, (path, msg[:500])
 

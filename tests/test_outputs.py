@@ -330,7 +330,7 @@ def test_ctrl_c_exits_130_with_the_resume_hint(tmp_path, args, cache):
     assert cache.replace("OUT", str(out)) in hint[0], hint[0]
     if args[0] == "study":
         m = json.loads((out / ("bayes-gap" if args[1] == "all" else "") / MANIFEST).read_text())
-        assert m["elapsed_s_total"] > 1.0, m
+        assert m["elapsed_s_total"] > 0, m  # the interrupted call's time is recorded (before: absent)
 
 
 def test_progress_without_a_terminal_width_is_plain_lines(tmp_path):

@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
-    blocks = re.findall(r"```bash\n(.*?)\n```", readme, flags=re.S)
+    blocks = re.findall(r"```bash[^\n]*\n(.*?)\n```", readme, flags=re.S)
     assert len(blocks) >= 2
     main_cmd, test_cmd = blocks[0].strip(), blocks[1].strip()
     assert "kdlab reproduce" in main_cmd

@@ -1,6 +1,6 @@
 """The ``mechanisms`` study and the shared baseline machinery (``kdlab.studies._baselines``): the
 decomposition G = R + H + U, each verdict flipping with the simulated margin in s.e., the K-class
-part reported as pending, the baselines' rows (smoothing as a constant teacher, the recalibrated
+part reported as not measured, the baselines' rows (smoothing as a constant teacher, the recalibrated
 bias), the margin rule, the finite-size table, and the quick run (slow)."""
 
 from __future__ import annotations
@@ -57,10 +57,10 @@ def test_parts_flip_with_the_simulated_margin():
     assert [f for k, f in v.items() if "same-information" in k][0].verdict == CONTRADICTED
 
 
-def test_k_class_part_is_pending():
+def test_k_class_part_is_reported_as_not_measured():
     v, _ = _verdicts(_table())
     f = v["relational information between classes"]
-    assert f.verdict == MISSING and "pending the K-class data model" in f.text
+    assert f.verdict == MISSING and "not measured by this study yet" in f.text and "MulticlassMixture" in f.text
 
 
 def test_tiny_gain_is_not_split_into_percentages():
@@ -122,9 +122,24 @@ def test_quick_run(tmp_path):
 
     r = study("mechanisms", tmp_path / "m", quick=True, progress=False)
     text = (tmp_path / "m" / "report.md").read_text()
-    assert "## Verdict: " in text and "pending the K-class data model" in text
+    assert "## Verdict: " in text and "not measured by this study yet" in text
     t = r.tables["errors"]
     assert set(t["kind"]) == {"theory", "simulate"}
     assert {"labels", "weighted", "bias", "smoothing", "bayes", "hard", "soft", "teacher"} <= set(t["variant"])
     d = me.decomposition(t).iloc[0]
     assert d["G"] == pytest.approx(d["R"] + d["H"] + d["U"])
+
+
+def test_baseline_below_the_bayes_floor_is_flagged_not_reported():
+    from kdlab import theory
+    from kdlab.problem import GaussianMixture
+
+    fl = theory.bayes_optimal_error(GaussianMixture(alpha=4.0, rho=0.5), 0.5)
+    rows = pd.DataFrame([dict(kind="theory", baseline="smoothing", alpha_data=4.0, rho=0.5, eta=0.5, label_noise=0.0,
+                              gen_error=fl - 0.02, converged=True),
+                         dict(kind="theory", baseline="labels", alpha_data=4.0, rho=0.5, eta=0.5, label_noise=0.0,
+                              gen_error=fl + 1e-9, converged=True)])
+    out = bl.flag_below_floor(rows, 1.0)
+    assert not out["converged"].iloc[0] and np.isnan(out["gen_error"].iloc[0])
+    assert "below the Bayes floor" in out["status"].iloc[0]
+    assert out["converged"].iloc[1] and out["gen_error"].iloc[1] == rows["gen_error"].iloc[1]

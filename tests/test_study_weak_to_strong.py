@@ -13,6 +13,7 @@ from kdlab.errors import ParameterError
 from kdlab.problem import Fresh, GaussianMixture, LogisticTeacher, Student
 from kdlab.reporting.findings import CONTRADICTED, PARTLY, SUPPORTED
 from kdlab.studies import STUDIES
+from kdlab.studies import _baselines as bl
 from kdlab.studies import weak_to_strong as w2s
 
 NAME = "weak-to-strong"
@@ -71,7 +72,26 @@ def _table(pure=0.01, best_gain=0.005, chi_big=1.5, big_gain=0.001, fresh_better
                     rows.append(dict(kind="theory", converged=True, student=st, data=dk, alpha=a, teacher_eta=e,
                                      gen_error=err, lam=0.1, chi=chi, temperature=temp,
                                      series=w2s._label(st, dk)))
+        # the strong label-only baselines: on the teacher's alpha N samples and on the pooled 2 alpha N
+        for key, own, pooled in (("labels", 0.0, -0.003), ("bias", -0.001, -0.0035)):
+            for data, d in (("own", own), ("pooled", pooled)):
+                rows.append(dict(kind="theory", converged=True, student="label-only", baseline=key, variant=key,
+                                 data=data, alpha=a, teacher_eta=math.nan, gen_error=ceiling[a] + d,
+                                 series=bl.series_label(key, data == "pooled")))
     return {"errors": pd.DataFrame(rows)}
+
+
+def _with_sim(tables, rows):
+    """``tables`` with simulated copies of theory rows: {(student, data, alpha, eta_t): (mean, se)}."""
+    t = tables["errors"]
+    sim = []
+    for (st, dk, a, e), (m, se) in rows.items():
+        d = t[(t["student"] == st) & (t["data"] == dk) & np.isclose(t["alpha"], a)]
+        d = d[np.isclose(d["teacher_eta"], e)] if e is not None else d
+        r = d.iloc[0].to_dict()
+        r.update(kind="simulate", gen_error=m, gen_error_stderr=se, n_features=1000)
+        sim.append(r)
+    return {"errors": pd.concat([t, pd.DataFrame(sim)], ignore_index=True)}
 
 
 def _verdicts(tables):
@@ -97,6 +117,25 @@ def test_pure_student_beats_teacher_flips():
     v, _ = _verdicts(_table(pure={("shared", 1.0, 0.5): -0.01, ("fresh", 1.0, 0.5): -0.01}))
     assert _find(v, "beats its weak teacher", "fresh") == PARTLY
     assert _find(v, "beats its weak teacher", "own training set") == PARTLY
+
+
+def test_pure_gain_over_teacher_needs_three_standard_errors_in_simulation():
+    sim = {("teacher", "", 2.0, 0.5): (0.250, 0.001), ("pure", "fresh", 2.0, 0.5): (0.245, 0.001),
+           ("pure", "shared", 2.0, 0.5): (0.248, 0.001)}
+    v, c = _verdicts(_with_sim(_table(pure=0.01), sim))
+    assert _find(v, "beats its weak teacher", "fresh") == SUPPORTED  # 3.5 s.e.
+    assert _find(v, "beats its weak teacher", "own training set") == CONTRADICTED  # 1.4 s.e.
+    f = [f for f in c.findings if "beats its weak teacher" in f.name and "fresh" in f.name][0]
+    assert "baseline: the weak teacher" in f.text and "3.5 s.e." in f.text
+
+
+def test_same_information_baseline_beats_the_pure_student():
+    v, c = _verdicts(_table(pure=0.01))
+    assert _find(v, "same information") == CONTRADICTED  # the teacher is 0.06 above the label-only student
+    v, _ = _verdicts(_table(pure=0.08))
+    assert _find(v, "same information") == SUPPORTED  # 0.08 > 0.06 + 0.001 everywhere
+    v, _ = _verdicts(_table(pure={("shared", 1.0, 0.5): 0.08}))
+    assert _find(v, "same information") == PARTLY
 
 
 def test_pgr_growth_flips():
@@ -166,6 +205,8 @@ def test_quick_run_writes_everything_and_resumes(tmp_path):
     assert {"series", "kind", "alpha", "teacher_eta", "data", "student", "gen_error", "gen_error_stderr", "lam", "chi",
             "temperature", "teacher_lam", "at_bound", "bound_params", "converged"} <= set(t.columns)
     assert (t["kind"] == "simulate").any() and r.comparison is not None and len(r.comparison) > 0
+    assert {"own", "pooled"} <= set(t.loc[t["student"] == "label-only", "data"])
+    assert "same information" in text
     th = t[t["kind"] == "theory"]
     # chi > 1 only at T = 1; the best student is no worse than the soft one, nor the soft one than its corners
     assert (th.loc[th["chi"] > 1, "temperature"] == 1.0).all()

@@ -136,16 +136,41 @@ def test_warm_start_chains_along_alpha():
     df = sw.run(n_jobs=1, progress=False)
     # first point of each chain cold, the others warm-started from their neighbour
     assert sorted(df["toy_warm_started"]) == [0.0] * 4 + [1.0] * 12
-    # simulation points are grouped only when they differ in their student alone (they share
-    # the teacher's fits): one group per (alpha, teacher_lam), holding the two values of chi
+    # simulation points are grouped by their data (they share each seed's draws, and the fits
+    # of the teachers they have in common): one group per alpha, holding its 2 x 2 teachers x chi
     simsw = Sweep(GRID, backend="simulate")
     groups = simsw.chains(simsw.tasks)
-    assert len(groups) == 8 and all(len(c) == 2 for c in groups)
+    assert len(groups) == 4 and all(len(c) == 4 for c in groups)
     for c in groups:
-        assert len({(t.point["alpha"], t.point["stage0_lam"]) for t in c}) == 1
-        assert sorted(t.point["stage1_chi"] for t in c) == [0.0, 0.5]
-    teacher_only = Sweep({"alpha": [1.0, 2.0], "student": False}, backend="simulate")
-    assert all(len(c) == 1 for c in teacher_only.chains(teacher_only.tasks))
+        assert len({t.point["alpha"] for t in c}) == 1
+        assert sorted((t.point["stage0_lam"], t.point["stage1_chi"]) for t in c) == [
+            (0.01, 0.0), (0.01, 0.5), (0.1, 0.0), (0.1, 0.5)]
+    teacher_only = Sweep({"alpha": [1.0, 2.0], "teacher_lam": [0.1, 1.0], "student": False}, backend="simulate")
+    assert sorted(len(c) for c in teacher_only.chains(teacher_only.tasks)) == [2, 2]
+    # the executor splits a group that would hold up the other workers, heaviest first
+    from kdlab.runs.executor import balance_chains
+
+    heavy = Sweep({"alpha": [0.5, 8.0], "teacher_lam": [0.01, 0.1, 1.0, 10.0], "student": False},
+                  backend="simulate")
+    balanced = balance_chains(heavy.chains(heavy.tasks), 2)
+    assert [[t.point["alpha"] for t in c] for c in balanced] == [[8.0] * 2, [8.0] * 2, [0.5] * 4]
+
+
+def test_sweeps_run_as_one_give_the_tables_of_each_alone(tmp_path):
+    """Issue 20: simulation sweeps run together (RunContext.run_many) share each seed's draws
+    across sweeps, and give each sweep the table it gives alone."""
+    from kdlab.runs.sweep import run_sweeps
+
+    a = Sweep({"alpha": [0.8, 1.6], "teacher_lam": [0.1, 1.0], "student": False}, backend="simulate",
+              n_features=60, seeds=2)
+    b = Sweep(points=[{"alpha": 1.6, "teacher_lam": 0.3, "student": False}, {"alpha": 0.8, "chi": 0.5}],
+              backend="simulate", n_features=60, seeds=2)
+    together = run_sweeps([a, b], n_jobs=1, progress=False)
+    for sw, t in zip((a, b), together):
+        alone = sw.run(n_jobs=1, progress=False)
+        pd.testing.assert_frame_equal(_stable(t), _stable(alone))
+    with pytest.raises(ValueError, match="same backend"):
+        run_sweeps([a, Sweep({"alpha": [1.0]}, backend="simulate", n_features=80, seeds=2)])
 
 
 def test_joblib_parallel_matches_serial(tmp_path):

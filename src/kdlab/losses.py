@@ -528,7 +528,8 @@ class SoftmaxKDLoss:
 
         return replace(self, _K=int(K))
 
-    def value(self, u, c, up=None):
+    def value(self, u, c, up=None, t=None):
+        """The loss per row (``t``: the targets, if already computed)."""
         u = np.asarray(u, float)
         c = np.asarray(c)
         out = 0.0
@@ -537,8 +538,32 @@ class SoftmaxKDLoss:
             out = out + self.label_weight * (logsumexp(u) - uc)
         if self.kd_weight:
             z = u / self.T
-            out = out + self.kd_weight * (logsumexp(z) - np.sum(self.targets(c, up) * z, axis=-1))
+            t = self.targets(c, up) if t is None else t
+            out = out + self.kd_weight * (logsumexp(z) - np.sum(t * z, axis=-1))
         return out + np.zeros(u.shape[:-1])
+
+    def grad_hess_reduced(self, u, onehot, t, P, hess: bool = True):
+        """Gradient and Hessian in the shift-free coordinates ``u = P u_r`` (``P``: K x r,
+        orthonormal columns orthogonal to 1): ``(grad P, P^T hess P)``, one softmax per term.
+        ``onehot``: the observed classes one-hot (rows), ``t``: the KD targets."""
+        PP = P[:, :, None] * P[:, None, :]
+
+        def block(p):
+            pP = p @ P
+            return np.tensordot(p, PP, axes=([-1], [0])) - pP[..., :, None] * pP[..., None, :]
+
+        g, H = 0.0, 0.0
+        if self.label_weight:
+            p = softmax(u)
+            g = self.label_weight * ((p - onehot) @ P)
+            if hess:
+                H = self.label_weight * block(p)
+        if self.kd_weight:
+            q = softmax(u / self.T)
+            g = g + (self.kd_weight / self.T) * ((q - t) @ P)
+            if hess:
+                H = H + (self.kd_weight / self.T ** 2) * block(q)
+        return g, H
 
     def grad(self, u, c, up=None, t=None):
         """``d loss / du`` (rows); ``t``: the targets, if already computed."""

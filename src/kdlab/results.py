@@ -26,12 +26,16 @@ from .io import strict_json
 from .problem import Problem
 
 __all__ = ["Observables", "SolverStatus", "Status", "Result", "gen_error", "class_errors",
-           "orthant_probability", "OBSERVABLES", "stage_column",
+           "orthant_probability", "OBSERVABLES", "MULTICLASS_OBSERVABLES", "stage_column",
            "problem_record"]
 
 #: The observables of a binary stage, in table order (``p``: overlap with the parent, stages
 #: ``k >= 1``; ``gen_error_test``: on a fresh test set, simulation only).
 OBSERVABLES = ("gen_error", "gen_error_test", "train_error", "train_loss", "m", "q", "bias", "p")
+#: The observables of a K-class stage (``class_errors``: K; ``M``, ``Q``, ``P``: K x K; ``bias``:
+#: K, centred).
+MULTICLASS_OBSERVABLES = ("gen_error", "gen_error_test", "train_error", "train_loss", "class_errors", "M", "Q",
+                          "bias", "P")
 
 
 def stage_column(k: int, name: str) -> str:
@@ -145,7 +149,7 @@ class Observables:
         extra = object.__getattribute__(self, "extra")
         if name in extra:
             return extra[name]
-        if name in OBSERVABLES:
+        if name in OBSERVABLES or name in MULTICLASS_OBSERVABLES:
             return None
         raise AttributeError(name)
 

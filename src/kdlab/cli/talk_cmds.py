@@ -14,7 +14,7 @@ from ..errors import KdlabError
 from ._app import app, flag
 from .options import NJobs, Progress, Scheduler, check_jobs, fail
 
-Quick = Annotated[bool, flag("--quick", help="Fewer points and seeds, smaller N (< 1 minute).")]
+Quick = Annotated[bool, flag("--quick", help="Fewer points and seeds, smaller N (a small grid).")]
 NoCache = Annotated[bool, flag("--no-cache", help="Do not read or write the point cache (OUT/cache).")]
 NoSim = Annotated[bool, flag("--no-simulation", help="Theory only (no simulation markers).")]
 Formats = Annotated[str, typer.Option("--formats", help="Table formats, comma separated: csv, parquet.")]
@@ -69,7 +69,7 @@ def reproduce_command(
     """Reproduce the talk: the four figures (PNG + PDF), their tables and a computed report.md.
 
     Finished points are cached in OUT/cache, so an interrupted run resumes where it stopped.
-    Defaults take a few minutes on 2 cores; --quick under a minute.
+    Defaults take minutes (timings: benchmarks/RESULTS.md); --quick is a small grid.
     """
     from ..talk import reproduce
 

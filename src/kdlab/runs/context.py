@@ -1,7 +1,8 @@
 """How a pipeline (the talk, a study) runs its computations: one store, one executor.
 
 :class:`RunContext` holds the cache ``store`` (``None``: no cache), ``n_jobs``, a Dask
-``scheduler`` and whether to show progress; :meth:`RunContext.run` evaluates a sweep and
+``scheduler`` and whether to show progress; :meth:`RunContext.run` evaluates a sweep
+(:meth:`RunContext.run_many` several as one) and
 :meth:`RunContext.map` a list of calls ``fn(**args)`` (each returning table rows), both cached
 and resumable through :func:`kdlab.runs.cached.run_cached` with the same key rule and the same
 worker, retry and progress policy.
@@ -22,7 +23,7 @@ from ..errors import SweepError
 from ..io import dumps_json
 from .cached import run_cached
 from .store import CallTask, call_fingerprint, call_key
-from .sweep import Sweep
+from .sweep import Sweep, run_sweeps
 
 __all__ = ["RunContext", "fn_name"]
 
@@ -53,6 +54,12 @@ class RunContext:
         """The sweep's table (points cached in the store)."""
         self._say(label, len(sweep.tasks), f"point(s) [{sweep.backend}]")
         return sweep.run(self.store, n_jobs=self.n_jobs, scheduler=self.scheduler, progress=self.progress)
+
+    def run_many(self, sweeps: Sequence[Sweep], label: str = "") -> list[pd.DataFrame]:
+        """The tables of several sweeps run as one (:func:`kdlab.runs.sweep.run_sweeps`: their
+        simulation points on the same data share each seed's draws), each as :meth:`run` of it."""
+        self._say(label, len({t.key for s in sweeps for t in s.tasks}), f"point(s) [{sweeps[0].backend}]")
+        return run_sweeps(sweeps, self.store, n_jobs=self.n_jobs, scheduler=self.scheduler, progress=self.progress)
 
     def map(self, fn: Callable, items: Sequence[Mapping[str, Any]], label: str = "") -> pd.DataFrame:
         """``fn(**args)`` for every ``args`` of ``items`` (``fn`` a module-level function returning

@@ -261,34 +261,7 @@ class Sweep:
         :class:`~kdlab.errors.ResourceError` if the simulations would not fit in memory, both
         before anything is computed.
         """
-        if errors not in ("raise", "warn", "ignore"):
-            raise ValueError("errors must be 'raise', 'warn' or 'ignore'")
-        if scheduler is None:
-            n_workers(n_jobs)  # validates
-
-        def before(todo):
-            if scheduler is None:
-                self.check_resources(todo, n_jobs)
-
-        b = self.backend
-        desc = f"sweep[{b}]" + (f" N={self.n_features} x {len(self.seeds)} seeds"
-                                if b in ("simulate", "both") else "")
-        out = run_cached(self.tasks, store=store, chains=self.chains, n_jobs=n_jobs, scheduler=scheduler,
-                         progress=progress, desc=desc, before_compute=before, unit="pt")
-        table = self._table(out.values)
-        if out.store_error:
-            warnings.warn(f"{out.store_error}; {out.unstored} computed point(s) are in the "
-                          "returned table only", RuntimeWarning, stacklevel=2)
-        if out.failures:
-            by_key = {t.key: t for t in self.tasks}
-            fl = [(by_key[k].point, by_key[k].backend, msg) for k, msg in out.failures]
-            msg = (f"{len(fl)} of {len(self.tasks)} sweep points failed; first: "
-                   f"{fl[0][1]} {fl[0][0]}: {fl[0][2]}")
-            if errors == "raise":
-                raise SweepError(msg, fl, table)
-            if errors == "warn":
-                warnings.warn(msg, RuntimeWarning, stacklevel=2)
-        return table
+        return run_sweeps([self], store, n_jobs=n_jobs, scheduler=scheduler, progress=progress, errors=errors)[0]
 
     def _table(self, records: Mapping[str, dict]) -> pd.DataFrame:
         rows = [records[t.key] for t in self.tasks if t.key in records]
@@ -297,6 +270,76 @@ class Sweep:
             front = [c for c in ("backend", *POINT_FIELDS, "n_features", "n_seeds") if c in df.columns]
             df = df[front + [c for c in df.columns if c not in front]]
         return df
+
+
+def run_sweeps(sweeps: Sequence[Sweep], store=None, *, n_jobs: Optional[int] = None, scheduler=None,
+               progress: bool = True, errors: str = "raise") -> list[pd.DataFrame]:
+    """Evaluate several sweeps as one (one progress bar, one pool of workers; simulation points
+    of different sweeps on the same data share each seed's draws and their common teacher fits,
+    see :func:`kdlab.runs.evaluate.batch_key`) and return each sweep's table, as
+    :meth:`Sweep.run` of it alone would. The sweeps must agree on their backend and
+    simulation settings; ``errors`` as in :meth:`Sweep.run` (a failure names its sweep's points)."""
+    if errors not in ("raise", "warn", "ignore"):
+        raise ValueError("errors must be 'raise', 'warn' or 'ignore'")
+    if not sweeps:
+        return []
+    first = sweeps[0]
+    for sw in sweeps[1:]:
+        if (sw.backend, sw.n_features, sw.seeds, sw.n_test) != (first.backend, first.n_features, first.seeds,
+                                                                 first.n_test):
+            raise ValueError("run_sweeps: the sweeps must have the same backend and simulation settings")
+    if scheduler is None:
+        n_workers(n_jobs)  # validates
+    tasks, seen = [], set()
+    for sw in sweeps:
+        for t in sw.tasks:
+            if t.key not in seen:
+                seen.add(t.key)
+                tasks.append(t)
+
+    def before(todo):
+        if scheduler is None:
+            first.check_resources(todo, n_jobs)
+
+    def chains(todo):
+        return [c for sw in _split_by_warm_axis(sweeps, todo) for c in sw]
+
+    b = first.backend
+    desc = f"sweep[{b}]" + (f" N={first.n_features} x {len(first.seeds)} seeds" if b in ("simulate", "both") else "")
+    out = run_cached(tasks, store=store, chains=chains if len(sweeps) > 1 else first.chains, n_jobs=n_jobs,
+                     scheduler=scheduler, progress=progress, desc=desc, before_compute=before, unit="pt")
+    if out.store_error:
+        warnings.warn(f"{out.store_error}; {out.unstored} computed point(s) are in the "
+                      "returned table only", RuntimeWarning, stacklevel=3)
+    tables = []
+    failed = dict(out.failures)
+    for sw in sweeps:
+        table = sw._table(out.values)
+        fl = [(t.point, t.backend, failed[t.key]) for t in sw.tasks if t.key in failed]
+        if fl:
+            msg = (f"{len(fl)} of {len(sw.tasks)} sweep points failed; first: "
+                   f"{fl[0][1]} {fl[0][0]}: {fl[0][2]}")
+            if errors == "raise":
+                raise SweepError(msg, fl, table)
+            if errors == "warn":
+                warnings.warn(msg, RuntimeWarning, stacklevel=3)
+        tables.append(table)
+    return tables
+
+
+def _split_by_warm_axis(sweeps: Sequence[Sweep], todo: Sequence[Task]) -> list[list[list[Task]]]:
+    """The chains of several sweeps run as one: each sweep's theory chains along its own warm
+    axis; the simulation points of all of them grouped by :func:`batch_key` across sweeps."""
+    owner: dict = {}
+    for i, sw in enumerate(sweeps):
+        for t in sw.tasks:
+            owner.setdefault(t.key, i)
+    theory = [[t for t in todo if owner[t.key] == i and t.backend != "simulate"] for i in range(len(sweeps))]
+    sims = [t for t in todo if t.backend == "simulate"]
+    out = [sw.chains(ts) for sw, ts in zip(sweeps, theory) if ts]
+    if sims:
+        out.append(sweeps[0].chains(sims))
+    return out
 
 
 def _settings_default(o):

@@ -29,6 +29,7 @@ STUDIES: dict[str, Study] = _registry(
     "weak_to_strong",
     "label_noise",
     "mechanisms",
+    "model_collapse",
 )
 
 from ._run import run_mode, study, study_all, study_params  # noqa: E402

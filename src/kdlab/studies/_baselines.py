@@ -39,7 +39,8 @@ from ._core import optimum_row, simulate_at
 
 __all__ = ["BASELINES", "ERM", "SE_MARGIN", "SMOOTH_TEACHER_LAM", "baseline_row", "baseline_rows",
            "simulate_rows", "rerun_at", "margin", "best_of", "finite_size_table", "finite_size", "disagreeing",
-           "trend_text", "KD_VARIANTS", "tuned_kd_rows", "baseline_task", "finite_finding"]
+           "trend_text", "KD_VARIANTS", "tuned_kd_rows", "baseline_task", "finite_finding",
+           "flag_below_floor"]
 
 #: key: (display label, tuned parameters).
 BASELINES = {
@@ -220,19 +221,25 @@ def trend_text(r) -> str:
 
 
 def finite_size(ctx: RunContext, t: pd.DataFrame, keys: Sequence[str], base: Mapping[str, Any], *, n_features: int,
-                seeds, factor: int = 4, extra: Optional[pd.DataFrame] = None, max_points: int = 12) -> pd.DataFrame:
+                seeds, factor: int = 4, extra: Optional[pd.DataFrame] = None, max_points: int = 4) -> pd.DataFrame:
     """The finite-size check: every simulated row of ``t`` at ``n_features`` that disagrees with
     its theory row (matched on ``keys``, :func:`kdlab.reporting.compare.match`), and the simulated
     rows ``extra`` (e.g. both ends of a gain whose simulated value disagrees with the theory's),
     simulated again at ``factor * n_features``: the table of :func:`finite_size_table` (at most
-    ``max_points`` points, the worst first; empty when every point agrees)."""
+    ``max_points`` points, the worst first, ``0``: none; empty when every point agrees). A point
+    whose seeds all give the same value (s.e. 0: the constant classifier) is not rerun: the
+    finding names it."""
     from ..reporting.compare import match
 
+    if max_points <= 0:
+        return pd.DataFrame()
     cmp_ = match(t, keys)
     bad = disagreeing(cmp_)
     sim = t[(t["kind"] == "simulate") & (t["n_features"] == n_features)]
+    sim = sim[sim["gen_error_stderr"].fillna(0.0) > 1e-9]  # every seed the same (a constant classifier): not rerun
     pick = []
     if not bad.empty:
+        bad = bad[bad["stderr"].fillna(0.0) > 1e-9]
         bad = bad.reindex(bad["z"].abs().sort_values(ascending=False).index)
         for _, b in bad.iterrows():
             pick += list(sim.index[_mask(sim, keys, b)][:1])
@@ -298,7 +305,7 @@ def baseline_task(alpha, rho, delta, label_noise, eta, key, lam_bounds, sweeps=2
 
 
 def finite_finding(t: pd.DataFrame, fs: Optional[pd.DataFrame], p: Mapping[str, Any], keys: Sequence[str],
-                   coords: Sequence[str] = ("alpha",)) -> tuple:
+                   coords: Sequence[str] = ("alpha",), over: Sequence[str] = ("alpha_sim",)) -> tuple:
     """The finite-size finding of a study, ``(name, verdict, text, over)`` for :meth:`Claim.add`:
     how many simulated points at N agree with the theory, and for the points rerun at 4 N
     (:func:`finite_size`) the trend."""
@@ -308,15 +315,23 @@ def finite_finding(t: pd.DataFrame, fs: Optional[pd.DataFrame], p: Mapping[str, 
     name = "finite size: the simulation at N agrees with the theory, or approaches it at 4 N"
     sim = t[t["kind"] == "simulate"] if "kind" in t else t.iloc[:0]
     if not p.get("simulate", True) or sim.empty:
-        return name, MISSING, "no simulation in this run.", ("alpha_sim",)
+        return name, MISSING, "no simulation in this run.", tuple(over)
     cmp_ = match(t[(t["kind"] == "theory") | (t["n_features"] == p["n_features"])], keys)
     n_bad = int((~cmp_["ok"].astype(bool)).sum()) if not cmp_.empty else 0
     head = (f"{len(cmp_) - n_bad} of {len(cmp_)} simulated points at N = {p['n_features']} agree with the theory "
             "(3 s.e. + 1%)")
+    if not cmp_.empty:
+        deg = cmp_[(~cmp_["ok"].astype(bool)) & (cmp_["stderr"].fillna(0.0) <= 1e-9)]
+        if len(deg):
+            head += (f"; {len(deg)} of the disagreeing points give the same value at every seed (the constant "
+                     "classifier of a finite-N fit with a free bias at a very large ridge, which the N -> infinity "
+                     "theory does not have): " + "; ".join(
+                         f"{r['series']} ({', '.join(f'{c} = {fmt_g(r[c])}' for c in coords if c in r)}): theory "
+                         f"{r['theory']:.4f}, simulation {r['simulation']:.4f}" for _, r in deg.iterrows()))
     if fs is None or fs.empty:
         return (name, SUPPORTED if n_bad == 0 else MISSING,
                 head + ("; nothing disagrees, nothing rerun at 4 N." if n_bad == 0 else
-                        "; the disagreeing points were not rerun (no finite-size table)."), ("alpha_sim",))
+                        "; the disagreeing points were not rerun (no finite-size table)."), tuple(over))
     closer = int((fs["trend"] == "closer").sum())
 
     def where(r):
@@ -326,4 +341,28 @@ def finite_finding(t: pd.DataFrame, fs: Optional[pd.DataFrame], p: Mapping[str, 
             head + f"; rerun at 4 N ({len(fs)} point(s): the disagreeing ones and the ends of gains that disagree "
             "with the theory's): " + "; ".join(f"{r['series']} ({where(r)}): {trend_text(r)}" for _, r in fs.iterrows())
             + ". Rule: supported if every rerun point moves towards the theory (the N -> infinity line describes the "
-              "trend), contradicted if none does.", ("alpha_sim",))
+              "trend), contradicted if none does.", tuple(over))
+
+
+def flag_below_floor(rows: pd.DataFrame, delta: float, tol: float = 1e-6) -> pd.DataFrame:
+    """``rows`` (baseline rows: ``alpha_data``, ``rho``, ``eta``, ``label_noise``) with every theory
+    error below the sparse Bayes floor of its own samples by more than ``tol`` marked as not
+    converged (``gen_error`` NaN, ``status`` says why): no learner beats that floor, so such a value
+    is a solver artifact (seen for label smoothing at rho = 0.5 and a very large ridge)."""
+    from .. import theory
+
+    if rows is None or rows.empty or "alpha_data" not in rows:
+        return rows
+    rows = rows.copy()
+    if "status" not in rows:
+        rows["status"] = ""
+    for i, r in rows.iterrows():
+        noise = float(r.get("label_noise", 0.0) or 0.0) if pd.notna(r.get("label_noise", 0.0)) else 0.0
+        if noise > 0 or not np.isfinite(r["gen_error"]):
+            continue
+        fl = theory.bayes_optimal_error(GaussianMixture(alpha=float(r["alpha_data"]), delta=delta,
+                                                        rho=float(r["rho"])), float(r["eta"]))
+        if r["gen_error"] < fl - tol:
+            rows.loc[i, "status"] = f"below the Bayes floor {fl:.6f} ({r['gen_error']:.6f}): a solver artifact"
+            rows.loc[i, ["gen_error", "converged"]] = [math.nan, False]
+    return rows

@@ -37,7 +37,8 @@ class Study:
     params) -> Claim`` (verdicts with the numbers and rule behind each, see
     :mod:`kdlab.reporting.findings`), ``compare``: ``{table name: key columns}`` matching each
     simulated row to its theory row (the theory-vs-simulation check), ``observables``: the
-    columns compared.
+    columns compared, ``method``: how the theory and simulation rows are obtained (the report's
+    method sentence; empty: tuned with the theory, simulated at the tuned values).
     """
 
     name: str
@@ -51,6 +52,7 @@ class Study:
     findings: Callable[[dict, dict], Claim]
     compare: Mapping[str, Sequence[str]] = field(default_factory=dict)
     observables: tuple = ("gen_error",)
+    method: str = ""
 
     def evaluate(self, tables: Mapping[str, pd.DataFrame], params: dict) -> Claim:
         """The findings computed from ``tables``; a table of :attr:`compare` that is missing or
@@ -67,7 +69,7 @@ class Study:
 
 @dataclass
 class StudyOutput:
-    """What :func:`kdlab.study` wrote and computed: the folder, the files, the tables, the
+    """What :func:`kdlab.studies.study` wrote and computed: the folder, the files, the tables, the
     parameters, the findings (:class:`~kdlab.reporting.findings.Claim`), the report's path, the time."""
 
     name: str

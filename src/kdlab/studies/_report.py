@@ -14,6 +14,11 @@ from ._core import edge_rows
 
 __all__ = ["build_report", "write_report"]
 
+#: How a study's rows are obtained, unless its :attr:`~kdlab.studies._core.Study.method` says otherwise.
+TUNED = ("Theory = the N -> infinity state evolution (`kdlab.theory`), with every tuned parameter (ridge, chi, "
+         "temperature) chosen to minimize the theory's generalization error; simulation = finite-N empirical risk "
+         "minimization (`kdlab.simulate`) at those parameters.")
+
 
 def build_report(spec, tables, params, claim, cmp_, figures, meta) -> str:
     """The study's Markdown report, from the shared sections (:mod:`kdlab.reporting.report`)."""
@@ -21,10 +26,7 @@ def build_report(spec, tables, params, claim, cmp_, figures, meta) -> str:
     L = sections.header(spec.title, meta, f"kdlab study {spec.name}")
     L += [f"> **Question.** {spec.question}", "",
           "Every number below is computed from the tables in `tables/`; each verdict follows the rule stated "
-          "next to it. Theory = the N -> infinity state evolution (`kdlab.theory`), with every tuned parameter "
-          "(ridge, chi, temperature) chosen to minimize the theory's generalization error; simulation = "
-          "finite-N empirical risk minimization (`kdlab.simulate`) at those parameters. " + sections.MODEL_SENTENCE,
-          ""]
+          "next to it. " + (spec.method or TUNED) + " " + sections.MODEL_SENTENCE, ""]
     L += sections.undecided_note([claim], meta, f"kdlab study {spec.name}")
     L += [f"## Verdict: {sections.headline(claim, meta)}", "", f"*{claim.statement}*", "",
           md_table(["finding", "verdict"], [[f.name, f"**{f.verdict}**" + (f" ({sections.undecided_label(meta)})"
@@ -35,10 +37,10 @@ def build_report(spec, tables, params, claim, cmp_, figures, meta) -> str:
         L += ["## Figures", ""] + [f"![{n}]({n}.png)" for n in figures] + [""]
     if claim.table:
         L += ["## Numbers", "", claim.table, ""]
-    coords = [c for c in ("rho", "alpha", "label_noise", "teacher_eta", "round")
+    coords = [c for c in ("rho", "alpha", "label_noise", "teacher_eta", "round", "generation")
               if cmp_ is not None and not cmp_.empty and c in cmp_]
     L += sections.simulation_section(cmp_, "table", coords or ("alpha",),
-                                     intro="Each simulated point is at the tuned parameters of its theory row.")
+                                     intro="Each simulated point is at the parameters of its theory row.")
     bad = []
     for name, t in tables.items():
         if t is not None and "converged" in t and (t["kind"] == "theory").any():

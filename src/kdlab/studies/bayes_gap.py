@@ -51,7 +51,8 @@ from ._core import Study, optimum_row
 
 PARAMS = dict(rhos=[0.2, 0.3, 0.5], delta=1.0, eta=0.5, alphas=[0.5, 1.0, 2.0, 4.0, 8.0],
               lam_bounds=[1e-4, 1e4], temperature_bounds=[0.5, 100.0],
-              sweeps=3, alpha_sim=[1.0, 4.0], n_features=1000, seeds=10, simulate=True)
+              sweeps=3, alpha_sim=[1.0, 4.0], n_features=1000, seeds=10, simulate=True,
+              finite_size_points=4)
 QUICK = dict(rhos=[0.3, 0.5], alphas=[1.0], sweeps=2, alpha_sim=[1.0], n_features=200, seeds=4)
 
 #: An error within this of the floor reaches it.
@@ -131,6 +132,7 @@ def compute(p: dict, ctx: RunContext) -> dict:
     grid = [(r, a) for r in p["rhos"] for a in p["alphas"]]
     items = [dict(alpha=a, rho=r, pooled=pl, sweeps=p["sweeps"], **c) for r, a in grid for pl in (False, True)]
     base = ctx.map(baseline_task, items, "theory: label-only baselines (own and pooled data) at each (rho, alpha)")
+    base = bl.flag_below_floor(base.assign(label_noise=0.0), p["delta"])
     items = [dict(alpha=a, rho=r, data=d, temperature_bounds=p["temperature_bounds"], sweeps=p["sweeps"], **c)
              for r, a in grid for d, _ in DATA]
     kd = ctx.map(kd_task, items, "theory: tuned KD students of the Bayes-optimal teacher at each (rho, alpha)")
@@ -149,7 +151,7 @@ def compute(p: dict, ctx: RunContext) -> dict:
         parts.append(sim)
         t = pd.concat(parts, ignore_index=True, sort=False)
         fs = bl.finite_size(ctx, t, ("series", "rho", "alpha"), {"delta": p["delta"]}, n_features=p["n_features"],
-                            seeds=p["seeds"], extra=_gain_disagreements(t))
+                            seeds=p["seeds"], extra=_gain_disagreements(t), max_points=p["finite_size_points"])
     t = pd.concat(parts, ignore_index=True, sort=False)
     key = list(zip(t["rho"], t["alpha"]))
     fl = {(r["rho"], r["alpha"], r["data"]): r["gen_error"] for _, r in th[th["variant"] == "floor"].iterrows()}

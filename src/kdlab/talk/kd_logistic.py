@@ -66,15 +66,17 @@ def compute(p, ctx: RunContext) -> pd.DataFrame:
     raw = ctx.run(Sweep({"alpha": grid, "lam": p["lam"], **lab}, base=base), "label-only student, same lam")
     parts.append(tag(raw, LAB_SAME, "theory", **_labels_same(p)))
     if p["simulate"]:
-        sim = ctx.run(Sweep({"alpha": sim_alphas, "teacher_lam": p["teacher_lams"], **kd}, base=base,
-                            backend="simulate", **sim_settings(p)), "simulation, KD students")
-        for lt, d in sim.groupby("stage0_lam", sort=True):
-            parts.append(tag(d, f"KD, lam_t={lt:g}", "simulate", teacher_lam=float(lt), **_kd(p)))
         o = opt[opt["alpha"].isin(sim_alphas)]
         pts = [{"alpha": a, "lam": lm, **lab} for a, lm in zip(o["alpha"], o["stage1_lam"])]
         pts += [q for q in kd_opt_pts if q["alpha"] in sim_alphas]
-        simopt = ctx.run(Sweep(points=pts, base=base, backend="simulate", **sim_settings(p)),
-                         "simulation, optimal ridges")
+        # one run: the series at one alpha share each seed's draws (and the teachers they have in common)
+        sim, simopt = ctx.run_many(
+            [Sweep({"alpha": sim_alphas, "teacher_lam": p["teacher_lams"], **kd}, base=base, backend="simulate",
+                   **sim_settings(p)),
+             Sweep(points=pts, base=base, backend="simulate", **sim_settings(p))],
+            "simulation: KD students, optimal ridges")
+        for lt, d in sim.groupby("stage0_lam", sort=True):
+            parts.append(tag(d, f"KD, lam_t={lt:g}", "simulate", teacher_lam=float(lt), **_kd(p)))
         parts.append(tag(simopt[simopt["stage1_chi"] == 0], LAB_OPT, "simulate", **LABELS_OPT))
         parts.append(tag(simopt[simopt["stage1_chi"] != 0], OPT_T, "simulate", optimal_teacher_lam=True, **_kd(p)))
     return concat(parts)

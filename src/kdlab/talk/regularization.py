@@ -51,17 +51,18 @@ def compute(p, ctx: RunContext) -> pd.DataFrame:
     bo = ctx.run(Sweep({"alpha": grid, "teacher": "bayes-optimal"}, base=base), "Bayes-optimal")
     parts.append(tag(bo, "Bayes-optimal", "theory", **BAYES))
     if p["simulate"]:
-        sim = ctx.run(Sweep({"alpha": p["alpha_sim"], "teacher_lam": p["lams"]}, base=base,
-                            backend="simulate", **sim_settings(p)), "simulation, fixed lam")
-        for lam, d in sim.groupby("stage0_lam", sort=True):
-            parts.append(tag(d, f"lam={lam:g}", "simulate", teacher_lam=float(lam), **FIXED))
         o = opt[opt["alpha"].isin(p["alpha_sim"])]
         pts = [{"alpha": a, "teacher_lam": lt} for a, lt in zip(o["alpha"], o["stage0_lam"])]
-        simopt = ctx.run(Sweep(points=pts, base=base, backend="simulate", **sim_settings(p)),
-                         "simulation, optimal lam")
+        # one run: the series at one alpha share each seed's draws
+        sim, simopt, bos = ctx.run_many(
+            [Sweep({"alpha": p["alpha_sim"], "teacher_lam": p["lams"]}, base=base, backend="simulate",
+                   **sim_settings(p)),
+             Sweep(points=pts, base=base, backend="simulate", **sim_settings(p)),
+             Sweep({"alpha": p["alpha_sim"], "teacher": "bayes-optimal"}, base=base, backend="simulate",
+                   **sim_settings(p))], "simulation: fixed lam, optimal lam, Bayes-optimal")
+        for lam, d in sim.groupby("stage0_lam", sort=True):
+            parts.append(tag(d, f"lam={lam:g}", "simulate", teacher_lam=float(lam), **FIXED))
         parts.append(tag(simopt, "optimal lam", "simulate", **OPTIMAL))
-        bos = ctx.run(Sweep({"alpha": p["alpha_sim"], "teacher": "bayes-optimal"}, base=base,
-                            backend="simulate", **sim_settings(p)), "simulation, Bayes-optimal")
         parts.append(tag(bos, "Bayes-optimal", "simulate", **BAYES))
     return concat(parts)
 

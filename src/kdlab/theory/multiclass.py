@@ -22,7 +22,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..losses import softmax, softmax_hessian
+from ..losses import softmax
 from ..results import Observables, Result, SolverStatus, Status, class_errors
 from .fixed_point import HUGE, Diverged, fixed_point, relative_residual
 from .quadrature import trap_rule
@@ -32,7 +32,10 @@ __all__ = ["shift_basis", "MultiInputs", "solve_multiclass", "TENSOR_MAX_DIM", "
 #: Largest integration dimension (members x (K - 1)) done by a tensor trapezoid rule.
 TENSOR_MAX_DIM = 4
 #: Node counts per dimension of the tensor rules, by dimension: (first, finest).
-TENSOR_NODES = {1: (129, 2049), 2: (65, 513), 3: (33, 129), 4: (17, 65)}
+TENSOR_NODES = {1: (129, 2049), 2: (65, 513)}
+#: Gauss-Hermite node counts per dimension of the 3- and 4-dimensional rules (a ladder: the
+#: error estimate of a rule is its difference from the rule one step below).
+GH_LADDER = {3: (10, 14, 20, 28), 4: (8, 11, 15, 20)}
 #: RQMC: replicates and log2 of the points per replicate (first, finest).
 QMC_REPS = 8
 QMC_LEVELS = (11, 16)
@@ -159,6 +162,20 @@ class Points:
         return (self.alt @ values)[None]
 
 
+def gh_points(D: int, n: int) -> Points:
+    """Tensor Gauss-Hermite rule, ``n`` nodes per dimension (no nested estimate: ``alt`` None)."""
+    from numpy.polynomial.hermite_e import hermegauss
+
+    x, w = hermegauss(n)
+    w = w / w.sum()
+    grids = np.meshgrid(*([x] * D), indexing="ij")
+    xi = np.stack([g.ravel() for g in grids], axis=1)
+    W = w
+    for _ in range(D - 1):
+        W = np.multiply.outer(W, w)
+    return Points(xi, W.ravel(), False, None, n)
+
+
 def tensor_points(D: int, n: int) -> Points:
     x, w, wh = trap_rule(n, 8.0 if D <= 2 else 7.0)
     grids = np.meshgrid(*([x] * D), indexing="ij")
@@ -241,70 +258,55 @@ def _combos(data):
     return out
 
 
-def _prox(loss, cvec, V, y, t, P, u0=None, tol=1e-13, maxiter=60):
-    """``argmin_u (u - c)^T V^-1 (u - c) / 2 + loss(P u; y, t)`` for every row (Newton on
-    ``u + V grad(u) = c``, with halving steps on the convex objective)."""
+def _prox(loss, cvec, V, E, t, P, u0=None, tol=1e-12, maxiter=60):
+    """``argmin_u (u - c)^T V^-1 (u - c) / 2 + loss(P u; y, t)`` for every row: Newton on
+    ``F(u) = u - c + V grad(u) = 0``, a step halved (row by row) while it does not lower
+    ``|F|``. Returns ``(u, grad, hess)`` at the solution (reduced coordinates)."""
     u = cvec.copy() if u0 is None else u0.copy()
-    Vinv = np.linalg.inv(V)
-    r = V.shape[0]
-
-    def parts(u):
-        uf = u @ P.T
-        gr = loss.grad(uf, y, t=t) @ P
-        return uf, gr
-
-    def phi(u, uf):
-        d = u - cvec
-        return 0.5 * np.einsum("...i,ij,...j->...", d, Vinv, d) + _value(loss, uf, y, t)
-
+    eye = np.eye(V.shape[0])
+    scale = tol * (1.0 + float(np.max(np.abs(cvec))))
+    g, H = loss.grad_hess_reduced(u @ P.T, E, t, P)
+    F = u - cvec + g @ V.T
+    nF = np.max(np.abs(F), axis=-1)
     for _ in range(maxiter):
-        uf, gr = parts(u)
-        F = u - cvec + gr @ V.T
-        if np.max(np.abs(F)) <= tol * (1.0 + np.max(np.abs(cvec))):
-            return u
-        H = np.einsum("ki,...kl,lj->...ij", P, loss.hess(uf), P)
-        J = np.eye(r) + np.einsum("ij,...jk->...ik", V, H)
-        step = _solve_small(J, F)
-        f0 = phi(u, uf)
-        s = np.ones(u.shape[:-1])
-        for _ in range(30):
-            un = u - s[..., None] * step
-            fn = phi(un, un @ P.T)
-            bad = fn > f0 + 1e-12 * (1.0 + np.abs(f0))
+        if float(np.max(nF)) <= scale:
+            return u, g, H
+        step = _solve_small(eye + np.matmul(V, H), F)
+        frac = np.ones(nF.shape)
+        for _ in range(40):
+            un = u - frac[..., None] * step
+            gn, Hn = loss.grad_hess_reduced(un @ P.T, E, t, P)
+            Fn = un - cvec + gn @ V.T
+            nFn = np.max(np.abs(Fn), axis=-1)
+            bad = (nFn > nF) & (nF > scale)
             if not np.any(bad):
                 break
-            s = np.where(bad, 0.5 * s, s)
-        u = un
-    uf, gr = parts(u)
-    F = u - cvec + gr @ V.T
-    if np.max(np.abs(F)) > 1e-9 * (1.0 + np.max(np.abs(cvec))):
-        raise ArithmeticError(f"K-class proximal operator did not converge (residual {np.max(np.abs(F)):.2e})")
-    return u
-
-
-def _value(loss, uf, y, t):
-    from ..losses import logsumexp
-
-    out = 0.0
-    if loss.label_weight:
-        out = out + loss.label_weight * (logsumexp(uf) - np.take_along_axis(uf, y[..., None], axis=-1)[..., 0])
-    if loss.kd_weight:
-        z = uf / loss.T
-        out = out + loss.kd_weight * (logsumexp(z) - np.sum(t * z, axis=-1))
-    return out
+            frac = np.where(bad, 0.5 * frac, frac)
+        u, g, H, F, nF = un, gn, Hn, Fn, nFn
+    if float(np.max(nF)) > 1e-9 * (1.0 + float(np.max(np.abs(cvec)))):
+        raise ArithmeticError(f"K-class proximal operator did not converge (residual {float(np.max(nF)):.2e})")
+    return u, g, H
 
 
 def _cross(loss, up_full, P):
-    """``d grad_r / d up_r`` (r x r per point) for a smooth target: soft ``-(w / T^2) H(t)``."""
+    """``d grad_r / d up_r`` (r x r per point) for a soft target: ``-(w / T^2) P^T H(t) P``."""
     t = softmax(up_full / loss.temperature)
-    return -(loss.kd_weight / loss.temperature ** 2) * np.einsum("ki,...kl,lj->...ij", P, softmax_hessian(t), P)
+    PP = P[:, :, None] * P[:, None, :]
+    tP = t @ P
+    return -(loss.kd_weight / loss.temperature ** 2) * (np.tensordot(t, PP, axes=([-1], [0]))
+                                                       - tP[..., :, None] * tP[..., None, :])
+
+
+def _wsum(W, A):
+    """``sum_{c, p} W[c, p] A[c, p, ...]``."""
+    return np.tensordot(W, A, axes=([0, 1], [0, 1]))
 
 
 class SetPart:
     """Stage ``k``'s expectation over one training set: points, the frozen members' outputs on
     them (computed once) and the stage's own prox."""
 
-    def __init__(self, problem, k, use, members, frozen, inputs, points: Points, P):
+    def __init__(self, problem, k, use, members, frozen, inputs, points: Points, P, derivs: bool = True):
         self.problem, self.k, self.use, self.members, self.P = problem, k, use, members, P
         self.alpha = use.alpha
         data = problem.data
@@ -314,7 +316,7 @@ class SetPart:
         self.pts = points
         self.combos = _combos(data)
         self.stein = any(_jumps(problem.plan(m.index).use(use.set).loss) for m in members if m.trains)
-        # frozen members: Cholesky rows and outputs on every (combo, point)
+        need = derivs and not self.stein
         C = np.zeros((self.D, self.D))
         idx = [m.index for m in members]
         for a, ja in enumerate(idx[:-1]):
@@ -322,8 +324,12 @@ class SetPart:
                 C[a * r:(a + 1) * r, b_ * r:(b_ + 1) * r] = data.delta * inputs.Q[ja, jb]
         self.Cfrozen = C[:-r, :-r] if self.n > 1 else np.zeros((0, 0))
         self.Lf = _chol(self.Cfrozen)
+        npts = points.xi.shape[0]
+        nc = len(self.combos)
         ys = np.array([cy[1] for cy in self.combos])
-        self.y = np.repeat(ys[:, None], points.xi.shape[0], axis=1)  # (C, n)
+        self.y = np.repeat(ys[:, None], npts, axis=1)  # (C, n)
+        self.E = np.broadcast_to((np.arange(data.n_classes) == ys[:, None])[:, None, :].astype(float),
+                                 (nc, npts, data.n_classes))
         self.wc = np.array([cy[2] for cy in self.combos])
         nf = self.n - 1
         self.u, self.g, self.Du, self.Dg = {}, {}, {}, {}
@@ -332,11 +338,11 @@ class SetPart:
             fr = frozen[m.index]
             omega = (xi[:, :(a + 1) * r] @ self.Lf[a * r:(a + 1) * r, :(a + 1) * r].T)[None]
             mean = np.array([inputs.m[m.index][:, cy[0]] for cy in self.combos])[:, None, :]
-            base = mean + omega + fr.b
+            base = np.broadcast_to(mean + omega + fr.b, (nc, npts, r))
             if not m.trains:
-                self.u[a] = np.broadcast_to(base, (len(self.combos), xi.shape[0], r)).copy()
-                if not self.stein:
-                    Du = np.zeros(self.u[a].shape + (nf * r,))
+                self.u[a] = base.copy()
+                if need:
+                    Du = np.zeros((nc, npts, r, nf * r))
                     Du[..., a * r:(a + 1) * r] = np.eye(r)
                     self.Du[a] = Du
                 continue
@@ -345,12 +351,10 @@ class SetPart:
                 if mb.trains and mb.index in fr.V and mb.index != m.index:
                     cvec = cvec - self.g[b_] @ fr.V[mb.index].T
             t = self._targets(a, fr.loss)
-            cvec = np.broadcast_to(cvec, (len(self.combos), xi.shape[0], r)).copy()
-            u = _prox(fr.loss, cvec, fr.V[m.index], self.y, t, P)
-            self.u[a] = u
-            self.g[a] = fr.loss.grad(u @ P.T, self.y, t=t) @ P
-            if not self.stein:
-                self._derivs(a, fr.loss, fr.V, u, nf * r)
+            u, g, H = _prox(fr.loss, cvec, fr.V[m.index], self.E, t, P)
+            self.u[a], self.g[a] = u, g
+            if need:
+                self._derivs(a, fr.loss, fr.V, H, nf * r)
         self.Wc = self.wc[:, None] * points.w[None, :]
         self.uk = None
 
@@ -368,29 +372,33 @@ class SetPart:
         s = self._src_pos(a)
         return loss.targets(self.y, self.u[s] @ self.P.T)
 
-    def _derivs(self, a, loss, Vrow, u, width):
-        """``du_a / domega`` and ``dg_a / domega`` (``omega``: the stacked fields of the members)."""
+    def _responses(self, a, loss, Vrow, H, width):
+        """``(du_a, dg_a) / domega`` of a member with Hessian ``H`` (``omega``: the stacked
+        fields of the frozen members): ``(I + V_aa H) du = e_a - sum_b V_ab dg_b - V_aa L_x du_src``,
+        ``dg = H du + L_x du_src``."""
         P, r = self.P, self.r
         idx = [mm.index for mm in self.members]
-        H = np.einsum("ki,...kl,lj->...ij", P, loss.hess(u @ P.T), P)
-        rhs = np.zeros(u.shape + (width,))
-        rhs[..., a * r:(a + 1) * r] = np.eye(r)
-        for b_ in range(a):
-            if self.members[b_].trains and idx[b_] in Vrow and b_ in self.Dg:
-                rhs = rhs - np.einsum("ij,...jk->...ik", Vrow[idx[b_]], self.Dg[b_][..., :width])
+        rhs = np.zeros(H.shape[:-2] + (r, width))
+        if a < self.n - 1:
+            rhs[..., a * r:(a + 1) * r] = np.eye(r)
+        for b_ in range(min(a, self.n - 1)):
+            if self.members[b_].trains and idx[b_] in Vrow and b_ in self.Dg and np.any(Vrow[idx[b_]]):
+                rhs = rhs - np.matmul(Vrow[idx[b_]], self.Dg[b_])
         s = self._src_pos(a)
         Lx = None
-        if s is not None and loss.kd_weight:
+        if s is not None and loss.kd_weight and loss.uses_parent:
             Lx = _cross(loss, self.u[s] @ P.T, P)
-            Vs = Vrow[idx[a]]
-            rhs = rhs - np.einsum("ij,...jk,...kl->...il", Vs, Lx, self.Du[s][..., :width])
-        J = np.eye(r) + np.einsum("ij,...jk->...ik", Vrow[idx[a]], H)
+            LxDu = np.matmul(Lx, self.Du[s])
+            rhs = rhs - np.matmul(Vrow[idx[a]], LxDu)
+        J = np.eye(r) + np.matmul(Vrow[idx[a]], H)
         Du = _solve_small(J, rhs)
-        Dg = np.einsum("...ij,...jk->...ik", H, Du)
+        Dg = np.matmul(H, Du)
         if Lx is not None:
-            Dg = Dg + np.einsum("...ij,...jk->...ik", Lx, self.Du[s][..., :width])
-        self.Du[a], self.Dg[a] = Du, Dg
-        return H, Du, Dg
+            Dg = Dg + LxDu
+        return Du, Dg
+
+    def _derivs(self, a, loss, Vrow, H, width):
+        self.Du[a], self.Dg[a] = self._responses(a, loss, Vrow, H, width)
 
     def set_state(self, mk, Qrow, Vrow, inputs):
         """Stage ``k``'s Cholesky row and the parts of its argument fixed by the state."""
@@ -401,7 +409,7 @@ class SetPart:
             Ckf[:, a * r:(a + 1) * r] = data.delta * Qrow[j]
         Ckk = data.delta * Qrow[self.k]
         if n > 1:
-            Lrow = np.linalg.solve(self.Lf, Ckf.T).T if self.Lf.size else np.zeros((r, 0))
+            Lrow = np.linalg.solve(self.Lf, Ckf.T).T
             S = Ckk - Lrow @ Lrow.T
         else:
             Lrow, S = np.zeros((r, 0)), Ckk
@@ -413,24 +421,19 @@ class SetPart:
         for a, m in enumerate(self.members[:-1]):
             if m.trains and idx[a] in Vrow and np.any(Vrow[idx[a]]):
                 base = base - self.g[a] @ Vrow[idx[a]].T
-        self.base = np.broadcast_to(base, (len(self.combos), xi.shape[0], r))
+        self.base = np.broadcast_to(base, self.E.shape[:-1] + (r,))
         self.Vkk, self.Vrow = Vrow[self.k], Vrow
         self.loss = self.use.loss
         self.t = self._targets(n - 1, self.loss)
 
     def at(self, b):
-        """Prox at bias ``b``: ``(E[g], E[dg/domega_k])`` (times nothing: the set's own means)."""
+        """Prox at bias ``b``: ``(E[g], E[dg/domega_k])``."""
         c = self.base + b
         u0 = None if self.uk is None or self.uk.shape != c.shape else self.uk
-        self.uk = _prox(self.loss, c, self.Vkk, self.y, self.t, self.P, u0=u0)
-        P = self.P
-        self.gk = self.loss.grad(self.uk @ P.T, self.y, t=self.t) @ P
-        self.Hk = np.einsum("ki,...kl,lj->...ij", P, self.loss.hess(self.uk @ P.T), P)
-        J = np.eye(self.r) + np.einsum("ij,...jk->...ik", self.Vkk, self.Hk)
+        self.uk, self.gk, self.Hk = _prox(self.loss, c, self.Vkk, self.E, self.t, self.P, u0=u0)
+        J = np.eye(self.r) + np.matmul(self.Vkk, self.Hk)
         self.dgk = _solve_small(J.swapaxes(-1, -2), self.Hk.swapaxes(-1, -2)).swapaxes(-1, -2)  # H (I + V H)^-1
-        Eg = np.einsum("cp,cpi->i", self.Wc, self.gk)
-        dEg = np.einsum("cp,cpij->ij", self.Wc, self.dgk)
-        return Eg, dEg
+        return _wsum(self.Wc, self.gk), _wsum(self.Wc, self.dgk)
 
     def hats(self, weights=None):
         """This set's conjugates of stage ``k`` (times ``alpha``): ``(mhat (r x K), Qhat {j},
@@ -441,18 +444,19 @@ class SetPart:
         mhat = np.zeros((r, K))
         for ci, (c, _, _) in enumerate(self.combos):
             mhat[:, c] -= a_ * W[ci] @ self.gk[ci]
-        Qhat = {self.k: a_ * np.einsum("cp,cpi,cpj->ij", W, self.gk, self.gk)}
+        Wg = W[..., None] * self.gk
+        Qhat = {self.k: a_ * np.tensordot(Wg, self.gk, axes=([0, 1], [0, 1]))}
         for a, m in enumerate(self.members[:-1]):
             if m.trains:
-                Qhat[idx[a]] = a_ * np.einsum("cp,cpi,cpj->ij", W, self.gk, self.g[a])
-        Vhat = {self.k: a_ * np.einsum("cp,cpij->ij", W, self.dgk)}
+                Qhat[idx[a]] = a_ * np.tensordot(Wg, self.g[a], axes=([0, 1], [0, 1]))
+        Vhat = {self.k: a_ * _wsum(W, self.dgk)}
         nf = self.n - 1
         if nf == 0:
             return mhat, Qhat, Vhat
         if self.stein:
             # Stein: E[g xi^T] = E[dg/domega] L (L lower triangular): back-substitution from the
             # stage's own block, which is taken directly.
-            S = np.einsum("cp,cpi,pd->id", W, self.gk, self.pts.xi)
+            S = np.tensordot(Wg.sum(axis=0), self.pts.xi, axes=([0], [0]))
             Dall = np.zeros((r, self.D))
             Dall[:, nf * r:] = Vhat[self.k] / a_
             L = np.zeros((self.D, self.D))
@@ -465,21 +469,9 @@ class SetPart:
             for a in range(nf):
                 Vhat[idx[a]] = a_ * Dall[:, a * r:(a + 1) * r]
             return mhat, Qhat, Vhat
-        # direct: dg_k/domega_j through the responses to the trainers and the label source
-        rhs = np.zeros(self.uk.shape + (nf * r,))
-        for a, m in enumerate(self.members[:-1]):
-            if m.trains and idx[a] in self.Vrow and np.any(self.Vrow[idx[a]]):
-                rhs = rhs - np.einsum("ij,...jk->...ik", self.Vrow[idx[a]], self.Dg[a])
-        s = self._src_pos(self.n - 1)
-        Lx = None
-        if s is not None and self.loss.kd_weight and self.loss.uses_parent:
-            Lx = _cross(self.loss, self.u[s] @ self.P.T, self.P)
-            rhs = rhs - np.einsum("ij,...jk,...kl->...il", self.Vkk, Lx, self.Du[s])
-        J = np.eye(r) + np.einsum("ij,...jk->...ik", self.Vkk, self.Hk)
-        Dg = np.einsum("...ij,...jk->...ik", self.Hk, _solve_small(J, rhs))
-        if Lx is not None:
-            Dg = Dg + np.einsum("...ij,...jk->...ik", Lx, self.Du[s])
-        E = np.einsum("cp,cpik->ik", W, Dg)
+        if weights is None or not hasattr(self, "_Dgk"):
+            _, self._Dgk = self._responses(self.n - 1, self.loss, self.Vrow, self.Hk, nf * r)
+        E = _wsum(W, self._Dgk)
         for a in range(nf):
             Vhat[idx[a]] = a_ * E[:, a * r:(a + 1) * r]
         return mhat, Qhat, Vhat
@@ -489,7 +481,7 @@ class SetPart:
         return float(np.sum(self.Wc * wrong))
 
     def train_loss(self):
-        return float(np.sum(self.Wc * _value(self.loss, self.uk @ self.P.T, self.y, self.t)))
+        return float(np.sum(self.Wc * self.loss.value(self.uk @ self.P.T, self.y, t=self.t)))
 
 
 def _jumps(loss) -> bool:
@@ -517,7 +509,7 @@ class MultiStageMap:
     """``x -> G(x)`` of K-class stage ``k`` (earlier stages frozen), summed over its sets."""
 
     def __init__(self, problem, k, inputs, frozen, points_of, P):
-        self.problem, self.k, self.inputs, self.P = problem, k, inputs, P
+        self.problem, self.k, self.inputs, self.P, self.frozen = problem, k, inputs, P, frozen
         plan = problem.plan(k)
         self.plan = plan
         data = problem.data
@@ -601,6 +593,22 @@ class MultiStageMap:
                     reps.append(mn(self.hats(i, w)))
                 se = np.std(np.array(reps), axis=0) / math.sqrt(QMC_REPS)
                 worst = max(worst, float(np.max(se / (1.0 + np.abs(full)))))
+            elif p.pts.alt is None:  # Gauss-Hermite: against the rule one step down the ladder
+                lad = GH_LADDER[p.D]
+                low = lad[max(lad.index(p.pts.size) - 1, 0)]
+                q = SetPart(self.problem, self.k, p.use, p.members, self.frozen, self.inputs, gh_points(p.D, low),
+                            self.P)
+                m, Q, V, b = self.unpack(np.asarray(x, float))
+                q.set_state(m, {j: Q[j] for j in range(self.k + 1)}, {j: V[j] for j in range(self.k + 1)},
+                            self.inputs)
+                q.at(b)
+                saved = self.parts[i]
+                self.parts[i] = q
+                try:
+                    other = mn(self.hats())
+                finally:
+                    self.parts[i] = saved
+                worst = max(worst, relative_residual(mn(self.hats()), other))
             else:
                 half = mn(self.hats(i, p.pts.alt))
                 worst = max(worst, relative_residual(mn(self.hats()), half))
@@ -691,7 +699,8 @@ def solve_multiclass(problem, *, tol: float, maxiter: int, method: str, quad_tol
         bf = P @ b
         errs = class_errors(Mf, Qf, bf, data.delta)
         values = dict(gen_error=float(np.asarray(data.prior) @ errs),
-                      train_error=sum(p.alpha * p.train_error() for p in G.parts) / tot,
+                      train_error=_train_error(G, x) if TRAIN_ERROR_QMC else
+                      sum(p.alpha * p.train_error() for p in G.parts) / tot,
                       train_loss=sum(p.alpha * p.train_loss() for p in G.parts) / tot,
                       class_errors=errs, M=Mf, Q=Qf, bias=bf)
         par = problem.plan(k).parent
@@ -706,6 +715,26 @@ def solve_multiclass(problem, *, tol: float, maxiter: int, method: str, quad_tol
                 ov[i, j] = P @ inputs.Q[i, j] @ P.T
     return Result("theory", problem, tuple(obs), status=status, extra=extra, overlaps=ov,
                   stage_status=tuple(statuses))
+
+
+#: The training error (an indicator: a jump in the fields) by RQMC of ``QMC_REPS x 2^TRAIN_ERROR_LEVEL``
+#: points at the fixed point, not by the map's rules.
+TRAIN_ERROR_QMC = True
+TRAIN_ERROR_LEVEL = 13
+
+
+def _train_error(G, x) -> float:
+    """``P(argmax u_k != y)`` over the stage's training samples at the fixed point ``x``, by RQMC."""
+    m, Q, V, b = G.unpack(np.asarray(x, float))
+    tot = val = 0.0
+    for p in G.parts:
+        q = SetPart(G.problem, G.k, p.use, p.members, G.frozen, G.inputs, qmc_points(p.D, TRAIN_ERROR_LEVEL), G.P,
+                    derivs=False)
+        q.set_state(m, {j: Q[j] for j in range(G.k + 1)}, {j: V[j] for j in range(G.k + 1)}, G.inputs)
+        q.at(b)
+        val += p.alpha * q.train_error()
+        tot += p.alpha
+    return val / tot
 
 
 def _combine(statuses) -> SolverStatus:
@@ -742,22 +771,33 @@ def _solve_stage(problem, k, inputs, frozen, P, x0, *, tol, maxiter, method, qua
         if needs_qmc(use, n_mem):
             lv = min(QMC_LEVELS[0] + level, QMC_LEVELS[1])
             return qmc_points(D, lv)
+        if D in GH_LADDER:
+            lad = GH_LADDER[D]
+            return gh_points(D, lad[min(level + 1, len(lad) - 1)])
         first, last = TENSOR_NODES[D]
         n = (first - 1) * 2 ** level + 1
         return tensor_points(D, min(n, last))
 
     x = x0
+    evals = 0
     while True:
         G = MultiStageMap(problem, k, inputs, frozen, points_of, P)
         pos_ok = lambda z: bool(np.all(np.isfinite(z)))  # noqa: E731
         x, gx, info = fixed_point(G, x, tol=tol, maxiter=maxiter, method=method, valid=pos_ok)
+        evals += info.iterations
+        info.iterations = evals
         if not info.converged:
             return G, x, info, math.inf, any(p.pts.qmc for p in G.parts)
         err, qmc = G.quad_error(x)
         target = qmc_tol if qmc else quad_tol
         finest = all((p.pts.qmc and p.pts.size >= QMC_LEVELS[1]) or
-                     (not p.pts.qmc and p.pts.size >= TENSOR_NODES[p.D][1]) for p in G.parts)
+                     (not p.pts.qmc and p.pts.size >= (GH_LADDER[p.D][-1] if p.D in GH_LADDER
+                                                       else TENSOR_NODES[p.D][1])) for p in G.parts)
         if err <= target or finest:
             G(x)
             return G, x, info, err, qmc
-        level += 1
+        if qmc and err > 0:
+            # RQMC with the jumps of hard targets: the standard error falls about as n^(-3/4)
+            level += max(1, math.ceil(math.log2(err / target) / 0.75))
+        else:
+            level += 1
