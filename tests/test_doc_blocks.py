@@ -118,7 +118,12 @@ def _shell(cmd: str) -> str:
 
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory):
-    return tmp_path_factory.mktemp("blocks")
+    """One scratch folder holding every named TOML block (a page that uses ``chain.toml``
+    without showing it finds the one of docs/chains.md); a page's own blocks win while it runs."""
+    d = tmp_path_factory.mktemp("blocks")
+    for page in sorted({b["page"] for b in BLOCKS}, key=lambda p: p == "docs/chains.md"):
+        _files_of(page, d)
+    return d
 
 
 def _files_of(page: str, folder: Path) -> None:

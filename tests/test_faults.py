@@ -264,7 +264,7 @@ def test_point_killing_its_worker_twice_is_reported_failed(tmp_path):
 
 
 def test_run_exceeding_memory_is_refused_before_it_starts(tmp_path):
-    assert estimate_bytes(2000, 1000, n_jobs=2) == 3 * 8 * 2000 * 1000 * 2
+    assert estimate_bytes(2000, 1000, n_jobs=2) == 5 * 8 * 2000 * 1000 * 2  # sets, test set, a fit's copies
     sw = Sweep({"alpha": [0.5, 20.0]}, backend="simulate", n_features=1_000_000, seeds=1)
     t0 = time.perf_counter()
     with pytest.raises(ResourceError, match=r"needs about .*TiB.*available"):

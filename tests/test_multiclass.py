@@ -154,6 +154,18 @@ def test_small_simulation_runs_every_target():
         assert 0 < r.stages[1].gen_error < 1
 
 
+def test_simulate_many_of_k_class_chains_equals_simulate_of_each():
+    """The sweep's grouped simulation path (simulate_many) takes the K-class family's own hook."""
+    from kdlab.simulation.run import simulate_many
+
+    d = MulticlassMixture(alpha=1.5, delta=0.5)
+    chains = [[LogisticTeacher(lam=0.1)], [LogisticTeacher(lam=0.1), Student(eta=0.6, chi=1.0, lam=0.1)]]
+    many = simulate_many(d, chains, n_features=40, seeds=2, n_jobs=1)
+    for chain, r in zip(chains, many):
+        alone = kdlab.simulate(d, chain, n_features=40, seeds=2, n_jobs=1)
+        assert r.stages[-1].gen_error == alone.stages[-1].gen_error
+
+
 def test_binary_targets():
     """The binary family: ``top`` is ``soft`` and ``hard`` is ``T = 0`` exactly; label smoothing
     (theory) agrees with a simulation at N = 1000 (8 seeds) within 4 s.e. + 2 %."""

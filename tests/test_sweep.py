@@ -51,7 +51,8 @@ def test_expand_grid_is_cartesian_normalized_and_deduplicated():
     assert set(pts[0]) == {"alpha", "delta", "rho", "label_noise", "stage0_kind", "stage0_lam", "stage0_eta",
                            "stage0_bias_rule", "stage0_class_weight", "stage1_kind", "stage1_eta", "stage1_chi",
                            "stage1_temperature", "stage1_lam", "stage1_t2_scaling", "stage1_bias_rule",
-                           "stage1_class_weight", "stage1_data_alpha", "optimize"}
+                           "stage1_class_weight", "stage1_data_alpha", "stage1_target", "stage1_smoothing",
+                           "optimize"}
     # aliases and canonical names are the same point
     assert expand_grid({"alpha": [1], "chi": [0.3], "teacher_lam": [0.2]}) == \
         expand_grid({"alpha": [1], "stage1.chi": [0.3], "stage0_lam": [0.2]})

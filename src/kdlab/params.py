@@ -356,7 +356,7 @@ SIMULATION_OPTIONS = _params(
     Param("n_test", int, None, "Fresh test samples per seed (default: as many as training samples).",
           low=1, high=10**9, optional=True),
     # 1e-7: the fits' error is far below the statistics' precision (the largest move of an
-    # observable against fits to 1e-12, over the talk's hardest points, is 2.4e-4 of its standard
+    # observable against fits to 1e-12, over the talk's hardest points, is 7.2e-4 of its standard
     # error; tests/test_simulate.py::test_fit_tolerance_moves_observables_far_below_their_stderr)
     Param("tol", float, 1e-7, "Relative gradient norm at which each fit stops.", low=0.0, high=1.0),
 )

@@ -48,10 +48,14 @@ def _objective(loss: Loss, u, y, ut, w, lam, sw):
 
 def fit_linear(X: np.ndarray, y: np.ndarray, loss: Loss, lam: float, *, ut=None,
                fit_bias: bool = True, bias: float = 0.0, tol: float = 1e-10, max_iter: int = 200,
-               sample_weight=None) -> FitResult:
+               sample_weight=None, newton_dtype=np.float64) -> FitResult:
     """Minimize ``sum_mu s_mu ell(x_mu . w + b) + (lam / 2) ||w||^2`` over ``w`` (and ``b``).
 
-    ``bias`` is the fixed bias when ``fit_bias`` is False. Raises :class:`NoMinimizerError`
+    ``bias`` is the fixed bias when ``fit_bias`` is False. ``newton_dtype``: the precision of
+    the Hessian-vector products that give the Newton direction (``np.float32`` halves their
+    memory traffic; an inexact Newton direction only changes the path: the gradient, the line
+    search and the stopping rule stay in float64, so the minimizer reached is the same to
+    ``tol``; for ``tol`` far below ``1e-7`` keep float64). Raises :class:`NoMinimizerError`
     if ``lam = 0`` and the loss has no minimizer on these data, :class:`ConvergenceError`
     if ``max_iter`` Newton steps do not reach ``tol``.
     """
@@ -88,6 +92,7 @@ def fit_linear(X: np.ndarray, y: np.ndarray, loss: Loss, lam: float, *, ut=None,
     u = X @ w + b
     J = _objective(loss, u, y, ut, w, lam, sw)
     scale = None
+    X2 = Xn = None  # X in newton_dtype, and X * X for the Jacobi preconditioner
     for it in range(max_iter + 1):
         r = wloss(loss.grad, u)
         gw = X.T @ r + lam * w
@@ -103,14 +108,19 @@ def fit_linear(X: np.ndarray, y: np.ndarray, loss: Loss, lam: float, *, ut=None,
             break
         D = wloss(loss.hess, u)
         # Preconditioned CG on H s = -g (Jacobi preconditioner).
-        diag_w = np.einsum("ij,ij,i->j", X, X, D) + lam
+        if X2 is None:
+            Xn = X if np.dtype(newton_dtype) == X.dtype else X.astype(newton_dtype)
+            X2 = Xn * Xn
+        Dn = D.astype(Xn.dtype, copy=False)
+        diag_w = (X2.T @ Dn).astype(float) + lam
         diag_b = float(D.sum()) if fit_bias else 1.0
         pre_w = 1.0 / np.maximum(diag_w, 1e-300)
         pre_b = 1.0 / max(diag_b, 1e-300)
 
         def hvp(sw_, sb_):
-            t = D * (X @ sw_ + sb_)
-            return X.T @ t + lam * sw_, (float(t.sum()) if fit_bias else 0.0)
+            t = D * ((Xn @ sw_.astype(Xn.dtype, copy=False)) + sb_)
+            return (Xn.T @ t.astype(Xn.dtype, copy=False)).astype(float) + lam * sw_, \
+                (float(t.sum()) if fit_bias else 0.0)
 
         gnorm = np.sqrt(gw @ gw + gb * gb)
         eta_cg = min(0.1, np.sqrt(gmax / scale))
@@ -151,9 +161,8 @@ def fit_linear(X: np.ndarray, y: np.ndarray, loss: Loss, lam: float, *, ut=None,
             if J_new <= J + 1e-4 * step * slope or abs(J_new - J) <= 1e-15 * abs(J):
                 break
             step *= 0.5
-        w, b = w_new, b + step * sb_dir
-        u = X @ w + b
-        J = _objective(loss, u, y, ut, w, lam, sw)
+        # the line search's last trial is the new iterate (u = X w + b up to rounding)
+        w, b, u, J = w_new, b + step * sb_dir, u_new, J_new
         if not np.isfinite(J) or np.max(np.abs(w), initial=0.0) > 1e12:
             if labels_only and _separates(u, y):
                 raise NoMinimizerError(_SEPARABLE)

@@ -1,10 +1,12 @@
 """Memory needed by a simulation, and a check against what the machine has, before it starts.
 
 One seed holds ``copies`` arrays of ``n_samples x n_features`` float64 (the training set, its
-scaled copy and the test set); every worker process holds one seed at a time.
+scaled copy and the test set, and while a stage is fitted the copy of the columns it trains on
+and their squares, for the Newton solver's preconditioner); every worker process holds one seed
+at a time.
 
 >>> estimate_bytes(2000, 1000, n_jobs=2)
-96000000
+160000000
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from ..errors import ResourceError
 __all__ = ["estimate_bytes", "available_bytes", "check_memory", "format_bytes"]
 
 
-def estimate_bytes(n_samples: int, n_features: int, n_jobs: int = 1, copies: int = 3) -> int:
+def estimate_bytes(n_samples: int, n_features: int, n_jobs: int = 1, copies: int = 5) -> int:
     """Bytes of the ``copies`` float64 ``n_samples x n_features`` arrays one seed holds, times
     ``n_jobs`` worker processes."""
     return 8 * int(copies) * int(n_samples) * int(n_features) * max(1, int(n_jobs))

@@ -276,6 +276,12 @@ def _constant_side(plan, fixed, uts) -> Optional[float]:
     return sides.pop() if len(sides) == 1 else None
 
 
+def _newton_dtype(tol: float):
+    """float32 Hessian-vector products for fits stopped at ``tol >= 1e-8`` (the Newton direction
+    needs a few digits; the gradient and the stopping rule stay in float64), float64 below."""
+    return np.float32 if tol >= 1e-8 else np.float64
+
+
 def _fit_and_measure(problem: Problem, k: int, spec, datasets, W, fitted, data, N, seed, X_test, y_test, tol):
     """Fit stage ``k`` on its sets (stacked) and measure it: ``(StageFit, w, observables)``."""
     plan = problem.plan(k)
@@ -303,9 +309,10 @@ def _fit_and_measure(problem: Problem, k: int, spec, datasets, W, fitted, data, 
         Xs = np.concatenate([d.Xs if subset is None else d.Xs[:, subset] for d in sets])
         loss, ut = _Stacked([u.loss for u in plan.uses], [d.y.size for d in sets]), tuple(uts)
     if fixed is not None:
-        fit = fit_linear(Xs, y, loss, plan.lam, ut=ut, fit_bias=False, bias=fixed, tol=tol)
+        fit = fit_linear(Xs, y, loss, plan.lam, ut=ut, fit_bias=False, bias=fixed, tol=tol,
+                         newton_dtype=_newton_dtype(tol))
     else:
-        fit = fit_linear(Xs, y, loss, plan.lam, ut=ut, tol=tol)
+        fit = fit_linear(Xs, y, loss, plan.lam, ut=ut, tol=tol, newton_dtype=_newton_dtype(tol))
     if subset is None:
         w = fit.w
     else:
@@ -354,16 +361,17 @@ def _check_seeds(seeds) -> list[int]:
 
 def memory_estimate(problem, n_features: int, n_jobs: int, n_test: Optional[int] = None) -> int:
     """Bytes the float64 arrays of one seed take (every training set twice: raw and scaled; the
-    test set), times the processes that hold one at the same time. ``problem``: one problem, or
+    test set; the fitted stage's copy of its columns and their squares), times the workers that
+    hold one at the same time. ``problem``: one problem, or
     the chains simulated together on one seed's draws (the union of their sets is held)."""
     problems = list(problem) if isinstance(problem, (list, tuple)) else [problem]
     sets = {(i, a): a for p in problems for i, a in enumerate(p.sets().values())}
     m = sum(n_samples(a, n_features) for a in sets.values())
-    # a stage on several sets fits on a stacked copy of them
-    m += max((sum(n_samples(u.alpha, n_features) for u in pl.uses)
-              for p in problems for pl in p.plans if len(pl.uses) > 1), default=0)
+    # a stage fits on a copy of its columns (of its sets, stacked) and their squares
+    m_fit = max((sum(n_samples(u.alpha, n_features) for u in pl.uses) for p in problems for pl in p.plans),
+                default=0)
     m_test = n_samples(problems[0].data.alpha, n_features) if n_test is None else n_test
-    return int(8 * n_features * (2 * m + m_test) * max(1, n_jobs))
+    return int(8 * n_features * (2 * m + m_test + 2 * m_fit) * max(1, n_jobs))
 
 
 def simulate(*problem, n_features: Optional[int] = None, seeds: Iterable[int] | int | None = None,
@@ -411,6 +419,9 @@ def simulate_many(data: GaussianMixture, chains, *, n_features: Optional[int] = 
     problems = [as_problem(data, list(c)) for c in chains]
     if not problems:
         raise ValueError("simulate_many needs at least one chain")
+    if problems[0].data.family == "multiclass":  # the K-class family: each chain by simulate's own hook
+        return [simulate(p, n_features=n_features, seeds=seeds, n_test=n_test, n_jobs=n_jobs, progress=progress,
+                         tol=tol) for p in problems]
     decl = SIMULATION_OPTIONS
     n_features = decl["n_features"].check(decl["n_features"].default if n_features is None else n_features)
     seeds = _check_seeds(decl["seeds"].default if seeds is None else seeds)

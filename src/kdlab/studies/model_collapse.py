@@ -30,8 +30,8 @@ from ._core import Study, simulate_at
 PARAMS = dict(rho=0.3, delta=1.0, lam=0.1, alphas=[0.5, 2.0, 8.0], noises=[0.0, 0.2], temperatures=[1.0, 0.0],
               generations=10, acc_generations=5, mix_fractions=[0.1, 0.25, 0.5, 1.0], lam_bounds=[1e-4, 1e2],
               alpha_sim=[2.0], sim_fraction=0.5, n_features=1000, seeds=6, trend_n=[250, 500], simulate=True)
-QUICK = dict(alphas=[2.0], acc_generations=3, mix_fractions=[0.25, 1.0], sim_fraction=1.0, n_features=200,
-             seeds=3, trend_n=[100])
+QUICK = dict(alphas=[2.0], acc_generations=2, mix_fractions=[0.25, 1.0], sim_fraction=1.0, n_features=200,
+             seeds=6, trend_n=[100])
 
 #: A chain has collapsed when its error is within this of the trivial classifier's min(rho, 1 - rho).
 COLLAPSED = 5e-3
@@ -149,23 +149,40 @@ def compute(p: dict, ctx: RunContext) -> dict:
                            label=f"simulation of the chains at alpha in {p['alpha_sim']}")
         rows = [r for c, rec in zip(sims, recs) for r in _sim_rows(c, rec, p["n_features"])]
         parts.append(pd.DataFrame(rows))
-        # the mix baseline at the last generation, simulated (replace / accumulate: their own generation 0)
-        bpts = [dict(alpha=c["alpha"] * (1 + c["generations"] * c["real_fraction"]), label_noise=c["label_noise"],
-                     student=False) for c in sims if c["workflow"] == "mix"]
-        brecs = simulate_at(ctx, bpts, base, n_features=p["n_features"], seeds=p["seeds"],
-                            label="simulation of the mix baselines (labels only, all real data seen)")
-        bparts.append(pd.DataFrame([dict(kind="simulate", series=f"labels only, lam = {p['lam']:g}", tuned=False,
-                                         lam=p["lam"], alpha=c["alpha"], label_noise=c["label_noise"],
-                                         real_alpha=pt["alpha"], gen_error=r["stage0_gen_error"],
-                                         gen_error_stderr=r["stage0_gen_error_stderr"], n_features=p["n_features"],
-                                         n_seeds=r["n_seeds"], converged=True)
-                                    for c, pt, r in zip([c for c in sims if c["workflow"] == "mix"], bpts, brecs)]))
+        bparts.append(_sim_baselines(ctx, p, base, sims, th, bl))
         trend = _trend(ctx, p, base, sims, th, parts[-1])
     out = {"generations": pd.concat(parts, ignore_index=True, sort=False),
            "baselines": pd.concat(bparts, ignore_index=True, sort=False)}
     out["n_trend"] = pd.DataFrame(trend, columns=["series", "alpha", "label_noise", "generation", "n_features",
                                                   "n_seeds", "theory", "simulation", "stderr", "diff", "ok"])
     return out
+
+
+def _sim_baselines(ctx, p, base, sims, th, bl) -> pd.DataFrame:
+    """Both same-information baselines simulated where the simulated chains are compared with them:
+    at the real samples seen by each chain's best generation (lowest theory error) and its last."""
+    need = set()
+    for c in sims:
+        cur = _curve(th, c["workflow"], c["temperature"], c["alpha"], c["label_noise"],
+                     c["real_fraction"] if c["workflow"] == "mix" else None)
+        for t in {int(cur.idxmin()), c["generations"]} if len(cur) else ():
+            f = c["real_fraction"] if c["workflow"] == "mix" else 0.0
+            need.add((c["alpha"], c["label_noise"], round(c["alpha"] * (1 + t * f), 12)))
+    pts, meta = [], []
+    for a, n, ra in sorted(need):
+        for tuned in (False, True):
+            lam = _base(bl, a, n, ra, tuned, col="lam")
+            if np.isfinite(lam):
+                pts.append(dict(alpha=ra, label_noise=n, teacher_lam=lam, student=False))
+                meta.append((a, n, ra, tuned, lam))
+    recs = simulate_at(ctx, pts, base, n_features=p["n_features"], seeds=p["seeds"],
+                       label="simulation of the same-information baselines")
+    return pd.DataFrame([dict(kind="simulate", series="labels only, optimal lam" if tuned else
+                              f"labels only, lam = {p['lam']:g}", tuned=tuned, lam=lam, alpha=a, label_noise=n,
+                              real_alpha=ra, gen_error=r["stage0_gen_error"],
+                              gen_error_stderr=r["stage0_gen_error_stderr"], n_features=p["n_features"],
+                              n_seeds=r["n_seeds"], converged=True)
+                         for (a, n, ra, tuned, lam), r in zip(meta, recs)])
 
 
 def _real_alphas(a: float, p: dict) -> list:
@@ -259,12 +276,14 @@ def findings(tables: dict, p: dict) -> Claim:
               "bounded; a fraction of new real data per generation (mix) stops the drift.", "model-collapse")
     alphas, noises, temps, fracs = _grid(g)
     G, Ga = int(p["generations"]), int(p["acc_generations"])
-    rows, rep, acc, mixr, soft_hard, fixed, gains = [], [], [], [], [], [], []
+    rows, rep, acc, mixr, soft_hard, fixed, gains, trivial_pts = [], [], [], [], [], [], [], []
     for a in alphas:
         for n in noises:
             for T in temps:
                 r = _curve(g, "replace", T, a, n)
-                if len(r) and G in r.index:
+                if len(r) and r[0] >= trivial - COLLAPSED:  # generation 0 learned nothing: nothing to collapse
+                    trivial_pts.append((a, n, T, float(r[0])))
+                elif len(r) and G in r.index:
                     st = _status(g, "replace", T, a, n)
                     # the first generation t >= 1 from which every later one is within COLLAPSED of trivial
                     coll = [t for t in r.index if t >= 1 and (r[r.index >= t] >= trivial - COLLAPSED).all()]
@@ -273,16 +292,17 @@ def findings(tables: dict, p: dict) -> Claim:
                                 int(r.idxmin()), float(r.min())))
                 ac = _curve(g, "accumulate", T, a, n)
                 if len(ac) and Ga in ac.index:
-                    rise = float(ac.max() - ac[0])
-                    acc.append((a, n, T, ac[0], ac[Ga], rise, rise / (trivial - ac[0]), abs(ac[Ga] - ac[Ga - 1]),
-                                r.get(Ga, math.nan)))
                     if T != 0:
                         fixed.append((a, n, T, float((ac - ac[0]).abs().max())))
+                    rise = float(ac.max() - ac[0])
+                    if ac[0] < trivial - COLLAPSED:
+                        acc.append((a, n, T, ac[0], ac[Ga], rise, rise / (trivial - ac[0]), float(ac[Ga] - ac[Ga - 1]),
+                                    r.get(Ga, math.nan)))
                 stops = []
                 for f in fracs:
                     m = _curve(g, "mix", T, a, n, f)
-                    if len(m) and G in m.index:
-                        ok = m[G] <= m[0] + 1e-6 and abs(m[G] - m[G - 1]) < SETTLED
+                    if len(m) and G in m.index and m[0] < trivial - COLLAPSED:
+                        ok = m[G] <= m[0] + 1e-6 and m[G] - m[G - 1] < SETTLED
                         stops.append((f, float(m[G]), bool(ok)))
                 if stops:
                     mixr.append((a, n, T, r.get(0, math.nan), stops))
@@ -322,7 +342,8 @@ def findings(tables: dict, p: dict) -> Claim:
                       + (f", collapsed from generation {tc} on" if tc is not None else ", not collapsed")
                       + (f" (constant from {tk})" if tk is not None else "")
                       for a, n, T, e0, eG, tc, tk, _, _ in rep)
-          + f". Rule: supported if every replace chain has collapsed by generation {G}.",
+          + f". {_trivial_note(trivial_pts, trivial)}Rule: supported if every replace chain has collapsed by "
+          f"generation {G}.",
           ("alphas", "noises", "temperatures"))
 
     # 2. accumulate stays bounded
@@ -334,8 +355,9 @@ def findings(tables: dict, p: dict) -> Claim:
           + "; ".join(f"{_where(a, n, T)}: {fmt(e0)} -> {fmt(eG)} (rise {fmt(rise)} = {100 * sh:.1f} % of the gap, "
                       f"last step {fmt(step)}; replace at generation {Ga}: {fmt(rG)})"
                       for a, n, T, e0, eG, rise, sh, step, rG in acc)
-          + f". Rule: supported if at every chain the rise is below {100 * BOUNDED:g} % of the gap and the last "
-          f"step below {SETTLED:g} (theory to {Ga} generations: every accumulated set is shared by all later "
+          + f". {_trivial_note(trivial_pts, trivial)}Rule: supported if at every chain the rise is below "
+          f"{100 * BOUNDED:g} % of the gap and the last step rises by less than {SETTLED:g} (theory to {Ga} "
+          "generations: every accumulated set is shared by all later "
           "generations, and the theory's cost grows with their number).", ("alphas", "noises", "temperatures"))
 
     # 3. mix: how much real data stops the drift
@@ -350,15 +372,15 @@ def findings(tables: dict, p: dict) -> Claim:
     v3 = frac_verdict(ks, len(mixr))
     c.add("mix: new real data of a fraction f of the synthetic data per generation stops the drift", v3,
           f"eps at generation G = {G} of mix with f alpha N new real samples and alpha N synthetic ones per "
-          f"generation; the drift is stopped when eps_G <= eps_0 and the last step is below {SETTLED:g}. "
-          + "; ".join(parts) + f". Rule: supported if at every chain some f of {fracs} stops the drift.",
+          f"generation; the drift is stopped when eps_G <= eps_0 and the last step rises by less than {SETTLED:g}. "
+          + "; ".join(parts) + f". {_trivial_note(trivial_pts, trivial)}Rule: supported if at every chain some f of "
+          f"{fracs} stops the drift.",
           ("alphas", "noises", "temperatures", "mix_fractions"), more="helps")
     c.numbers["mix"] = mixr
 
     # 4. same-information baselines
     g_same = [x for x in gains if np.isfinite(x[7]) and x[6] < x[7] - 1e-6]
-    g_tuned = [x for x in gains if np.isfinite(x[8]) and x[6] < x[8] - 1e-6]
-    worst = max(gains, key=lambda x: x[6] - x[8]) if gains else None
+    g_tuned = sorted([x for x in gains if np.isfinite(x[8]) and x[6] < x[8] - 1e-6], key=lambda x: x[6] - x[8])
     sim_lines = _sim_margins(g, b, p)
     v4 = frac_verdict(len(gains) - len(g_tuned), len(gains))
     best_same = sorted(g_same, key=lambda x: x[6] - x[7])[:4]
@@ -371,11 +393,13 @@ def findings(tables: dict, p: dict) -> Claim:
                                               f"{t}: {fmt(e)} vs {fmt(s)}" for wf, f, a, n, T, t, e, s, _ in best_same)
              + ")" if best_same else "")
           + f" and the tuned baseline at {len(g_tuned)}"
-          + (f"; the closest to the tuned baseline: {_series(worst[0], worst[4], worst[1])}, "
-             f"{_where(worst[2], worst[3], worst[4]).rsplit(',', 1)[0]}, generation {worst[5]}: {fmt(worst[6])} vs "
-             f"{fmt(worst[8])}" if worst else "")
-          + ". At N = " + str(p["n_features"]) + " (simulation, last generation against the same-recipe baseline, "
-          "margin in s.e. of the difference): " + ("; ".join(sim_lines) if sim_lines else "no simulation")
+          + (" (" + "; ".join(f"{_series(wf, T, f)}, {_where(a, n, T).rsplit(',', 1)[0]}, generation {t}: {fmt(e)} vs "
+                              f"{fmt(tb)}, gain {fmt(tb - e)}" for wf, f, a, n, T, t, e, _, tb in g_tuned[:5])
+             + (f" ... ({len(g_tuned) - 5} more)" if len(g_tuned) > 5 else "") + ")" if g_tuned else "")
+          + ". At N = " + str(p["n_features"]) + " (simulation; each simulated chain's best generation in the theory "
+          "and its last, against both baselines simulated on the real samples that generation has seen; margin = "
+          "(generation - baseline) in s.e. of the difference, negative: the generation is better): "
+          + ("; ".join(sim_lines) if sim_lines else "no simulation")
           + ". Rule: supported if no generation beats the tuned baseline (by more than 1e-6).",
           ("alphas", "noises", "temperatures", "mix_fractions"), more="hurts")
 
@@ -412,22 +436,41 @@ def findings(tables: dict, p: dict) -> Claim:
 
 def _sim_margins(g, b, p) -> list:
     out = []
-    sim = g[g["kind"] == "simulate"]
+    sim, th = g[g["kind"] == "simulate"], _theory(g)
     for (series, a, n), d in sim.groupby(["series", "alpha", "label_noise"], sort=False):
-        d = d.sort_values("generation")
-        last = d.iloc[-1]
-        if last["workflow"] == "mix":
-            ra = a * (1 + last["generation"] * last["real_fraction"])
-            bm = _base(b, a, n, ra, False, "simulate")
-            bs = _base(b, a, n, ra, False, "simulate", "gen_error_stderr")
-        else:
-            bm, bs = float(d.iloc[0]["gen_error"]), float(d.iloc[0]["gen_error_stderr"])
-        if not np.isfinite(bm):
+        d = d.set_index("generation").sort_index()
+        t_th = th[(th["series"] == series) & np.isclose(th["alpha"], a) & np.isclose(th["label_noise"], n)]
+        if t_th.empty:
             continue
-        z = _margin(last["gen_error"], last["gen_error_stderr"], bm, bs)
-        out.append(f"{series}, theta = {fmt_g(n)}: {fmt(last['gen_error'])} vs {fmt(bm)} "
-                   f"({'+' if z >= 0 else ''}{fmt(z, 1)} s.e.)")
+        best = int(t_th.loc[t_th["gen_error"].idxmin(), "generation"])
+        f = d["real_fraction"].iloc[0] if d["workflow"].iloc[0] == "mix" else 0.0
+        parts = []
+        for t in sorted({best, int(d.index.max())}):
+            ra = a * (1 + t * f)
+            zs = []
+            for tuned in (False, True):
+                bm, bs = (_base(b, a, n, ra, tuned, "simulate", col) for col in ("gen_error", "gen_error_stderr"))
+                if np.isfinite(bm):
+                    z = _margin(d.loc[t, "gen_error"], d.loc[t, "gen_error_stderr"], bm, bs)
+                    zs.append(f"{'tuned' if tuned else 'same recipe'} {fmt(bm)} ({_signed(z)} s.e.)")
+            if zs:
+                parts.append(f"generation {t}{' (best)' if t == best else ''}: {fmt(d.loc[t, 'gen_error'])} vs "
+                             + ", ".join(zs))
+        if parts:
+            out.append(f"{series}, theta = {fmt_g(n)}: " + "; ".join(parts))
     return out
+
+
+def _signed(z) -> str:
+    return ("+" if z >= 0 else "") + fmt(z, 1)
+
+
+def _trivial_note(pts, trivial) -> str:
+    if not pts:
+        return ""
+    return (f"Left out: {len(pts)} chain(s) whose generation 0 is no better than the trivial classifier (eps_0 >= "
+            f"{trivial:g} - {COLLAPSED:g}: " + "; ".join(f"{_where(a, n, T)}: {fmt(e)}" for a, n, T, e in pts)
+            + "), where there is nothing to lose. ")
 
 
 def _in_se(diff, se) -> str:
@@ -512,9 +555,13 @@ def figures(tables: dict, p: dict) -> dict:
             ax.set_xscale("log")
             ax.set_xlabel("real fraction f (new real samples per generation / synthetic samples)")
             ax.set_ylabel(f"$\\varepsilon_g$ at generation {G}")
-            ax.set_title(f"({chr(97 + i)}) mix after {G} generations, $\\theta$ = {n:g} (dotted: generation 0)")
-            plotting.legend(ax, loc="upper right")
-        fig2.tight_layout()
+            ax.axhline(trivial, color=plotting.GREY, ls="-.", lw=1)
+            ax.set_title(f"({chr(97 + i)}) label noise $\\theta$ = {n:g}")
+        h, lab = axes2[0][0].get_legend_handles_labels()
+        fig2.legend(h, lab, loc="lower center", ncol=min(len(lab), 6), frameon=False)
+        fig2.suptitle(f"mix: error of generation {G} against the real fraction f (dotted: generation 0, same colour; "
+                      "dash-dotted: the trivial classifier)", fontsize=10.5)
+        fig2.tight_layout(rect=(0, 0.1, 1, 0.95))
         out["mix-fraction"] = fig2
     return out
 
