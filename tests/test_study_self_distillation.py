@@ -155,11 +155,11 @@ def test_quick_run_writes_everything_and_resumes(tmp_path):
         ("fresh", "hard"): 2, ("fresh", "soft"): 2, ("shared", "hard"): 1, ("shared", "soft"): 1}
     # every simulated round has its theory row (the later shared rounds at the repeated values)
     sims = t[t["kind"] == "simulate"]
-    for _, r in sims.iterrows():
-        m = th if r["labels"] != "pooled" else t[(t["kind"] == "theory") & (t["labels"] == "pooled")]
-        m = m[(m["series"] == r["series"]) & (m["alpha"] == r["alpha"]) & (m["label_noise"] == r["label_noise"])
-              & (m["round"] == r["round"])]
-        assert len(m) == 1 and bool(m["converged"].iloc[0]), r.to_dict()
+    for _, row in sims.iterrows():
+        m = th if row["labels"] != "pooled" else t[(t["kind"] == "theory") & (t["labels"] == "pooled")]
+        m = m[(m["series"] == row["series"]) & (m["alpha"] == row["alpha"])
+              & (m["label_noise"] == row["label_noise"]) & (m["round"] == row["round"])]
+        assert len(m) == 1 and bool(m["converged"].iloc[0]), row.to_dict()
     # the pooled label-only baseline of the fresh rounds: alpha_total = (r + 1) alpha is better than round 0
     pooled = t[(t["kind"] == "theory") & (t["labels"] == "pooled")]
     assert set(pooled["round"]) == {1, 2}
