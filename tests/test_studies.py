@@ -310,10 +310,11 @@ def test_resume_after_kill(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     kept = {f: f.stat().st_mtime_ns for f in tasks.glob("*.json")}
-    assert 1 <= len(kept) < 3, "the run must be killed after its first task and before its last"
+    assert len(kept) >= 1, "the run must be killed after its first task"
     assert not (out / "report.md").exists()
     done = _cli("study", "label-noise", "--quick", "--out", str(out), "--n-jobs", "1", "--quiet")
     assert done.returncode == 0, done.stderr[-2000:]
     assert all(f.stat().st_mtime_ns == m for f, m in kept.items())
-    assert len(list(tasks.glob("*.json"))) == 3
+    n_tasks = len(list(tasks.glob("*.json")))   # label-noise --quick: 12 tasks (KD and the corrected baselines)
+    assert len(kept) < n_tasks, "the run must be killed before its last task"
     assert "## Verdict" in (out / "report.md").read_text()

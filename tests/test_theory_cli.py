@@ -30,8 +30,8 @@ def test_theory_json_layout_matches_simulate_without_stderr():
                               "stages": [{"kind": "logistic", "lam": 0.1, "eta": 1.0, "bias": "free",
                                           "class_weight": 1.0},
                                          {"kind": "student", "eta": 0.5, "chi": 0.5, "temperature": 2.0,
-                                          "lam": 0.1, "t2_scaling": False, "bias": "free", "class_weight": 1.0,
-                                          "data": "shared"}]}
+                                          "lam": 0.1, "t2_scaling": False, "target": "soft", "smoothing": 0.1,
+                                          "bias": "free", "class_weight": 1.0, "data": "shared"}]}
     assert out["status"]["converged"] is True
     ref = solve(GaussianMixture(2.0, 1.0, 0.3), LogisticTeacher(0.1), Student(0.5, 0.5, 2.0, 0.1))
     assert out["stages"][1]["gen_error"] == ref.student.gen_error
