@@ -25,6 +25,7 @@ from scipy.special import expit
 from .errors import ProxError
 
 __all__ = [
+    "shift_basis",
     "MixedLoss",
     "softplus",
     "sigmoid",
@@ -445,6 +446,18 @@ def loss_of_terms(label_weight: float, sources: list, pos_weight: float = 1.0):
 
 
 # --------------------------------------------------------------------------- K classes
+
+
+def shift_basis(K: int) -> np.ndarray:
+    """``P`` (K x (K - 1)): orthonormal columns orthogonal to ``1`` (Helmert basis; ``K = 2``:
+    ``(1, -1) / sqrt(2)``). The softmax ignores a common shift, so both backends work in these
+    K - 1 coordinates."""
+    P = np.zeros((K, K - 1))
+    for j in range(1, K):
+        P[:j, j - 1] = 1.0
+        P[j, j - 1] = -j
+        P[:, j - 1] /= math.sqrt(j * (j + 1))
+    return P
 
 
 def softmax(z, axis: int = -1):

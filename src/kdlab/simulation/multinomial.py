@@ -16,7 +16,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import ConvergenceError, NoMinimizerError
-from ..losses import SoftmaxKDLoss, logsumexp, softmax
+from ..losses import SoftmaxKDLoss, logsumexp, shift_basis, softmax
 from ..results import class_errors
 from .sampling import SEED_SALT, n_samples, stage_subset
 
@@ -28,17 +28,6 @@ _MEANS, _TRAIN, _TEST, _FLIPS, _FRESH = 11, 12, 13, 14, 15
 
 def _rng(seed: int, role: int, k: int = 0) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([SEED_SALT, seed, role, k]))
-
-
-def shift_basis(K: int) -> np.ndarray:
-    """``P`` (K x (K - 1)): orthonormal columns orthogonal to ``1`` (Helmert basis; ``K = 2``:
-    ``(1, -1) / sqrt(2)``)."""
-    P = np.zeros((K, K - 1))
-    for j in range(1, K):
-        P[:j, j - 1] = 1.0
-        P[j, j - 1] = -j
-        P[:, j - 1] /= math.sqrt(j * (j + 1))
-    return P
 
 
 def sample_means(gram, n_features: int, rng) -> np.ndarray:

@@ -22,7 +22,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..losses import softmax
+from ..losses import shift_basis, softmax
 from ..results import Observables, Result, SolverStatus, Status, class_errors
 from .fixed_point import HUGE, Diverged, fixed_point, relative_residual
 from .quadrature import trap_rule
@@ -43,16 +43,6 @@ QMC_LEVELS = (11, 16)
 QUAD_ACCEPT_MC = 1e-5
 #: An RQMC standard error (relative) above this at the most points: not converged.
 QMC_ACCEPT_MC = 1e-3
-
-
-def shift_basis(K: int) -> np.ndarray:
-    """``P`` (K x (K - 1)): orthonormal columns orthogonal to ``1`` (``K = 2``: ``(1, -1) / sqrt(2)``)."""
-    P = np.zeros((K, K - 1))
-    for j in range(1, K):
-        P[:j, j - 1] = 1.0
-        P[j, j - 1] = -j
-        P[:, j - 1] /= math.sqrt(j * (j + 1))
-    return P
 
 
 def _solve_small(A, b):
