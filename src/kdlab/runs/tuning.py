@@ -383,6 +383,36 @@ STAGE_SPACE = {"lam": (1e-4, 1e2, True), "chi": (0.0, 1.0, False), "temperature"
                "class_weight": (0.1, 10.0, True), "bias": (-5.0, 5.0, False)}
 
 
+def _coordinate_search(obj, x, best, bounds, n_scan, sweeps, xatol, scan=True):
+    """Coordinate descent on ``obj`` from ``x`` (the one search of :func:`optimal_stage` and
+    :func:`optimal_chain`): on the first sweep each coordinate is scanned on ``n_scan`` points of
+    its interval (unless ``scan=False``), then refined by a bounded scalar minimization around the
+    best point; later sweeps refine within one scan step. ``obj`` records every evaluation and
+    ``obj.best()`` gives the optimum; stops when a sweep gains less than 1e-9."""
+    steps = [(hi - lo) / (n_scan - 1) for lo, hi in bounds]
+    for sweep in range(sweeps):
+        before = best
+        for i, (lo, hi) in enumerate(bounds):
+            def f(v, i=i):
+                xx = list(x)
+                xx[i] = float(v)
+                return obj(xx)
+
+            if sweep == 0 and scan:
+                grid = np.linspace(lo, hi, n_scan)
+                errs = [f(g) for g in grid]
+                j = int(np.argmin(np.where(np.isfinite(errs), errs, np.inf)))
+                a, b = grid[max(j - 1, 0)], grid[min(j + 1, n_scan - 1)]
+            else:
+                a, b = max(lo, x[i] - steps[i]), min(hi, x[i] + steps[i])
+            if b > a:
+                minimize_scalar(f, bounds=(a, b), method="bounded", options={"xatol": xatol, "maxiter": 30})
+            xb, best, _ = obj.best()
+            x = list(xb)
+        if before - best < 1e-9 and (sweep > 0 or not scan):
+            break
+
+
 def optimal_stage(problem: Problem, space, *, x0: Optional[dict] = None, sweeps: int = 3, n_scan: int = 5,
                   xatol: float = 0.01, init=None, solve: Optional[Callable] = None, **solve_kwargs) -> Optimum:
     r"""The parameters of the **last** stage of ``problem`` minimizing its eps_g, the earlier stages fixed.
@@ -439,28 +469,7 @@ def optimal_stage(problem: Problem, space, *, x0: Optional[dict] = None, sweeps:
     obj = _Objective(build, solve, init, solve_kwargs,
                      lambda a, b: float(sum((p - q) ** 2 for p, q in zip(a, b))))
     best = obj(x)
-    steps = [(hi - lo) / (n_scan - 1) for _, (lo, hi), _ in dims]
-    for sweep in range(sweeps):
-        before = best
-        for i, (_, (lo, hi), _) in enumerate(dims):
-            def f(v, i=i):
-                xx = list(x)
-                xx[i] = float(v)
-                return obj(xx)
-
-            if sweep == 0:
-                grid = np.linspace(lo, hi, n_scan)
-                errs = [f(g) for g in grid]
-                j = int(np.argmin(np.where(np.isfinite(errs), errs, np.inf)))
-                a, b = grid[max(j - 1, 0)], grid[min(j + 1, n_scan - 1)]
-            else:
-                a, b = max(lo, x[i] - steps[i]), min(hi, x[i] + steps[i])
-            if b > a:
-                minimize_scalar(f, bounds=(a, b), method="bounded", options={"xatol": xatol, "maxiter": 30})
-            xb, best, _ = obj.best()
-            x = list(xb)
-        if before - best < 1e-9 and sweep > 0:
-            break
+    _coordinate_search(obj, x, best, [b for _, b, _ in dims], n_scan, sweeps, xatol)
     xb, err, res = obj.best()
     edge = tuple(n for n, v, (_, (lo, hi), _) in zip(names, xb, dims) if v - lo <= 2 * xatol or hi - v <= 2 * xatol)
     params = {n: (10.0 ** v if log else float(v)) for v, (n, _, log) in zip(xb, dims)}
@@ -547,28 +556,7 @@ def optimal_chain(problem: Problem, spaces, *, x0: Optional[dict] = None, sweeps
 
     obj = _Objective(build, solve, init, solve_kwargs, lambda a, b: float(sum((p - q) ** 2 for p, q in zip(a, b))))
     best = obj(x)
-    steps = [(hi - lo) / (n_scan - 1) for _, _, (lo, hi), _ in dims]
-    for sweep in range(sweeps):
-        before = best
-        for i, (_, _, (lo, hi), _) in enumerate(dims):
-            def f(v, i=i):
-                xx = list(x)
-                xx[i] = float(v)
-                return obj(xx)
-
-            if sweep == 0 and scan:
-                grid = np.linspace(lo, hi, n_scan)
-                errs = [f(g) for g in grid]
-                j = int(np.argmin(np.where(np.isfinite(errs), errs, np.inf)))
-                a, b = grid[max(j - 1, 0)], grid[min(j + 1, n_scan - 1)]
-            else:
-                a, b = max(lo, x[i] - steps[i]), min(hi, x[i] + steps[i])
-            if b > a:
-                minimize_scalar(f, bounds=(a, b), method="bounded", options={"xatol": xatol, "maxiter": 30})
-            xb, best, _ = obj.best()
-            x = list(xb)
-        if before - best < 1e-9 and (sweep > 0 or not scan):
-            break
+    _coordinate_search(obj, x, best, [b for _, _, b, _ in dims], n_scan, sweeps, xatol, scan=scan)
     xb, err, res = obj.best()
     edge = tuple(f"stage{k}_{name}" for v, (k, name, (lo, hi), _) in zip(xb, dims)
                  if v - lo <= 2 * xatol or hi - v <= 2 * xatol)
