@@ -15,6 +15,8 @@ with r x r blocks), the fixed point :func:`.fixed_point.fixed_point`.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 import time
 from dataclasses import dataclass
@@ -24,7 +26,7 @@ import numpy as np
 
 from ..losses import shift_basis, softmax
 from ..results import Observables, Result, SolverStatus, Status, class_errors
-from .fixed_point import HUGE, Diverged, fixed_point, relative_residual
+from .fixed_point import HUGE, Diverged, FixedPointInfo, fixed_point, relative_residual
 from .quadrature import trap_rule
 
 __all__ = ["shift_basis", "MultiInputs", "solve_multiclass", "TENSOR_MAX_DIM", "QMC_ACCEPT_MC", "QUAD_ACCEPT_MC"]
@@ -33,9 +35,10 @@ __all__ = ["shift_basis", "MultiInputs", "solve_multiclass", "TENSOR_MAX_DIM", "
 TENSOR_MAX_DIM = 4
 #: Node counts per dimension of the tensor rules, by dimension: (first, finest).
 TENSOR_NODES = {1: (129, 2049), 2: (65, 513)}
-#: Gauss-Hermite node counts per dimension of the 3- and 4-dimensional rules (a ladder: the
-#: error estimate of a rule is its difference from the rule one step below).
-GH_LADDER = {3: (10, 14, 20, 28, 36), 4: (8, 11, 15, 20, 26)}
+#: Levels of the Smolyak sparse Gauss-Hermite rules of the 3- and 4-dimensional sets (a ladder:
+#: the first rung only drives the cheap fixed-point iteration; the error estimate of a rung is
+#: its difference from the rung one step below at the same state).
+SMOLYAK_LADDER = {3: (9, 10, 11, 12, 13, 14, 15), 4: (9, 10, 11, 12, 13, 14, 15)}
 #: RQMC: replicates and log2 of the points per replicate (first, finest).
 QMC_REPS = 8
 QMC_LEVELS = (11, 16)
@@ -152,20 +155,52 @@ class Points:
         return (self.alt @ values)[None]
 
 
-def gh_points(D: int, n: int) -> Points:
-    """Tensor Gauss-Hermite rule, ``n`` nodes per dimension (no nested estimate: ``alt`` None)."""
+def _gh1(n: int):
+    """``n``-node Gauss-Hermite rule for the standard normal (weights summing to 1)."""
     from numpy.polynomial.hermite_e import hermegauss
 
     x, w = hermegauss(n)
-    w = w / w.sum()
-    grids = np.meshgrid(*([x] * D), indexing="ij")
-    xi = np.stack([g.ravel() for g in grids], axis=1)
-    W = w
-    for _ in range(D - 1):
-        W = np.multiply.outer(W, w)
-    return Points(xi, W.ravel(), False, None, n)
+    return x, w / w.sum()
 
 
+def _tensor(rules):
+    grids = np.meshgrid(*[r[0] for r in rules], indexing="ij")
+    W = rules[0][1]
+    for r in rules[1:]:
+        W = np.multiply.outer(W, r[1])
+    return np.stack([g.ravel() for g in grids], axis=1), W.ravel()
+
+
+@functools.lru_cache(maxsize=32)
+def smolyak_points(D: int, level: int) -> Points:
+    """Smolyak sparse Gauss-Hermite rule (combination technique) of ``level`` (``>= D``):
+    ``sum_{level - D < |i| <= level} (-1)^(level - |i|) C(D - 1, level - |i|) (x)_j GH(2 i_j - 1)``,
+    coincident nodes merged (some weights are negative; they sum to 1). Exact for polynomials
+    of total degree ``2 (level - D) + 1``."""
+    xs, ws = [], []
+    for idx in itertools.product(range(1, level - D + 2), repeat=D):
+        s = sum(idx)
+        if s <= level - D or s > level:
+            continue
+        x, w = _tensor([_gh1(2 * i - 1) for i in idx])
+        xs.append(x)
+        ws.append((-1) ** (level - s) * math.comb(D - 1, level - s) * w)
+    x, w = np.concatenate(xs), np.concatenate(ws)
+    key, inv = np.unique(np.round(x, 12), axis=0, return_inverse=True)
+    W = np.zeros(key.shape[0])
+    np.add.at(W, inv.ravel(), w)
+    keep = W != 0.0
+    return _readonly(Points(key[keep], W[keep], False, None, level))
+
+
+def _readonly(pts: Points) -> Points:
+    for a in (pts.xi, pts.w, pts.alt):
+        if a is not None:
+            a.flags.writeable = False
+    return pts
+
+
+@functools.lru_cache(maxsize=32)
 def tensor_points(D: int, n: int) -> Points:
     x, w, wh = trap_rule(n, 8.0 if D <= 2 else 7.0)
     grids = np.meshgrid(*([x] * D), indexing="ij")
@@ -175,9 +210,10 @@ def tensor_points(D: int, n: int) -> Points:
     for _ in range(D - 1):
         W = np.multiply.outer(W, w)
         Wh = np.multiply.outer(Wh, wh)
-    return Points(xi, W.ravel(), False, Wh.ravel(), n)
+    return _readonly(Points(xi, W.ravel(), False, Wh.ravel(), n))
 
 
+@functools.lru_cache(maxsize=32)
 def qmc_points(D: int, level: int, seed: int = 2026) -> Points:
     from scipy.special import ndtri
     from scipy.stats import qmc
@@ -188,7 +224,8 @@ def qmc_points(D: int, level: int, seed: int = 2026) -> Points:
         xs.append(ndtri(np.clip(u, 1e-16, 1 - 1e-16)))
     n = 2 ** level
     xi = np.concatenate(xs)
-    return Points(xi, np.full(xi.shape[0], 1.0 / xi.shape[0]), True, np.repeat(np.arange(QMC_REPS), n), level)
+    return _readonly(Points(xi, np.full(xi.shape[0], 1.0 / xi.shape[0]), True, np.repeat(np.arange(QMC_REPS), n),
+                            level))
 
 
 # ----------------------------------------------------------------------------- members of a set
@@ -566,14 +603,16 @@ class MultiStageMap:
                 Vhat[j] += v
         return mhat, Qhat, Vhat
 
-    def quad_error(self, x):
-        """Largest error estimate of the map at ``x`` over the sets: the half-rule difference
-        (tensor) or the replicates' standard error (RQMC), relative to ``1 + |x|``; and
+    def quad_error(self, gx, lower=None):
+        """Largest error estimate of the map at the state of its last evaluation (image ``gx``)
+        over the sets, relative to ``1 + |G(x)|``: the half-rule difference (trapezoid), the
+        replicates' standard error (RQMC) or, for the Smolyak sets, the difference from
+        ``lower``, the image of the same state under the rung below (``None``: infinite); and
         whether RQMC was used."""
-        full = np.asarray(self(x), float)
+        mn = lambda h: self.pack(*self.inputs.row(self.k, self.plan.eta, self.plan.lam, *h), self.b)  # noqa: E731
+        full = mn(self.hats())
         worst, qmc = 0.0, False
         for i, p in enumerate(self.parts):
-            mn = lambda h: self.pack(*self.inputs.row(self.k, self.plan.eta, self.plan.lam, *h), self.b)  # noqa: E731
             if p.pts.qmc:
                 qmc = True
                 reps = []
@@ -583,25 +622,10 @@ class MultiStageMap:
                     reps.append(mn(self.hats(i, w)))
                 se = np.std(np.array(reps), axis=0) / math.sqrt(QMC_REPS)
                 worst = max(worst, float(np.max(se / (1.0 + np.abs(full)))))
-            elif p.pts.alt is None:  # Gauss-Hermite: against the rule one step down the ladder
-                lad = GH_LADDER[p.D]
-                low = lad[max(lad.index(p.pts.size) - 1, 0)]
-                q = SetPart(self.problem, self.k, p.use, p.members, self.frozen, self.inputs, gh_points(p.D, low),
-                            self.P)
-                m, Q, V, b = self.unpack(np.asarray(x, float))
-                q.set_state(m, {j: Q[j] for j in range(self.k + 1)}, {j: V[j] for j in range(self.k + 1)},
-                            self.inputs)
-                q.at(b)
-                saved = self.parts[i]
-                self.parts[i] = q
-                try:
-                    other = mn(self.hats())
-                finally:
-                    self.parts[i] = saved
-                worst = max(worst, relative_residual(mn(self.hats()), other))
+            elif p.pts.alt is None:  # Smolyak: against the rung one step down, same state
+                worst = max(worst, math.inf if lower is None else relative_residual(gx, lower))
             else:
-                half = mn(self.hats(i, p.pts.alt))
-                worst = max(worst, relative_residual(mn(self.hats()), half))
+                worst = max(worst, relative_residual(full, mn(self.hats(i, p.pts.alt))))
         return worst, qmc
 
 
@@ -745,49 +769,92 @@ def _nan_obs(k, K):
 
 def _solve_stage(problem, k, inputs, frozen, P, x0, *, tol, maxiter, method, quad_tol, qmc_tol):
     """Fixed point of stage ``k`` with its point sets refined until the error estimate is
-    below ``quad_tol`` (tensor) or ``qmc_tol`` (RQMC), warm-starting each refinement."""
+    below ``quad_tol`` (trapezoid, Smolyak) or ``qmc_tol`` (RQMC). The fixed point is iterated
+    on the cheapest rules (level 0) and finished on each finer level by defect correction
+    (:func:`_defect_solve`): a few evaluations of the fine map. Returns ``(map, x, info,
+    estimate, whether RQMC was used)``."""
     r = problem.data.n_classes - 1
+    members = {u.set: set_members(problem, k, u.set) for u in problem.plan(k).uses}
 
-    def needs_qmc(use, n_members):
-        D = n_members * r
-        jumps = any(_jumps(problem.plan(m.index).use(use.set).loss) for m in set_members(problem, k, use.set)
-                    if m.trains)
-        return D > TENSOR_MAX_DIM or jumps
+    def kind(use):
+        D = len(members[use.set]) * r
+        jumps = any(_jumps(problem.plan(m.index).use(use.set).loss) for m in members[use.set] if m.trains)
+        return "qmc" if D > TENSOR_MAX_DIM or jumps else "smolyak" if D in SMOLYAK_LADDER else "trap"
 
-    level = 0
+    kinds = {u.set: kind(u) for u in problem.plan(k).uses}
+    sparse = "smolyak" in kinds.values()
 
-    def points_of(use, D):
-        n_mem = D // r
-        if needs_qmc(use, n_mem):
-            lv = min(QMC_LEVELS[0] + level, QMC_LEVELS[1])
-            return qmc_points(D, lv)
-        if D in GH_LADDER:
-            lad = GH_LADDER[D]
-            return gh_points(D, lad[min(level + 1, len(lad) - 1)])
-        first, last = TENSOR_NODES[D]
-        n = (first - 1) * 2 ** level + 1
-        return tensor_points(D, min(n, last))
+    def points_of(level):
+        def pts(use, D):
+            kd = kinds[use.set]
+            if kd == "qmc":
+                return qmc_points(D, min(QMC_LEVELS[0] + level, QMC_LEVELS[1]))
+            if kd == "smolyak":
+                lad = SMOLYAK_LADDER[D]
+                return smolyak_points(D, lad[min(level, len(lad) - 1)])
+            first, last = TENSOR_NODES[D]
+            return tensor_points(D, min((first - 1) * 2 ** max(level - sparse, 0) + 1, last))
+        return pts
 
-    x = x0
-    evals = 0
+    def finest(G):
+        return all((p.pts.qmc and p.pts.size >= QMC_LEVELS[1]) or
+                   (not p.pts.qmc and p.pts.size >= (SMOLYAK_LADDER[p.D][-1] if p.pts.alt is None
+                                                     else TENSOR_NODES[p.D][1])) for p in G.parts)
+
+    valid = lambda z: bool(np.all(np.isfinite(z)))  # noqa: E731
+    cheap = MultiStageMap(problem, k, inputs, frozen, points_of(0), P)
+    x, gx, info = fixed_point(cheap, x0, tol=tol, maxiter=maxiter, method=method, valid=valid)
+    evals = info.iterations
+    G, level, lower = cheap, 0, None
     while True:
-        G = MultiStageMap(problem, k, inputs, frozen, points_of, P)
-        pos_ok = lambda z: bool(np.all(np.isfinite(z)))  # noqa: E731
-        x, gx, info = fixed_point(G, x, tol=tol, maxiter=maxiter, method=method, valid=pos_ok)
-        evals += info.iterations
         info.iterations = evals
         if not info.converged:
             return G, x, info, math.inf, any(p.pts.qmc for p in G.parts)
-        err, qmc = G.quad_error(x)
-        target = qmc_tol if qmc else quad_tol
-        finest = all((p.pts.qmc and p.pts.size >= QMC_LEVELS[1]) or
-                     (not p.pts.qmc and p.pts.size >= (GH_LADDER[p.D][-1] if p.D in GH_LADDER
-                                                       else TENSOR_NODES[p.D][1])) for p in G.parts)
-        if err <= target or finest:
-            G(x)
+        if level == 0 and sparse:  # the cheapest rung only drives the iteration
+            err, qmc = math.inf, False
+        else:
+            err, qmc = G.quad_error(gx, lower)
+        if err <= (qmc_tol if qmc else quad_tol) or finest(G):
             return G, x, info, err, qmc
-        if qmc and err > 0:
+        if qmc and err > 0 and not sparse:
             # RQMC with the jumps of hard targets: the standard error falls about as n^(-3/4)
-            level += max(1, math.ceil(math.log2(err / target) / 0.75))
+            level += max(1, math.ceil(math.log2(err / qmc_tol) / 0.75))
         else:
             level += 1
+        fine = MultiStageMap(problem, k, inputs, frozen, points_of(level), P)
+        lower = gx
+        x, gx, info, n = _defect_solve(fine, cheap, x, tol=tol, maxiter=maxiter - evals, method=method, valid=valid)
+        evals += n
+        G = fine
+
+
+#: Defect-correction rounds on a finer rule before falling back to iterating the fine map itself.
+DEFECT_ROUNDS = 8
+
+
+def _defect_solve(fine, cheap, x, *, tol, maxiter, method, valid):
+    """Fixed point of ``fine`` from ``x`` by defect correction: ``x <- fixed point of
+    cheap(z) + d`` with ``d = fine(x) - cheap(x)`` until ``|fine(x) - x| <= tol`` (it converges
+    at the rate of the difference of the two maps' Jacobians). The last evaluation is
+    ``fine(x)`` (its caches belong to ``x``). Returns ``(x, fine(x), info, evaluations)``."""
+    n = 0
+    try:
+        gf = np.asarray(fine(x), float)
+        n += 1
+        for _ in range(DEFECT_ROUNDS):
+            res = relative_residual(x, gf)
+            if res <= tol:
+                return x, gf, FixedPointInfo(True, n, res, f"converged ({method}, defect correction)", method), n
+            d = gf - np.asarray(cheap(x), float)
+            xn, _, info = fixed_point(lambda z: np.asarray(cheap(z), float) + d, x, tol=0.1 * tol,
+                                      maxiter=max(maxiter - n, 1), method=method, valid=valid)
+            n += info.iterations + 1
+            if not info.converged:
+                break
+            x = xn
+            gf = np.asarray(fine(x), float)
+            n += 1
+    except (ArithmeticError, RuntimeError, ValueError):
+        pass
+    x, gx, info = fixed_point(fine, x, tol=tol, maxiter=max(maxiter - n, 1), method=method, valid=valid)
+    return x, gx, info, n + info.iterations
