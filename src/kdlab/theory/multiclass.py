@@ -155,6 +155,7 @@ class Points:
         return (self.alt @ values)[None]
 
 
+@functools.lru_cache(maxsize=None)
 def _gh1(n: int):
     """``n``-node Gauss-Hermite rule for the standard normal (weights summing to 1)."""
     from numpy.polynomial.hermite_e import hermegauss
