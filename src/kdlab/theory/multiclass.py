@@ -778,9 +778,12 @@ def _nan_obs(k, K):
 def _solve_stage(problem, k, inputs, frozen, P, x0, *, tol, maxiter, method, quad_tol, qmc_tol):
     """Fixed point of stage ``k`` with its point sets refined until the error estimate is
     below ``quad_tol`` (trapezoid, Smolyak) or ``qmc_tol`` (RQMC). The fixed point is iterated
-    on the cheapest rules (level 0) and finished on each finer level by defect correction
-    (:func:`_defect_solve`): a few evaluations of the fine map. Returns ``(map, x, info,
-    estimate, whether RQMC was used)``."""
+    on the cheapest rules (level -1: half the trapezoid nodes, the first Smolyak rung, 2^10
+    RQMC points per replicate); each finer level is first only evaluated at that point (its
+    error estimate: half rule, replicates, or the difference from the level below at the same
+    state), and the first level whose estimate meets the target is finished by defect
+    correction (:func:`_defect_solve`: a few evaluations of the fine map), its estimate taken
+    again at its fixed point. Returns ``(map, x, info, estimate, whether RQMC was used)``."""
     r = problem.data.n_classes - 1
     members = {u.set: set_members(problem, k, u.set) for u in problem.plan(k).uses}
 
@@ -790,7 +793,6 @@ def _solve_stage(problem, k, inputs, frozen, P, x0, *, tol, maxiter, method, qua
         return "qmc" if D > TENSOR_MAX_DIM or jumps else "smolyak" if D in SMOLYAK_LADDER else "trap"
 
     kinds = {u.set: kind(u) for u in problem.plan(k).uses}
-    sparse = "smolyak" in kinds.values()
 
     def points_of(level):
         def pts(use, D):
@@ -799,9 +801,9 @@ def _solve_stage(problem, k, inputs, frozen, P, x0, *, tol, maxiter, method, qua
                 return qmc_points(D, min(QMC_LEVELS[0] + level, QMC_LEVELS[1]))
             if kd == "smolyak":
                 lad = SMOLYAK_LADDER[D]
-                return smolyak_points(D, lad[min(level, len(lad) - 1)])
+                return smolyak_points(D, lad[min(level + 1, len(lad) - 1)])
             first, last = TENSOR_NODES[D]
-            return tensor_points(D, min((first - 1) * 2 ** max(level - sparse, 0) + 1, last))
+            return tensor_points(D, min(int((first - 1) * 2.0 ** level) + 1, last))
         return pts
 
     def finest(G):
@@ -810,45 +812,58 @@ def _solve_stage(problem, k, inputs, frozen, P, x0, *, tol, maxiter, method, qua
                                                      else TENSOR_NODES[p.D][1])) for p in G.parts)
 
     valid = lambda z: bool(np.all(np.isfinite(z)))  # noqa: E731
-    cheap = MultiStageMap(problem, k, inputs, frozen, points_of(0), P)
-    x, gx, info = fixed_point(cheap, x0, tol=tol, maxiter=maxiter, method=method, valid=valid)
+    maps = {-1: MultiStageMap(problem, k, inputs, frozen, points_of(-1), P)}
+    x, gx, info = fixed_point(maps[-1], x0, tol=tol, maxiter=maxiter, method=method, valid=valid)
     evals = info.iterations
-    G, level, lower = cheap, 0, None
-    while True:
-        info.iterations = evals
-        if not info.converged:
-            return G, x, info, math.inf, any(p.pts.qmc for p in G.parts)
-        if level == 0 and sparse:  # the cheapest rung only drives the iteration
-            err, qmc = math.inf, False
-        else:
-            err, qmc = G.quad_error(gx, lower)
-        if err <= (qmc_tol if qmc else quad_tol) or finest(G):
-            return G, x, info, err, qmc
-        if qmc and err > 0 and not sparse:
-            # RQMC with the jumps of hard targets: the standard error falls about as n^(-3/4)
-            level += max(1, math.ceil(math.log2(err / qmc_tol) / 0.75))
-        else:
-            level += 1
-        fine = MultiStageMap(problem, k, inputs, frozen, points_of(level), P)
-        lower = gx
-        x, gx, info, n = _defect_solve(fine, cheap, x, tol=tol, maxiter=maxiter - evals, method=method, valid=valid)
+    images = {-1: gx}  # the maps' images of the current x
+    level = 0
+    while info.converged:
+        for old in [j for j in maps if 0 <= j < level - 1]:
+            del maps[old]  # only the cheapest map and the level below are needed again
+        G = maps[level] = MultiStageMap(problem, k, inputs, frozen, points_of(level), P)
+        try:
+            images[level] = np.asarray(G(x), float)
+        except (ArithmeticError, RuntimeError, ValueError) as exc:
+            info = FixedPointInfo(False, evals, info.residual, f"map failed on a finer rule: {exc}", method)
+            break
+        evals += 1
+        err, qmc = G.quad_error(images[level], images.get(level - 1))
+        last = finest(G)
+        if err > (qmc_tol if qmc else quad_tol) and not last:
+            if qmc and err > 0 and not any(p.pts.alt is None and not p.pts.qmc for p in G.parts):
+                # RQMC with the jumps of hard targets: the standard error falls about as n^(-3/4)
+                level += max(1, math.ceil(math.log2(err / qmc_tol) / 0.75))
+            else:
+                level += 1
+            continue
+        x, gx, info, n = _defect_solve(G, maps[-1], x, images[level], tol=tol, maxiter=maxiter - evals,
+                                       method=method, valid=valid)
         evals += n
-        G = fine
+        if not info.converged:
+            break
+        lower = None
+        if level - 1 in maps and any(p.pts.alt is None and not p.pts.qmc for p in G.parts):
+            lower = np.asarray(maps[level - 1](x), float)  # the estimate at the fixed point itself
+            evals += 1
+        err, qmc = G.quad_error(gx, lower)
+        info.iterations = evals
+        return G, x, info, err, qmc
+    info.iterations = evals
+    G = maps[max(maps)]
+    return G, x, info, math.inf, any(p.pts.qmc for p in G.parts)
 
 
 #: Defect-correction rounds on a finer rule before falling back to iterating the fine map itself.
 DEFECT_ROUNDS = 8
 
 
-def _defect_solve(fine, cheap, x, *, tol, maxiter, method, valid):
-    """Fixed point of ``fine`` from ``x`` by defect correction: ``x <- fixed point of
-    cheap(z) + d`` with ``d = fine(x) - cheap(x)`` until ``|fine(x) - x| <= tol`` (it converges
-    at the rate of the difference of the two maps' Jacobians). The last evaluation is
+def _defect_solve(fine, cheap, x, gf, *, tol, maxiter, method, valid):
+    """Fixed point of ``fine`` from ``x`` (``gf = fine(x)``) by defect correction: ``x <- fixed
+    point of cheap(z) + d`` with ``d = fine(x) - cheap(x)`` until ``|fine(x) - x| <= tol`` (it
+    converges at the rate of the difference of the two maps' Jacobians). The last evaluation is
     ``fine(x)`` (its caches belong to ``x``). Returns ``(x, fine(x), info, evaluations)``."""
     n = 0
     try:
-        gf = np.asarray(fine(x), float)
-        n += 1
         for _ in range(DEFECT_ROUNDS):
             res = relative_residual(x, gf)
             if res <= tol:
