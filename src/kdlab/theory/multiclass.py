@@ -35,10 +35,14 @@ __all__ = ["shift_basis", "MultiInputs", "solve_multiclass", "TENSOR_MAX_DIM", "
 TENSOR_MAX_DIM = 4
 #: Node counts per dimension of the tensor rules, by dimension: (first, finest).
 TENSOR_NODES = {1: (129, 2049), 2: (65, 513)}
-#: Levels of the Smolyak sparse Gauss-Hermite rules of the 3- and 4-dimensional sets (a ladder:
-#: the first rung only drives the cheap fixed-point iteration; the error estimate of a rung is
-#: its difference from the rung one step below at the same state).
-SMOLYAK_LADDER = {3: (9, 10, 11, 12, 13, 14, 15), 4: (9, 10, 11, 12, 13, 14, 15)}
+#: Gauss-Hermite rules of the 3- and 4-dimensional sets, a ladder by dimension: tensor rules
+#: (nodes per dimension, pruned: :func:`gh_points`) or Smolyak sparse rules (levels:
+#: :func:`smolyak_points`), whichever reached 1e-6 with fewer points on the benchmark's chains
+#: (``docs/theory-multiclass.md``). The first rung only drives the cheap fixed-point iteration;
+#: the error estimate of a rung is its difference from the rung below at the same state.
+GH_LADDER = {3: ("tensor", (10, 14, 20, 28, 36)), 4: ("smolyak", (9, 10, 11, 12, 13, 14, 15))}
+#: A pruned tensor rule drops its smallest weights up to this total mass.
+GH_PRUNE = 1e-13
 #: RQMC: replicates and log2 of the points per replicate (first, finest).
 QMC_REPS = 8
 QMC_LEVELS = (11, 16)
@@ -192,6 +196,24 @@ def smolyak_points(D: int, level: int) -> Points:
     np.add.at(W, inv.ravel(), w)
     keep = W != 0.0
     return _readonly(Points(key[keep], W[keep], False, None, level))
+
+
+@functools.lru_cache(maxsize=32)
+def gh_points(D: int, n: int) -> Points:
+    """Tensor Gauss-Hermite rule, ``n`` nodes per dimension, less its smallest product weights
+    up to a total of :data:`GH_PRUNE` (most of the corners), renormalized."""
+    x, w = _tensor([_gh1(n)] * D)
+    order = np.argsort(w)
+    keep = np.ones(w.size, bool)
+    keep[order[np.cumsum(w[order]) <= GH_PRUNE]] = False
+    return _readonly(Points(x[keep], w[keep] / w[keep].sum(), False, None, n))
+
+
+def gh_rule(D: int, rung: int) -> Points:
+    """Rung ``rung`` of :data:`GH_LADDER` for dimension ``D`` (the last if beyond)."""
+    kind, lad = GH_LADDER[D]
+    size = lad[min(rung, len(lad) - 1)]
+    return gh_points(D, size) if kind == "tensor" else smolyak_points(D, size)
 
 
 def _readonly(pts: Points) -> Points:
@@ -607,7 +629,7 @@ class MultiStageMap:
     def quad_error(self, gx, lower=None):
         """Largest error estimate of the map at the state of its last evaluation (image ``gx``)
         over the sets, relative to ``1 + |G(x)|``: the half-rule difference (trapezoid), the
-        replicates' standard error (RQMC) or, for the Smolyak sets, the difference from
+        replicates' standard error (RQMC) or, for the Gauss-Hermite sets, the difference from
         ``lower``, the image of the same state under the rung below (``None``: infinite); and
         whether RQMC was used."""
         mn = lambda h: self.pack(*self.inputs.row(self.k, self.plan.eta, self.plan.lam, *h), self.b)  # noqa: E731
@@ -623,7 +645,7 @@ class MultiStageMap:
                     reps.append(mn(self.hats(i, w)))
                 se = np.std(np.array(reps), axis=0) / math.sqrt(QMC_REPS)
                 worst = max(worst, float(np.max(se / (1.0 + np.abs(full)))))
-            elif p.pts.alt is None:  # Smolyak: against the rung one step down, same state
+            elif p.pts.alt is None:  # Gauss-Hermite: against the rung one step down, same state
                 worst = max(worst, math.inf if lower is None else relative_residual(gx, lower))
             else:
                 worst = max(worst, relative_residual(full, mn(self.hats(i, p.pts.alt))))
@@ -777,9 +799,9 @@ def _nan_obs(k, K):
 
 def _solve_stage(problem, k, inputs, frozen, P, x0, *, tol, maxiter, method, quad_tol, qmc_tol):
     """Fixed point of stage ``k`` with its point sets refined until the error estimate is
-    below ``quad_tol`` (trapezoid, Smolyak) or ``qmc_tol`` (RQMC). The fixed point is iterated
-    on the cheapest rules (level -1: half the trapezoid nodes, the first Smolyak rung, 2^10
-    RQMC points per replicate); each finer level is first only evaluated at that point (its
+    below ``quad_tol`` (trapezoid, Gauss-Hermite) or ``qmc_tol`` (RQMC). The fixed point is iterated
+    on the cheapest rules (level -1: half the trapezoid nodes, the first Gauss-Hermite rung, the
+    first RQMC level); each finer level is first only evaluated at that point (its
     error estimate: half rule, replicates, or the difference from the level below at the same
     state), and the first level whose estimate meets the target is finished by defect
     correction (:func:`_defect_solve`: a few evaluations of the fine map), its estimate taken
@@ -790,25 +812,24 @@ def _solve_stage(problem, k, inputs, frozen, P, x0, *, tol, maxiter, method, qua
     def kind(use):
         D = len(members[use.set]) * r
         jumps = any(_jumps(problem.plan(m.index).use(use.set).loss) for m in members[use.set] if m.trains)
-        return "qmc" if D > TENSOR_MAX_DIM or jumps else "smolyak" if D in SMOLYAK_LADDER else "trap"
+        return "qmc" if D > TENSOR_MAX_DIM or jumps else "gh" if D in GH_LADDER else "trap"
 
     kinds = {u.set: kind(u) for u in problem.plan(k).uses}
 
     def points_of(level):
         def pts(use, D):
             kd = kinds[use.set]
-            if kd == "qmc":
-                return qmc_points(D, min(QMC_LEVELS[0] + level, QMC_LEVELS[1]))
-            if kd == "smolyak":
-                lad = SMOLYAK_LADDER[D]
-                return smolyak_points(D, lad[min(level + 1, len(lad) - 1)])
+            if kd == "qmc":  # the cheap level is the first (fewer points barely speed the solve up)
+                return qmc_points(D, min(QMC_LEVELS[0] + max(level, 0), QMC_LEVELS[1]))
+            if kd == "gh":
+                return gh_rule(D, level + 1)
             first, last = TENSOR_NODES[D]
             return tensor_points(D, min(int((first - 1) * 2.0 ** level) + 1, last))
         return pts
 
     def finest(G):
         return all((p.pts.qmc and p.pts.size >= QMC_LEVELS[1]) or
-                   (not p.pts.qmc and p.pts.size >= (SMOLYAK_LADDER[p.D][-1] if p.pts.alt is None
+                   (not p.pts.qmc and p.pts.size >= (GH_LADDER[p.D][1][-1] if p.pts.alt is None
                                                      else TENSOR_NODES[p.D][1])) for p in G.parts)
 
     valid = lambda z: bool(np.all(np.isfinite(z)))  # noqa: E731
@@ -820,13 +841,14 @@ def _solve_stage(problem, k, inputs, frozen, P, x0, *, tol, maxiter, method, qua
     while info.converged:
         for old in [j for j in maps if 0 <= j < level - 1]:
             del maps[old]  # only the cheapest map and the level below are needed again
-        G = maps[level] = MultiStageMap(problem, k, inputs, frozen, points_of(level), P)
+        same = all(points_of(level)(p.use, p.D) is p.pts for p in maps[-1].parts)
+        G = maps[level] = maps[-1] if same else MultiStageMap(problem, k, inputs, frozen, points_of(level), P)
         try:
-            images[level] = np.asarray(G(x), float)
+            images[level] = images[-1] if same else np.asarray(G(x), float)
         except (ArithmeticError, RuntimeError, ValueError) as exc:
             info = FixedPointInfo(False, evals, info.residual, f"map failed on a finer rule: {exc}", method)
             break
-        evals += 1
+        evals += not same
         err, qmc = G.quad_error(images[level], images.get(level - 1))
         last = finest(G)
         if err > (qmc_tol if qmc else quad_tol) and not last:
