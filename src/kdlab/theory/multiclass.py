@@ -863,6 +863,9 @@ def _solve_stage(problem, k, inputs, frozen, P, x0, *, tol, maxiter, method, qua
         evals += n
         if not info.converged:
             break
+        if n == 0:  # already the fixed point: the estimate above is the one at it
+            info.iterations = evals
+            return G, x, info, err, qmc
         lower = None
         if level - 1 in maps and any(p.pts.alt is None and not p.pts.qmc for p in G.parts):
             lower = np.asarray(maps[level - 1](x), float)  # the estimate at the fixed point itself
