@@ -6,9 +6,11 @@ stage's rows sum to zero, so each stage lives in the ``r = K - 1`` coordinates o
 b_k)``: ``m_k = W_k mu^T / N`` (r x K), the overlaps and responses as r x r blocks, the bias in
 r coordinates. On each training set the fields of the set's members (the earlier stages that
 trained on it, the label sources, the stage itself) are jointly Gaussian given the class; the
-expectations over them are tensor trapezoid rules (smooth targets, at most
-:data:`TENSOR_MAX_DIM` dimensions) or randomized quasi-Monte Carlo (Sobol', scrambled; more
-dimensions, or the jumps of ``hard`` and ``top`` targets). The proximal operator is an
+expectations over them are tensor trapezoid rules (1 and 2 dimensions), Gauss-Hermite rules
+(3: pruned tensor, 4: Smolyak sparse; smooth targets, at most :data:`TENSOR_MAX_DIM`
+dimensions) or randomized quasi-Monte Carlo (Sobol', scrambled; more dimensions, or the jumps
+of ``hard`` and ``top`` targets). The fixed point is iterated on the cheapest rule and finished
+on the accepted one by defect correction (:func:`_solve_stage`). The proximal operator is an
 r-dimensional Newton iteration. The input side is :class:`MultiInputs` (the chain's recursion
 with r x r blocks), the fixed point :func:`.fixed_point.fixed_point`.
 """
