@@ -52,7 +52,9 @@ from .cached import run_cached
 from .evaluate import BACKENDS, backend_settings, batch_key, evaluate_point, is_custom
 from .executor import n_workers
 from .grid import (
+    DATA_FIELDS,
     MAX_POINTS,
+    MULTICLASS_FIELDS,
     POINT_FIELDS,
     expand_grid,
     grid_size,
@@ -267,7 +269,9 @@ class Sweep:
         rows = [records[t.key] for t in self.tasks if t.key in records]
         df = pd.DataFrame.from_records(rows)
         if not df.empty:
-            front = [c for c in ("backend", *POINT_FIELDS, "n_features", "n_seeds") if c in df.columns]
+            front = [c for c in ("backend", *dict.fromkeys((*DATA_FIELDS, *MULTICLASS_FIELDS)), *POINT_FIELDS,
+                                 "n_features", "n_seeds") if c in df.columns]
+            front = list(dict.fromkeys(front))
             df = df[front + [c for c in df.columns if c not in front]]
         return df
 
