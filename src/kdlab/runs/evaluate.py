@@ -7,8 +7,8 @@ import json
 import time
 from typing import Any, Iterator, Mapping
 
-from .backends import BACKENDS, backend_settings, is_custom, load_custom
 from ..params import GEOMETRY
+from .backends import BACKENDS, backend_settings, is_custom, load_custom
 from .grid import is_multiclass, make_problem
 from .store import write_entry
 

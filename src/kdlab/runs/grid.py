@@ -6,9 +6,10 @@ mixture's ``alpha``, ``delta``, ``rho``, ``label_noise``; or the K-class mixture
 :data:`MULTICLASS_FIELDS`, the keys of a TOML problem file's ``[data]`` table: ``alpha``,
 ``delta``, ``label_noise``, a named geometry ``geometry``, ``classes``, ``similarity``,
 ``norm`` and ``prior``, or ``prior`` and an explicit ``gram``; any of ``classes``,
-``geometry``, ``similarity``, ``prior``, ``gram`` selects the K-class model), then ``stage<k>_<param>`` for every stage (``stage0_kind``
-is the teacher's kind, ``stage<k>_data_alpha`` gives student ``k`` a fresh training set of that
-size, ``None``: its parent's set), and ``optimize`` (``None``, or the ridge chosen by the theory
+``geometry``, ``similarity``, ``prior``, ``gram`` selects the K-class model), then
+``stage<k>_<param>`` for every stage (``stage0_kind`` is the teacher's kind,
+``stage<k>_data_alpha`` gives student ``k`` a fresh training set of that size, ``None``: its
+parent's set), and ``optimize`` (``None``, or the ridge chosen by the theory
 to minimize the generalization error: ``"stage0_lam"`` for a teacher alone, the last stage's
 ``"stage<k>_lam"`` for a teacher and one student).
 
@@ -48,8 +49,9 @@ from ..problem import (
 )
 from ..values import parse_values
 
-__all__ = ["DATA_FIELDS", "MULTICLASS_FIELDS", "POINT_FIELDS", "ALIASES", "MAX_POINTS", "MAX_STAGES", "normalize_point", "expand_grid",
-           "grid_size", "parse_grid_value", "make_problem", "point_stages", "student_fields"]
+__all__ = ["DATA_FIELDS", "MULTICLASS_FIELDS", "ARRAY_FIELDS", "POINT_FIELDS", "ALIASES", "MAX_POINTS", "MAX_STAGES",
+           "normalize_point", "expand_grid", "grid_size", "is_multiclass", "data_of",
+           "parse_grid_value", "make_problem", "point_stages", "student_fields"]
 
 #: Most points one sweep may hold (checked from the product of the axis lengths, before expanding).
 MAX_POINTS = 1_000_000
