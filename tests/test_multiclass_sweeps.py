@@ -7,6 +7,8 @@ the K-class tuning must find the binary optimum), tiny simulations (N = 100, 2 s
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -274,3 +276,19 @@ def test_optimal_kd_on_k_classes_finds_the_binary_optimum():
     om = optimal_kd(Problem(_MC2, chain(0.2)), **kw)
     assert om.params == pytest.approx(ob.params, rel=1e-6)
     assert om.gen_error == pytest.approx(ob.gen_error, abs=1e-8)
+
+
+def test_cli_optimize_lam_on_a_k_class_problem_file(tmp_path):
+    path = tmp_path / "k2.toml"
+    path.write_text('[data]\nprior = [0.3, 0.7]\ngram = [[1, -1], [-1, 1]]\nalpha = 2.0\nlabel_noise = 0.2\n'
+                    '[[stages]]\nkind = "logistic"\n')
+    res = runner.invoke(app, ["optimize", "lam", "--problem", str(path), "--which", "teacher",
+                              "--bounds", "0.002,200", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    ob = optimal_lam(Problem(_BIN, (LogisticTeacher(),)), bounds=(1e-3, 1e2))
+    assert out["optimum"]["lam"] == pytest.approx(2 * ob.value, rel=1e-4)
+    assert out["gen_error"] == pytest.approx(ob.gen_error, abs=1e-8)
+    res = runner.invoke(app, ["optimize", "lam", "--problem", str(path), "--which", "teacher",
+                              "--bounds", "0.002,200"])
+    assert res.exit_code == 0 and "class_errors = " in res.stdout

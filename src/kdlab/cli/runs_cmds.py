@@ -231,7 +231,10 @@ def _emit_optimum(opt, as_json: bool, what: str):
     typer.echo(", ".join(f"{k} = {v:.6g}" for k, v in opt.params.items())
                + f"  ->  {what} eps_g = {opt.gen_error:.6f}   ({opt.n_evals} solves"
                + (", optimum on a bound of the search: widen it" if opt.at_bound else "") + ")")
-    typer.echo(f"  m = {st.m:.6g}, q = {st.q:.6g}, bias = {st.bias:.6g}")
+    if st.m is not None:
+        typer.echo(f"  m = {st.m:.6g}, q = {st.q:.6g}, bias = {st.bias:.6g}")
+    else:  # K classes: the per-class errors (the arrays M, Q, P are in --json)
+        typer.echo("  class_errors = " + ", ".join(f"{v:.6g}" for v in st.class_errors))
 
 
 def _warn_at_bound(opt) -> None:
