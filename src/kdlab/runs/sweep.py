@@ -9,6 +9,14 @@ solver status), in grid order.
 >>> from kdlab.runs.sweep import run_sweep
 >>> df = run_sweep({"alpha": [0.5, 1, 2], "teacher_lam": [0.01, 0.1], "chi": [0, 0.5]},
 ...                backend="theory", store="my-sweep")            # doctest: +SKIP
+>>> k3 = run_sweep({"classes": 3, "similarity": [0, 0.3, 0.6], "alpha": 2, "student": False},
+...                backend="theory")                              # doctest: +SKIP
+
+K classes: the K-class mixture's fields (``classes``, ``geometry``, ``similarity``, ``norm``,
+``prior``, ``gram``; :data:`kdlab.runs.grid.MULTICLASS_FIELDS`) select it; its array
+observables are one column per entry (``stage<k>_class_errors_<c>``, ``stage<k>_M_<i>_<j>``,
+:meth:`kdlab.results.Result.to_record`). A TOML sweep file (a problem file with a ``[grid]``
+table) is read by :func:`kdlab.runs.sweepfile.read_sweep_file`.
 
 Store (``store=DIR``, :mod:`kdlab.runs.store`): every finished point is written at once to
 ``DIR/points/<key>.json`` (atomically), where ``key`` hashes the point, the backend, its
