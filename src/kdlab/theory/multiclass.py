@@ -193,11 +193,15 @@ def smolyak_points(D: int, level: int) -> Points:
         xs.append(x)
         ws.append((-1) ** (level - s) * math.comb(D - 1, level - s) * w)
     x, w = np.concatenate(xs), np.concatenate(ws)
-    key, inv = np.unique(np.round(x, 12), axis=0, return_inverse=True)
-    W = np.zeros(key.shape[0])
-    np.add.at(W, inv.ravel(), w)
+    key = np.round(x * 1e9).astype(np.int64)
+    order = np.lexsort(key.T[::-1])
+    new = np.ones(order.size, bool)
+    new[1:] = np.any(key[order[1:]] != key[order[:-1]], axis=1)
+    group = np.cumsum(new) - 1
+    W = np.bincount(group, weights=w[order])
+    X = x[order[new]]
     keep = W != 0.0
-    return _readonly(Points(key[keep], W[keep], False, None, level))
+    return _readonly(Points(X[keep], W[keep], False, None, level))
 
 
 @functools.lru_cache(maxsize=32)
@@ -310,6 +314,15 @@ def _combos(data):
     return out
 
 
+def _rowmax_abs(F):
+    """``max_i |F[..., i]|`` over the short last axis, column by column (numpy's reduction over
+    a last axis of 2 or 3 entries is several times slower)."""
+    out = np.abs(F[..., 0])
+    for i in range(1, F.shape[-1]):
+        out = np.maximum(out, np.abs(F[..., i]))
+    return out
+
+
 def _prox(loss, cvec, V, E, t, P, u0=None, tol=1e-12, maxiter=60):
     """``argmin_u (u - c)^T V^-1 (u - c) / 2 + loss(P u; y, t)`` for every row: Newton on
     ``F(u) = u - c + V grad(u) = 0``, a step halved (row by row) while it does not lower
@@ -319,7 +332,7 @@ def _prox(loss, cvec, V, E, t, P, u0=None, tol=1e-12, maxiter=60):
     scale = tol * (1.0 + float(np.max(np.abs(cvec))))
     g, H = loss.grad_hess_reduced(u @ P.T, E, t, P)
     F = u - cvec + g @ V.T
-    nF = np.max(np.abs(F), axis=-1)
+    nF = _rowmax_abs(F)
     for _ in range(maxiter):
         if float(np.max(nF)) <= scale:
             return u, g, H
@@ -329,7 +342,7 @@ def _prox(loss, cvec, V, E, t, P, u0=None, tol=1e-12, maxiter=60):
             un = u - frac[..., None] * step
             gn, Hn = loss.grad_hess_reduced(un @ P.T, E, t, P)
             Fn = un - cvec + gn @ V.T
-            nFn = np.max(np.abs(Fn), axis=-1)
+            nFn = _rowmax_abs(Fn)
             bad = (nFn > nF) & (nF > scale)
             if not np.any(bad):
                 break
