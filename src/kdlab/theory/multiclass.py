@@ -28,7 +28,7 @@ import numpy as np
 
 from ..losses import shift_basis, softmax
 from ..results import Observables, Result, SolverStatus, Status, class_errors
-from .fixed_point import HUGE, Diverged, FixedPointInfo, fixed_point, relative_residual
+from .fixed_point import HUGE, Diverged, FixedPointInfo, Stop, fixed_point, relative_residual
 from .quadrature import trap_rule
 
 __all__ = ["shift_basis", "MultiInputs", "solve_multiclass", "TENSOR_MAX_DIM", "QMC_ACCEPT_MC", "QUAD_ACCEPT_MC"]
@@ -860,8 +860,9 @@ def _solve_stage(problem, k, inputs, frozen, P, x0, *, tol, maxiter, method, qua
         G = maps[level] = maps[-1] if same else MultiStageMap(problem, k, inputs, frozen, points_of(level), P)
         try:
             images[level] = images[-1] if same else np.asarray(G(x), float)
-        except (ArithmeticError, RuntimeError, ValueError) as exc:
-            info = FixedPointInfo(False, evals, info.residual, f"map failed on a finer rule: {exc}", method)
+        except (ArithmeticError, RuntimeError, ValueError, Stop) as exc:
+            info = FixedPointInfo(False, evals, info.residual, f"map failed on a finer rule: {exc}", method,
+                                  isinstance(exc, Stop), isinstance(exc, Diverged))
             break
         evals += not same
         err, qmc = G.quad_error(images[level], images.get(level - 1))
@@ -917,7 +918,7 @@ def _defect_solve(fine, cheap, x, gf, *, tol, maxiter, method, valid):
             x = xn
             gf = np.asarray(fine(x), float)
             n += 1
-    except (ArithmeticError, RuntimeError, ValueError):
-        pass
+    except (ArithmeticError, RuntimeError, ValueError, Stop):
+        pass  # the fine map's own iteration below reports it
     x, gx, info = fixed_point(fine, x, tol=tol, maxiter=max(maxiter - n, 1), method=method, valid=valid)
     return x, gx, info, n + info.iterations
