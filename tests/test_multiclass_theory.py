@@ -61,3 +61,22 @@ def test_warm_start_of_a_neighbouring_k_class_solve():
     ignored = kdlab.theory.solve(d, near, init=other)
     assert ignored.status.iterations == cold.status.iterations
     assert ignored.stages[0].gen_error == cold.stages[0].gen_error
+
+
+def test_a_failed_k_class_stage_makes_the_later_ones_not_solved():
+    """The one loop's rule for every stage family: stage 0 stopped after 2 map evaluations is
+    ``NOT_CONVERGED``, every later stage ``NOT_SOLVED``; all their observables, the overlaps and
+    the chain's status say so (NaN, not converged, the first failure's code)."""
+    from kdlab.results import Status
+
+    d = MulticlassMixture(alpha=2.0, delta=0.5)
+    res = kdlab.theory.solve(d, [LogisticTeacher(lam=0.1), Student(eta=0.6, chi=1.0, lam=0.1),
+                                 Student(eta=0.5, chi=1.0, lam=0.1)], maxiter=2)
+    assert [s.code for s in res.stage_status] == [Status.NOT_CONVERGED, Status.NOT_SOLVED, Status.NOT_SOLVED]
+    assert not res.status.converged and res.status.code is Status.NOT_CONVERGED
+    assert "stage 1: not solved (stage 0 did not converge)" in res.status.message
+    for k, st in enumerate(res.stages):
+        assert np.isnan(st.gen_error) and np.all(np.isnan(st.M)) and np.all(np.isnan(st.class_errors))
+        assert (st.P is None) == (k == 0) and (k == 0 or np.all(np.isnan(st.P)))
+    assert res.overlaps.shape == (3, 3, 3, 3) and np.all(np.isnan(res.overlaps))
+    assert res.state.stages == (None, None, None)
