@@ -53,8 +53,9 @@ def _family(problem: Problem):
 
 @dataclass(frozen=True)
 class WarmStart:
-    """Starting point of :func:`solve`: ``stages``, one :class:`StageState` per stage (``None``
-    where unknown)."""
+    """Starting point of :func:`solve`: ``stages``, one state per stage, of its family
+    (:class:`StageState` for the binary chain, :class:`.multiclass.MultiStageState` for K
+    classes; ``None`` where unknown)."""
 
     stages: Optional[tuple] = None
 
@@ -131,7 +132,6 @@ def solve(*problem, init: Union[Result, WarmStart, None] = None, strict: bool = 
     if strict and not res.status.converged:
         raise ConvergenceError(f"theory did not converge: {res.status.message}")
     return res
-
 
 
 def solve_chain(problem: Problem, family, *, tol: float, maxiter: int, method: str, quad_tol: float,
