@@ -61,6 +61,7 @@ def test_the_reference_covers_the_issue_s_chains():
     ref = json.loads(REF.read_text())
     probs = [Problem.from_dict(c["problem"]) for c in ref["chains"].values()]
     assert len(probs) >= 10 and ref["seeds"] >= 16
+    assert all(c["n_features"] >= 2000 for c in ref["chains"].values())  # the issue's N
     Ks = {p.data.n_classes for p in probs}
     assert {3, 4} <= Ks
     assert any(len(set(p.data.prior)) > 1 for p in probs) and any(len(set(p.data.prior)) == 1 for p in probs)
