@@ -1,0 +1,421 @@
+"""Study ``dark-knowledge``: what the teacher's probabilities of the *wrong* classes (Hinton et
+al.'s "dark knowledge") add to a K-class student, measured in the K-class Gaussian mixture
+(:class:`kdlab.MulticlassMixture`).
+
+Setting: a logistic teacher on all the features (its ridge tuned on the theory error), a student
+on a fraction ``eta`` of the coordinates trained on the **teacher's own samples** (``Shared``:
+the same information as every label-only baseline). Two geometries: ``pair`` (K = 3, classes 0
+and 1 overlap by ``s``, class 2 apart) and ``equal`` (K classes, every pair overlaps by ``s``).
+
+Five students, each tuned on the theory error with the same effort: a coordinate search over
+**two** knobs (``lam`` and one mixing weight), except the plain label-only student (``lam``):
+
+* ``labels``: cross-entropy on the labels (``lam``); its two-knob version is ``smooth``;
+* ``smooth``: label smoothing, the target ``(1 - eps) onehot(y) + eps / (K - 1)`` elsewhere,
+  ``eps = chi (K - 1) / K`` (``lam``, ``chi``; ``chi = 0``: ``labels``, ``chi = 1``: the uniform target);
+* ``hard``: KD on the teacher's top class (``lam``, ``chi``);
+* ``top``: KD on the teacher's top-class probability at T = 1, the rest spread uniformly
+  (``lam``, ``chi``): the teacher's uncertainty without its ranking of the wrong classes;
+* ``soft``: KD on the teacher's full probabilities at T = 1 (``lam``, ``chi``).
+
+The KD gain over labels splits exactly, ``eps(labels) - eps(soft) = S + D + U + R``:
+``S = eps(labels) - eps(smooth)`` (smoothing, no teacher), ``D = eps(smooth) - eps(hard)`` (the
+teacher's decisions), ``U = eps(hard) - eps(top)`` (its uncertainty), ``R = eps(top) - eps(soft)``
+(its relational, "dark" knowledge). Each part is also simulated at the tuned values at N
+(``n_features``) on the same draws for every student (paired seeds: the s.e. of a part is the
+s.e. of the per-seed differences).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ..reporting import plotting
+from ..reporting.findings import MISSING, SUPPORTED, CONTRADICTED, PARTLY, Claim, combine, fmt, fmt_g, \
+    frac_verdict, md_table
+from ..runs.context import RunContext
+from ._core import Study, optimum_row
+
+PARAMS = dict(alpha=2.0, delta=1.0, norm=4.0, eta=0.5, pair_classes=3, pair_similarities=[0.0, 0.3, 0.6, 0.9],
+              equal_classes=[3, 4, 6], equal_similarity=0.6, lam_bounds=[1e-3, 1e2], sweeps=2, n_scan=5,
+              xatol=0.02, quad_tol=1e-5, qmc_tol=3e-4, n_features=1000, seeds=10, simulate=True)
+QUICK = dict(pair_similarities=[0.0, 0.6], equal_classes=[], sweeps=1, n_scan=3, xatol=0.1, n_features=300,
+             seeds=4)
+
+#: The students, in the order of the decomposition: key -> (label, tuned knobs, Student fields).
+METHODS = {
+    "labels": ("labels only (lam)", ("lam",), None),
+    "smooth": ("label smoothing (lam, eps)", ("lam", "chi"), dict(target="smooth")),
+    "hard": ("KD, hard targets: top class (lam, chi)", ("lam", "chi"), dict(target="hard")),
+    "top": ("KD, top targets: top probability, rest uniform (lam, chi)", ("lam", "chi"), dict(target="top")),
+    "soft": ("KD, soft targets: full probabilities (lam, chi)", ("lam", "chi"), dict(target="soft")),
+}
+#: The parts of the gain: (key, name, worse end, better end).
+PARTS = (("S", "label smoothing (no teacher)", "labels", "smooth"),
+         ("D", "the teacher's decisions (hard over smoothing)", "smooth", "hard"),
+         ("U", "the teacher's uncertainty (top over hard)", "hard", "top"),
+         ("R", "relational / dark knowledge (soft over top)", "top", "soft"),
+         ("G", "total KD gain over labels (soft over labels)", "labels", "soft"),
+         ("Gs", "KD gain over the same-effort label-only student (soft over smoothing)", "smooth", "soft"))
+#: A simulated part counts as shown when it exceeds this many standard errors.
+SE_MARGIN = 3.0
+#: A theory part below this is "no effect" (the tuned optima are resolved to ~1e-5 in eps_g).
+RESOLVED = 2e-4
+KEYS = ("geometry", "classes", "similarity")
+
+
+def mixture(geometry: str, classes: int, similarity: float, alpha: float, delta: float, norm: float):
+    from ..data import MulticlassMixture
+
+    return MulticlassMixture.from_geometry(geometry, int(classes), float(similarity), norm=norm, alpha=alpha,
+                                           delta=delta)
+
+
+def _stages(method: str, K: int, eta: float, teacher_lam: float, lam: float = 0.1, chi: float = 0.5) -> list:
+    """The chain of one student: ``labels`` is a lone learner on the student's coordinates; the
+    others follow the teacher on its samples (``smooth`` does not read the teacher)."""
+    from ..problem import LogisticTeacher, Student
+
+    if method == "labels":
+        return [LogisticTeacher(lam=lam, eta=eta)]
+    extra = dict(METHODS[method][2])
+    if method == "smooth":
+        extra["smoothing"] = (K - 1) / K
+    return [LogisticTeacher(lam=teacher_lam, eta=1.0),
+            Student(eta=eta, lam=lam, chi=chi, temperature=1.0, **extra)]
+
+
+def teacher_task(geometry, classes, similarity, alpha, delta, norm, lam_bounds, sweeps, n_scan, xatol, quad_tol,
+                 qmc_tol) -> list:
+    """The logistic teacher on all the features, its ridge tuned on the theory error."""
+    from ..problem import LogisticTeacher, Problem
+    from ..runs.tuning import optimal_stage
+
+    gm = mixture(geometry, classes, similarity, alpha, delta, norm)
+    o = optimal_stage(Problem(gm, [LogisticTeacher(lam=0.1, eta=1.0)]), {"lam": tuple(lam_bounds)}, sweeps=sweeps,
+                      n_scan=n_scan, xatol=xatol, quad_tol=quad_tol, qmc_tol=qmc_tol)
+    row = optimum_row(o, 0)
+    return [{"kind": "theory", "geometry": geometry, "classes": int(classes), "similarity": float(similarity),
+             "method": "teacher", "series": "teacher (all features, lam tuned)", **row,
+             "teacher_lam": float(o.params["lam"])}]
+
+
+def method_task(geometry, classes, similarity, method, teacher_lam, alpha, delta, norm, eta, lam_bounds, sweeps,
+                n_scan, xatol, quad_tol, qmc_tol) -> list:
+    """One student tuned on the theory error (its knobs of :data:`METHODS`, the same search for all)."""
+    from ..problem import Problem
+    from ..runs.tuning import optimal_stage
+
+    gm = mixture(geometry, classes, similarity, alpha, delta, norm)
+    space = {n: (tuple(lam_bounds) if n == "lam" else (0.0, 1.0)) for n in METHODS[method][1]}
+    prob = Problem(gm, _stages(method, classes, eta, teacher_lam, lam=0.1, chi=0.0 if method == "smooth" else 0.5))
+    o = optimal_stage(prob, space, sweeps=sweeps, n_scan=n_scan, xatol=xatol, quad_tol=quad_tol, qmc_tol=qmc_tol)
+    row = optimum_row(o)
+    if "chi" not in row:
+        row["chi"] = math.nan
+    status = "" if row["converged"] else str(o.result.status.message)[:300]
+    if not row["converged"]:
+        row["gen_error"] = math.nan
+    return [{"kind": "theory", "geometry": geometry, "classes": int(classes), "similarity": float(similarity),
+             "method": method, "series": METHODS[method][0], **row, "teacher_lam": float(teacher_lam),
+             "eps": row["chi"] * (classes - 1) / classes if method == "smooth" else math.nan, "status": status}]
+
+
+def sim_task(geometry, classes, similarity, teacher_lam, tuned, alpha, delta, norm, eta, n_features, seed) -> list:
+    """Every tuned student of one point simulated on the draws of one seed (paired: the same
+    means, training set, test set and student coordinates): one row each. ``labels`` is simulated
+    as the student of weight ``chi = 0`` (the lone learner of the theory, on the same coordinates)."""
+    from ..params import SIMULATION_OPTIONS
+    from ..problem import Problem
+    from ..simulation.multinomial import simulate_seed_multiclass
+
+    gm = mixture(geometry, classes, similarity, alpha, delta, norm)
+    tol = SIMULATION_OPTIONS["tol"].default
+    out = []
+    for m in (m for m in METHODS if m in tuned):
+        lam, chi = tuned[m]["lam"], _num(tuned[m].get("chi"))
+        chain = _stages("hard" if m == "labels" else m, classes, eta, teacher_lam, lam=lam,
+                        chi=0.0 if m == "labels" else chi)
+        r = simulate_seed_multiclass(Problem(gm, chain), n_features, seed, tol=tol)
+        out.append({"geometry": geometry, "classes": int(classes), "similarity": float(similarity), "method": m,
+                    "seed": int(seed), "n_features": int(n_features),
+                    "gen_error": float(r["stages"][-1]["gen_error"])})
+    return out
+
+
+def _num(x, default: float = 0.0) -> float:
+    """A tuned value read back from a cached task (NaN is stored as None): ``default`` if absent."""
+    return default if x is None or not np.isfinite(float(x)) else float(x)
+
+
+def _points(p: dict) -> list:
+    pts = [("pair", int(p["pair_classes"]), float(s)) for s in p["pair_similarities"]]
+    pts += [("equal", int(K), float(p["equal_similarity"])) for K in p["equal_classes"]]
+    return list(dict.fromkeys(pts))
+
+
+def compute(p: dict, ctx: RunContext) -> dict:
+    c = dict(alpha=p["alpha"], delta=p["delta"], norm=p["norm"])
+    tune = dict(lam_bounds=p["lam_bounds"], sweeps=p["sweeps"], n_scan=p["n_scan"], xatol=p["xatol"],
+                quad_tol=p["quad_tol"], qmc_tol=p["qmc_tol"])
+    pts = _points(p)
+    te = ctx.map(teacher_task, [dict(geometry=g, classes=K, similarity=s, **c, **tune) for g, K, s in pts],
+                 "theory: the teacher's ridge at each point")
+    lt = {(g, int(K), float(s)): float(v) for g, K, s, v in
+          zip(te["geometry"], te["classes"], te["similarity"], te["teacher_lam"])}
+    st = ctx.map(method_task, [dict(geometry=g, classes=K, similarity=s, method=m, teacher_lam=lt[(g, K, s)],
+                                    eta=p["eta"], **c, **tune) for g, K, s in pts for m in METHODS],
+                 "theory: the five students tuned alike at each point")
+    th = pd.concat([te, st], ignore_index=True, sort=False)
+    th["kind"] = "theory"
+    out = {}
+    parts = [th]
+    if p["simulate"]:
+        seeds = list(range(p["seeds"])) if isinstance(p["seeds"], int) else list(p["seeds"])
+        items = []
+        for g, K, s in pts:
+            d = st[(st["geometry"] == g) & (st["classes"] == K) & np.isclose(st["similarity"], s)]
+            d = d[d["converged"].fillna(False).astype(bool)]
+            tuned = {r["method"]: {"lam": float(r["lam"]), "chi": float(r["chi"])} for _, r in d.iterrows()}
+            if tuned:
+                items += [dict(geometry=g, classes=K, similarity=s, teacher_lam=lt[(g, K, s)], tuned=tuned,
+                               eta=p["eta"], n_features=p["n_features"], seed=sd, **c) for sd in seeds]
+        if items:
+            raw = ctx.map(sim_task, items, f"simulation at the tuned values, N = {p['n_features']}, paired seeds")
+            out["seeds"] = raw
+            parts.append(_sim_means(raw, th))
+    out["errors"] = pd.concat(parts, ignore_index=True, sort=False)
+    gains = pd.concat([decomposition(out["errors"], "theory"), decomposition(out["errors"], "simulate",
+                                                                             out.get("seeds"))],
+                      ignore_index=True, sort=False)
+    out["gains"] = gains
+    return {"errors": out["errors"], "gains": gains, **({"seeds": out["seeds"]} if "seeds" in out else {})}
+
+
+def _sim_means(raw: pd.DataFrame, th: pd.DataFrame) -> pd.DataFrame:
+    """The simulated rows: the mean error over seeds and its s.e., beside the tuned values."""
+    rows = []
+    for (g, K, s, m), d in raw.groupby(["geometry", "classes", "similarity", "method"], sort=False):
+        x = th[(th["geometry"] == g) & (th["classes"] == K) & np.isclose(th["similarity"], s) & (th["method"] == m)]
+        base = x.iloc[0].to_dict() if not x.empty else {"series": METHODS[m][0]}
+        n = len(d)
+        base.update(kind="simulate", gen_error=float(d["gen_error"].mean()),
+                    gen_error_stderr=float(d["gen_error"].std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
+                    n_features=int(d["n_features"].iloc[0]), n_seeds=n, geometry=g, classes=int(K),
+                    similarity=float(s), method=m)
+        rows.append(base)
+    return pd.DataFrame(rows)
+
+
+def decomposition(t: pd.DataFrame, kind: str = "theory", raw: pd.DataFrame = None) -> pd.DataFrame:
+    """One row per point: the error of each student and each part of :data:`PARTS`; simulated
+    parts (``kind = "simulate"``) are means of per-seed differences (``raw``) with their s.e. and
+    ``z`` (the part in s.e.). A part whose ends are missing (not converged) is NaN."""
+    rows = []
+    d = t[t["kind"] == kind] if t is not None and not t.empty else pd.DataFrame()
+    if d.empty:
+        return pd.DataFrame()
+    for (g, K, s), x in d.groupby(list(KEYS), sort=False):
+        e = {r["method"]: float(r["gen_error"]) for _, r in x.iterrows() if r["method"] in METHODS}
+        r = {"kind": kind, "geometry": g, "classes": int(K), "similarity": float(s),
+             **{m: e.get(m, math.nan) for m in METHODS}}
+        per = None
+        if kind == "simulate" and raw is not None and not raw.empty:
+            w = raw[(raw["geometry"] == g) & (raw["classes"] == K) & np.isclose(raw["similarity"], s)]
+            per = w.pivot_table(index="seed", columns="method", values="gen_error")
+        for key, _, lo, hi in PARTS:
+            r[key] = r[lo] - r[hi]
+            if per is not None:
+                if lo in per and hi in per:
+                    diff = (per[lo] - per[hi]).dropna()
+                    n = len(diff)
+                    se = float(diff.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+                else:
+                    se = math.nan
+                r[f"{key}_se"] = se
+                r[f"{key}_z"] = r[key] / se if np.isfinite(se) and se > 0 else math.nan
+        rows.append(r)
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- findings
+
+
+def _where(r) -> str:
+    return f"{r['geometry']}, K = {int(r['classes'])}, s = {fmt_g(r['similarity'])}"
+
+
+def _sim_part(sim: pd.DataFrame, key: str, r) -> str:
+    m = sim[(sim["geometry"] == r["geometry"]) & (sim["classes"] == r["classes"])
+            & np.isclose(sim["similarity"], r["similarity"])] if not sim.empty else sim
+    if m.empty or not np.isfinite(m.iloc[0].get(f"{key}_se", math.nan)):
+        return "not simulated"
+    m = m.iloc[0]
+    return f"{fmt(m[key])} +- {fmt(m[f'{key}_se'])} ({m[f'{key}_z']:+.1f} s.e.)"
+
+
+def _trend(th: pd.DataFrame, key: str, x: str) -> tuple[str, str]:
+    """Does the theory part ``key`` grow with ``x`` (a verdict and the rule's numbers):
+    supported if it is non-decreasing (to :data:`RESOLVED`) and its last value exceeds its first
+    by more than :data:`RESOLVED`, contradicted if it falls by more than that, else partly."""
+    d = th.sort_values(x)
+    v = d[key].to_numpy(float)
+    if len(v) < 2 or not np.all(np.isfinite(v)):
+        return MISSING, "fewer than two computed points"
+    rising = v[-1] - v[0] > RESOLVED
+    mono = bool(np.all(np.diff(v) > -RESOLVED))
+    verdict = SUPPORTED if rising and mono else CONTRADICTED if v[-1] - v[0] < -RESOLVED else PARTLY
+    return verdict, ", ".join(f"{fmt(a)} ({x} = {fmt_g(b)})" for a, b in zip(v, d[x]))
+
+
+def findings(tables: dict, p: dict) -> Claim:
+    g = tables.get("gains")
+    c = Claim("Dark knowledge: how much of KD's gain is relational, how much is uncertainty",
+              "With K classes the teacher's soft targets carry, beyond its decision and its confidence, a ranking "
+              "of the wrong classes (dark knowledge). The relational part of the KD gain (soft over top targets) "
+              "grows with the overlap of the classes and with K; label smoothing, which erases that ranking, "
+              "does not explain it.", "dark-knowledge")
+    if g is None or g.empty:
+        c.add("tables", MISSING, "not computed: no converged theory rows", ())
+        return c
+    th = g[g["kind"] == "theory"].reset_index(drop=True)
+    sim = g[g["kind"] == "simulate"].reset_index(drop=True)
+    n = p["n_features"]
+    c.table = md_table(["point", "labels", "smoothing", "hard", "top", "soft", "S", "D", "U", "R (relational)",
+                        "G = S+D+U+R"],
+                       [[_where(r)] + [fmt(r[m]) for m in METHODS] + [fmt(r[k]) for k in ("S", "D", "U", "R", "G")]
+                        for _, r in th.iterrows()])
+    vs = []
+
+    def shown(key, rows):
+        """Points where the simulated part exceeds SE_MARGIN s.e. (of the rows simulated)."""
+        if sim.empty:
+            return None
+        m = sim.merge(rows[list(KEYS)], on=list(KEYS))
+        m = m[np.isfinite(m[f"{key}_z"])]
+        return int((m[f"{key}_z"] > SE_MARGIN).sum()), len(m)
+
+    for key, name, lo, hi in PARTS:
+        k = shown(key, th)
+        v = MISSING if k is None else frac_verdict(*k)
+        txt = (f"{key} = eps({lo}) - eps({hi}); theory: " + "; ".join(
+            f"{fmt(r[key])} ({_where(r)})" for _, r in th.iterrows())
+            + f". Simulation at the tuned values (N = {n}, paired seeds): " + "; ".join(
+                f"{_sim_part(sim, key, r)} ({_where(r)})" for _, r in th.iterrows())
+            + f". Rule: supported if the simulated part exceeds {SE_MARGIN:g} s.e. at every simulated point, "
+              "contradicted if at none.")
+        c.add(f"{key}: {name} lowers the error", v, txt, ("pair_similarities", "equal_classes"))
+        if key in ("R", "Gs"):
+            vs.append(v)
+    # shares of the KD gain over the same-effort baseline
+    shares = []
+    for _, r in th.iterrows():
+        tot = r["D"] + r["U"] + r["R"]
+        shares.append(f"{_where(r)}: " + (f"R {100 * r['R'] / tot:.0f}%, U {100 * r['U'] / tot:.0f}%, "
+                                         f"D {100 * r['D'] / tot:.0f}%" if np.isfinite(tot) and tot > RESOLVED
+                                         else "gain below resolution, no split"))
+    c.add("the shares of the KD gain over label smoothing (D + U + R): decisions, uncertainty, relational",
+          SUPPORTED if th[["D", "U", "R"]].notna().all(axis=None) else MISSING,
+          "theory: " + "; ".join(shares) + ". Rule: computed where every part converged (a share, not a claim).",
+          ("pair_similarities", "equal_classes"))
+    pair = th[th["geometry"] == "pair"]
+    if len(pair) >= 2:
+        v, nums = _trend(pair, "R", "similarity")
+        vs.append(c.add("the relational part R grows with the overlap s of the two similar classes (K = 3)", v,
+                        f"R (theory) vs s: {nums}. Rule: supported if R never falls by more than {RESOLVED:g} and "
+                        f"rises by more than {RESOLVED:g} from the smallest to the largest s, contradicted if it "
+                        "falls overall.", ("pair_similarities",)))
+        v2, nums2 = _trend(pair, "U", "similarity")
+        c.add("the uncertainty part U grows with s (K = 3)", v2, f"U (theory) vs s: {nums2}. Same rule as R.",
+              ("pair_similarities",))
+    else:
+        c.add("the relational part R grows with the overlap s (K = 3)", MISSING,
+              "fewer than two similarities in this run", ("pair_similarities",))
+    eq = th[th["geometry"] == "equal"]
+    if len(eq) >= 2:
+        v, nums = _trend(eq, "R", "classes")
+        vs.append(c.add("the relational part R grows with the number of classes K (equal overlaps)", v,
+                        f"R (theory) vs K at s = {fmt_g(p['equal_similarity'])}: {nums}. Same rule as for s.",
+                        ("equal_classes",)))
+    else:
+        c.add("the relational part R grows with K (equal overlaps)", MISSING,
+              "fewer than two values of K in this run", ("equal_classes",))
+    # does smoothing explain any of the gain?
+    ok = th[np.isfinite(th["G"]) & (th["G"] > RESOLVED)]
+    if not ok.empty:
+        frac = [(r["S"] / r["G"], r) for _, r in ok.iterrows()]
+        beaten = [(_sim_part(sim, "Gs", r), r) for _, r in ok.iterrows()]
+        k = shown("Gs", ok)
+        v = MISSING if k is None else frac_verdict(*k)
+        c.add("label smoothing does not explain the KD gain (soft KD beats the tuned smoothing student)", v,
+              "the share of the total gain over labels that smoothing already gets, S / G (theory): " + "; ".join(
+                  f"{100 * f:.0f}% ({_where(r)})" for f, r in frac)
+              + "; soft KD minus smoothing, simulated: " + "; ".join(f"{b} ({_where(r)})" for b, r in beaten)
+              + f". Rule: supported if soft KD beats smoothing by more than {SE_MARGIN:g} s.e. at every simulated "
+                "point (then smoothing explains at most S / G of the gain).", ("pair_similarities", "equal_classes"))
+    c.numbers.update({k: {_where(r): float(r[k]) for _, r in th.iterrows()} for k in ("S", "D", "U", "R", "G")})
+    c.verdict = combine(vs)
+    return c
+
+
+# ----------------------------------------------------------------------------- figures
+
+_PART_COL = {"S": plotting.PALETTE[2], "D": plotting.PALETTE[1], "U": plotting.PALETTE[4], "R": plotting.PALETTE[0],
+             "G": plotting.BLACK}
+_PART_NAME = {"S": "S: smoothing", "D": "D: decisions", "U": "U: uncertainty", "R": "R: relational",
+              "G": "G: total over labels"}
+
+
+def _gain_panel(ax, g: pd.DataFrame, geometry: str, x: str):
+    th = g[(g["kind"] == "theory") & (g["geometry"] == geometry)].sort_values(x)
+    sim = g[(g["kind"] == "simulate") & (g["geometry"] == geometry)].sort_values(x)
+    for i, key in enumerate(("S", "D", "U", "R", "G")):
+        ax.plot(th[x], th[key], color=_PART_COL[key], marker=".", label=_PART_NAME[key])
+        if not sim.empty and f"{key}_se" in sim:
+            off = (i - 2) * 0.006 * (float(th[x].max() - th[x].min()) or 1.0)
+            ax.errorbar(sim[x] + off, sim[key], yerr=sim[f"{key}_se"], fmt="o", ms=4, mfc="white",
+                        mec=_PART_COL[key], ecolor=_PART_COL[key], capsize=2, ls="none")
+    ax.axhline(0, color=plotting.GREY, lw=1, ls=":")
+
+
+def figures(tables: dict, p: dict) -> dict:
+    plt = plotting.setup()
+    g = tables.get("gains")
+    if g is None or g.empty:
+        return {}
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(12.5, 5.0))
+    _gain_panel(a0, g, "pair", "similarity")
+    a0.set_xlabel("overlap $s$ of classes 0 and 1 (K = 3, class 2 apart)")
+    a0.set_ylabel("part of the gain in $\\varepsilon_g$")
+    a0.set_title("(a) vs the overlap $s$")
+    plotting.legend(a0, loc="upper left")
+    _gain_panel(a1, g, "equal", "classes")
+    a1.set_xlabel(f"number of classes K (equal overlaps s = {p['equal_similarity']:g})")
+    a1.set_title("(b) vs K")
+    if g[g["geometry"] == "equal"].empty:
+        a1.text(0.5, 0.5, "not in this run", transform=a1.transAxes, ha="center", color=plotting.GREY)
+    fig.suptitle(f"Dark knowledge: logistic teacher (all features), student on $\\eta$ = {p['eta']:g} of them, "
+                 f"$\\alpha$ = {p['alpha']:g}, $|\\mu|^2$ = {p['norm']:g}, $\\Delta$ = {p['delta']:g}", fontsize=10.5)
+    seeds = list(range(p["seeds"])) if isinstance(p["seeds"], int) else p["seeds"]
+    plotting.footer(fig, {**p, "seeds": seeds}, "Every student tuned on the theory error (two knobs each, labels only: "
+                    "lam); markers: per-seed paired differences. S + D + U + R = G.")
+    fig.tight_layout(rect=(0, 0.06, 1, 0.95))
+    return {"dark-knowledge": fig}
+
+
+STUDY = Study(
+    name="dark-knowledge",
+    title="Study: dark knowledge, the relational and uncertainty parts of the KD gain with K classes",
+    summary="K-class KD gain split into smoothing, decisions, uncertainty (top - hard) and relational "
+            "(soft - top) parts vs the overlap s and K, checked in paired simulations",
+    question="With K classes, how much of KD's gain is relational (soft minus top targets), how much is the "
+             "teacher's uncertainty (top minus hard), how do they grow with the overlap s of two classes and with "
+             "K, and does label smoothing explain any of it?",
+    params=PARAMS, quick=QUICK, compute=compute, figures=figures, findings=findings,
+    compare={"errors": ("series", "geometry", "classes", "similarity")},
+    method="Every student is tuned on the theory error (a coordinate search over lam and its mixing weight; labels "
+           "only: lam), then simulated at the tuned values on paired seeds.",
+)
