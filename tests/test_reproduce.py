@@ -199,6 +199,9 @@ def test_quick_tables_equal_the_frozen_copy(quick, name):
     for col in frozen.columns:
         if col in _NOT_RESULTS or col.startswith("quad_") or col.endswith("_iterations"):
             continue
+        if "gen_error_test" in col:  # the figures draw no test set now (n_test = 0, issue 20)
+            assert new.loc[new["kind"] == "simulate", col].isna().all(), col
+            continue
         a, b = frozen[col], new[col]
         if pd.api.types.is_numeric_dtype(a) and not pd.api.types.is_bool_dtype(a):
             a, b = a.astype(float).to_numpy(), b.astype(float).to_numpy()

@@ -104,6 +104,20 @@ def test_exact_and_empirical_test_error_agree():
         assert abs(diff.mean()) <= 3 * se, (who, diff.mean(), se)
 
 
+def test_no_test_set_leaves_every_other_observable_bit_for_bit():
+    """``n_test = 0`` (the talk and the studies): no test set is drawn, ``gen_error_test`` is NaN,
+    and every other number is the same as with a test set (the test set has its own stream)."""
+    args = (DATA, LogisticTeacher(lam=0.1), Student(eta=0.5, chi=0.5, temperature=2.0, lam=0.1))
+    a = simulate(*args, n_features=150, seeds=[3, 5], n_jobs=1)
+    b = simulate(*args, n_features=150, seeds=[3, 5], n_jobs=1, n_test=0)
+    for col in a.per_seed.columns:
+        if "gen_error_test" in col:
+            assert b.per_seed[col].isna().all() and a.per_seed[col].notna().all(), col
+        else:
+            np.testing.assert_array_equal(b.per_seed[col].to_numpy(), a.per_seed[col].to_numpy(), err_msg=col)
+    assert math.isnan(b.student.gen_error_test) and math.isfinite(b.student.gen_error)
+
+
 def test_reproducible_and_parallel_equals_serial():
     args = (DATA, LogisticTeacher(lam=0.1), Student(eta=0.5, chi=0.5, temperature=2.0, lam=0.1))
     a = simulate(*args, n_features=150, seeds=[4, 7, 9], n_jobs=1)

@@ -353,8 +353,9 @@ SIMULATION_OPTIONS = _params(
     Param("n_features", int, 1000, "Dimension N of the simulated problem.", low=2, high=10**7),
     Param("seeds", int, 10, "Number of seeds 0..K-1 (a list of distinct seeds in Python and files).",
           low=1, high=10**6),
-    Param("n_test", int, None, "Fresh test samples per seed (default: as many as training samples).",
-          low=1, high=10**9, optional=True),
+    Param("n_test", int, None, "Fresh test samples per seed (default: as many as training samples; "
+          "0: none, gen_error_test is NaN and gen_error stays exact).",
+          low=0, high=10**9, optional=True),
     # 1e-7: the fits' error is far below the statistics' precision (the largest move of an
     # observable against fits to 1e-12, over the talk's hardest points, is 7.2e-4 of its standard
     # error; tests/test_simulate.py::test_fit_tolerance_moves_observables_far_below_their_stderr)

@@ -161,7 +161,7 @@ class Sweep:
             raise ValueError("seeds must be distinct")
         self.seeds = seeds
         if self.n_test is not None:
-            self.n_test = check_int("n_test", self.n_test, low=1)
+            self.n_test = check_int("n_test", self.n_test, low=0)
         for name in ("theory_options", "optimize_options"):
             v = getattr(self, name)
             if v is not None and not isinstance(v, Mapping):

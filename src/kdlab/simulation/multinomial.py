@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import ConvergenceError, NoMinimizerError
 from ..losses import SoftmaxKDLoss, logsumexp, shift_basis, softmax
 from ..results import class_errors
-from .sampling import SEED_SALT, n_samples, stage_subset
+from .sampling import SEED_SALT, n_samples, share, stage_subset
 
 __all__ = ["MultiFit", "fit_multinomial", "shift_basis",
            "sample_means", "MultiSet", "simulate_multiclass", "simulate_seed_multiclass"]
@@ -230,7 +230,7 @@ def _measure(W, b, U, loss, y, t, mu, data, X_test, c_test) -> dict:
     u_test = X_test @ W.T / math.sqrt(N) + b
     return {
         "gen_error": float(np.asarray(data.prior) @ errs),
-        "gen_error_test": float(np.mean(np.argmax(u_test, axis=1) != c_test)),
+        "gen_error_test": share(np.argmax(u_test, axis=1) != c_test),
         "train_error": float(np.mean(np.argmax(U, axis=1) != y)),
         "train_loss": float(np.mean(_loss_value(loss, U, y, t))),
         "class_errors": errs,

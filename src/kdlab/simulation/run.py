@@ -20,7 +20,7 @@ from ..params import RUN_OPTIONS, SIMULATION_OPTIONS, check_int
 from ..problem import GaussianMixture, Problem, Student, Teacher, as_problem
 from ..results import OBSERVABLES, Observables, Result, SolverStatus, gen_error
 from .erm import fit_linear
-from .sampling import Dataset, _streams, n_samples, sample_dataset, sample_fresh, sample_test, stage_subset
+from .sampling import Dataset, _streams, n_samples, sample_dataset, sample_fresh, sample_test, share, stage_subset
 
 __all__ = ["FIT_TOL", "simulate", "simulate_many", "simulate_seed", "simulate_seed_chains", "fit_stage", "fit_teacher",
            "fit_student", "student_subset", "clear_fit_cache",
@@ -81,7 +81,7 @@ def _measure(w, b, u_train, loss, y_train, ds: Dataset, data: GaussianMixture, X
     u_test = X_test @ w / math.sqrt(N) + b
     return {
         "gen_error": gen_error(m, q, b, data.delta, data.rho),
-        "gen_error_test": float(np.mean(np.where(u_test > 0, 1.0, -1.0) != y_test)),
+        "gen_error_test": share(np.where(u_test > 0, 1.0, -1.0) != y_test),
         "train_error": float(np.mean(np.where(u_train > 0, 1.0, -1.0) != y_train)),
         "train_loss": float(np.mean(loss.value(u_train, y_train, ut_train))),
         "m": m,
@@ -299,7 +299,7 @@ def _fit_and_measure(problem: Problem, k: int, spec, datasets, W, fitted, data, 
         w = np.zeros(N)
         u = {use.set: np.full(d.y.shape, b) for use, d in zip(plan.uses, sets)}
         obs = {"gen_error": gen_error(0.0, 0.0, b, data.delta, data.rho),
-               "gen_error_test": float(np.mean(y_test != side)), "train_error": float(np.mean(y != side)),
+               "gen_error_test": share(y_test != side), "train_error": float(np.mean(y != side)),
                "train_loss": 0.0, "m": 0.0, "q": 0.0, "bias": b}
         return StageFit(b, 0, u, constant=b), w, obs
     if len(sets) == 1:

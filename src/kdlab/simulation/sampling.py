@@ -21,7 +21,7 @@ import numpy as np
 
 from ..problem import GaussianMixture
 
-__all__ = ["SEED_SALT", "Dataset", "sample_dataset", "sample_fresh", "sample_test", "sample_validation",
+__all__ = ["SEED_SALT", "Dataset", "sample_dataset", "sample_fresh", "sample_test", "sample_validation", "share",
            "stage_subset", "n_samples"]
 
 #: Seed ``s`` maps to ``SeedSequence([SEED_SALT, s])`` ("kdlab" in ASCII). With the unsalted
@@ -121,6 +121,11 @@ def sample_validation(data: GaussianMixture, v: np.ndarray, alpha: float, seed: 
 def sample_test(data: GaussianMixture, v: np.ndarray, n: int, seed: int):
     """``(X_test, y_test)``: ``n`` fresh samples with their true classes."""
     return _draw(_streams(seed)[2], data, v, n)
+
+
+def share(mask) -> float:
+    """The share of ``True`` in ``mask``; NaN for an empty mask (``n_test = 0``: no test set)."""
+    return float(np.mean(mask)) if np.size(mask) else math.nan
 
 
 def stage_subset(eta: float, n_features: int, seed: int, k: int) -> Optional[np.ndarray]:

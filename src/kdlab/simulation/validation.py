@@ -34,7 +34,7 @@ def _candidates(grid: Mapping[str, Sequence[float]]) -> list[dict]:
 def _seed(problem: Problem, grids: dict, alpha_val: float, n_features: int, seed: int, tol: float) -> dict:
     data = problem.data
     ds0 = sample_dataset(data, n_features, seed)
-    X_test, y_test = sample_test(data, ds0.v, ds0.X.shape[0], seed)
+    X_test, y_test = sample_test(data, ds0.v, 0, seed)  # no test set: gen_error is exact
     val = sample_validation(data, ds0.v, alpha_val, seed)
     datasets = _Sets(problem, data, ds0, seed)
     stages, W, fitted = list(problem.stages), [], []

@@ -147,7 +147,8 @@ def simulate_at(ctx: RunContext, points: Sequence[Mapping[str, Any]], base: Mapp
 
     if not points:
         return []
-    sweep = Sweep(points=list(points), base=base, backend="simulate", n_features=n_features, seeds=seeds)
+    sweep = Sweep(points=list(points), base=base, backend="simulate", n_features=n_features, seeds=seeds,
+                  n_test=0)  # no test set: the studies use the exact gen_error
     key_of = {json.dumps(t.point, sort_keys=True, default=str): t.key for t in sweep.tasks}
     table = ctx.run(sweep, label)
     by_key = {r["key"]: r for r in table.to_dict("records")}

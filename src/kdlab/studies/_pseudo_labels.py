@@ -102,7 +102,7 @@ def pure_sim_task(rho, delta, label_noise, alpha, labels, bias, round, stage_par
 
     gm = GaussianMixture(alpha=alpha, delta=delta, rho=rho, label_noise=label_noise)
     res = simulate(gm, _chain(gm, labels, bias, json.loads(stage_params)), n_features=int(n_features),
-                   seeds=int(seeds))
+                   seeds=int(seeds), n_test=0)
     col = f"stage{len(res.stages) - 1}_gen_error"
     b = res.per_seed[f"stage{len(res.stages) - 1}_bias"]
     return [dict(kind="simulate", tuning="oracle", rho=rho, delta=delta, label_noise=label_noise,

@@ -168,7 +168,7 @@ def pooled_task(alpha, label_noise, rho, delta, n_rounds, lam_bounds, sim_featur
         rows.append({**base, "kind": "theory", **optimum_row(o, 0), "start": ""})
         if sim_features:
             s = simulate(gm, [LogisticTeacher(lam=o.params["lam"], eta=1.0)], n_features=int(sim_features),
-                         seeds=seeds)
+                         seeds=seeds, n_test=0)
             rows.append({**base, "kind": "simulate", "lam": o.params["lam"], "gen_error": s.stages[0].gen_error,
                          "gen_error_stderr": s.stages[0].gen_error_stderr, "n_features": int(sim_features),
                          "n_seeds": s.n_seeds, "converged": True, "at_bound": False, "bound_params": ""})

@@ -152,7 +152,10 @@ def with_union(values, extra):
 
 
 def sim_settings(p):
-    return {"n_features": p["n_features"], "seeds": p["seeds"]}
+    """A figure's simulation settings. No test set (``n_test = 0``): the figures plot the exact
+    ``gen_error`` of each fitted model (``docs/model.md``), which a test set would only
+    estimate; drawing one as large as the training set was half of the draws."""
+    return {"n_features": p["n_features"], "seeds": p["seeds"], "n_test": 0}
 
 
 def bayes_error(alpha, delta, rho, eta=1.0):
