@@ -7,16 +7,23 @@ on a fraction ``eta`` of the coordinates trained on the **teacher's own samples*
 the same information as every label-only baseline). Two geometries: ``pair`` (K = 3, classes 0
 and 1 overlap by ``s``, class 2 apart) and ``equal`` (K classes, every pair overlaps by ``s``).
 
-Five students, each tuned on the theory error with the same effort: a coordinate search over
-**two** knobs (``lam`` and one mixing weight), except the plain label-only student (``lam``):
+Five students, each tuned on the theory error with the same effort: one coordinate search over
+**two** knobs (the same scan, refinement and passes), except the plain label-only student, which
+has one (``lam``; its two-knob version is ``smooth``, which contains it at ``eps = 0``):
 
-* ``labels``: cross-entropy on the labels (``lam``); its two-knob version is ``smooth``;
-* ``smooth``: label smoothing, the target ``(1 - eps) onehot(y) + eps / (K - 1)`` elsewhere,
+* ``labels``: cross-entropy on the labels (``lam``);
+* ``smooth``: label smoothing, the target ``1 - eps`` on the label and ``eps / (K - 1)`` elsewhere,
   ``eps = chi (K - 1) / K`` (``lam``, ``chi``; ``chi = 0``: ``labels``, ``chi = 1``: the uniform target);
-* ``hard``: KD on the teacher's top class (``lam``, ``chi``);
-* ``top``: KD on the teacher's top-class probability at T = 1, the rest spread uniformly
-  (``lam``, ``chi``): the teacher's uncertainty without its ranking of the wrong classes;
-* ``soft``: KD on the teacher's full probabilities at T = 1 (``lam``, ``chi``).
+* ``hard``: KD on the teacher's top class, mixed with the labels (``lam``, ``chi``);
+* ``top``: KD on the teacher's top-class probability at temperature T, the rest spread uniformly
+  over the other classes (``lam``, ``T``; ``chi = 1``): its uncertainty without its ranking of the
+  wrong classes;
+* ``soft``: KD on the teacher's full probabilities at T (``lam``, ``T``; ``chi = 1``).
+
+The temperature is a knob of ``top`` and ``soft`` because the teacher's optimal ridge makes its
+probabilities at T = 1 nearly flat (its weights scale as 1 / lam): T sets the scale of its
+confidence, as ``chi`` sets the weight of the teacher's decisions for ``hard``. ``top`` and ``soft``
+learn from the teacher only (the labels reach them through it): the comparison favours neither.
 
 The KD gain over labels splits exactly, ``eps(labels) - eps(soft) = S + D + U + R``:
 ``S = eps(labels) - eps(smooth)`` (smoothing, no teacher), ``D = eps(smooth) - eps(hard)`` (the
@@ -34,25 +41,38 @@ import numpy as np
 import pandas as pd
 
 from ..reporting import plotting
-from ..reporting.findings import MISSING, SUPPORTED, CONTRADICTED, PARTLY, Claim, combine, fmt, fmt_g, \
-    frac_verdict, md_table
+from ..reporting.findings import (
+    CONTRADICTED,
+    MISSING,
+    PARTLY,
+    SUPPORTED,
+    Claim,
+    combine,
+    fmt,
+    fmt_g,
+    frac_verdict,
+    md_table,
+)
 from ..runs.context import RunContext
 from ._core import Study, optimum_row
 
 PARAMS = dict(alpha=2.0, delta=1.0, norm=4.0, eta=0.5, pair_classes=3, pair_similarities=[0.0, 0.3, 0.6, 0.9],
-              equal_classes=[3, 4, 6], equal_similarity=0.6, lam_bounds=[1e-3, 1e2], sweeps=2, n_scan=5,
-              xatol=0.02, quad_tol=1e-5, qmc_tol=3e-4, n_features=1000, seeds=10, simulate=True)
+              equal_classes=[3, 4, 6], equal_similarity=0.6, lam_bounds=[1e-3, 1e2], temperature_bounds=[0.01, 10.0],
+              sweeps=2, n_scan=5, xatol=0.02, quad_tol=1e-5, qmc_tol=3e-4, n_features=1000, seeds=10, simulate=True)
 QUICK = dict(pair_similarities=[0.0, 0.6], equal_classes=[], sweeps=1, n_scan=3, xatol=0.1, n_features=300,
              seeds=4)
 
 #: The students, in the order of the decomposition: key -> (label, tuned knobs, Student fields).
 METHODS = {
     "labels": ("labels only (lam)", ("lam",), None),
-    "smooth": ("label smoothing (lam, eps)", ("lam", "chi"), dict(target="smooth")),
-    "hard": ("KD, hard targets: top class (lam, chi)", ("lam", "chi"), dict(target="hard")),
-    "top": ("KD, top targets: top probability, rest uniform (lam, chi)", ("lam", "chi"), dict(target="top")),
-    "soft": ("KD, soft targets: full probabilities (lam, chi)", ("lam", "chi"), dict(target="soft")),
+    "smooth": ("label smoothing (lam, eps)", ("lam", "chi"), dict(target="smooth", temperature=1.0)),
+    "hard": ("KD, hard targets: top class (lam, chi)", ("lam", "chi"), dict(target="hard", temperature=1.0)),
+    "top": ("KD, top targets: top probability, rest uniform (lam, T)", ("lam", "temperature"),
+            dict(target="top", chi=1.0)),
+    "soft": ("KD, soft targets: full probabilities (lam, T)", ("lam", "temperature"), dict(target="soft", chi=1.0)),
 }
+#: The starting values of the search (every knob the same for every student).
+START = dict(lam=0.1, chi=0.5, temperature=1.0)
 #: The parts of the gain: (key, name, worse end, better end).
 PARTS = (("S", "label smoothing (no teacher)", "labels", "smooth"),
          ("D", "the teacher's decisions (hard over smoothing)", "smooth", "hard"),
@@ -74,18 +94,18 @@ def mixture(geometry: str, classes: int, similarity: float, alpha: float, delta:
                                            delta=delta)
 
 
-def _stages(method: str, K: int, eta: float, teacher_lam: float, lam: float = 0.1, chi: float = 0.5) -> list:
-    """The chain of one student: ``labels`` is a lone learner on the student's coordinates; the
-    others follow the teacher on its samples (``smooth`` does not read the teacher)."""
+def _stages(method: str, K: int, eta: float, teacher_lam: float, **knobs) -> list:
+    """The chain of one student with its ``knobs`` (``lam``, ``chi``, ``temperature``; the rest
+    from :data:`START` and :data:`METHODS`): ``labels`` is a lone learner on the student's
+    coordinates; the others follow the teacher on its samples (``smooth`` does not read it)."""
     from ..problem import LogisticTeacher, Student
 
     if method == "labels":
-        return [LogisticTeacher(lam=lam, eta=eta)]
-    extra = dict(METHODS[method][2])
+        return [LogisticTeacher(lam=knobs.get("lam", START["lam"]), eta=eta)]
+    f = {**START, **METHODS[method][2], **{k: v for k, v in knobs.items() if k in METHODS[method][1]}}
     if method == "smooth":
-        extra["smoothing"] = (K - 1) / K
-    return [LogisticTeacher(lam=teacher_lam, eta=1.0),
-            Student(eta=eta, lam=lam, chi=chi, temperature=1.0, **extra)]
+        f["smoothing"] = (K - 1) / K
+    return [LogisticTeacher(lam=teacher_lam, eta=1.0), Student(eta=eta, **f)]
 
 
 def teacher_task(geometry, classes, similarity, alpha, delta, norm, lam_bounds, sweeps, n_scan, xatol, quad_tol,
@@ -103,19 +123,21 @@ def teacher_task(geometry, classes, similarity, alpha, delta, norm, lam_bounds, 
              "teacher_lam": float(o.params["lam"])}]
 
 
-def method_task(geometry, classes, similarity, method, teacher_lam, alpha, delta, norm, eta, lam_bounds, sweeps,
-                n_scan, xatol, quad_tol, qmc_tol) -> list:
+def method_task(geometry, classes, similarity, method, teacher_lam, alpha, delta, norm, eta, lam_bounds,
+                temperature_bounds, sweeps, n_scan, xatol, quad_tol, qmc_tol) -> list:
     """One student tuned on the theory error (its knobs of :data:`METHODS`, the same search for all)."""
     from ..problem import Problem
     from ..runs.tuning import optimal_stage
 
     gm = mixture(geometry, classes, similarity, alpha, delta, norm)
-    space = {n: (tuple(lam_bounds) if n == "lam" else (0.0, 1.0)) for n in METHODS[method][1]}
-    prob = Problem(gm, _stages(method, classes, eta, teacher_lam, lam=0.1, chi=0.0 if method == "smooth" else 0.5))
+    bounds = {"lam": tuple(lam_bounds), "chi": (0.0, 1.0), "temperature": tuple(temperature_bounds)}
+    space = {n: bounds[n] for n in METHODS[method][1]}
+    prob = Problem(gm, _stages(method, classes, eta, teacher_lam))
     o = optimal_stage(prob, space, sweeps=sweeps, n_scan=n_scan, xatol=xatol, quad_tol=quad_tol, qmc_tol=qmc_tol)
     row = optimum_row(o)
-    if "chi" not in row:
-        row["chi"] = math.nan
+    st = o.result.problem.stages[-1]
+    row.setdefault("chi", getattr(st, "chi", math.nan))
+    row.setdefault("temperature", getattr(st, "temperature", math.nan))
     status = "" if row["converged"] else str(o.result.status.message)[:300]
     if not row["converged"]:
         row["gen_error"] = math.nan
@@ -136,9 +158,10 @@ def sim_task(geometry, classes, similarity, teacher_lam, tuned, alpha, delta, no
     tol = SIMULATION_OPTIONS["tol"].default
     out = []
     for m in (m for m in METHODS if m in tuned):
-        lam, chi = tuned[m]["lam"], _num(tuned[m].get("chi"))
-        chain = _stages("hard" if m == "labels" else m, classes, eta, teacher_lam, lam=lam,
-                        chi=0.0 if m == "labels" else chi)
+        knobs = {k: _num(tuned[m].get(k), START[k]) for k in START}
+        if m == "labels":  # the student of weight 0 on the teacher's samples: the labels only
+            knobs["chi"] = 0.0
+        chain = _stages("hard" if m == "labels" else m, classes, eta, teacher_lam, **knobs)
         r = simulate_seed_multiclass(Problem(gm, chain), n_features, seed, tol=tol)
         out.append({"geometry": geometry, "classes": int(classes), "similarity": float(similarity), "method": m,
                     "seed": int(seed), "n_features": int(n_features),
@@ -166,8 +189,9 @@ def compute(p: dict, ctx: RunContext) -> dict:
                  "theory: the teacher's ridge at each point")
     lt = {(g, int(K), float(s)): float(v) for g, K, s, v in
           zip(te["geometry"], te["classes"], te["similarity"], te["teacher_lam"])}
-    st = ctx.map(method_task, [dict(geometry=g, classes=K, similarity=s, method=m, teacher_lam=lt[(g, K, s)],
-                                    eta=p["eta"], **c, **tune) for g, K, s in pts for m in METHODS],
+    kd = dict(eta=p["eta"], temperature_bounds=p["temperature_bounds"], **c, **tune)
+    st = ctx.map(method_task, [dict(geometry=g, classes=K, similarity=s, method=m, teacher_lam=lt[(g, K, s)], **kd)
+                               for g, K, s in pts for m in METHODS],
                  "theory: the five students tuned alike at each point")
     th = pd.concat([te, st], ignore_index=True, sort=False)
     th["kind"] = "theory"
@@ -179,7 +203,7 @@ def compute(p: dict, ctx: RunContext) -> dict:
         for g, K, s in pts:
             d = st[(st["geometry"] == g) & (st["classes"] == K) & np.isclose(st["similarity"], s)]
             d = d[d["converged"].fillna(False).astype(bool)]
-            tuned = {r["method"]: {"lam": float(r["lam"]), "chi": float(r["chi"])} for _, r in d.iterrows()}
+            tuned = {r["method"]: {k: float(r[k]) for k in START} for _, r in d.iterrows()}
             if tuned:
                 items += [dict(geometry=g, classes=K, similarity=s, teacher_lam=lt[(g, K, s)], tuned=tuned,
                                eta=p["eta"], n_features=p["n_features"], seed=sd, **c) for sd in seeds]
@@ -416,6 +440,7 @@ STUDY = Study(
              "K, and does label smoothing explain any of it?",
     params=PARAMS, quick=QUICK, compute=compute, figures=figures, findings=findings,
     compare={"errors": ("series", "geometry", "classes", "similarity")},
-    method="Every student is tuned on the theory error (a coordinate search over lam and its mixing weight; labels "
-           "only: lam), then simulated at the tuned values on paired seeds.",
+    method="Every student is tuned on the theory error by the same coordinate search over two knobs (lam and its "
+           "mixing weight chi, or for top and soft targets lam and the temperature T at chi = 1; labels only: lam), "
+           "then simulated at the tuned values on paired seeds (the same draws for every student).",
 )
