@@ -56,10 +56,11 @@ from ..reporting.findings import (
 from ..runs.context import RunContext
 from ._core import Study, optimum_row
 
-PARAMS = dict(alpha=2.0, delta=1.0, norm=4.0, eta=0.5, pair_classes=3, pair_similarities=[0.0, 0.3, 0.6, 0.9],
-              equal_classes=[3, 4, 6], equal_similarity=0.6, lam_bounds=[1e-3, 1e2], temperature_bounds=[0.01, 10.0],
-              sweeps=2, n_scan=5, xatol=0.02, quad_tol=1e-5, qmc_tol=3e-4, n_features=1000, seeds=10, simulate=True)
-QUICK = dict(pair_similarities=[0.0, 0.6], equal_classes=[], sweeps=1, n_scan=3, xatol=0.1, n_features=300,
+PARAMS = dict(alpha=2.0, delta=1.0, norm=4.0, label_noise=0.0, eta=0.5, pair_classes=3,
+              pair_similarities=[0.0, 0.3, 0.6, 0.9], equal_classes=[3, 4, 6], equal_similarity=0.6,
+              lam_bounds=[1e-3, 1e2], temperature_bounds=[0.1, 10.0], sweeps=2, n_scan=5, xatol=0.02, quad_tol=1e-5,
+              qmc_tol=3e-4, n_features=1000, seeds=10, simulate=True)
+QUICK = dict(pair_similarities=[0.6, 0.0], equal_classes=[], sweeps=1, n_scan=3, xatol=0.1, n_features=300,
              seeds=4)
 
 #: The students, in the order of the decomposition: key -> (label, tuned knobs, Student fields).
@@ -87,11 +88,12 @@ RESOLVED = 2e-4
 KEYS = ("geometry", "classes", "similarity")
 
 
-def mixture(geometry: str, classes: int, similarity: float, alpha: float, delta: float, norm: float):
+def mixture(geometry: str, classes: int, similarity: float, alpha: float, delta: float, norm: float,
+            label_noise: float = 0.0):
     from ..data import MulticlassMixture
 
     return MulticlassMixture.from_geometry(geometry, int(classes), float(similarity), norm=norm, alpha=alpha,
-                                           delta=delta)
+                                           delta=delta, label_noise=label_noise)
 
 
 def _stages(method: str, K: int, eta: float, teacher_lam: float, **knobs) -> list:
@@ -109,12 +111,12 @@ def _stages(method: str, K: int, eta: float, teacher_lam: float, **knobs) -> lis
 
 
 def teacher_task(geometry, classes, similarity, alpha, delta, norm, lam_bounds, sweeps, n_scan, xatol, quad_tol,
-                 qmc_tol) -> list:
+                 qmc_tol, label_noise=0.0) -> list:
     """The logistic teacher on all the features, its ridge tuned on the theory error."""
     from ..problem import LogisticTeacher, Problem
     from ..runs.tuning import optimal_stage
 
-    gm = mixture(geometry, classes, similarity, alpha, delta, norm)
+    gm = mixture(geometry, classes, similarity, alpha, delta, norm, label_noise)
     o = optimal_stage(Problem(gm, [LogisticTeacher(lam=0.1, eta=1.0)]), {"lam": tuple(lam_bounds)}, sweeps=sweeps,
                       n_scan=n_scan, xatol=xatol, quad_tol=quad_tol, qmc_tol=qmc_tol)
     row = optimum_row(o, 0)
@@ -124,12 +126,12 @@ def teacher_task(geometry, classes, similarity, alpha, delta, norm, lam_bounds, 
 
 
 def method_task(geometry, classes, similarity, method, teacher_lam, alpha, delta, norm, eta, lam_bounds,
-                temperature_bounds, sweeps, n_scan, xatol, quad_tol, qmc_tol) -> list:
+                temperature_bounds, sweeps, n_scan, xatol, quad_tol, qmc_tol, label_noise=0.0) -> list:
     """One student tuned on the theory error (its knobs of :data:`METHODS`, the same search for all)."""
     from ..problem import Problem
     from ..runs.tuning import optimal_stage
 
-    gm = mixture(geometry, classes, similarity, alpha, delta, norm)
+    gm = mixture(geometry, classes, similarity, alpha, delta, norm, label_noise)
     bounds = {"lam": tuple(lam_bounds), "chi": (0.0, 1.0), "temperature": tuple(temperature_bounds)}
     space = {n: bounds[n] for n in METHODS[method][1]}
     prob = Problem(gm, _stages(method, classes, eta, teacher_lam))
@@ -146,7 +148,8 @@ def method_task(geometry, classes, similarity, method, teacher_lam, alpha, delta
              "eps": row["chi"] * (classes - 1) / classes if method == "smooth" else math.nan, "status": status}]
 
 
-def sim_task(geometry, classes, similarity, teacher_lam, tuned, alpha, delta, norm, eta, n_features, seed) -> list:
+def sim_task(geometry, classes, similarity, teacher_lam, tuned, alpha, delta, norm, eta, n_features, seed,
+             label_noise=0.0) -> list:
     """Every tuned student of one point simulated on the draws of one seed (paired: the same
     means, training set, test set and student coordinates): one row each. ``labels`` is simulated
     as the student of weight ``chi = 0`` (the lone learner of the theory, on the same coordinates)."""
@@ -154,7 +157,7 @@ def sim_task(geometry, classes, similarity, teacher_lam, tuned, alpha, delta, no
     from ..problem import Problem
     from ..simulation.multinomial import simulate_seed_multiclass
 
-    gm = mixture(geometry, classes, similarity, alpha, delta, norm)
+    gm = mixture(geometry, classes, similarity, alpha, delta, norm, label_noise)
     tol = SIMULATION_OPTIONS["tol"].default
     out = []
     for m in (m for m in METHODS if m in tuned):
@@ -175,13 +178,16 @@ def _num(x, default: float = 0.0) -> float:
 
 
 def _points(p: dict) -> list:
+    """The grid's points ``(geometry, K, s)`` in the order given (the first is computed first)."""
     pts = [("pair", int(p["pair_classes"]), float(s)) for s in p["pair_similarities"]]
     pts += [("equal", int(K), float(p["equal_similarity"])) for K in p["equal_classes"]]
     return list(dict.fromkeys(pts))
 
 
 def compute(p: dict, ctx: RunContext) -> dict:
-    c = dict(alpha=p["alpha"], delta=p["delta"], norm=p["norm"])
+    # label_noise only when not 0 (a task's cache key is its arguments: the clean tasks keep theirs)
+    c = dict(alpha=p["alpha"], delta=p["delta"], norm=p["norm"],
+             **({"label_noise": p["label_noise"]} if p["label_noise"] else {}))
     tune = dict(lam_bounds=p["lam_bounds"], sweeps=p["sweeps"], n_scan=p["n_scan"], xatol=p["xatol"],
                 quad_tol=p["quad_tol"], qmc_tol=p["qmc_tol"])
     pts = _points(p)
