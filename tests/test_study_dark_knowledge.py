@@ -21,7 +21,7 @@ def _errors(points, sim: bool = False) -> pd.DataFrame:
     rows = []
     for (g, K, s), err in points.items():
         for m, e in err.items():
-            rows.append(dict(kind="theory", geometry=g, classes=K, similarity=s, method=m, series=m,
+            rows.append(dict(kind="theory", label_noise=0.0, geometry=g, classes=K, similarity=s, method=m, series=m,
                              gen_error=e, converged=True))
     return pd.DataFrame(rows)
 
@@ -36,7 +36,7 @@ def _raw(points, n_seeds=8, noise=0.01, shift=None, seed=0) -> pd.DataFrame:
         for m, e in err.items():
             own = rng.normal(0, noise / 10, n_seeds)
             for i in range(n_seeds):
-                rows.append(dict(geometry=g, classes=K, similarity=s, method=m, seed=i, n_features=500,
+                rows.append(dict(label_noise=0.0, geometry=g, classes=K, similarity=s, method=m, seed=i, n_features=500,
                                  gen_error=e + (shift or {}).get(m, 0.0) + common[i] + own[i]))
     return pd.DataFrame(rows)
 
@@ -118,6 +118,8 @@ def test_two_classes_top_targets_are_soft_targets():
 def test_quick_grid_is_small():
     p = study_params("dark-knowledge", quick=True)
     assert len(dk._points(p)) <= 2 and p["n_scan"] <= 3 and p["sweeps"] == 1
+    full = dk._points(study_params("dark-knowledge"))
+    assert {n for n, *_ in full} == {0.0, 0.2} and {K for _, g, K, _ in full if g == "equal"} == {3, 4, 6}
 
 
 def test_two_class_run_caches_its_tasks(tmp_path):

@@ -56,12 +56,12 @@ from ..reporting.findings import (
 from ..runs.context import RunContext
 from ._core import Study, optimum_row
 
-PARAMS = dict(alpha=2.0, delta=1.0, norm=4.0, label_noise=0.0, eta=0.5, pair_classes=3,
+PARAMS = dict(alpha=2.0, delta=1.0, norm=4.0, label_noises=[0.0, 0.2], eta=0.5, pair_classes=3,
               pair_similarities=[0.0, 0.3, 0.6, 0.9], equal_classes=[3, 4, 6], equal_similarity=0.6,
               lam_bounds=[1e-3, 1e2], temperature_bounds=[0.1, 10.0], sweeps=2, n_scan=5, xatol=0.02, quad_tol=1e-5,
               qmc_tol=3e-4, n_features=1000, seeds=10, simulate=True)
-QUICK = dict(pair_similarities=[0.6, 0.0], equal_classes=[], sweeps=1, n_scan=3, xatol=0.1, n_features=300,
-             seeds=4)
+QUICK = dict(label_noises=[0.0], pair_similarities=[0.6, 0.0], equal_classes=[], sweeps=1, n_scan=3, xatol=0.1,
+             n_features=300, seeds=4)
 
 #: The students, in the order of the decomposition: key -> (label, tuned knobs, Student fields).
 METHODS = {
@@ -85,7 +85,7 @@ PARTS = (("S", "label smoothing (no teacher)", "labels", "smooth"),
 SE_MARGIN = 3.0
 #: A theory part below this is "no effect" (the tuned optima are resolved to ~1e-5 in eps_g).
 RESOLVED = 2e-4
-KEYS = ("geometry", "classes", "similarity")
+KEYS = ("label_noise", "geometry", "classes", "similarity")
 
 
 def mixture(geometry: str, classes: int, similarity: float, alpha: float, delta: float, norm: float,
@@ -120,8 +120,8 @@ def teacher_task(geometry, classes, similarity, alpha, delta, norm, lam_bounds, 
     o = optimal_stage(Problem(gm, [LogisticTeacher(lam=0.1, eta=1.0)]), {"lam": tuple(lam_bounds)}, sweeps=sweeps,
                       n_scan=n_scan, xatol=xatol, quad_tol=quad_tol, qmc_tol=qmc_tol)
     row = optimum_row(o, 0)
-    return [{"kind": "theory", "geometry": geometry, "classes": int(classes), "similarity": float(similarity),
-             "method": "teacher", "series": "teacher (all features, lam tuned)", **row,
+    return [{"kind": "theory", "label_noise": float(label_noise), "geometry": geometry, "classes": int(classes),
+             "similarity": float(similarity), "method": "teacher", "series": "teacher (all features, lam tuned)", **row,
              "teacher_lam": float(o.params["lam"])}]
 
 
@@ -143,8 +143,9 @@ def method_task(geometry, classes, similarity, method, teacher_lam, alpha, delta
     status = "" if row["converged"] else str(o.result.status.message)[:300]
     if not row["converged"]:
         row["gen_error"] = math.nan
-    return [{"kind": "theory", "geometry": geometry, "classes": int(classes), "similarity": float(similarity),
-             "method": method, "series": METHODS[method][0], **row, "teacher_lam": float(teacher_lam),
+    return [{"kind": "theory", "label_noise": float(label_noise), "geometry": geometry, "classes": int(classes),
+             "similarity": float(similarity), "method": method, "series": METHODS[method][0], **row,
+             "teacher_lam": float(teacher_lam),
              "eps": row["chi"] * (classes - 1) / classes if method == "smooth" else math.nan, "status": status}]
 
 
@@ -166,7 +167,8 @@ def sim_task(geometry, classes, similarity, teacher_lam, tuned, alpha, delta, no
             knobs["chi"] = 0.0
         chain = _stages("hard" if m == "labels" else m, classes, eta, teacher_lam, **knobs)
         r = simulate_seed_multiclass(Problem(gm, chain), n_features, seed, tol=tol)
-        out.append({"geometry": geometry, "classes": int(classes), "similarity": float(similarity), "method": m,
+        out.append({"label_noise": float(label_noise), "geometry": geometry, "classes": int(classes),
+                    "similarity": float(similarity), "method": m,
                     "seed": int(seed), "n_features": int(n_features),
                     "gen_error": float(r["stages"][-1]["gen_error"])})
     return out
@@ -178,64 +180,72 @@ def _num(x, default: float = 0.0) -> float:
 
 
 def _points(p: dict) -> list:
-    """The grid's points ``(geometry, K, s)`` in the order given (the first is computed first)."""
-    pts = [("pair", int(p["pair_classes"]), float(s)) for s in p["pair_similarities"]]
-    pts += [("equal", int(K), float(p["equal_similarity"])) for K in p["equal_classes"]]
+    """The grid's points ``(label_noise, geometry, K, s)`` in the order given (the first is computed first)."""
+    pts = [(float(n), "pair", int(p["pair_classes"]), float(s)) for n in p["label_noises"]
+           for s in p["pair_similarities"]]
+    pts += [(float(n), "equal", int(K), float(p["equal_similarity"])) for n in p["label_noises"]
+            for K in p["equal_classes"]]
     return list(dict.fromkeys(pts))
 
 
+def _sel(d: pd.DataFrame, pt) -> pd.DataFrame:
+    """The rows of ``d`` at the point ``pt`` (values of :data:`KEYS`; numbers to 1e-9)."""
+    m = np.ones(len(d), bool)
+    for c, v in zip(KEYS, pt):
+        m &= (d[c] == v).to_numpy(bool) if isinstance(v, str) else np.isclose(d[c].astype(float), float(v))
+    return d[m]
+
+
+def _args(p: dict, noise: float) -> dict:
+    """The data arguments of a task; ``label_noise`` only when not 0 (a task's cache key is its
+    arguments: the clean tasks keep the keys they had before the parameter existed)."""
+    return dict(alpha=p["alpha"], delta=p["delta"], norm=p["norm"], **({"label_noise": noise} if noise else {}))
+
+
 def compute(p: dict, ctx: RunContext) -> dict:
-    # label_noise only when not 0 (a task's cache key is its arguments: the clean tasks keep theirs)
-    c = dict(alpha=p["alpha"], delta=p["delta"], norm=p["norm"],
-             **({"label_noise": p["label_noise"]} if p["label_noise"] else {}))
     tune = dict(lam_bounds=p["lam_bounds"], sweeps=p["sweeps"], n_scan=p["n_scan"], xatol=p["xatol"],
                 quad_tol=p["quad_tol"], qmc_tol=p["qmc_tol"])
     pts = _points(p)
-    te = ctx.map(teacher_task, [dict(geometry=g, classes=K, similarity=s, **c, **tune) for g, K, s in pts],
-                 "theory: the teacher's ridge at each point")
-    lt = {(g, int(K), float(s)): float(v) for g, K, s, v in
-          zip(te["geometry"], te["classes"], te["similarity"], te["teacher_lam"])}
-    kd = dict(eta=p["eta"], temperature_bounds=p["temperature_bounds"], **c, **tune)
-    st = ctx.map(method_task, [dict(geometry=g, classes=K, similarity=s, method=m, teacher_lam=lt[(g, K, s)], **kd)
-                               for g, K, s in pts for m in METHODS],
+    te = ctx.map(teacher_task, [dict(geometry=g, classes=K, similarity=s, **_args(p, n), **tune)
+                                for n, g, K, s in pts], "theory: the teacher's ridge at each point")
+    lt = [float(_sel(te, pt)["teacher_lam"].iloc[0]) for pt in pts]
+    kd = dict(eta=p["eta"], temperature_bounds=p["temperature_bounds"], **tune)
+    st = ctx.map(method_task, [dict(geometry=g, classes=K, similarity=s, method=m, teacher_lam=t, **_args(p, n), **kd)
+                               for (n, g, K, s), t in zip(pts, lt) for m in METHODS],
                  "theory: the five students tuned alike at each point")
     th = pd.concat([te, st], ignore_index=True, sort=False)
     th["kind"] = "theory"
-    out = {}
-    parts = [th]
+    out = {"errors": th}
     if p["simulate"]:
-        seeds = list(range(p["seeds"])) if isinstance(p["seeds"], int) else list(p["seeds"])
         items = []
-        for g, K, s in pts:
-            d = st[(st["geometry"] == g) & (st["classes"] == K) & np.isclose(st["similarity"], s)]
+        for (n, g, K, s), t in zip(pts, lt):
+            d = _sel(st, (n, g, K, s))
             d = d[d["converged"].fillna(False).astype(bool)]
             tuned = {r["method"]: {k: float(r[k]) for k in START} for _, r in d.iterrows()}
             if tuned:
-                items += [dict(geometry=g, classes=K, similarity=s, teacher_lam=lt[(g, K, s)], tuned=tuned,
-                               eta=p["eta"], n_features=p["n_features"], seed=sd, **c) for sd in seeds]
+                items += [dict(geometry=g, classes=K, similarity=s, teacher_lam=t, tuned=tuned, eta=p["eta"],
+                               n_features=p["n_features"], seed=sd, **_args(p, n)) for sd in p["seeds"]]
         if items:
-            raw = ctx.map(sim_task, items, f"simulation at the tuned values, N = {p['n_features']}, paired seeds")
-            out["seeds"] = raw
-            parts.append(_sim_means(raw, th))
-    out["errors"] = pd.concat(parts, ignore_index=True, sort=False)
-    gains = pd.concat([decomposition(out["errors"], "theory"), decomposition(out["errors"], "simulate",
-                                                                             out.get("seeds"))],
-                      ignore_index=True, sort=False)
-    out["gains"] = gains
-    return {"errors": out["errors"], "gains": gains, **({"seeds": out["seeds"]} if "seeds" in out else {})}
+            out["seeds"] = ctx.map(sim_task, items,
+                                   f"simulation at the tuned values, N = {p['n_features']}, paired seeds")
+            out["errors"] = pd.concat([th, _sim_means(out["seeds"], th)], ignore_index=True, sort=False)
+    out["gains"] = pd.concat([decomposition(out["errors"], "theory"),
+                              decomposition(out["errors"], "simulate", out.get("seeds"))],
+                             ignore_index=True, sort=False)
+    return out
 
 
 def _sim_means(raw: pd.DataFrame, th: pd.DataFrame) -> pd.DataFrame:
     """The simulated rows: the mean error over seeds and its s.e., beside the tuned values."""
     rows = []
-    for (g, K, s, m), d in raw.groupby(["geometry", "classes", "similarity", "method"], sort=False):
-        x = th[(th["geometry"] == g) & (th["classes"] == K) & np.isclose(th["similarity"], s) & (th["method"] == m)]
+    for (*pt, m), d in raw.groupby([*KEYS, "method"], sort=False):
+        x = _sel(th, pt)
+        x = x[x["method"] == m]
         base = x.iloc[0].to_dict() if not x.empty else {"series": METHODS[m][0]}
         n = len(d)
         base.update(kind="simulate", gen_error=float(d["gen_error"].mean()),
                     gen_error_stderr=float(d["gen_error"].std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
-                    n_features=int(d["n_features"].iloc[0]), n_seeds=n, geometry=g, classes=int(K),
-                    similarity=float(s), method=m)
+                    n_features=int(d["n_features"].iloc[0]), n_seeds=n, method=m, **dict(zip(KEYS, pt)))
         rows.append(base)
     return pd.DataFrame(rows)
 
@@ -248,14 +258,12 @@ def decomposition(t: pd.DataFrame, kind: str = "theory", raw: pd.DataFrame = Non
     d = t[t["kind"] == kind] if t is not None and not t.empty else pd.DataFrame()
     if d.empty:
         return pd.DataFrame()
-    for (g, K, s), x in d.groupby(list(KEYS), sort=False):
+    for pt, x in d.groupby(list(KEYS), sort=False):
         e = {r["method"]: float(r["gen_error"]) for _, r in x.iterrows() if r["method"] in METHODS}
-        r = {"kind": kind, "geometry": g, "classes": int(K), "similarity": float(s),
-             **{m: e.get(m, math.nan) for m in METHODS}}
+        r = {"kind": kind, **dict(zip(KEYS, pt)), **{m: e.get(m, math.nan) for m in METHODS}}
         per = None
         if kind == "simulate" and raw is not None and not raw.empty:
-            w = raw[(raw["geometry"] == g) & (raw["classes"] == K) & np.isclose(raw["similarity"], s)]
-            per = w.pivot_table(index="seed", columns="method", values="gen_error")
+            per = _sel(raw, pt).pivot_table(index="seed", columns="method", values="gen_error")
         for key, _, lo, hi in PARTS:
             r[key] = r[lo] - r[hi]
             if per is not None:
@@ -275,12 +283,12 @@ def decomposition(t: pd.DataFrame, kind: str = "theory", raw: pd.DataFrame = Non
 
 
 def _where(r) -> str:
-    return f"{r['geometry']}, K = {int(r['classes'])}, s = {fmt_g(r['similarity'])}"
+    noise = f", noise {fmt_g(r['label_noise'])}" if r["label_noise"] else ""
+    return f"{r['geometry']}, K = {int(r['classes'])}, s = {fmt_g(r['similarity'])}{noise}"
 
 
 def _sim_part(sim: pd.DataFrame, key: str, r) -> str:
-    m = sim[(sim["geometry"] == r["geometry"]) & (sim["classes"] == r["classes"])
-            & np.isclose(sim["similarity"], r["similarity"])] if not sim.empty else sim
+    m = _sel(sim, [r[c] for c in KEYS]) if not sim.empty else sim
     if m.empty or not np.isfinite(m.iloc[0].get(f"{key}_se", math.nan)):
         return "not simulated"
     m = m.iloc[0]
@@ -351,28 +359,30 @@ def findings(tables: dict, p: dict) -> Claim:
           SUPPORTED if th[["D", "U", "R"]].notna().all(axis=None) else MISSING,
           "theory: " + "; ".join(shares) + ". Rule: computed where every part converged (a share, not a claim).",
           ("pair_similarities", "equal_classes"))
-    pair = th[th["geometry"] == "pair"]
-    if len(pair) >= 2:
-        v, nums = _trend(pair, "R", "similarity")
-        vs.append(c.add("the relational part R grows with the overlap s of the two similar classes (K = 3)", v,
-                        f"R (theory) vs s: {nums}. Rule: supported if R never falls by more than {RESOLVED:g} and "
-                        f"rises by more than {RESOLVED:g} from the smallest to the largest s, contradicted if it "
-                        "falls overall.", ("pair_similarities",)))
-        v2, nums2 = _trend(pair, "U", "similarity")
-        c.add("the uncertainty part U grows with s (K = 3)", v2, f"U (theory) vs s: {nums2}. Same rule as R.",
-              ("pair_similarities",))
-    else:
-        c.add("the relational part R grows with the overlap s (K = 3)", MISSING,
-              "fewer than two similarities in this run", ("pair_similarities",))
-    eq = th[th["geometry"] == "equal"]
-    if len(eq) >= 2:
-        v, nums = _trend(eq, "R", "classes")
-        vs.append(c.add("the relational part R grows with the number of classes K (equal overlaps)", v,
-                        f"R (theory) vs K at s = {fmt_g(p['equal_similarity'])}: {nums}. Same rule as for s.",
-                        ("equal_classes",)))
-    else:
-        c.add("the relational part R grows with K (equal overlaps)", MISSING,
-              "fewer than two values of K in this run", ("equal_classes",))
+    for noise in sorted(set(th["label_noise"])):
+        at = f" (label noise {fmt_g(noise)})"
+        pair = th[(th["geometry"] == "pair") & np.isclose(th["label_noise"], noise)]
+        if len(pair) >= 2:
+            v, nums = _trend(pair, "R", "similarity")
+            vs.append(c.add(f"the relational part R grows with the overlap s of the two similar classes{at}", v,
+                            f"R (theory) vs s: {nums}. Rule: supported if R never falls by more than {RESOLVED:g} and "
+                            f"rises by more than {RESOLVED:g} from the smallest to the largest s, contradicted if it "
+                            "falls overall, else partly.", ("pair_similarities",)))
+            v2, nums2 = _trend(pair, "U", "similarity")
+            c.add(f"the uncertainty part U grows with s{at}", v2, f"U (theory) vs s: {nums2}. Same rule as R.",
+                  ("pair_similarities",))
+        else:
+            c.add(f"the relational part R grows with the overlap s{at}", MISSING,
+                  "fewer than two similarities in this run", ("pair_similarities",))
+        eq = th[(th["geometry"] == "equal") & np.isclose(th["label_noise"], noise)]
+        if len(eq) >= 2:
+            v, nums = _trend(eq, "R", "classes")
+            vs.append(c.add(f"the relational part R grows with the number of classes K (equal overlaps){at}", v,
+                            f"R (theory) vs K at s = {fmt_g(p['equal_similarity'])}: {nums}. Same rule as for s.",
+                            ("equal_classes",)))
+        else:
+            c.add(f"the relational part R grows with K (equal overlaps){at}", MISSING,
+                  "fewer than two values of K in this run", ("equal_classes",))
     # does smoothing explain any of the gain?
     ok = th[np.isfinite(th["G"]) & (th["G"] > RESOLVED)]
     if not ok.empty:
@@ -400,14 +410,18 @@ _PART_NAME = {"S": "S: smoothing", "D": "D: decisions", "U": "U: uncertainty", "
 
 
 def _gain_panel(ax, g: pd.DataFrame, geometry: str, x: str):
-    th = g[(g["kind"] == "theory") & (g["geometry"] == geometry)].sort_values(x)
-    sim = g[(g["kind"] == "simulate") & (g["geometry"] == geometry)].sort_values(x)
-    for i, key in enumerate(("S", "D", "U", "R", "G")):
-        ax.plot(th[x], th[key], color=_PART_COL[key], marker=".", label=_PART_NAME[key])
-        if not sim.empty and f"{key}_se" in sim:
-            off = (i - 2) * 0.006 * (float(th[x].max() - th[x].min()) or 1.0)
-            ax.errorbar(sim[x] + off, sim[key], yerr=sim[f"{key}_se"], fmt="o", ms=4, mfc="white",
-                        mec=_PART_COL[key], ecolor=_PART_COL[key], capsize=2, ls="none")
+    """The parts vs ``x``: theory lines (one line style per label noise), simulated paired parts +- 1 s.e."""
+    for j, noise in enumerate(sorted(set(g["label_noise"]))):
+        gg = g[(g["geometry"] == geometry) & np.isclose(g["label_noise"], noise)]
+        th = gg[gg["kind"] == "theory"].sort_values(x)
+        sim = gg[gg["kind"] == "simulate"].sort_values(x)
+        for i, key in enumerate(("S", "D", "U", "R", "G")):
+            ax.plot(th[x], th[key], color=_PART_COL[key], marker=".", ls=("-", "--", ":")[j % 3],
+                    label=f"{_PART_NAME[key]} (noise {noise:g})")
+            if not sim.empty and f"{key}_se" in sim:
+                off = (i - 2 + 0.5 * j) * 0.006 * (float(th[x].max() - th[x].min()) or 1.0)
+                ax.errorbar(sim[x] + off, sim[key], yerr=sim[f"{key}_se"], fmt="o", ms=4, mfc="white",
+                            mec=_PART_COL[key], ecolor=_PART_COL[key], capsize=2, ls="none")
     ax.axhline(0, color=plotting.GREY, lw=1, ls=":")
 
 
