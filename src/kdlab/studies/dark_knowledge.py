@@ -196,6 +196,13 @@ def _sel(d: pd.DataFrame, pt) -> pd.DataFrame:
     return d[m]
 
 
+def _noise_column(d: pd.DataFrame) -> pd.DataFrame:
+    """Rows of clean tasks cached before ``label_noise`` was a column get 0 (their keys say so)."""
+    if d is None or d.empty:
+        return d
+    return d.assign(label_noise=d["label_noise"].fillna(0.0) if "label_noise" in d else 0.0)
+
+
 def _args(p: dict, noise: float) -> dict:
     """The data arguments of a task; ``label_noise`` only when not 0 (a task's cache key is its
     arguments: the clean tasks keep the keys they had before the parameter existed)."""
@@ -208,11 +215,13 @@ def compute(p: dict, ctx: RunContext) -> dict:
     pts = _points(p)
     te = ctx.map(teacher_task, [dict(geometry=g, classes=K, similarity=s, **_args(p, n), **tune)
                                 for n, g, K, s in pts], "theory: the teacher's ridge at each point")
+    te = _noise_column(te)
     lt = [float(_sel(te, pt)["teacher_lam"].iloc[0]) for pt in pts]
     kd = dict(eta=p["eta"], temperature_bounds=p["temperature_bounds"], **tune)
     st = ctx.map(method_task, [dict(geometry=g, classes=K, similarity=s, method=m, teacher_lam=t, **_args(p, n), **kd)
                                for (n, g, K, s), t in zip(pts, lt) for m in METHODS],
                  "theory: the five students tuned alike at each point")
+    st = _noise_column(st)
     th = pd.concat([te, st], ignore_index=True, sort=False)
     th["kind"] = "theory"
     out = {"errors": th}
@@ -226,8 +235,8 @@ def compute(p: dict, ctx: RunContext) -> dict:
                 items += [dict(geometry=g, classes=K, similarity=s, teacher_lam=t, tuned=tuned, eta=p["eta"],
                                n_features=p["n_features"], seed=sd, **_args(p, n)) for sd in p["seeds"]]
         if items:
-            out["seeds"] = ctx.map(sim_task, items,
-                                   f"simulation at the tuned values, N = {p['n_features']}, paired seeds")
+            out["seeds"] = _noise_column(ctx.map(sim_task, items, f"simulation at the tuned values, "
+                                                 f"N = {p['n_features']}, paired seeds"))
             out["errors"] = pd.concat([th, _sim_means(out["seeds"], th)], ignore_index=True, sort=False)
     out["gains"] = pd.concat([decomposition(out["errors"], "theory"),
                               decomposition(out["errors"], "simulate", out.get("seeds"))],
