@@ -102,7 +102,8 @@ def test_smoothing_share_and_missing_points():
 
 
 def test_two_classes_top_targets_are_soft_targets():
-    """K = 2: the top target is the soft target, so the relational part is exactly 0 (theory)."""
+    """K = 2: the top target is the soft target, so the relational part is 0 (theory; the two are
+    integrated by different rules, RQMC for top, so they agree to the quadrature's 1e-5)."""
     import kdlab
 
     d = dk.mixture("pair", 2, 0.3, alpha=2.0, delta=1.0, norm=4.0)
@@ -112,7 +113,7 @@ def test_two_classes_top_targets_are_soft_targets():
         r = kdlab.theory.solve(d, chain, quad_tol=1e-5)
         assert r.status.converged, r.status.message
         e[tg] = r.stages[-1].gen_error
-    assert abs(e["top"] - e["soft"]) < 1e-9
+    assert abs(e["top"] - e["soft"]) < 1e-5
 
 
 def test_quick_grid_is_small():
@@ -134,7 +135,7 @@ def test_two_class_run_caches_its_tasks(tmp_path):
     assert (out / "dark-knowledge.png").stat().st_size > 1000
     g = r.tables["gains"]
     th = g[g["kind"] == "theory"].iloc[0]
-    assert abs(th["R"]) < 1e-6
+    assert abs(th["R"]) < dk.RESOLVED / 4  # top = soft at K = 2, up to the quadrature and the search
     assert set(r.tables["errors"]["kind"]) == {"theory", "simulate"}
     text = (out / "report.md").read_text()
     for f in r.claim.findings:
