@@ -129,7 +129,7 @@ def test_two_class_run_caches_its_tasks(tmp_path):
     from kdlab.studies import study
 
     kw = dict(pair_classes=2, pair_similarities=[0.3], n_features=100, seeds=2, progress=False, n_jobs=1,
-              xatol=0.3)
+              xatol=0.5, lam_bounds=[0.1, 10.0], temperature_bounds=[0.5, 2.0])
     out = tmp_path / "dk"
     r = study("dark-knowledge", out, quick=True, **kw)
     assert (out / "dark-knowledge.png").stat().st_size > 1000
