@@ -109,7 +109,7 @@ def test_two_classes_top_targets_are_soft_targets():
     d = dk.mixture("pair", 2, 0.3, alpha=2.0, delta=1.0, norm=4.0)
     e = {}
     for tg in ("top", "soft"):
-        chain = dk._stages(tg, 2, 0.5, 1.0, lam=1.0, temperature=0.7)
+        chain = dk._stages(tg, 2, 0.5, 1.0, lam=1.0, chi=0.7)
         r = kdlab.theory.solve(d, chain, quad_tol=1e-5)
         assert r.status.converged, r.status.message
         e[tg] = r.stages[-1].gen_error

@@ -14,16 +14,15 @@ has one (``lam``; its two-knob version is ``smooth``, which contains it at ``eps
 * ``labels``: cross-entropy on the labels (``lam``);
 * ``smooth``: label smoothing, the target ``1 - eps`` on the label and ``eps / (K - 1)`` elsewhere,
   ``eps = chi (K - 1) / K`` (``lam``, ``chi``; ``chi = 0``: ``labels``, ``chi = 1``: the uniform target);
-* ``hard``: KD on the teacher's top class, mixed with the labels (``lam``, ``chi``);
-* ``top``: KD on the teacher's top-class probability at temperature T, the rest spread uniformly
-  over the other classes (``lam``, ``T``; ``chi = 1``): its uncertainty without its ranking of the
-  wrong classes;
-* ``soft``: KD on the teacher's full probabilities at T (``lam``, ``T``; ``chi = 1``).
+* ``hard``: KD on the teacher's top class (``lam``, ``chi``: the weight of the KD term, the labels
+  having ``1 - chi``);
+* ``top``: KD on the teacher's top-class probability at T = 1, the rest spread uniformly over the
+  other classes (``lam``, ``chi``): its uncertainty without its ranking of the wrong classes;
+* ``soft``: KD on the teacher's full probabilities at T = 1 (``lam``, ``chi``).
 
-The temperature is a knob of ``top`` and ``soft`` because the teacher's optimal ridge makes its
-probabilities at T = 1 nearly flat (its weights scale as 1 / lam): T sets the scale of its
-confidence, as ``chi`` sets the weight of the teacher's decisions for ``hard``. ``top`` and ``soft``
-learn from the teacher only (the labels reach them through it): the comparison favours neither.
+The temperature is not tuned (T = 1, the teacher's own probabilities): a third knob would give
+``top`` and ``soft`` more tuning than ``hard`` (where T has no effect) and ``smooth``. Every KD
+student can fall back on the labels (``chi = 0``), so none is forced below the label-only student.
 
 The KD gain over labels splits exactly, ``eps(labels) - eps(soft) = S + D + U + R``:
 ``S = eps(labels) - eps(smooth)`` (smoothing, no teacher), ``D = eps(smooth) - eps(hard)`` (the
@@ -60,7 +59,7 @@ PARAMS = dict(alpha=2.0, delta=1.0, norm=4.0, label_noises=[0.0, 0.2], eta=0.5, 
               pair_similarities=[0.0, 0.3, 0.6, 0.9], equal_classes=[3, 4, 6], equal_similarity=0.6,
               lam_bounds=[1e-3, 1e2], temperature_bounds=[0.1, 10.0], sweeps=2, n_scan=5, xatol=0.02, quad_tol=1e-5,
               qmc_tol=3e-4, n_features=1000, seeds=10, simulate=True)
-QUICK = dict(label_noises=[0.0], pair_similarities=[0.6, 0.0], equal_classes=[], sweeps=1, n_scan=3, xatol=0.1,
+QUICK = dict(label_noises=[0.2], pair_similarities=[0.6, 0.0], equal_classes=[], sweeps=1, n_scan=3, xatol=0.1,
              n_features=300, seeds=4)
 
 #: The students, in the order of the decomposition: key -> (label, tuned knobs, Student fields).
@@ -68,9 +67,9 @@ METHODS = {
     "labels": ("labels only (lam)", ("lam",), None),
     "smooth": ("label smoothing (lam, eps)", ("lam", "chi"), dict(target="smooth", temperature=1.0)),
     "hard": ("KD, hard targets: top class (lam, chi)", ("lam", "chi"), dict(target="hard", temperature=1.0)),
-    "top": ("KD, top targets: top probability, rest uniform (lam, T)", ("lam", "temperature"),
-            dict(target="top", chi=1.0)),
-    "soft": ("KD, soft targets: full probabilities (lam, T)", ("lam", "temperature"), dict(target="soft", chi=1.0)),
+    "top": ("KD, top targets: top probability, rest uniform (lam, chi)", ("lam", "chi"),
+            dict(target="top", temperature=1.0)),
+    "soft": ("KD, soft targets: full probabilities (lam, chi)", ("lam", "chi"), dict(target="soft", temperature=1.0)),
 }
 #: The starting values of the search (every knob the same for every student).
 START = dict(lam=0.1, chi=0.5, temperature=1.0)
@@ -125,15 +124,17 @@ def teacher_task(geometry, classes, similarity, alpha, delta, norm, lam_bounds, 
              "teacher_lam": float(o.params["lam"])}]
 
 
-def method_task(geometry, classes, similarity, method, teacher_lam, alpha, delta, norm, eta, lam_bounds,
-                temperature_bounds, sweeps, n_scan, xatol, quad_tol, qmc_tol, label_noise=0.0) -> list:
-    """One student tuned on the theory error (its knobs of :data:`METHODS`, the same search for all)."""
+def method_task(geometry, classes, similarity, method, knobs, fixed, teacher_lam, alpha, delta, norm, eta,
+                lam_bounds, temperature_bounds, sweeps, n_scan, xatol, quad_tol, qmc_tol, label_noise=0.0) -> list:
+    """One student tuned on the theory error (its ``knobs`` and ``fixed`` fields, those of
+    :data:`METHODS`, passed as arguments so that a task's cache key names them; the same search
+    for all)."""
     from ..problem import Problem
     from ..runs.tuning import optimal_stage
 
     gm = mixture(geometry, classes, similarity, alpha, delta, norm, label_noise)
     bounds = {"lam": tuple(lam_bounds), "chi": (0.0, 1.0), "temperature": tuple(temperature_bounds)}
-    space = {n: bounds[n] for n in METHODS[method][1]}
+    space = {n: bounds[n] for n in knobs}
     prob = Problem(gm, _stages(method, classes, eta, teacher_lam))
     o = optimal_stage(prob, space, sweeps=sweeps, n_scan=n_scan, xatol=xatol, quad_tol=quad_tol, qmc_tol=qmc_tol)
     row = optimum_row(o)
@@ -218,7 +219,8 @@ def compute(p: dict, ctx: RunContext) -> dict:
     te = _noise_column(te)
     lt = [float(_sel(te, pt)["teacher_lam"].iloc[0]) for pt in pts]
     kd = dict(eta=p["eta"], temperature_bounds=p["temperature_bounds"], **tune)
-    st = ctx.map(method_task, [dict(geometry=g, classes=K, similarity=s, method=m, teacher_lam=t, **_args(p, n), **kd)
+    st = ctx.map(method_task, [dict(geometry=g, classes=K, similarity=s, method=m, knobs=list(METHODS[m][1]),
+                                    fixed=METHODS[m][2] or {}, teacher_lam=t, **_args(p, n), **kd)
                                for (n, g, K, s), t in zip(pts, lt) for m in METHODS],
                  "theory: the five students tuned alike at each point")
     st = _noise_column(st)
@@ -469,7 +471,7 @@ STUDY = Study(
              "K, and does label smoothing explain any of it?",
     params=PARAMS, quick=QUICK, compute=compute, figures=figures, findings=findings,
     compare={"errors": ("series", "geometry", "classes", "similarity")},
-    method="Every student is tuned on the theory error by the same coordinate search over two knobs (lam and its "
-           "mixing weight chi, or for top and soft targets lam and the temperature T at chi = 1; labels only: lam), "
-           "then simulated at the tuned values on paired seeds (the same draws for every student).",
+    method="Every student is tuned on the theory error by the same coordinate search over two knobs (lam and the "
+           "weight chi of its target, T = 1; labels only: lam), then simulated at the tuned values on paired seeds "
+           "(the same draws for every student).",
 )
