@@ -470,7 +470,7 @@ STUDY = Study(
              "teacher's uncertainty (top minus hard), how do they grow with the overlap s of two classes and with "
              "K, and does label smoothing explain any of it?",
     params=PARAMS, quick=QUICK, compute=compute, figures=figures, findings=findings,
-    compare={"errors": ("series", "geometry", "classes", "similarity")},
+    compare={"errors": ("series", *KEYS)},
     method="Every student is tuned on the theory error by the same coordinate search over two knobs (lam and the "
            "weight chi of its target, T = 1; labels only: lam), then simulated at the tuned values on paired seeds "
            "(the same draws for every student).",
