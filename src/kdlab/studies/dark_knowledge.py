@@ -57,8 +57,8 @@ from ._core import Study, optimum_row
 
 PARAMS = dict(alpha=2.0, delta=1.0, norm=4.0, label_noises=[0.0, 0.2], eta=0.5, pair_classes=3,
               pair_similarities=[0.0, 0.3, 0.6, 0.9], equal_classes=[3, 4, 6], equal_similarity=0.6,
-              lam_bounds=[1e-3, 1e2], temperature_bounds=[0.1, 10.0], sweeps=2, n_scan=5, xatol=0.02, quad_tol=1e-5,
-              qmc_tol=3e-4, n_features=1000, seeds=10, simulate=True)
+              lam_bounds=[1e-3, 1e2], temperature_bounds=[0.1, 10.0], tune_temperature=False, sweeps=2, n_scan=5,
+              xatol=0.02, quad_tol=1e-5, qmc_tol=3e-4, n_features=1000, seeds=10, simulate=True)
 QUICK = dict(label_noises=[0.2], pair_similarities=[0.6, 0.0], equal_classes=[], sweeps=1, n_scan=3, xatol=0.1,
              n_features=300, seeds=4)
 
@@ -71,6 +71,13 @@ METHODS = {
             dict(target="top", temperature=1.0)),
     "soft": ("KD, soft targets: full probabilities (lam, chi)", ("lam", "chi"), dict(target="soft", temperature=1.0)),
 }
+def _knobs(method: str, tune_temperature: bool = False) -> tuple:
+    """The knobs a student tunes: those of :data:`METHODS`, and T for ``top`` and ``soft`` when
+    ``tune_temperature`` (a third knob the others do not have: more tuning effort, said so)."""
+    extra = ("temperature",) if tune_temperature and method in ("top", "soft") else ()
+    return METHODS[method][1] + extra
+
+
 #: The starting values of the search (every knob the same for every student).
 START = dict(lam=0.1, chi=0.5, temperature=1.0)
 #: The parts of the gain: (key, name, worse end, better end).
@@ -103,7 +110,7 @@ def _stages(method: str, K: int, eta: float, teacher_lam: float, **knobs) -> lis
 
     if method == "labels":
         return [LogisticTeacher(lam=knobs.get("lam", START["lam"]), eta=eta)]
-    f = {**START, **METHODS[method][2], **{k: v for k, v in knobs.items() if k in METHODS[method][1]}}
+    f = {**START, **METHODS[method][2], **{k: v for k, v in knobs.items() if k in _knobs(method, True)}}
     if method == "smooth":
         f["smoothing"] = (K - 1) / K
     return [LogisticTeacher(lam=teacher_lam, eta=1.0), Student(eta=eta, **f)]
@@ -219,7 +226,8 @@ def compute(p: dict, ctx: RunContext) -> dict:
     te = _noise_column(te)
     lt = [float(_sel(te, pt)["teacher_lam"].iloc[0]) for pt in pts]
     kd = dict(eta=p["eta"], temperature_bounds=p["temperature_bounds"], **tune)
-    st = ctx.map(method_task, [dict(geometry=g, classes=K, similarity=s, method=m, knobs=list(METHODS[m][1]),
+    st = ctx.map(method_task, [dict(geometry=g, classes=K, similarity=s, method=m,
+                                    knobs=list(_knobs(m, p["tune_temperature"])),
                                     fixed=METHODS[m][2] or {}, teacher_lam=t, **_args(p, n), **kd)
                                for (n, g, K, s), t in zip(pts, lt) for m in METHODS],
                  "theory: the five students tuned alike at each point")
