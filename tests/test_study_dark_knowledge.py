@@ -136,12 +136,14 @@ def test_two_class_run_caches_its_tasks(tmp_path):
     g = r.tables["gains"]
     th = g[g["kind"] == "theory"].iloc[0]
     assert abs(th["R"]) < dk.RESOLVED / 4  # top = soft at K = 2, up to the quadrature and the search
+    # every student contains the label-only one (chi = 0) and its search starts there: never worse
+    assert all(th[m] <= th["labels"] + 1e-12 for m in ("smooth", "hard", "top", "soft"))
     assert set(r.tables["errors"]["kind"]) == {"theory", "simulate"}
     text = (out / "report.md").read_text()
     for f in r.claim.findings:
         assert f"*{f.name}* — **{f.verdict}**" in text
     tasks = sorted((out / "cache" / "calls").glob("*.json"))
-    assert len(tasks) >= 1 + 5 + 2
+    assert len(tasks) == 1 + 1 + 4 + 2  # teacher, labels, the four others, two seeds
     stamp = {p: p.stat().st_mtime_ns for p in tasks}
     r2 = study("dark-knowledge", out, quick=True, **kw)
     assert all(p.stat().st_mtime_ns == stamp[p] for p in tasks)

@@ -132,10 +132,12 @@ def teacher_task(geometry, classes, similarity, alpha, delta, norm, lam_bounds, 
 
 
 def method_task(geometry, classes, similarity, method, knobs, fixed, teacher_lam, alpha, delta, norm, eta,
-                lam_bounds, temperature_bounds, sweeps, n_scan, xatol, quad_tol, qmc_tol, label_noise=0.0) -> list:
+                lam_bounds, temperature_bounds, sweeps, n_scan, xatol, quad_tol, qmc_tol, label_noise=0.0,
+                start=None) -> list:
     """One student tuned on the theory error (its ``knobs`` and ``fixed`` fields, those of
     :data:`METHODS`, passed as arguments so that a task's cache key names them; the same search
-    for all)."""
+    for all). ``start``: the search's first point (the label-only optimum at ``chi = 0``, which
+    every other student contains: its tuned error is then never above the label-only one)."""
     from ..problem import Problem
     from ..runs.tuning import optimal_stage
 
@@ -143,7 +145,8 @@ def method_task(geometry, classes, similarity, method, knobs, fixed, teacher_lam
     bounds = {"lam": tuple(lam_bounds), "chi": (0.0, 1.0), "temperature": tuple(temperature_bounds)}
     space = {n: bounds[n] for n in knobs}
     prob = Problem(gm, _stages(method, classes, eta, teacher_lam))
-    o = optimal_stage(prob, space, sweeps=sweeps, n_scan=n_scan, xatol=xatol, quad_tol=quad_tol, qmc_tol=qmc_tol)
+    o = optimal_stage(prob, space, x0=start, sweeps=sweeps, n_scan=n_scan, xatol=xatol, quad_tol=quad_tol,
+                      qmc_tol=qmc_tol)
     row = optimum_row(o)
     st = o.result.problem.stages[-1]
     row.setdefault("chi", getattr(st, "chi", math.nan))
@@ -226,12 +229,18 @@ def compute(p: dict, ctx: RunContext) -> dict:
     te = _noise_column(te)
     lt = [float(_sel(te, pt)["teacher_lam"].iloc[0]) for pt in pts]
     kd = dict(eta=p["eta"], temperature_bounds=p["temperature_bounds"], **tune)
-    st = ctx.map(method_task, [dict(geometry=g, classes=K, similarity=s, method=m,
-                                    knobs=list(_knobs(m, p["tune_temperature"])),
-                                    fixed=METHODS[m][2] or {}, teacher_lam=t, **_args(p, n), **kd)
-                               for (n, g, K, s), t in zip(pts, lt) for m in METHODS],
-                 "theory: the five students tuned alike at each point")
-    st = _noise_column(st)
+    def items(methods, starts=None):
+        return [dict(geometry=g, classes=K, similarity=s, method=m, knobs=list(_knobs(m, p["tune_temperature"])),
+                     fixed=METHODS[m][2] or {}, teacher_lam=t, **_args(p, n), **kd,
+                     **({"start": starts[i]} if starts else {}))
+                for i, ((n, g, K, s), t) in enumerate(zip(pts, lt)) for m in methods]
+
+    lab = _noise_column(ctx.map(method_task, items(["labels"]), "theory: the label-only student at each point"))
+    # every other student contains the label-only one (chi = 0): its search starts there
+    starts = [{"lam": float(_sel(lab, pt)["lam"].iloc[0]), "chi": 0.0} for pt in pts]
+    st = _noise_column(ctx.map(method_task, items([m for m in METHODS if m != "labels"], starts),
+                               "theory: the other four students, tuned alike, at each point"))
+    st = pd.concat([lab, st], ignore_index=True, sort=False)
     th = pd.concat([te, st], ignore_index=True, sort=False)
     th["kind"] = "theory"
     out = {"errors": th}
