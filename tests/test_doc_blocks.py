@@ -5,7 +5,7 @@
   in one scratch folder shared by all pages (a command shown twice reuses its cache);
 * ``toml`` blocks with a file name (`` ```toml title="chain.toml" ``) are written there before
   the blocks of their page run, so the commands that read them find them; every ``toml`` block
-  must load as a problem file;
+  must load as a problem file (a sweep file, if it has a ``[grid]`` table);
 * a block whose info string carries the class ``.minutes`` (`` ```bash { .minutes } ``) is not
   run: that marker is allowed only on commands that take minutes or install packages (a
   default-size ``kdlab reproduce`` / ``study`` / ``experiment digits``, ``pip install``,
@@ -92,16 +92,22 @@ def test_unlabelled_blocks_hold_no_command_to_run():
                     f"{b['page']}:{b['line']}: an unlabelled block holds the command '{ln}': label it bash"
 
 
-def test_toml_blocks_are_problem_files(tmp_path):
+def test_toml_blocks_are_problem_or_sweep_files(tmp_path):
+    """A block with a ``[grid]`` table is a sweep file (its sweep must build), any other a problem file."""
     from kdlab.problem import load_problem
+    from kdlab.runs.sweepfile import read_sweep_file
 
     tomls = [b for b in BLOCKS if b["lang"] == "toml"]
     assert any(b["page"] == "README.md" and b["title"] == "chain.toml" for b in tomls)
     assert any(b["page"] == "docs/model.md" for b in tomls)
+    assert any(b["page"] == "docs/commands/sweep.md" and "[grid]" in b["body"] for b in tomls)
     for i, b in enumerate(tomls):
         f = tmp_path / (b["title"] or f"block{i}.toml")
         f.write_text(b["body"])
-        assert load_problem(f).stages, (b["page"], b["line"])
+        if re.search(r"^\[grid\]", b["body"], re.M):
+            assert read_sweep_file(f).sweep().tasks, (b["page"], b["line"])
+        else:
+            assert load_problem(f).stages, (b["page"], b["line"])
 
 
 def _env():

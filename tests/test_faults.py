@@ -333,7 +333,7 @@ def test_small_validation():
     line = _one_line_error(_cli("sweep", "-g", "alpha=a,b", "-o", "x.csv"))
     assert "alpha" in line
     for bad in (dict(n_features=2.7), dict(n_features=1), dict(seeds=0), dict(seeds=[1, 1]),
-                dict(seeds=[-1]), dict(seeds=[0.5]), dict(n_test=0)):
+                dict(seeds=[-1]), dict(seeds=[0.5]), dict(n_test=-1)):
         with pytest.raises(ValueError):
             Sweep({"alpha": [1]}, backend="simulate", **bad)
     assert Sweep({"alpha": [1]}, n_features=200.0).n_features == 200

@@ -155,15 +155,22 @@ def test_small_simulation_runs_every_target():
 
 
 def test_simulate_many_of_k_class_chains_equals_simulate_of_each():
-    """The sweep's grouped simulation path (simulate_many) takes the K-class family's own hook."""
-    from kdlab.simulation.run import simulate_many
+    """The one per-seed loop of every stage family: K-class chains simulated together share
+    each seed's draws and their stage-0 fit (fitted once per seed), and each result equals
+    (bit for bit) the chain simulated alone."""
+    from kdlab.simulation.run import clear_fit_cache, simulate_many
 
     d = MulticlassMixture(alpha=1.5, delta=0.5)
     chains = [[LogisticTeacher(lam=0.1)], [LogisticTeacher(lam=0.1), Student(eta=0.6, chi=1.0, lam=0.1)]]
+    clear_fit_cache()
     many = simulate_many(d, chains, n_features=40, seeds=2, n_jobs=1)
+    assert [r.extra["teacher_fits"] for r in many] == [2, 0]
+    clear_fit_cache()
     for chain, r in zip(chains, many):
-        alone = kdlab.simulate(d, chain, n_features=40, seeds=2, n_jobs=1)
+        alone = kdlab.simulate(d, chain, n_features=40, seeds=2, n_jobs=2)
         assert r.stages[-1].gen_error == alone.stages[-1].gen_error
+        assert np.array_equal(r.stages[-1].M, alone.stages[-1].M) and np.array_equal(r.overlaps, alone.overlaps)
+        assert r.per_seed.equals(alone.per_seed)
 
 
 def test_binary_targets():

@@ -7,7 +7,8 @@ targets; chi = 1.5; a 3-stage chain on one set) are stored in
 which records N, the seeds and its commit); the slow suite recomputes the theory of every
 chain and checks every scalar observable of every stage within ``3 s.e. + 1 %`` of the theory
 and every entry of the vector and matrix observables within ``4 s.e. + 1 %`` (``K_SE_ARRAYS``;
-plus ``ABS`` for entries near 0). The fast suite runs a small
+plus ``ABS`` for entries near 0), and the pooled standardized differences of all entries against
+Student's t (their mean, spread and the count beyond 3 s.e.). The fast suite runs a small
 live simulation against the theory with a finite-size allowance.
 """
 
@@ -61,6 +62,7 @@ def test_the_reference_covers_the_issue_s_chains():
     ref = json.loads(REF.read_text())
     probs = [Problem.from_dict(c["problem"]) for c in ref["chains"].values()]
     assert len(probs) >= 10 and ref["seeds"] >= 16
+    assert all(c["n_features"] >= 2000 for c in ref["chains"].values())  # the issue's N
     Ks = {p.data.n_classes for p in probs}
     assert {3, 4} <= Ks
     assert any(len(set(p.data.prior)) > 1 for p in probs) and any(len(set(p.data.prior)) == 1 for p in probs)
@@ -72,15 +74,58 @@ def test_the_reference_covers_the_issue_s_chains():
     assert any(np.allclose(p.data.gram, np.eye(p.data.n_classes)) for p in probs)
 
 
+_THEORY: dict = {}  # chain -> theory result, shared by the per-chain tests and the pooled one
+
+
+def _theory(name):
+    if name not in _THEORY:
+        chain = json.loads(REF.read_text())["chains"][name]
+        _THEORY[name] = theory.solve(Problem.from_dict(chain["problem"]))
+    return _THEORY[name]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", _chains())
 def test_theory_matches_the_reference_simulation(name):
-    ref = json.loads(REF.read_text())
-    chain = ref["chains"][name]
-    th = theory.solve(Problem.from_dict(chain["problem"]))
+    chain = json.loads(REF.read_text())["chains"][name]
+    th = _theory(name)
     assert th.status.converged, th.status.message
     fails = _failures(name, th, chain["stages"], rel=0.01, abs_=ABS)
     assert not fails, "\n".join(fails)
+
+
+@pytest.mark.slow
+def test_pooled_standardized_differences_are_standard():
+    """Every entry of every observable of every chain pooled (about 740 numbers): the
+    standardized differences ``z = (simulation - theory) / s.e.`` must look like draws of
+    Student's t with 15 degrees of freedom (sd 1.07): a mean within 4 / sqrt(n) of 0 (a bias
+    of the theory common to many entries), a standard deviation in [0.85, 1.25], and no more
+    entries beyond 3 s.e. than the 99.9 % quantile of the count that chance gives (Poisson with
+    the t_15 rate 0.88 %). The per-entry rule alone cannot tell 1 entry in 740 at 3.5 s.e.
+    (expected by chance) from a wrong theory; this test can. (Made 2026-12-07: mean -0.035,
+    sd 1.041, 8 entries beyond 3 s.e. where chance expects 6.7.)"""
+    from scipy import stats
+
+    ref = json.loads(REF.read_text())
+    z = []
+    for name, chain in ref["chains"].items():
+        th = _theory(name)
+        assert th.status.converged, (name, th.status.message)
+        for to, so in zip(th.stages, chain["stages"]):
+            for key in KEYS:
+                t = getattr(to, key)
+                if t is None or key not in so:
+                    continue
+                s, se = (np.asarray(v, float).ravel() for v in so[key])
+                ok = se > 0
+                z.extend(((s - np.asarray(t, float).ravel())[ok] / se[ok]).tolist())
+    z = np.asarray(z)
+    n = z.size
+    assert n >= 500, n
+    assert abs(z.mean()) <= 4 / np.sqrt(n), z.mean()
+    assert 0.85 <= z.std() <= 1.25, z.std()
+    beyond = int(np.sum(np.abs(z) > 3))
+    assert beyond <= stats.poisson.ppf(0.999, n * 2 * stats.t.sf(3, 15)), (beyond, n)
 
 
 def test_small_live_simulation_matches_the_theory():

@@ -33,3 +33,50 @@ def test_two_classes_equal_the_binary_theory(student):
                                             kdlab.gen_error(b.m, b.q, b.bias, 1.0, 0.0)], atol=1e-8)
         if b.p is not None:
             assert abs(4 * m.P[0, 0] - b.p) < 1e-8
+
+
+def test_warm_start_of_a_neighbouring_k_class_solve():
+    """``solve(problem, init=previous)`` starts each K-class stage from the previous result's
+    state: at a neighbouring ridge it takes fewer map evaluations than a cold solve and gives the
+    same answer to the solver's tolerance; at the same problem one evaluation confirms the
+    fixed point; a state of another K (another layout) is ignored (the cold solve exactly)."""
+    from kdlab.theory.multiclass import MultiStageState
+
+    d = MulticlassMixture(alpha=2.0, delta=0.5)
+    prev = kdlab.theory.solve(d, [LogisticTeacher(lam=0.1)])
+    assert isinstance(prev.state.stages[0], MultiStageState) and prev.state.stages[0].layout == (3, 0)
+    near = [LogisticTeacher(lam=0.102)]
+    cold = kdlab.theory.solve(d, near)
+    warm = kdlab.theory.solve(d, near, init=prev)
+    assert cold.status.converged and warm.status.converged, warm.status.message
+    assert warm.status.iterations < cold.status.iterations, (warm.status.iterations, cold.status.iterations)
+    a, b = cold.stages[0], warm.stages[0]
+    assert abs(a.gen_error - b.gen_error) < 1e-9
+    assert np.max(np.abs(a.M - b.M)) < 1e-8 and np.max(np.abs(a.Q - b.Q)) < 1e-8
+    assert np.max(np.abs(a.bias - b.bias)) < 1e-8
+    again = kdlab.theory.solve(d, [LogisticTeacher(lam=0.1)], init=prev)
+    assert again.status.iterations <= 2 and abs(again.stages[0].gen_error - prev.stages[0].gen_error) < 1e-12
+    d2 = MulticlassMixture(alpha=2.0, prior=[0.3, 0.7], gram=[[1, -1], [-1, 1]])
+    other = kdlab.theory.solve(d2, [LogisticTeacher(lam=0.1)])
+    ignored = kdlab.theory.solve(d, near, init=other)
+    assert ignored.status.iterations == cold.status.iterations
+    assert ignored.stages[0].gen_error == cold.stages[0].gen_error
+
+
+def test_a_failed_k_class_stage_makes_the_later_ones_not_solved():
+    """The one loop's rule for every stage family: stage 0 stopped after 2 map evaluations is
+    ``NOT_CONVERGED``, every later stage ``NOT_SOLVED``; all their observables, the overlaps and
+    the chain's status say so (NaN, not converged, the first failure's code)."""
+    from kdlab.results import Status
+
+    d = MulticlassMixture(alpha=2.0, delta=0.5)
+    res = kdlab.theory.solve(d, [LogisticTeacher(lam=0.1), Student(eta=0.6, chi=1.0, lam=0.1),
+                                 Student(eta=0.5, chi=1.0, lam=0.1)], maxiter=2)
+    assert [s.code for s in res.stage_status] == [Status.NOT_CONVERGED, Status.NOT_SOLVED, Status.NOT_SOLVED]
+    assert not res.status.converged and res.status.code is Status.NOT_CONVERGED
+    assert "stage 1: not solved (stage 0 did not converge)" in res.status.message
+    for k, st in enumerate(res.stages):
+        assert np.isnan(st.gen_error) and np.all(np.isnan(st.M)) and np.all(np.isnan(st.class_errors))
+        assert (st.P is None) == (k == 0) and (k == 0 or np.all(np.isnan(st.P)))
+    assert res.overlaps.shape == (3, 3, 3, 3) and np.all(np.isnan(res.overlaps))
+    assert res.state.stages == (None, None, None)

@@ -164,7 +164,7 @@ def test_no_ridge_non_separable_has_a_minimizer():
 
 @pytest.mark.parametrize("kwargs, name", [
     (dict(n_features=1), "n_features"), (dict(n_features=10.5), "n_features"), (dict(seeds=0), "seeds"),
-    (dict(seeds=[1, 1]), "distinct"), (dict(seeds=[-1]), "seed"), (dict(n_test=0), "n_test"),
+    (dict(seeds=[1, 1]), "distinct"), (dict(seeds=[-1]), "seed"), (dict(n_test=-1), "n_test"),
     (dict(n_jobs=0), "n_jobs"), (dict(tol=0.0), "tol"),
 ])
 def test_invalid_simulation_settings(kwargs, name):

@@ -495,8 +495,8 @@ MAX_PROBLEM_FILE_BYTES = 2**20
 _MAX_MESSAGE = 300
 
 
-def _problem_error(path, text: str) -> ParameterError:
-    msg = f"problem file {path}: {text}".replace("\n", " ")
+def _problem_error(path, text: str, what: str = "problem file") -> ParameterError:
+    msg = f"{what} {path}: {text}".replace("\n", " ")
     return ParameterError(msg if len(msg) <= _MAX_MESSAGE else msg[:_MAX_MESSAGE - 3] + "...")
 
 
@@ -510,6 +510,48 @@ class ProblemFile:
     problem: Problem
     theory: dict = field(default_factory=dict)
     simulate: dict = field(default_factory=dict)
+
+
+def load_toml(path, what: str = "problem file") -> dict:
+    """The TOML document of a regular file of at most :data:`MAX_PROBLEM_FILE_BYTES` (a FIFO or a
+    device is refused, never read); errors are one line naming the file (:class:`ParameterError`)."""
+    import tomllib
+
+    from .errors import InputError
+    from .io import read_regular_file
+
+    try:
+        raw = read_regular_file(path, MAX_PROBLEM_FILE_BYTES, what=what, follow_symlinks=True)
+    except InputError as exc:
+        raise _problem_error(path, getattr(exc, "reason", str(exc)), what) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _problem_error(path, f"not UTF-8 text (byte {exc.start}: {exc.reason})", what) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _problem_error(path, f"not valid TOML: {exc}", what) from None
+    except RecursionError:
+        raise _problem_error(path, "not usable: arrays or tables nested too deeply", what) from None
+
+
+def solver_tables(path, doc: Mapping[str, Any], what: str = "problem file") -> dict:
+    """``{"theory": {...}, "simulate": {...}}``: the options a file's optional ``[theory]`` and
+    ``[simulate]`` tables give, validated against :data:`kdlab.params.THEORY_OPTIONS` /
+    :data:`kdlab.params.SIMULATION_OPTIONS`."""
+    from .params import SIMULATION_OPTIONS, THEORY_OPTIONS, check_options
+
+    opts = {}
+    for table, decl in (("theory", THEORY_OPTIONS), ("simulate", SIMULATION_OPTIONS)):
+        given = doc.get(table, {})
+        if not isinstance(given, dict):
+            raise _problem_error(path, f"[{table}] must be a table of options", what)
+        try:
+            opts[table] = {k: v for k, v in check_options(decl, given, table).items() if k in given}
+        except (ValueError, TypeError) as exc:
+            raise _problem_error(path, f"[{table}] {exc}", what) from None
+    return opts
 
 
 def load_problem(path) -> Problem:
@@ -552,28 +594,10 @@ def read_problem_file(path) -> ProblemFile:
     300 characters naming the file, the stage and the parameter
     (:class:`kdlab.errors.ParameterError`).
     """
-    import tomllib
     from pathlib import Path
 
-    from .errors import InputError
-    from .io import read_regular_file
-    from .params import SIMULATION_OPTIONS, THEORY_OPTIONS, check_options
-
     path = Path(path)
-    try:
-        raw = read_regular_file(path, MAX_PROBLEM_FILE_BYTES, what="problem file", follow_symlinks=True)
-    except InputError as exc:
-        raise _problem_error(path, getattr(exc, "reason", str(exc))) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _problem_error(path, f"not UTF-8 text (byte {exc.start}: {exc.reason})") from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise _problem_error(path, f"not valid TOML: {exc}") from None
-    except RecursionError:
-        raise _problem_error(path, "not usable: arrays or tables nested too deeply") from None
+    doc = load_toml(path)
     unknown = set(doc) - {"data", "stages", "theory", "simulate"}
     if unknown:
         raise _problem_error(path, f"unknown table(s) {_names(unknown)}; expected [data], [[stages]] and "
@@ -581,15 +605,7 @@ def read_problem_file(path) -> ProblemFile:
     data_rec, stages = doc.get("data"), doc.get("stages")
     if not isinstance(data_rec, dict) or not isinstance(stages, list) or not stages:
         raise _problem_error(path, "needs a [data] table and at least one [[stages]] entry")
-    opts = {}
-    for table, decl in (("theory", THEORY_OPTIONS), ("simulate", SIMULATION_OPTIONS)):
-        given = doc.get(table, {})
-        if not isinstance(given, dict):
-            raise _problem_error(path, f"[{table}] must be a table of options")
-        try:
-            opts[table] = {k: v for k, v in check_options(decl, given, table).items() if k in given}
-        except (ValueError, TypeError) as exc:
-            raise _problem_error(path, f"[{table}] {exc}") from None
+    opts = solver_tables(path, doc)
     try:
         data = data_from_dict(data_rec)
         return ProblemFile(Problem(data, tuple(stages_from_records(stages))), opts["theory"], opts["simulate"])

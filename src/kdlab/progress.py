@@ -43,6 +43,7 @@ class PlainProgress:
         self.total, self.n, self._n0 = int(total), int(initial), int(initial)
         self.desc, self.unit, self.file = desc or "progress", unit, file
         self._t0 = self._last = time.monotonic()
+        self._t1 = None  # when the first task finished: the rate is measured from there
         self._closed = False
         self.postfix = ""
         self._line()
@@ -53,8 +54,9 @@ class PlainProgress:
         el = now - self._t0
         msg = f"{self.desc}: {self.n}/{self.total} {self.unit}(s), {el:.0f} s elapsed"
         done = self.n - self._n0
-        if 0 < done and self.n < self.total:
-            msg += f", about {el / done * (self.total - self.n):.0f} s left"
+        if done >= 2 and self._t1 is not None and self.n < self.total and now > self._t1:
+            # from the first finished task on: the start (worker processes, imports) is not a task
+            msg += f", about {(now - self._t1) / (done - 1) * (self.total - self.n):.0f} s left"
         if self.postfix:
             msg += f" ({self.postfix})"
         try:
@@ -63,6 +65,8 @@ class PlainProgress:
             pass
 
     def update(self, k: int = 1) -> None:
+        if self._t1 is None and k > 0:
+            self._t1 = time.monotonic()
         self.n += k
         if time.monotonic() - self._last >= PLAIN_EVERY_S:
             self._line()

@@ -3,14 +3,14 @@ checks the theory against them (3 standard errors plus 1 %) in the slow suite.
 
 Made with::
 
-    python tests/data/make_multiclass_reference.py 1000
+    python tests/data/make_multiclass_reference.py 2000
 
 which writes ``tests/data/multiclass-reference.json`` after every chain and resumes where it
-stopped; ``python tests/data/make_multiclass_reference.py 2000 k3-soft`` (re)makes the named
-chains at N = 2000. Each chain records its N, with the seeds, the commit and the seconds. The
-stored file is at N = 1000, 16 seeds, except k3-soft at N = 2000 (the issue asks N = 2000
-throughout: at the load of the shared 2-core machine, 20 to 30, a chain took 4 to 9 minutes
-there). At N = 1000 the teacher of k3-soft (seeds 0-15) has ``M[0, 2] = -0.461 +- 0.010``
+stopped; ``python tests/data/make_multiclass_reference.py 2000 k3-soft k4-soft`` (re)makes the
+named chains. Each chain records its N, with the seeds, the commit and the seconds. The stored
+file is at N = 2000, 16 seeds, every chain (k3-soft made at commit 5699f13, the nine others at
+16faa6e on 2026-12-07, 22 s to 18 min per chain on the shared 2-core machine at load ~10).
+Earlier, at N = 1000 the teacher of k3-soft (seeds 0-15) has ``M[0, 2] = -0.461 +- 0.010``
 against the theory's -0.490, a 3-s.e. fluctuation of those seeds that its student inherits;
 at N = 250, 500 and 2000 the same seeds give -0.501 +- 0.025, -0.498 +- 0.018 and
 -0.4925 +- 0.0085.

@@ -10,6 +10,7 @@ and the message says where).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sys
 import time
@@ -50,6 +51,15 @@ def _data_fields():
 _DATA_FIELDS = _data_fields()
 
 
+def _multiclass_fields():
+    from ..runs.grid import DATA_FIELDS, MULTICLASS_FIELDS
+
+    return tuple(f for f in MULTICLASS_FIELDS if f not in DATA_FIELDS and f not in ("prior", "gram"))
+
+
+_MULTICLASS_FIELDS = _multiclass_fields()
+
+
 #: Most coarse-grid points per axis of ``kdlab optimize kd`` (the grid costs its square in solves).
 MAX_KD_GRID = 50
 
@@ -82,7 +92,7 @@ def _parse_grid(grid: List[str]) -> dict:
     from ..runs.sweep import parse_grid_value
 
     spec = {}
-    for g in grid:
+    for g in grid or ():
         if "=" not in g:
             fail(f"--grid must be FIELD=VALUES, got {g!r}")
         k, v = g.split("=", 1)
@@ -90,7 +100,7 @@ def _parse_grid(grid: List[str]) -> dict:
         if k in spec:
             fail(f"--grid {k} given twice")
         try:
-            spec[k] = parse_grid_value(v)
+            spec[k] = parse_grid_value(v, k)
         except ValueError as exc:
             fail(f"--grid {k}: {exc}")
     return spec
@@ -102,17 +112,25 @@ def _parse_grid(grid: List[str]) -> dict:
 def sweep_command(
     sim_options,
     theory_options,
-    grid: Annotated[List[str], typer.Option(
+    grid: Annotated[Optional[List[str]], typer.Option(
         "--grid", "-g", help="FIELD=VALUES, repeatable. VALUES: 'a,b,c', 'START:STOP:NUM' or "
-                             "'START:STOP:NUM:log'. Fields: the data's (" + ", ".join(_DATA_FIELDS) + "), "
+                             "'START:STOP:NUM:log'. Fields: the data's (" + ", ".join(_DATA_FIELDS) + "; K classes: "
+                             + ", ".join(_MULTICLASS_FIELDS) + ", prior and gram as '0.5 0.3 0.2' and "
+                             "'1 0.2; 0.2 1'), "
                              "stage<k>.<param> for stage k, and the aliases teacher, teacher_<param> (stage 0), "
                              "student (false: the teacher alone), the student parameters (eta, chi, temperature, "
                              "lam, t2_scaling, data_alpha: the last stage), optimize=lam|teacher_lam; or "
                              "workflow=replace|accumulate|mix with workflow_<param> (generations, syn_alpha, "
-                             "real_alpha, temperature, lam, eta, real_weight, syn_weight).")],
-    backend: Annotated[str, typer.Option(
+                             "real_alpha, temperature, lam, eta, real_weight, syn_weight). With --file: more "
+                             "axes, overriding the file's.")] = None,
+    sweep_file: Annotated[Optional[Path], typer.Option(
+        "--file", "-f", help="A TOML sweep file: a problem file ([data], [[stages]]: the base point) with a "
+                             "[grid] table of axes and optional [sweep] backend, [theory], [simulate] tables "
+                             "(docs/chains.md); the options given here override it.", show_default=False)] = None,
+    backend: Annotated[Optional[str], typer.Option(
         "--backend", "-b", help="theory, simulate, both, or module:function (a function with the "
-                                "signature of kdlab.theory.solve).")] = "theory",
+                                "signature of kdlab.theory.solve). Default: the file's, else theory.",
+        show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Table path (.csv or .parquet; both if no suffix).")]
     = Path("sweep.csv"),
     store: Annotated[Optional[Path], typer.Option("--store", help="Cache folder (resumable); default: none.")]
@@ -125,18 +143,28 @@ def sweep_command(
 ) -> None:
     """Evaluate a grid of problems with the theory and/or simulation backend into one tidy table.
 
-    Example: kdlab sweep -g alpha=0.5:5:10 -g chi=0,0.5,1 -g rho=0.3 --backend theory -o chi.csv
+    Example: kdlab sweep -g alpha=0.5:5:10 -g chi=0,0.5,1 -g rho=0.3 --backend theory -o chi.csv;
+    K classes: kdlab sweep -g classes=3 -g similarity=0,0.3,0.6 -g alpha=1,2 -g student=false;
+    from a file: kdlab sweep --file sweep.toml -o out.csv
     """
     from ..errors import OutputError, ResourceError, StoreError, SweepError
     from ..runs.store import check_store
     from ..runs.sweep import Sweep, check_table_target, save_table_or_fallback, table_warnings
+    from ..runs.sweepfile import read_sweep_file
 
     check_jobs(n_jobs)
     spec = _parse_grid(grid)
-    if backend not in ("theory", "simulate", "both") and ":" not in backend:
+    if backend is not None and backend not in ("theory", "simulate", "both") and ":" not in backend:
         fail(f"--backend must be theory, simulate, both or module:function, got {backend!r}")
+    if sweep_file is None and not spec:
+        fail("give the axes: --grid FIELD=VALUES (repeatable) or --file SWEEP.toml")
     try:
-        sw = Sweep(spec, backend=backend, theory_options=theory_options, **sim_options)
+        if sweep_file is not None:
+            sf = read_sweep_file(sweep_file)
+            sf = dataclasses.replace(sf, grid={**sf.grid, **spec})
+            sw = sf.sweep(backend=backend, theory_options=theory_options, **sim_options)
+        else:
+            sw = Sweep(spec, backend=backend or "theory", theory_options=theory_options, **sim_options)
     except ValueError as exc:
         fail(str(exc))
     formats = (out.suffix[1:],) if out.suffix in (".csv", ".parquet") else ("csv", "parquet")
@@ -203,7 +231,10 @@ def _emit_optimum(opt, as_json: bool, what: str):
     typer.echo(", ".join(f"{k} = {v:.6g}" for k, v in opt.params.items())
                + f"  ->  {what} eps_g = {opt.gen_error:.6f}   ({opt.n_evals} solves"
                + (", optimum on a bound of the search: widen it" if opt.at_bound else "") + ")")
-    typer.echo(f"  m = {st.m:.6g}, q = {st.q:.6g}, bias = {st.bias:.6g}")
+    if st.m is not None:
+        typer.echo(f"  m = {st.m:.6g}, q = {st.q:.6g}, bias = {st.bias:.6g}")
+    else:  # K classes: the per-class errors (the arrays M, Q, P are in --json)
+        typer.echo("  class_errors = " + ", ".join(f"{v:.6g}" for v in st.class_errors))
 
 
 def _warn_at_bound(opt) -> None:

@@ -7,8 +7,9 @@ import json
 import time
 from typing import Any, Iterator, Mapping
 
+from ..params import GEOMETRY
 from .backends import BACKENDS, backend_settings, is_custom, load_custom
-from .grid import make_problem
+from .grid import is_multiclass, make_problem
 from .store import write_entry
 
 __all__ = ["BACKENDS", "evaluate_point", "backend_settings", "is_custom", "load_custom",
@@ -56,6 +57,8 @@ def record_of(point: Mapping[str, Any], result, extra: Mapping[str, Any], elapse
     opt = point.get("optimize")
     rec = {k: _clean(v) for k, v in result.to_record().items()}
     rec["n_stages"] = len(result.stages)
+    if is_multiclass(point):  # the named geometry (the data's record has classes, prior and gram)
+        rec.update({k: point[k] for k in GEOMETRY})
     if point.get("workflow"):  # the workflow's own parameters (its stages' columns are in the record)
         rec.update({k: v for k, v in point.items() if k == "workflow" or k.startswith("workflow_")})
     # the same columns for every row (no NaN from optimized / plain points mixing)

@@ -1,10 +1,15 @@
 """Sweep points: the schema (from :mod:`kdlab.params`), normalization and grid expansion.
 
 A *point* is one full problem (data and a chain of stages) as a flat dict whose names are the
-columns of :meth:`kdlab.problem.Problem.to_record`: the data's parameters (``alpha``,
-``delta``, ``rho``, ``label_noise``), then ``stage<k>_<param>`` for every stage (``stage0_kind``
-is the teacher's kind, ``stage<k>_data_alpha`` gives student ``k`` a fresh training set of that
-size, ``None``: its parent's set), and ``optimize`` (``None``, or the ridge chosen by the theory
+columns of :meth:`kdlab.problem.Problem.to_record`: the data's parameters (the Gaussian
+mixture's ``alpha``, ``delta``, ``rho``, ``label_noise``; or the K-class mixture's
+:data:`MULTICLASS_FIELDS`, the keys of a TOML problem file's ``[data]`` table: ``alpha``,
+``delta``, ``label_noise``, a named geometry ``geometry``, ``classes``, ``similarity``,
+``norm`` and ``prior``, or ``prior`` and an explicit ``gram``; any of ``classes``,
+``geometry``, ``similarity``, ``prior``, ``gram`` selects the K-class model), then
+``stage<k>_<param>`` for every stage (``stage0_kind`` is the teacher's kind,
+``stage<k>_data_alpha`` gives student ``k`` a fresh training set of that size, ``None``: its
+parent's set), and ``optimize`` (``None``, or the ridge chosen by the theory
 to minimize the generalization error: ``"stage0_lam"`` for a teacher alone, the last stage's
 ``"stage<k>_lam"`` for a teacher and one student).
 
@@ -27,7 +32,9 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from ..params import DATA, FRESH, WORKFLOW, check_bool
+from ..data import MulticlassMixture, data_kind_of
+from ..errors import ParameterError
+from ..params import DATA, FRESH, GEOMETRY, MULTICLASS_DATA, WORKFLOW, check_bool
 from ..problem import (
     TEACHER_KINDS,
     Fresh,
@@ -37,20 +44,31 @@ from ..problem import (
     Student,
     bias_rule_from_text,
     bias_rule_text,
+    data_from_dict,
     teacher_kind,
 )
 from ..values import parse_values
 
-__all__ = ["DATA_FIELDS", "POINT_FIELDS", "ALIASES", "MAX_POINTS", "MAX_STAGES", "normalize_point", "expand_grid",
-           "grid_size", "parse_grid_value", "make_problem", "point_stages", "student_fields"]
+__all__ = ["DATA_FIELDS", "MULTICLASS_FIELDS", "ARRAY_FIELDS", "POINT_FIELDS", "ALIASES", "MAX_POINTS", "MAX_STAGES",
+           "normalize_point", "expand_grid", "grid_size", "is_multiclass", "data_of",
+           "parse_grid_value", "make_problem", "point_stages", "student_fields"]
 
 #: Most points one sweep may hold (checked from the product of the axis lengths, before expanding).
 MAX_POINTS = 1_000_000
 #: Most stages of one chain in a sweep point.
 MAX_STAGES = 12
 
-#: The data's fields (unprefixed).
+#: The data's fields (unprefixed): the Gaussian mixture's.
 DATA_FIELDS = tuple(DATA)
+#: The K-class mixture's fields (:class:`kdlab.data.MulticlassMixture`, the ``[data]`` keys of a
+#: problem file): ``alpha``, ``delta``, ``label_noise``, the named geometry (``geometry``,
+#: ``classes``, ``similarity``, ``norm``; ``None`` with an explicit ``gram``), ``prior`` (K
+#: numbers) and ``gram`` (K x K; ``None`` with a named geometry).
+MULTICLASS_FIELDS = (*MULTICLASS_DATA, *GEOMETRY, "prior", "gram")
+#: The array-valued data fields and their depth (a grid axis of them is a list of such arrays).
+ARRAY_FIELDS = {"prior": 1, "gram": 2}
+#: Significant digits of a canonical ``prior`` / ``gram`` entry (so that normalizing is idempotent).
+_ARRAY_DIGITS = 12
 _STUDENT_PARAMS = Student.PARAMS
 _STAGE_FIELD = re.compile(r"stage(\d+)[._](\w+)")
 _BARE_STUDENT = (*_STUDENT_PARAMS, "data_alpha", "bias_rule")
@@ -114,7 +132,7 @@ def _split(name: str):
     """``("data", field)``, ``(k, field)`` with ``k`` an int or ``"last"``, ``("student", None)``,
     ``("optimize", None)`` or ``("workflow", param)`` for one grid field name; ``ValueError`` for
     an unknown name."""
-    if name in DATA_FIELDS:
+    if name in DATA_FIELDS or name in MULTICLASS_FIELDS:
         return "data", name
     if name in ("student", "optimize"):
         return name, None
@@ -136,7 +154,8 @@ def _split(name: str):
         return "last", name[len("student_"):]
     if name in _BARE_STUDENT:
         return "last", name
-    raise ValueError(f"unknown sweep parameter {name!r}; known: {', '.join(DATA_FIELDS)}, stage<k>.<param>, "
+    raise ValueError(f"unknown sweep parameter {name!r}; known: {', '.join(DATA_FIELDS)}, "
+                     f"{', '.join(f for f in MULTICLASS_FIELDS if f not in DATA_FIELDS)}, stage<k>.<param>, "
                      f"{', '.join(ALIASES)}, optimize, workflow, workflow_<param>")
 
 
@@ -174,7 +193,7 @@ def normalize_point(point: Mapping[str, Any], base: Optional[Mapping[str, Any]] 
                 stage_vals.setdefault(where, {})[f] = value
     if data_vals.get("alpha") is None:
         raise ValueError("every sweep point needs 'alpha'")
-    data = GaussianMixture(**{n: _check(DATA[n], v, n) for n, v in data_vals.items()})
+    data_fields = _data_point(data_vals)
     has_student = True if student is None else _bool_field(student, "student")
     n = 1 + max([k for k in stage_vals if k > 0], default=1 if has_student else 0)
     workflow = _workflow_fields(wf_vals, from_point, optimize)
@@ -192,7 +211,7 @@ def normalize_point(point: Mapping[str, Any], base: Optional[Mapping[str, Any]] 
     elif last_vals:
         for f, v in last_vals.items():
             stage_vals.setdefault(n - 1, {}).setdefault(f, v)
-    p: dict[str, Any] = {n_: getattr(data, n_) for n_ in DATA_FIELDS}
+    p: dict[str, Any] = dict(data_fields)
     # stage 0
     s0 = dict(stage_vals.get(0, {}))
     kind = s0.pop("kind", "logistic")
@@ -230,9 +249,98 @@ def normalize_point(point: Mapping[str, Any], base: Optional[Mapping[str, Any]] 
     if workflow is not None:
         p.update(workflow)
         p["optimize"] = None
-        return p
-    p["optimize"] = _optimize(optimize, n, tcls, p)
+    else:
+        p["optimize"] = _optimize(optimize, n, tcls, p)
+    if is_multiclass(p):  # what the K-class family lacks (a Bayes teacher, a fixed bias, ...): by the Problem
+        try:
+            make_problem(p)
+        except (ValueError, TypeError) as exc:
+            raise ParameterError(str(exc)) from None
     return p
+
+
+def is_multiclass(point: Mapping[str, Any]) -> bool:
+    """Whether a normalized point is on the K-class mixture."""
+    return "classes" in point
+
+
+def _data_point(vals: Mapping[str, Any]) -> dict:
+    """The canonical data fields of a point from the given ones: the Gaussian mixture's
+    (validated by :data:`kdlab.params.DATA`), or the K-class mixture's, read by the rule of a
+    problem file's ``[data]`` table (:func:`kdlab.problem.data_from_dict`)."""
+    vals = {k: v for k, v in vals.items() if not (v is None and k in MULTICLASS_FIELDS and k not in DATA)}
+    if data_kind_of(vals) is not MulticlassMixture:
+        extra = sorted(set(vals) - set(DATA_FIELDS))
+        if extra:
+            raise ParameterError(f"{extra[0]} is a parameter of the K-class data (give classes, geometry, "
+                                 "similarity, prior or gram)")
+        data = GaussianMixture(**{n: _check(DATA[n], v, n) for n, v in vals.items()})
+        return {n: getattr(data, n) for n in DATA_FIELDS}
+    extra = sorted(set(vals) - set(MULTICLASS_FIELDS))
+    if extra:
+        raise ParameterError(f"{extra[0]} is not a parameter of the K-class data (its parameters: "
+                             f"{', '.join(MULTICLASS_FIELDS)})")
+    rec = {n: _check(MULTICLASS_DATA[n], v, n) for n, v in vals.items() if n in MULTICLASS_DATA}
+    rec.update({n: _check(GEOMETRY[n], v, n) for n, v in vals.items() if n in GEOMETRY})
+    for n in ARRAY_FIELDS:
+        if n in vals:
+            rec[n] = _array(vals[n], n)
+    named = "gram" not in rec
+    classes = rec.get("classes") if named else rec.pop("classes", None)
+    if named and "prior" in rec:
+        if "classes" in rec and rec["classes"] != len(rec["prior"]):
+            raise ParameterError(f"classes = {rec['classes']} but the prior has {len(rec['prior'])} entries")
+        rec["classes"] = len(rec["prior"])  # the prior gives K
+    elif "prior" not in rec and not named:
+        rec["prior"] = [1.0 / len(rec["gram"])] * len(rec["gram"])  # balanced, as for a named geometry
+    data = data_from_dict(rec)
+    K = data.n_classes
+    if classes is not None and classes != K:
+        raise ParameterError(f"classes = {classes} but the prior / gram have K = {K} classes")
+    out = {n: getattr(data, n) for n in MULTICLASS_DATA}
+    if named:
+        out.update({n: rec.get(n, prm.default) for n, prm in GEOMETRY.items()})
+        out["classes"] = K
+        out["gram"] = None
+    else:
+        out.update({n: None for n in GEOMETRY})
+        out["classes"] = K
+        out["gram"] = [[_digits(v) for v in row] for row in data.gram]
+    out["prior"] = [_digits(v) for v in data.prior]
+    return {n: out[n] for n in MULTICLASS_FIELDS}
+
+
+def _digits(v: float) -> float:
+    return float(f"{float(v):.{_ARRAY_DIGITS}g}")
+
+
+def _array(value, name: str) -> list:
+    """``prior`` (K numbers) or ``gram`` (K x K) as nested lists of floats; also their text form
+    in a result table (``"0.5 0.3 0.2"``, rows of ``gram`` separated by ``;``). ``ParameterError``
+    naming the field otherwise (the data model checks the values)."""
+    depth = ARRAY_FIELDS[name]
+    shape = "K numbers" if depth == 1 else "K rows of K numbers"
+    error = ParameterError(f"{name} must be {shape} (e.g. {_EXAMPLE[name]!r}), got {_show(value)}")
+    v = value
+    try:
+        if isinstance(v, str):
+            rows = [r.replace(",", " ").split() for r in v.split(";")]
+            v = rows[0] if depth == 1 and len(rows) == 1 else rows
+        arr = np.asarray(v, dtype=float)
+    except (TypeError, ValueError):
+        raise error from None
+    if arr.ndim != depth:
+        raise error
+    return arr.tolist()
+
+
+_EXAMPLE = {"prior": "0.5 0.3 0.2", "gram": "1 0.6; 0.6 1"}
+
+
+def _show(value) -> str:
+    from ..params import show
+
+    return show(value)
 
 
 def _workflow_fields(wf_vals: dict, from_point: set, optimize) -> Optional[dict]:
@@ -304,8 +412,27 @@ def point_stages(point: Mapping[str, Any]) -> int:
     return 1 + max((int(m.group(1)) for k in point if (m := _STAGE_FIELD.fullmatch(k))), default=0)
 
 
-def _as_list(v, name="") -> list:
+def _is_one_value(v, name) -> bool:
+    """Whether a grid entry is one value (not an axis): a scalar, a string, or one array of an
+    array field (``prior = [0.5, 0.3, 0.2]`` is one prior; a list of them is an axis)."""
     if isinstance(v, (str, bytes)) or not isinstance(v, Iterable):
+        return True
+    depth = ARRAY_FIELDS.get(name)
+    if depth is None:
+        return False
+    x = v
+    for _ in range(depth):  # descend into the first element: a number at depth ``depth`` is one value
+        if isinstance(x, (str, bytes)) or not isinstance(x, Iterable):
+            return False
+        x = list(x)
+        if not x:
+            return False
+        x = x[0]
+    return isinstance(x, (int, float, np.number)) and not isinstance(x, bool)
+
+
+def _as_list(v, name="") -> list:
+    if _is_one_value(v, name):
         return [v]
     v = list(v)
     if not v:
@@ -317,8 +444,8 @@ def _grids(grid) -> list:
     return [grid] if isinstance(grid, Mapping) else list(grid)
 
 
-def _axis_len(v) -> int:
-    if isinstance(v, (str, bytes)) or not isinstance(v, Iterable):
+def _axis_len(v, name="") -> int:
+    if _is_one_value(v, name):
         return 1
     try:
         return len(v)
@@ -329,7 +456,7 @@ def _axis_len(v) -> int:
 def grid_size(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]]) -> int:
     """Number of points of a grid before deduplication: the product of its axis lengths
     (summed over a list of grids); computed without expanding anything."""
-    return sum(math.prod(_axis_len(v) for v in g.values()) for g in _grids(grid))
+    return sum(math.prod(_axis_len(v, k) for k, v in g.items()) for g in _grids(grid))
 
 
 def expand_grid(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]],
@@ -342,7 +469,7 @@ def expand_grid(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]],
     grids = _grids(grid)
     n = grid_size(grids)
     if n > max_points:
-        shape = " + ".join(" x ".join(f"{k}[{_axis_len(v)}]" for k, v in g.items()) for g in grids)
+        shape = " + ".join(" x ".join(f"{k}[{_axis_len(v, k)}]" for k, v in g.items()) for g in grids)
         raise ValueError(f"the grid has {n} points ({shape}), more than the limit of {max_points}")
     out, seen = [], set()
     for g in grids:
@@ -357,16 +484,33 @@ def expand_grid(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]],
     return out
 
 
-def parse_grid_value(spec: str) -> list:
+def parse_grid_value(spec: str, name: str = "") -> list:
     """Parse one CLI axis (:func:`kdlab.values.parse_values`): ``"0.5:5:10"``, ``"1e-3:10:5:log"``,
-    ``"log:1e-3:10:5"`` or a list ``"0,0.5,1"`` / ``"logistic,bayes-optimal"``."""
+    ``"log:1e-3:10:5"`` or a list ``"0,0.5,1"`` / ``"logistic,bayes-optimal"``. An array field
+    (``prior``, ``gram``) takes a comma-separated list of arrays in their table text form:
+    ``"0.5 0.3 0.2,0.4 0.4 0.2"``, ``"1 0.6; 0.6 1"``."""
+    if name in ARRAY_FIELDS:
+        items = [x.strip() for x in str(spec).split(",")]
+        if not all(items):
+            raise ValueError(f"invalid values {spec!r}: an empty {name} between commas")
+        return items
     return parse_values(spec, numeric=False)
+
+
+def data_of(point: Mapping[str, Any]):
+    """The data model of a normalized point."""
+    if not is_multiclass(point):
+        return GaussianMixture(**{n: point[n] for n in DATA_FIELDS})
+    base = {n: point[n] for n in MULTICLASS_DATA}
+    if point.get("gram") is not None:
+        return MulticlassMixture(prior=point["prior"], gram=point["gram"], **base)
+    return MulticlassMixture.from_geometry(**{n: point[n] for n in GEOMETRY}, prior=point["prior"], **base)
 
 
 def make_problem(point: Mapping[str, Any]) -> Problem:
     """The :class:`~kdlab.problem.Problem` of a normalized point (an optimized ridge, ``None``
     in the point, takes its declared default: the caller replaces it)."""
-    data = GaussianMixture(**{n: point[n] for n in DATA_FIELDS})
+    data = data_of(point)
     tcls = teacher_kind(point["stage0_kind"])
     tpar = {}
     for n_, prm in tcls.PARAMS.items():

@@ -9,6 +9,14 @@ solver status), in grid order.
 >>> from kdlab.runs.sweep import run_sweep
 >>> df = run_sweep({"alpha": [0.5, 1, 2], "teacher_lam": [0.01, 0.1], "chi": [0, 0.5]},
 ...                backend="theory", store="my-sweep")            # doctest: +SKIP
+>>> k3 = run_sweep({"classes": 3, "similarity": [0, 0.3, 0.6], "alpha": 2, "student": False},
+...                backend="theory")                              # doctest: +SKIP
+
+K classes: the K-class mixture's fields (``classes``, ``geometry``, ``similarity``, ``norm``,
+``prior``, ``gram``; :data:`kdlab.runs.grid.MULTICLASS_FIELDS`) select it; its array
+observables are one column per entry (``stage<k>_class_errors_<c>``, ``stage<k>_M_<i>_<j>``,
+:meth:`kdlab.results.Result.to_record`). A TOML sweep file (a problem file with a ``[grid]``
+table) is read by :func:`kdlab.runs.sweepfile.read_sweep_file`.
 
 Store (``store=DIR``, :mod:`kdlab.runs.store`): every finished point is written at once to
 ``DIR/points/<key>.json`` (atomically), where ``key`` hashes the point, the backend, its
@@ -52,7 +60,9 @@ from .cached import run_cached
 from .evaluate import BACKENDS, backend_settings, batch_key, evaluate_point, is_custom
 from .executor import n_workers
 from .grid import (
+    DATA_FIELDS,
     MAX_POINTS,
+    MULTICLASS_FIELDS,
     POINT_FIELDS,
     expand_grid,
     grid_size,
@@ -267,7 +277,9 @@ class Sweep:
         rows = [records[t.key] for t in self.tasks if t.key in records]
         df = pd.DataFrame.from_records(rows)
         if not df.empty:
-            front = [c for c in ("backend", *POINT_FIELDS, "n_features", "n_seeds") if c in df.columns]
+            front = [c for c in ("backend", *dict.fromkeys((*DATA_FIELDS, *MULTICLASS_FIELDS)), *POINT_FIELDS,
+                                 "n_features", "n_seeds") if c in df.columns]
+            front = list(dict.fromkeys(front))
             df = df[front + [c for c in df.columns if c not in front]]
         return df
 

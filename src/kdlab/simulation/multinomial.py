@@ -3,25 +3,25 @@
 Sampling (class means of Gram exactly ``gram``), exact multinomial ERM with soft targets
 (:func:`fit_multinomial`: Newton-CG on the ``K - 1`` shift-free coordinates, stopped on a
 certified relative gradient norm), the exact generalization error from Gaussian orthant
-probabilities (:func:`class_errors`), and the per-seed loop over the stages of a chain; seeds
-run on threads with one BLAS thread each.
+probabilities (:func:`class_errors`); the stage family :class:`MulticlassDraws` of the one
+per-seed loop of :mod:`.run`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
 from ..errors import ConvergenceError, NoMinimizerError
 from ..losses import SoftmaxKDLoss, logsumexp, shift_basis, softmax
 from ..results import class_errors
+from .family import ChainFits, Draws
 from .sampling import SEED_SALT, n_samples, share, stage_subset
 
-__all__ = ["MultiFit", "fit_multinomial", "shift_basis",
-           "sample_means", "MultiSet", "simulate_multiclass", "simulate_seed_multiclass"]
+__all__ = ["MultiFit", "fit_multinomial", "shift_basis", "sample_means", "MultiSet", "MulticlassDraws",
+           "MultiStageFit"]
 
 _MEANS, _TRAIN, _TEST, _FLIPS, _FRESH = 11, 12, 13, 14, 15
 
@@ -250,39 +250,65 @@ def _loss_value(loss, U, y, t):
     return out
 
 
-def simulate_seed_multiclass(problem, n_features: int, seed: int, n_test: Optional[int] = None,
-                             tol: float = 1e-10) -> dict:
-    """One seed of a K-class chain: ``{"stages": [obs dict per stage], "overlaps": (S, S, K, K),
-    "iterations": [...]}``. Every draw depends only on the seed, the set and the stage."""
-    data = problem.data
-    N = n_features
-    mu = sample_means(data.gram, N, _rng(seed, _MEANS))
-    order = {name: i for i, name in enumerate(problem.sets())}
-    alphas = problem.sets()
-    sets: dict = {}
+@dataclass(frozen=True)
+class MultiStageFit:
+    """A fitted K-class stage: weights ``W`` (K x N), centred bias ``b``, pre-activations ``U`` on
+    each of its sets and the optimizer's iterations."""
 
-    def get(name):
-        if name not in sets:
-            sets[name] = draw_set(data, mu, alphas[name], seed, order[name])
-        return sets[name]
+    W: np.ndarray
+    b: np.ndarray
+    U: dict
+    iterations: int
 
-    n_test = n_samples(data.alpha, N) if n_test is None else n_test
-    X_test, c_test = _draw(data, mu, n_test, _rng(seed, _TEST))
-    W_all, fits, out, its = [], [], [], []
-    for k in range(problem.n_stages):
+
+class _MultiSets:
+    """A chain's training sets on one seed, drawn when first used (``k``-th set of
+    :meth:`Problem.sets`: :func:`draw_set` ``k``), shared by the chains of the seed."""
+
+    def __init__(self, draws, problem):
+        self.draws, self.order, self.alpha = draws, {n: i for i, n in enumerate(problem.sets())}, problem.sets()
+
+    def __getitem__(self, name):
+        key = (self.order[name], self.alpha[name])
+        d = self.draws
+        if key not in d.sets:
+            d.sets[key] = draw_set(d.data, d.mu, self.alpha[name], d.seed, self.order[name])
+        return d.sets[key]
+
+
+class MulticlassDraws(Draws):
+    """The K-class stage family of the simulation (:mod:`.family`): one seed's class means
+    (:func:`sample_means`), test set and training sets; a stage is fitted by
+    :func:`fit_multinomial` on its set and measured by :func:`_measure`. Every draw depends only
+    on the seed, the set and the stage."""
+
+    def __init__(self, data, n_features, seed, n_test):
+        super().__init__(data, n_features, seed, n_test)
+        self.mu = sample_means(data.gram, n_features, _rng(seed, _MEANS))
+        self.n_test = n_samples(data.alpha, n_features) if n_test is None else n_test
+        self.X_test, self.c_test = _draw(data, self.mu, self.n_test, _rng(seed, _TEST))
+        self.sets: dict = {}
+
+    def chain(self, problem):
+        return ChainFits(problem, _MultiSets(self, problem))
+
+    def fit(self, chain, k, tol):
+        """Stage ``k`` on its set (targets from its parent's outputs there); ``P``: the overlap
+        ``W_parent W_k^T / N``."""
+        data, N, problem = self.data, self.n_features, chain.problem
         plan = problem.plan(k)
         use = plan.uses[0]
-        ds = get(use.set)
-        subset = stage_subset(plan.eta, N, seed, k)
+        ds = chain.sets[use.set]
+        subset = stage_subset(plan.eta, N, self.seed, k)
         Xs = ds.Xs if subset is None else ds.Xs[:, subset]
         loss = use.loss
         t = None
         if loss.kd_weight:
             if loss.uses_parent:
-                j = plan.parent
-                up = fits[j][1].get(use.set)
+                par = chain.fits[plan.parent]
+                up = par.U.get(use.set)
                 if up is None:
-                    up = ds.Xs @ W_all[j].T + fits[j][0]
+                    up = ds.Xs @ par.W.T + par.b
                 t = loss.targets(ds.y, up)
             else:
                 t = loss.targets(ds.y)
@@ -292,62 +318,12 @@ def simulate_seed_multiclass(problem, n_features: int, seed: int, n_test: Option
             W[:] = fit.W
         else:
             W[:, subset] = fit.W
-        obs = _measure(W, fit.b, fit.U, loss, ds.y, t, mu, data, X_test, c_test)
+        obs = _measure(W, fit.b, fit.U, loss, ds.y, t, self.mu, data, self.X_test, self.c_test)
         if k > 0:
-            obs["P"] = W_all[plan.parent] @ W.T / N
-        W_all.append(W)
-        fits.append((fit.b, {use.set: fit.U}))
-        out.append(obs)
-        its.append(fit.iterations)
-    S = len(W_all)
-    ov = np.array([[W_all[i] @ W_all[j].T / N for j in range(S)] for i in range(S)])
-    return {"seed": int(seed), "stages": out, "overlaps": ov, "iterations": its}
+            obs["P"] = chain.fits[plan.parent].W @ W.T / N
+        return MultiStageFit(W, fit.b, {use.set: fit.U}, fit.iterations), obs
 
-
-def _mean_se(values):
-    a = np.array(values, float)
-    n = a.shape[0]
-    mean = a.mean(axis=0)
-    se = a.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.full(mean.shape, math.nan)
-    if mean.ndim == 0:
-        return float(mean), float(se)
-    return mean, se
-
-
-def simulate_multiclass(problem, n_features: int, seeds: list, n_test, n_jobs: int, tol: float, progress=False):
-    """The K-class chain over ``seeds`` (threads, one BLAS thread each): a
-    :class:`~kdlab.results.Result` of means and standard errors (arrays for ``class_errors``,
-    ``M``, ``Q``, ``bias``, ``P``), the overlaps between stages ``(S, S, K, K)`` and a per-seed
-    table of the flattened values."""
-    import pandas as pd
-    from threadpoolctl import threadpool_limits
-
-    from ..results import Observables, Result, SolverStatus, _flat
-
-    with threadpool_limits(limits=1):
-        if n_jobs == 1:
-            rows = [simulate_seed_multiclass(problem, n_features, s, n_test, tol) for s in seeds]
-        else:
-            from joblib import Parallel, delayed
-
-            rows = Parallel(n_jobs=n_jobs, prefer="threads")(
-                delayed(simulate_seed_multiclass)(problem, n_features, s, n_test, tol) for s in seeds)
-    rows.sort(key=lambda r: r["seed"])
-    blocks, flat = [], [dict(seed=r["seed"]) for r in rows]
-    for k in range(problem.n_stages):
-        names = rows[0]["stages"][k].keys()
-        means, ses = {}, {}
-        for name in names:
-            means[name], ses[name] = _mean_se([r["stages"][k][name] for r in rows])
-            for f, r in zip(flat, rows):
-                f.update({f"stage{k}_{kk}": v for kk, v in _flat(name, r["stages"][k][name]).items()})
-        its = float(np.mean([r["iterations"][k] for r in rows]))
-        for f, r in zip(flat, rows):
-            f[f"stage{k}_iterations"] = r["iterations"][k]
-        blocks.append(Observables(stderr=ses, extra={"iterations": its}, **means))
-    ov, ov_se = _mean_se([r["overlaps"] for r in rows])
-    return Result("simulate", problem, tuple(blocks),
-                  status=SolverStatus(True, int(max(max(r["iterations"]) for r in rows)), 0.0,
-                                      f"{len(seeds)} seeds fitted to relative gradient <= {tol:g}"),
-                  n_features=n_features, n_seeds=len(seeds), per_seed=pd.DataFrame(flat),
-                  overlaps=ov, overlaps_stderr=ov_se)
+    def overlaps(self, chain):
+        """``W_i W_j^T / N`` for every pair of stages: ``(S, S, K, K)``."""
+        W = [f.W for f in chain.fits]
+        return np.array([[Wi @ Wj.T / self.n_features for Wj in W] for Wi in W])

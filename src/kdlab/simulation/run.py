@@ -3,8 +3,12 @@
 For each seed: draw the training set(s) (:mod:`.sampling`), fit stage 0 on the labels and
 every student on its parent's pre-activations (soft or hard labels) on its own training set
 by exact ERM (:mod:`.erm`), and measure each stage on the exact formula of
-``docs/model.md`` and on a fresh test set. Seeds run in parallel processes with one BLAS
-thread each; the result is the mean and standard error over seeds.
+``docs/model.md`` and on a fresh test set. Seeds run on threads with one BLAS thread each;
+the result is the mean and standard error over seeds.
+
+One per-seed loop over the stages (:func:`simulate_seed_chains`) and one aggregation over
+seeds (:func:`simulate_many`) for every stage family (:mod:`.family`): the binary chain
+(:class:`BinaryDraws`, here) and the K-class chain (:class:`.multinomial.MulticlassDraws`).
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ import pandas as pd
 
 from ..params import RUN_OPTIONS, SIMULATION_OPTIONS, check_int
 from ..problem import GaussianMixture, Problem, Student, Teacher, as_problem
-from ..results import OBSERVABLES, Observables, Result, SolverStatus, gen_error
+from ..results import Observables, Result, SolverStatus, _flat, gen_error
 from .erm import fit_linear
+from .family import ChainFits, Draws
 from .sampling import Dataset, _streams, n_samples, sample_dataset, sample_fresh, sample_test, share, stage_subset
 
 __all__ = ["FIT_TOL", "simulate", "simulate_many", "simulate_seed", "simulate_seed_chains", "fit_stage", "fit_teacher",
-           "fit_student", "student_subset", "clear_fit_cache",
+           "fit_student", "student_subset", "clear_fit_cache", "BinaryDraws", "FAMILIES",
            "sample_dataset", "Dataset", "_streams"]
 
 
@@ -129,55 +134,119 @@ def clear_fit_cache() -> None:
         _TEACHER_FITS.items.clear()
 
 
-def simulate_seed_chains(data: GaussianMixture, chains, n_features: int, seed: int,
-                         n_test: Optional[int] = None, tol: float = FIT_TOL) -> list[dict]:
-    """One row per chain for one seed; the chains share the seed's draws (its training and
-    test sets, drawn ONCE), and chains with the same stage 0 share its fit.
+def simulate_seed_chains(data, chains, n_features: int, seed: int, n_test: Optional[int] = None,
+                         tol: float = FIT_TOL) -> list[dict]:
+    """One row per chain for one seed (``seed``, ``teacher_fits``, ``stage<k>_<obs>`` with
+    array observables flattened, ``stage<k>_iterations``, the family's overlap columns);
+    :func:`_seed_records` says how the chains share the seed's draws."""
+    return [_row(rec, _family(data)) for rec in _seed_records(data, chains, n_features, seed, n_test, tol)]
 
-    Every draw depends only on the seed, the set and the stage (:mod:`.sampling`), so each row
-    is bit-for-bit the row of that chain simulated alone; the first row of each distinct stage 0
-    records ``teacher_fits = 1``, the others 0 (the count of stage-0 fits actually made).
+
+def _seed_records(data, chains, n_features: int, seed: int, n_test: Optional[int], tol: float):
+    """The one loop over the stages, for every stage family (:mod:`.family`): one record per
+    chain for one seed (``stages``: the observables of each stage, ``iterations``, ``overlaps``).
+    The chains share the seed's draws (its training and test sets, drawn ONCE), and chains with
+    the same stage 0 share its fit.
+
+    Every draw depends only on the seed, the set and the stage (:mod:`.sampling`), so each record
+    is bit-for-bit the record of that chain simulated alone; the first record of each distinct
+    stage 0 records ``teacher_fits = 1``, the others 0 (the count of stage-0 fits actually made).
     Stage-0 fits are also remembered across calls in this process (the last 512), so that the
     series of a run that share a teacher fit it once.
     """
     problems = [Problem(data, tuple(c)) for c in chains]
-    ds0 = sample_dataset(data, n_features, seed)
-    n_test = ds0.X.shape[0] if n_test is None else n_test
-    X_test, y_test = sample_test(data, ds0.v, n_test, seed)
-    firsts: dict = {}  # stage 0 -> (StageFit, w, observables) of this seed
-    fresh: dict = {}  # the seed's fresh sets, shared by the chains
-    rows = []
+    draws = _family(data)(data, n_features, seed, n_test)
+    firsts: dict = {}  # stage 0 -> (fit, observables) of this seed
+    records = []
     for problem in problems:
-        datasets = _Sets(problem, data, ds0, seed, fresh)
-        names = [f"stage{k}" for k in range(len(problem.stages))]
-        row: dict = {"seed": int(seed), "teacher_fits": 0}
-        W, fitted = [], []
+        chain = draws.chain(problem)
+        rec: dict = {"seed": int(seed), "teacher_fits": 0, "stages": [], "iterations": []}
         for k, spec in enumerate(problem.stages):
             first = None
+            key = (data, spec, n_features, seed, draws.n_test, tol)
             if k == 0:  # fitted for an earlier chain of this seed, or in an earlier call of this process?
-                first = firsts.get(spec) or _TEACHER_FITS.get((data, spec, n_features, seed, n_test, tol))
+                first = firsts.get(spec) or _TEACHER_FITS.get(key)
             if first is not None:  # stage 0 is shared: fitted once per seed
-                fs, w, obs = first
+                fit, obs = first
             else:
-                fs, w, obs = _fit_and_measure(problem, k, spec, datasets, W, fitted, data, n_features, seed,
-                                              X_test, y_test, tol)
+                fit, obs = draws.fit(chain, k, tol)
                 if k == 0:
-                    _TEACHER_FITS.put((data, spec, n_features, seed, n_test, tol), (fs, w, obs))
-                    row["teacher_fits"] = 1
+                    _TEACHER_FITS.put(key, (fit, obs))
+                    rec["teacher_fits"] = 1
             if k == 0:
-                firsts[spec] = (fs, w, obs)
-            if k > 0:
-                obs = dict(obs, p=float(W[-1] @ w) / n_features)
-            row.update({f"{names[k]}_{key}": v for key, v in obs.items()})
-            row[f"{names[k]}_iterations"] = fs.iterations
-            W.append(w)
-            fitted.append(fs)
-        if len(problem.stages) > 1:
-            Wm = np.array(W)
-            G = Wm @ Wm.T / n_features
-            row.update({f"overlap_{j}_{k}": float(G[j, k]) for j in range(len(W)) for k in range(j, len(W))})
-        rows.append(row)
-    return rows
+                firsts[spec] = (fit, obs)
+            chain.fits.append(fit)
+            rec["stages"].append(obs)
+            rec["iterations"].append(fit.iterations)
+        rec["overlaps"] = draws.overlaps(chain)
+        records.append(rec)
+    return records
+
+
+def _row(rec: dict, family) -> dict:
+    """A record of :func:`_seed_records` as one flat row of the per-seed table."""
+    row = {"seed": rec["seed"], "teacher_fits": rec["teacher_fits"]}
+    for k, (obs, its) in enumerate(zip(rec["stages"], rec["iterations"])):
+        for name, v in obs.items():
+            row.update(_flat(f"stage{k}_{name}", v))
+        row[f"stage{k}_iterations"] = its
+    row.update(family.overlap_columns(rec["overlaps"]))
+    return row
+
+
+class BinaryDraws(Draws):
+    """The binary stage family (:mod:`.family`): one seed's centre, first training set and test
+    set (:mod:`.sampling`); a chain's sets are :class:`_Sets`, its stages fitted by
+    :func:`_fit_and_measure` (the constant classifier is an override there)."""
+
+    def __init__(self, data, n_features, seed, n_test):
+        super().__init__(data, n_features, seed, n_test)
+        self.ds0 = sample_dataset(data, n_features, seed)
+        self.n_test = self.ds0.X.shape[0] if n_test is None else n_test
+        self.X_test, self.y_test = sample_test(data, self.ds0.v, self.n_test, seed)
+        self.fresh: dict = {}  # the seed's fresh sets, shared by the chains
+
+    def chain(self, problem):
+        return ChainFits(problem, _Sets(problem, self.data, self.ds0, self.seed, self.fresh))
+
+    def fit(self, chain, k, tol):
+        """Stage ``k``'s :class:`StageFit` and observables (``p``: the overlap with stage ``k - 1``)."""
+        N = self.n_features
+        W = [f.w for f in chain.fits]
+        fs, w, obs = _fit_and_measure(chain.problem, k, chain.problem.stages[k], chain.sets, W, chain.fits,
+                                      self.data, N, self.seed, self.X_test, self.y_test, tol)
+        if k > 0:
+            obs = dict(obs, p=float(W[-1] @ w) / N)
+        return fs, obs
+
+    def overlaps(self, chain):
+        """``W W^T / N`` between the stages' weights (``None`` for one stage)."""
+        if len(chain.fits) < 2:
+            return None
+        Wm = np.array([f.w for f in chain.fits])
+        return Wm @ Wm.T / self.n_features
+
+    @staticmethod
+    def overlap_columns(G):
+        if G is None:
+            return {}
+        S = G.shape[0]
+        return {f"overlap_{j}_{k}": float(G[j, k]) for j in range(S) for k in range(j, S)}
+
+
+def _multiclass_draws():
+    from .multinomial import MulticlassDraws  # loaded on first use
+
+    return MulticlassDraws
+
+
+#: The stage family of each data family (``data.family``): a class, or a function returning it.
+FAMILIES = {"binary": BinaryDraws, "multiclass": _multiclass_draws}
+
+
+def _family(data):
+    fam = FAMILIES[data.family]
+    return fam if isinstance(fam, type) else fam()
 
 
 class _Sets:
@@ -203,10 +272,12 @@ class _Sets:
 
 
 class StageFit:
-    """A fitted stage: its bias, iterations and pre-activations ``u`` on each of its sets."""
+    """A fitted stage: its bias, iterations, pre-activations ``u`` on each of its sets and its
+    weights ``w`` (length N)."""
 
-    def __init__(self, bias: float, iterations: int, u: dict, constant: Optional[float] = None):
-        self.bias, self.iterations, self.u, self.constant = bias, iterations, u, constant
+    def __init__(self, bias: float, iterations: int, u: dict, constant: Optional[float] = None,
+                 w: Optional[np.ndarray] = None):
+        self.bias, self.iterations, self.u, self.constant, self.w = bias, iterations, u, constant, w
 
 
 class _Stacked:
@@ -301,7 +372,7 @@ def _fit_and_measure(problem: Problem, k: int, spec, datasets, W, fitted, data, 
         obs = {"gen_error": gen_error(0.0, 0.0, b, data.delta, data.rho),
                "gen_error_test": share(y_test != side), "train_error": float(np.mean(y != side)),
                "train_loss": 0.0, "m": 0.0, "q": 0.0, "bias": b}
-        return StageFit(b, 0, u, constant=b), w, obs
+        return StageFit(b, 0, u, constant=b, w=w), w, obs
     if len(sets) == 1:
         Xs = sets[0].Xs if subset is None else sets[0].Xs[:, subset]
         loss, ut = plan.uses[0].loss, uts[0]
@@ -321,31 +392,42 @@ def _fit_and_measure(problem: Problem, k: int, spec, datasets, W, fitted, data, 
     sizes = np.cumsum([0, *[d.y.size for d in sets]])
     u = {use.set: fit.u[sizes[i]:sizes[i + 1]] for i, use in enumerate(plan.uses)}
     obs = _measure(w, fit.bias, fit.u, loss, y, sets[0], data, X_test, y_test, ut)
-    return StageFit(fit.bias, fit.iterations, u), w, obs
+    return StageFit(fit.bias, fit.iterations, u, w=w), w, obs
 
 
-def _aggregate(df: pd.DataFrame, who: str) -> Optional[Observables]:
-    cols = [k for k in OBSERVABLES if f"{who}_{k}" in df]
-    if not cols:
-        return None
-    n = len(df)
-    means = {k: float(df[f"{who}_{k}"].mean()) for k in cols}
+def _mean_se(values):
+    """Mean over seeds (axis 0) and its standard error (``std / sqrt(n)``, NaN for one seed)."""
+    a = np.array(values, float)
+    n = a.shape[0]
+    mean = a.mean(axis=0)
     with np.errstate(invalid="ignore"):  # the bias of a constant classifier is infinite: no standard error
-        stderr = {k: (float(df[f"{who}_{k}"].std(ddof=1)) / math.sqrt(n) if n > 1 else math.nan) for k in cols}
-    return Observables(stderr=stderr, extra={"iterations": float(df[f"{who}_iterations"].mean())}, **means)
-
-
-def _overlap_matrix(df: pd.DataFrame, K: int):
-    if K < 2:
-        return None, None
-    mean, se = np.empty((K, K)), np.empty((K, K))
-    n = len(df)
-    for j in range(K):
-        for k in range(j, K):
-            col = df[f"overlap_{j}_{k}"]
-            mean[j, k] = mean[k, j] = float(col.mean())
-            se[j, k] = se[k, j] = float(col.std(ddof=1)) / math.sqrt(n) if n > 1 else math.nan
+        se = a.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.full(mean.shape, math.nan)
+    if mean.ndim == 0:
+        return float(mean), float(se)
     return mean, se
+
+
+def _aggregate(problem: Problem, records: list, n_features: int, tol: float) -> Result:
+    """The one aggregation over seeds: per stage and observable the mean and its standard error
+    (arrays for block-valued observables), the mean iterations, the overlaps and the per-seed table."""
+    records = sorted(records, key=lambda r: r["seed"])
+    blocks = []
+    for k in range(problem.n_stages):
+        means, ses = {}, {}
+        for name in records[0]["stages"][k]:
+            means[name], ses[name] = _mean_se([r["stages"][k][name] for r in records])
+        its = float(np.mean([r["iterations"][k] for r in records]))
+        blocks.append(Observables(stderr=ses, extra={"iterations": its}, **means))
+    overlaps = overlaps_se = None
+    if records[0]["overlaps"] is not None:
+        overlaps, overlaps_se = _mean_se([r["overlaps"] for r in records])
+    per_seed = pd.DataFrame([_row(r, _family(problem.data)) for r in records])
+    teacher_fits = int(per_seed.pop("teacher_fits").sum())
+    return Result("simulate", problem, tuple(blocks),
+                  status=SolverStatus(True, int(max(max(r["iterations"]) for r in records)), 0.0,
+                                      f"{len(records)} seeds fitted to relative gradient <= {tol:g}"),
+                  n_features=n_features, n_seeds=len(records), per_seed=per_seed, overlaps=overlaps,
+                  overlaps_stderr=overlaps_se, extra={"teacher_fits": teacher_fits})
 
 
 def _check_seeds(seeds) -> list[int]:
@@ -391,19 +473,6 @@ def simulate(*problem, n_features: Optional[int] = None, seeds: Iterable[int] | 
     before it starts (:class:`kdlab.errors.ResourceError`).
     """
     p = as_problem(*problem)
-    if p.data.family == "multiclass":  # the K-class stage family (one BLAS thread per seed thread)
-        from .multinomial import simulate_multiclass
-
-        decl = SIMULATION_OPTIONS
-        nf = decl["n_features"].check(decl["n_features"].default if n_features is None else n_features)
-        sl = _check_seeds(decl["seeds"].default if seeds is None else seeds)
-        nj = -1 if n_jobs is None else RUN_OPTIONS["n_jobs"].check(n_jobs)
-        nj = min(len(sl), (os.cpu_count() or 1) if nj == -1 else nj)
-        from .memory import check_memory
-
-        check_memory(memory_estimate(p, nf, nj, n_test), f"simulating N = {nf} on {nj} worker(s)")
-        return simulate_multiclass(p, nf, sl, decl["n_test"].check(n_test), nj,
-                                   decl["tol"].check(decl["tol"].default if tol is None else tol))
     return simulate_many(p.data, [p.stages], n_features=n_features, seeds=seeds, n_test=n_test,
                          n_jobs=n_jobs, progress=progress, tol=tol)[0]
 
@@ -419,9 +488,6 @@ def simulate_many(data: GaussianMixture, chains, *, n_features: Optional[int] = 
     problems = [as_problem(data, list(c)) for c in chains]
     if not problems:
         raise ValueError("simulate_many needs at least one chain")
-    if problems[0].data.family == "multiclass":  # the K-class family: each chain by simulate's own hook
-        return [simulate(p, n_features=n_features, seeds=seeds, n_test=n_test, n_jobs=n_jobs, progress=progress,
-                         tol=tol) for p in problems]
     decl = SIMULATION_OPTIONS
     n_features = decl["n_features"].check(decl["n_features"].default if n_features is None else n_features)
     seeds = _check_seeds(decl["seeds"].default if seeds is None else seeds)
@@ -450,30 +516,17 @@ def simulate_many(data: GaussianMixture, chains, *, n_features: Optional[int] = 
     # process pool (the first call of a run is as fast as the next).
     with threadpool_limits(limits=1):
         if n_jobs == 1:
-            it = (simulate_seed_chains(*t) for t in tasks)
+            it = (_seed_records(*t) for t in tasks)
         else:
             from joblib import Parallel, delayed
 
             it = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator_unordered")(
-                delayed(simulate_seed_chains)(*t) for t in tasks)
-        for rows in it:
-            for acc, row in zip(per_chain, rows):
-                acc.append(row)
+                delayed(_seed_records)(*t) for t in tasks)
+        for records in it:
+            for acc, rec in zip(per_chain, records):
+                acc.append(rec)
             if bar is not None:
                 bar.update(1)
     if bar is not None:
         bar.close()
-    out = []
-    for problem, rows in zip(problems, per_chain):
-        per_seed = pd.DataFrame(rows).sort_values("seed").reset_index(drop=True)
-        teacher_fits = int(per_seed.pop("teacher_fits").sum())
-        names = [f"stage{k}" for k in range(len(problem.stages))]
-        overlaps, overlaps_se = _overlap_matrix(per_seed, len(problem.stages))
-        out.append(Result(
-            "simulate", problem, tuple(_aggregate(per_seed, who) for who in names),
-            status=SolverStatus(True, int(per_seed.filter(like="iterations").to_numpy().max()), 0.0,
-                                f"{len(seeds)} seeds fitted to relative gradient <= {tol:g}"),
-            n_features=n_features, n_seeds=len(seeds), per_seed=per_seed,
-            overlaps=overlaps, overlaps_stderr=overlaps_se, extra={"teacher_fits": teacher_fits},
-        ))
-    return out
+    return [_aggregate(problem, recs, n_features, tol) for problem, recs in zip(problems, per_chain)]

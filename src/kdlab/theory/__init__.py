@@ -13,9 +13,10 @@ half-rule difference is below ``quad_tol``; proximal operators of the shared los
 fixed point with a damped fallback and honest convergence reporting in ``Result.status``.
 
 Modules: :mod:`.quadrature` (rules), :mod:`.prox`, :mod:`.fixed_point`, :mod:`.refine` (shared
-machinery); :mod:`.grid`, :mod:`.group`, :mod:`.stage` (the per-stage interface: member records,
-the state-evolution map, closed forms as overrides of their stage); :mod:`.chain` (``solve``: the
-one loop over the stages); :mod:`.curves`.
+machinery); :mod:`.family` (the per-stage interface of a stage family); :mod:`.binary`,
+:mod:`.sets`, :mod:`.grid`, :mod:`.stage`, :mod:`.inputs` (the binary family: member records,
+the state-evolution map, closed forms as overrides of their stage); :mod:`.multiclass` (the
+K-class family); :mod:`.chain` (``solve``: the one loop over the stages); :mod:`.curves`.
 """
 
 from .chain import QUAD_ACCEPT, WarmStart, bayes_optimal_error, solve

@@ -93,7 +93,7 @@ def _extrapolate(history, value) -> Optional[WarmStart]:
     f = (value - v1) / (v1 - v0)
     out = []
     for a, b in zip(w0.stages, w1.stages):
-        if a is None or b is None or len(a.x) != len(b.x) or a.layout != b.layout:
+        if not isinstance(b, StageState) or a is None or len(a.x) != len(b.x) or a.layout != b.layout:
             out.append(b)
             continue
         x = tuple(float(bb + f * (bb - aa)) for aa, bb in zip(a.x, b.x))

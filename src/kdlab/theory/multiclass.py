@@ -16,18 +16,19 @@ with r x r blocks), the fixed point :func:`.fixed_point.fixed_point`.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
 from ..losses import shift_basis, softmax
-from ..results import Observables, Result, SolverStatus, Status, class_errors
+from ..results import Observables, SolverStatus, Status, class_errors
+from .family import StageFamily
 from .fixed_point import HUGE, Diverged, fixed_point, relative_residual
 from .quadrature import trap_rule
 
-__all__ = ["shift_basis", "MultiInputs", "solve_multiclass", "TENSOR_MAX_DIM", "QMC_ACCEPT_MC", "QUAD_ACCEPT_MC"]
+__all__ = ["shift_basis", "MultiInputs", "MulticlassFamily", "MultiStageState", "TENSOR_MAX_DIM", "QMC_ACCEPT_MC",
+           "QUAD_ACCEPT_MC"]
 
 #: Largest integration dimension (members x (K - 1)) done by a tensor trapezoid rule.
 TENSOR_MAX_DIM = 4
@@ -638,51 +639,68 @@ def _class_directions(problem, r, K):
     return P.T @ G / max(1.0, float(np.max(np.abs(P.T @ G))))
 
 
-def solve_multiclass(problem, *, tol: float, maxiter: int, method: str, quad_tol: float, qmc_tol: float,
-                     init=None) -> Result:
-    """Every stage of a K-class chain in order (``docs/theory-multiclass.md``); the same status
-    and NaN rules as the binary chain."""
-    data = problem.data
-    K, r, S = data.n_classes, data.n_classes - 1, problem.n_stages
-    P = shift_basis(K)
-    inputs = MultiInputs(data.delta, np.asarray(data.gram), S, r)
-    frozen: dict = {}
-    obs, statuses = [], []
-    failed = None
-    extra = {}
-    for k in range(S):
-        t0 = time.perf_counter()
-        if failed is not None:
-            statuses.append(SolverStatus(False, 0, math.nan, f"stage {k}: not solved (stage {failed} did not "
-                                         "converge)", Status.NOT_SOLVED))
-            obs.append(_nan_obs(k, K))
-            continue
-        x0 = _initial(problem, k, inputs, frozen, r, K)
-        sol = _solve_stage(problem, k, inputs, frozen, P, x0, tol=tol, maxiter=maxiter, method=method,
-                           quad_tol=quad_tol, qmc_tol=qmc_tol)
+@dataclass(frozen=True)
+class MultiStageState:
+    """Solved state of one K-class stage (the warm start of a neighbouring solve): ``layout``
+    ``(K, k)`` and the state vector ``x`` (``m, Q_kj, V_kj, b``, :meth:`MultiStageMap.unpack`)."""
+
+    layout: tuple
+    x: tuple
+
+
+class MulticlassFamily(StageFamily):
+    """The K-class chain's stages (:mod:`.family`): the input side :class:`MultiInputs`, the
+    frozen stages' outputs and the fixed point :func:`_solve_stage`; the same status and NaN
+    rules as the binary chain (the loop's)."""
+
+    def __init__(self, problem):
+        super().__init__(problem)
+        data = problem.data
+        self.data, self.K, self.r = data, data.n_classes, data.n_classes - 1
+        self.P = shift_basis(self.K)
+        self.inputs = MultiInputs(data.delta, np.asarray(data.gram), problem.n_stages, self.r)
+        self.frozen: dict = {}
+
+    def start(self, k, warm):
+        """The warm state where it is one of stage ``k`` with the same K, else :func:`_initial`."""
+        x0 = _initial(self.problem, k, self.inputs, self.frozen, self.r, self.K)
+        if isinstance(warm, MultiStageState) and warm.layout == (self.K, k) and len(warm.x) == x0.size:
+            return np.array(warm.x, float)
+        return x0
+
+    def solve(self, k, start, *, tol, maxiter, method, quad_tol, qmc_tol):
+        return _solve_stage(self.problem, k, self.inputs, self.frozen, self.P, start, tol=tol, maxiter=maxiter,
+                            method=method, quad_tol=quad_tol, qmc_tol=qmc_tol)
+
+    def status(self, k, sol, seconds):
         G, x, info, qerr, qmc = sol
         accept = QMC_ACCEPT_MC if qmc else QUAD_ACCEPT_MC
         ok = info.converged and qerr <= accept
         code = Status.DIVERGED if info.diverged else Status.CONVERGED if ok else Status.NOT_CONVERGED
         msg = (f"stage {k}: {info.message}, {info.iterations} evaluations, residual {info.residual:.2e}, "
-               f"{'RQMC standard error' if qmc else 'half-rule estimate'} {qerr:.1e} "
-               f"({time.perf_counter() - t0:.1f} s)")
+               f"{'RQMC standard error' if qmc else 'half-rule estimate'} {qerr:.1e} ({seconds:.1f} s)")
         if info.converged and not ok:
             msg += f"; quadrature error estimate above {accept:g} at the finest rule"
-        statuses.append(SolverStatus(ok, int(info.iterations), float(info.residual), msg, code))
-        extra[f"quad_error_stage{k}"] = qerr
-        if not ok:
-            failed = k
-            obs.append(_nan_obs(k, K))
-            continue
+        return SolverStatus(ok, int(info.iterations), float(info.residual), msg, code), {f"quad_error_stage{k}": qerr}
+
+    def freeze(self, k, sol):
+        G, x = sol[0], sol[1]
+        plan = self.problem.plan(k)
         m, Q, V, b = G.unpack(x)
         mhat, Qhat, Vhat = G.hats()
-        inputs.freeze(k, problem.plan(k).eta, problem.plan(k).lam, mhat, Qhat, Vhat)
-        inputs.m[k] = m
+        self.inputs.freeze(k, plan.eta, plan.lam, mhat, Qhat, Vhat)
+        self.inputs.m[k] = m
         for j in range(k + 1):
-            inputs.Q[k, j] = Q[j]
-            inputs.Q[j, k] = Q[j].T
-        frozen[k] = _Frozen(k, problem.plan(k).uses[0].loss, b.copy(), {j: V[j] for j in range(k + 1)})
+            self.inputs.Q[k, j] = Q[j]
+            self.inputs.Q[j, k] = Q[j].T
+        self.frozen[k] = _Frozen(k, plan.uses[0].loss, b.copy(), {j: V[j] for j in range(k + 1)})
+
+    def observables(self, k, sol):
+        """Class errors (``docs/model.md``, "K classes"), ``M = P m``, ``Q = P Q_kk P^T``, the bias
+        ``P b``, the training error and loss, ``P`` (the overlap with the parent) for a student."""
+        G, x, info = sol[0], sol[1], sol[2]
+        data, P = self.data, self.P
+        m, Q, V, b = G.unpack(x)
         tot = sum(p.alpha for p in G.parts)
         Mf = P @ m
         Qf = P @ Q[k] @ P.T
@@ -693,18 +711,30 @@ def solve_multiclass(problem, *, tol: float, maxiter: int, method: str, quad_tol
                       sum(p.alpha * p.train_error() for p in G.parts) / tot,
                       train_loss=sum(p.alpha * p.train_loss() for p in G.parts) / tot,
                       class_errors=errs, M=Mf, Q=Qf, bias=bf)
-        par = problem.plan(k).parent
+        par = self.problem.plan(k).parent
         if k > 0 and par is not None:
             values["P"] = P @ Q[par].T @ P.T if par < k else Qf
-        obs.append(Observables(extra={"V": P @ V[k] @ P.T, "iterations": float(info.iterations)}, **values))
-    status = _combine(statuses)
-    ov = np.full((S, S, K, K), math.nan)
-    for i in range(S):
-        for j in range(S):
-            if i in frozen and j in frozen:
-                ov[i, j] = P @ inputs.Q[i, j] @ P.T
-    return Result("theory", problem, tuple(obs), status=status, extra=extra, overlaps=ov,
-                  stage_status=tuple(statuses))
+        return Observables(extra={"V": P @ V[k] @ P.T, "iterations": float(info.iterations)}, **values)
+
+    def state(self, k, sol):
+        return MultiStageState((self.K, k), tuple(float(v) for v in sol[1]))
+
+    def nan_observables(self, k):
+        nan, K = math.nan, self.K
+        v = dict(gen_error=nan, train_error=nan, train_loss=nan, class_errors=np.full(K, nan),
+                 M=np.full((K, K), nan), Q=np.full((K, K), nan), bias=np.full(K, nan))
+        if k > 0:
+            v["P"] = np.full((K, K), nan)
+        return Observables(**v)
+
+    def overlaps(self):
+        S, K, P = self.problem.n_stages, self.K, self.P
+        ov = np.full((S, S, K, K), math.nan)
+        for i in range(S):
+            for j in range(S):
+                if i in self.frozen and j in self.frozen:
+                    ov[i, j] = P @ self.inputs.Q[i, j] @ P.T
+        return ov
 
 
 #: The training error (an indicator: a jump in the fields) by RQMC of ``QMC_REPS x 2^TRAIN_ERROR_LEVEL``
@@ -725,22 +755,6 @@ def _train_error(G, x) -> float:
         val += p.alpha * q.train_error()
         tot += p.alpha
     return val / tot
-
-
-def _combine(statuses) -> SolverStatus:
-    bad = [st for st in statuses if not st.converged]
-    return SolverStatus(not bad, int(sum(st.iterations for st in statuses)),
-                        float(max((st.residual for st in statuses if math.isfinite(st.residual)), default=0.0)),
-                        "; ".join(st.message for st in statuses), bad[0].code if bad else Status.CONVERGED)
-
-
-def _nan_obs(k, K):
-    nan = math.nan
-    v = dict(gen_error=nan, train_error=nan, train_loss=nan, class_errors=np.full(K, nan),
-             M=np.full((K, K), nan), Q=np.full((K, K), nan), bias=np.full(K, nan))
-    if k > 0:
-        v["P"] = np.full((K, K), nan)
-    return Observables(**v)
 
 
 def _solve_stage(problem, k, inputs, frozen, P, x0, *, tol, maxiter, method, quad_tol, qmc_tol):
