@@ -163,26 +163,24 @@ def method_task(geometry, classes, similarity, method, knobs, fixed, teacher_lam
 def sim_task(geometry, classes, similarity, teacher_lam, tuned, alpha, delta, norm, eta, n_features, seed,
              label_noise=0.0) -> list:
     """Every tuned student of one point simulated on the draws of one seed (paired: the same
-    means, training set, test set and student coordinates): one row each. ``labels`` is simulated
-    as the student of weight ``chi = 0`` (the lone learner of the theory, on the same coordinates)."""
+    means, training set and teacher fit; :func:`kdlab.simulation.run.simulate_seed_chains`): one
+    row each. ``labels`` is simulated as the student of weight ``chi = 0`` (the lone learner of the
+    theory, on a student's coordinates). No test set: the error is the exact one of the fitted weights."""
     from ..params import SIMULATION_OPTIONS
-    from ..problem import Problem
-    from ..simulation.multinomial import simulate_seed_multiclass
+    from ..simulation.run import simulate_seed_chains
 
     gm = mixture(geometry, classes, similarity, alpha, delta, norm, label_noise)
-    tol = SIMULATION_OPTIONS["tol"].default
-    out = []
+    names, chains = [], []
     for m in (m for m in METHODS if m in tuned):
         knobs = {k: _num(tuned[m].get(k), START[k]) for k in START}
         if m == "labels":  # the student of weight 0 on the teacher's samples: the labels only
             knobs["chi"] = 0.0
-        chain = _stages("hard" if m == "labels" else m, classes, eta, teacher_lam, **knobs)
-        r = simulate_seed_multiclass(Problem(gm, chain), n_features, seed, tol=tol)
-        out.append({"label_noise": float(label_noise), "geometry": geometry, "classes": int(classes),
-                    "similarity": float(similarity), "method": m,
-                    "seed": int(seed), "n_features": int(n_features),
-                    "gen_error": float(r["stages"][-1]["gen_error"])})
-    return out
+        names.append(m)
+        chains.append(_stages("hard" if m == "labels" else m, classes, eta, teacher_lam, **knobs))
+    rows = simulate_seed_chains(gm, chains, n_features, seed, n_test=0, tol=SIMULATION_OPTIONS["tol"].default)
+    return [{"label_noise": float(label_noise), "geometry": geometry, "classes": int(classes),
+             "similarity": float(similarity), "method": m, "seed": int(seed), "n_features": int(n_features),
+             "gen_error": float(r[f"stage{len(ch) - 1}_gen_error"])} for m, ch, r in zip(names, chains, rows)]
 
 
 def _num(x, default: float = 0.0) -> float:
