@@ -57,10 +57,14 @@ from ._core import Study, optimum_row
 
 PARAMS = dict(alpha=2.0, delta=1.0, norm=4.0, label_noises=[0.0, 0.2], eta=0.5, pair_classes=3,
               pair_similarities=[0.0, 0.3, 0.6, 0.9], equal_classes=[3, 4, 6], equal_similarity=0.6,
-              lam_bounds=[1e-3, 1e2], temperature_bounds=[0.1, 10.0], tune_temperature=False, sweeps=2, n_scan=5,
+              lam_bounds=[1e-3, 10.0], temperature_bounds=[0.1, 10.0], tune_temperature=False, sweeps=2, n_scan=5,
               xatol=0.02, quad_tol=1e-5, qmc_tol=3e-4, n_features=1000, seeds=10, simulate=True)
 QUICK = dict(label_noises=[0.2], pair_similarities=[0.6, 0.0], equal_classes=[], sweeps=1, n_scan=3, xatol=0.1,
              n_features=300, seeds=4)
+
+# lam_bounds stops at 10: the theory's error is flat beyond it (labels, theta = 0.2, s = 0.6: 0.4108 at
+# lam = 10, 0.4088 at 100), while a finite-N fit at lam = 100 is ruled by the noise of its free bias
+# (simulated 0.640 +- 0.019 at N = 1000, 4 seeds): the tuned values must also be simulable.
 
 #: The students, in the order of the decomposition: key -> (label, tuned knobs, Student fields).
 METHODS = {
