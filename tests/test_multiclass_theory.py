@@ -35,6 +35,48 @@ def test_two_classes_equal_the_binary_theory(student):
             assert abs(4 * m.P[0, 0] - b.p) < 1e-8
 
 
+def _gaussian_moment(powers):
+    """``E prod x_i^a_i`` for independent standard normals: ``prod (a_i - 1)!!`` (0 if any is odd)."""
+    out = 1.0
+    for a in powers:
+        if a % 2:
+            return 0.0
+        out *= float(np.prod(np.arange(a - 1, 0, -2))) if a else 1.0
+    return out
+
+
+@pytest.mark.parametrize("D, level", [(3, 8), (4, 9), (4, 11)])
+def test_the_smolyak_rules_are_exact_to_their_degree(D, level):
+    """A Smolyak Gauss-Hermite rule of ``level`` integrates every monomial of total degree
+    ``<= 2 (level - D) + 1`` exactly (to rounding) and its weights sum to 1."""
+    import itertools
+
+    from kdlab.theory.multiclass import smolyak_points
+
+    pts = smolyak_points(D, level)
+    assert abs(pts.w.sum() - 1.0) < 1e-13
+    deg = 2 * (level - D) + 1
+    for powers in itertools.product(range(deg + 1), repeat=D):
+        if sum(powers) <= deg:
+            val = pts.w @ np.prod(pts.xi ** np.array(powers), axis=1)
+            assert abs(val - _gaussian_moment(powers)) < 1e-9 * (1 + _gaussian_moment(powers)), powers
+
+
+def test_the_pruned_tensor_rule_keeps_its_low_moments():
+    """The pruned 3-D tensor rule (20 nodes: the smallest product weights up to 1e-13 dropped)
+    keeps fewer points and still integrates the moments of degree <= 4 to 1e-9."""
+    import itertools
+
+    from kdlab.theory.multiclass import gh_points
+
+    pts = gh_points(3, 20)
+    assert pts.xi.shape[0] < 20 ** 3 * 0.7
+    for powers in itertools.product(range(5), repeat=3):
+        if sum(powers) <= 4:
+            val = pts.w @ np.prod(pts.xi ** np.array(powers), axis=1)
+            assert abs(val - _gaussian_moment(powers)) < 1e-9, powers
+
+
 def test_warm_start_of_a_neighbouring_k_class_solve():
     """``solve(problem, init=previous)`` starts each K-class stage from the previous result's
     state: at a neighbouring ridge it takes fewer map evaluations than a cold solve and gives the

@@ -6,15 +6,19 @@ stage's rows sum to zero, so each stage lives in the ``r = K - 1`` coordinates o
 b_k)``: ``m_k = W_k mu^T / N`` (r x K), the overlaps and responses as r x r blocks, the bias in
 r coordinates. On each training set the fields of the set's members (the earlier stages that
 trained on it, the label sources, the stage itself) are jointly Gaussian given the class; the
-expectations over them are tensor trapezoid rules (smooth targets, at most
-:data:`TENSOR_MAX_DIM` dimensions) or randomized quasi-Monte Carlo (Sobol', scrambled; more
-dimensions, or the jumps of ``hard`` and ``top`` targets). The proximal operator is an
+expectations over them are tensor trapezoid rules (1 and 2 dimensions), Gauss-Hermite rules
+(3: pruned tensor, 4: Smolyak sparse; smooth targets, at most :data:`TENSOR_MAX_DIM`
+dimensions) or randomized quasi-Monte Carlo (Sobol', scrambled; more dimensions, or the jumps
+of ``hard`` and ``top`` targets). The fixed point is iterated on the cheapest rule and finished
+on the accepted one by defect correction (:func:`_solve_stage`). The proximal operator is an
 r-dimensional Newton iteration. The input side is :class:`MultiInputs` (the chain's recursion
 with r x r blocks), the fixed point :func:`.fixed_point.fixed_point`.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Optional
@@ -24,7 +28,7 @@ import numpy as np
 from ..losses import shift_basis, softmax
 from ..results import Observables, SolverStatus, Status, class_errors
 from .family import StageFamily
-from .fixed_point import HUGE, Diverged, fixed_point, relative_residual
+from .fixed_point import HUGE, Diverged, FixedPointInfo, Stop, fixed_point, relative_residual
 from .quadrature import trap_rule
 
 __all__ = ["shift_basis", "MultiInputs", "MulticlassFamily", "MultiStageState", "TENSOR_MAX_DIM", "QMC_ACCEPT_MC",
@@ -34,9 +38,14 @@ __all__ = ["shift_basis", "MultiInputs", "MulticlassFamily", "MultiStageState", 
 TENSOR_MAX_DIM = 4
 #: Node counts per dimension of the tensor rules, by dimension: (first, finest).
 TENSOR_NODES = {1: (129, 2049), 2: (65, 513)}
-#: Gauss-Hermite node counts per dimension of the 3- and 4-dimensional rules (a ladder: the
-#: error estimate of a rule is its difference from the rule one step below).
-GH_LADDER = {3: (10, 14, 20, 28, 36), 4: (8, 11, 15, 20, 26)}
+#: Gauss-Hermite rules of the 3- and 4-dimensional sets, a ladder by dimension: tensor rules
+#: (nodes per dimension, pruned: :func:`gh_points`) or Smolyak sparse rules (levels:
+#: :func:`smolyak_points`), whichever reached 1e-6 with fewer points on the benchmark's chains
+#: (``docs/theory-multiclass.md``). The first rung only drives the cheap fixed-point iteration;
+#: the error estimate of a rung is its difference from the rung below at the same state.
+GH_LADDER = {3: ("tensor", (10, 14, 20, 28, 36)), 4: ("smolyak", (9, 10, 11, 12, 13, 14, 15))}
+#: A pruned tensor rule drops its smallest weights up to this total mass.
+GH_PRUNE = 1e-13
 #: RQMC: replicates and log2 of the points per replicate (first, finest).
 QMC_REPS = 8
 QMC_LEVELS = (11, 16)
@@ -153,20 +162,75 @@ class Points:
         return (self.alt @ values)[None]
 
 
-def gh_points(D: int, n: int) -> Points:
-    """Tensor Gauss-Hermite rule, ``n`` nodes per dimension (no nested estimate: ``alt`` None)."""
+@functools.lru_cache(maxsize=None)
+def _gh1(n: int):
+    """``n``-node Gauss-Hermite rule for the standard normal (weights summing to 1)."""
     from numpy.polynomial.hermite_e import hermegauss
 
     x, w = hermegauss(n)
-    w = w / w.sum()
-    grids = np.meshgrid(*([x] * D), indexing="ij")
-    xi = np.stack([g.ravel() for g in grids], axis=1)
-    W = w
-    for _ in range(D - 1):
-        W = np.multiply.outer(W, w)
-    return Points(xi, W.ravel(), False, None, n)
+    return x, w / w.sum()
 
 
+def _tensor(rules):
+    grids = np.meshgrid(*[r[0] for r in rules], indexing="ij")
+    W = rules[0][1]
+    for r in rules[1:]:
+        W = np.multiply.outer(W, r[1])
+    return np.stack([g.ravel() for g in grids], axis=1), W.ravel()
+
+
+@functools.lru_cache(maxsize=32)
+def smolyak_points(D: int, level: int) -> Points:
+    """Smolyak sparse Gauss-Hermite rule (combination technique) of ``level`` (``>= D``):
+    ``sum_{level - D < |i| <= level} (-1)^(level - |i|) C(D - 1, level - |i|) (x)_j GH(2 i_j - 1)``,
+    coincident nodes merged (some weights are negative; they sum to 1). Exact for polynomials
+    of total degree ``2 (level - D) + 1``."""
+    xs, ws = [], []
+    for idx in itertools.product(range(1, level - D + 2), repeat=D):
+        s = sum(idx)
+        if s <= level - D or s > level:
+            continue
+        x, w = _tensor([_gh1(2 * i - 1) for i in idx])
+        xs.append(x)
+        ws.append((-1) ** (level - s) * math.comb(D - 1, level - s) * w)
+    x, w = np.concatenate(xs), np.concatenate(ws)
+    key = np.round(x * 1e9).astype(np.int64)
+    order = np.lexsort(key.T[::-1])
+    new = np.ones(order.size, bool)
+    new[1:] = np.any(key[order[1:]] != key[order[:-1]], axis=1)
+    group = np.cumsum(new) - 1
+    W = np.bincount(group, weights=w[order])
+    X = x[order[new]]
+    keep = W != 0.0
+    return _readonly(Points(X[keep], W[keep], False, None, level))
+
+
+@functools.lru_cache(maxsize=32)
+def gh_points(D: int, n: int) -> Points:
+    """Tensor Gauss-Hermite rule, ``n`` nodes per dimension, less its smallest product weights
+    up to a total of :data:`GH_PRUNE` (most of the corners), renormalized."""
+    x, w = _tensor([_gh1(n)] * D)
+    order = np.argsort(w)
+    keep = np.ones(w.size, bool)
+    keep[order[np.cumsum(w[order]) <= GH_PRUNE]] = False
+    return _readonly(Points(x[keep], w[keep] / w[keep].sum(), False, None, n))
+
+
+def gh_rule(D: int, rung: int) -> Points:
+    """Rung ``rung`` of :data:`GH_LADDER` for dimension ``D`` (the last if beyond)."""
+    kind, lad = GH_LADDER[D]
+    size = lad[min(rung, len(lad) - 1)]
+    return gh_points(D, size) if kind == "tensor" else smolyak_points(D, size)
+
+
+def _readonly(pts: Points) -> Points:
+    for a in (pts.xi, pts.w, pts.alt):
+        if a is not None:
+            a.flags.writeable = False
+    return pts
+
+
+@functools.lru_cache(maxsize=32)
 def tensor_points(D: int, n: int) -> Points:
     x, w, wh = trap_rule(n, 8.0 if D <= 2 else 7.0)
     grids = np.meshgrid(*([x] * D), indexing="ij")
@@ -176,9 +240,10 @@ def tensor_points(D: int, n: int) -> Points:
     for _ in range(D - 1):
         W = np.multiply.outer(W, w)
         Wh = np.multiply.outer(Wh, wh)
-    return Points(xi, W.ravel(), False, Wh.ravel(), n)
+    return _readonly(Points(xi, W.ravel(), False, Wh.ravel(), n))
 
 
+@functools.lru_cache(maxsize=32)
 def qmc_points(D: int, level: int, seed: int = 2026) -> Points:
     from scipy.special import ndtri
     from scipy.stats import qmc
@@ -189,7 +254,8 @@ def qmc_points(D: int, level: int, seed: int = 2026) -> Points:
         xs.append(ndtri(np.clip(u, 1e-16, 1 - 1e-16)))
     n = 2 ** level
     xi = np.concatenate(xs)
-    return Points(xi, np.full(xi.shape[0], 1.0 / xi.shape[0]), True, np.repeat(np.arange(QMC_REPS), n), level)
+    return _readonly(Points(xi, np.full(xi.shape[0], 1.0 / xi.shape[0]), True, np.repeat(np.arange(QMC_REPS), n),
+                            level))
 
 
 # ----------------------------------------------------------------------------- members of a set
@@ -249,6 +315,15 @@ def _combos(data):
     return out
 
 
+def _rowmax_abs(F):
+    """``max_i |F[..., i]|`` over the short last axis, column by column (numpy's reduction over
+    a last axis of 2 or 3 entries is several times slower)."""
+    out = np.abs(F[..., 0])
+    for i in range(1, F.shape[-1]):
+        out = np.maximum(out, np.abs(F[..., i]))
+    return out
+
+
 def _prox(loss, cvec, V, E, t, P, u0=None, tol=1e-12, maxiter=60):
     """``argmin_u (u - c)^T V^-1 (u - c) / 2 + loss(P u; y, t)`` for every row: Newton on
     ``F(u) = u - c + V grad(u) = 0``, a step halved (row by row) while it does not lower
@@ -258,7 +333,7 @@ def _prox(loss, cvec, V, E, t, P, u0=None, tol=1e-12, maxiter=60):
     scale = tol * (1.0 + float(np.max(np.abs(cvec))))
     g, H = loss.grad_hess_reduced(u @ P.T, E, t, P)
     F = u - cvec + g @ V.T
-    nF = np.max(np.abs(F), axis=-1)
+    nF = _rowmax_abs(F)
     for _ in range(maxiter):
         if float(np.max(nF)) <= scale:
             return u, g, H
@@ -268,7 +343,7 @@ def _prox(loss, cvec, V, E, t, P, u0=None, tol=1e-12, maxiter=60):
             un = u - frac[..., None] * step
             gn, Hn = loss.grad_hess_reduced(un @ P.T, E, t, P)
             Fn = un - cvec + gn @ V.T
-            nFn = np.max(np.abs(Fn), axis=-1)
+            nFn = _rowmax_abs(Fn)
             bad = (nFn > nF) & (nF > scale)
             if not np.any(bad):
                 break
@@ -567,14 +642,16 @@ class MultiStageMap:
                 Vhat[j] += v
         return mhat, Qhat, Vhat
 
-    def quad_error(self, x):
-        """Largest error estimate of the map at ``x`` over the sets: the half-rule difference
-        (tensor) or the replicates' standard error (RQMC), relative to ``1 + |x|``; and
+    def quad_error(self, gx, lower=None):
+        """Largest error estimate of the map at the state of its last evaluation (image ``gx``)
+        over the sets, relative to ``1 + |G(x)|``: the half-rule difference (trapezoid), the
+        replicates' standard error (RQMC) or, for the Gauss-Hermite sets, the difference from
+        ``lower``, the image of the same state under the rung below (``None``: infinite); and
         whether RQMC was used."""
-        full = np.asarray(self(x), float)
+        mn = lambda h: self.pack(*self.inputs.row(self.k, self.plan.eta, self.plan.lam, *h), self.b)  # noqa: E731
+        full = mn(self.hats())
         worst, qmc = 0.0, False
         for i, p in enumerate(self.parts):
-            mn = lambda h: self.pack(*self.inputs.row(self.k, self.plan.eta, self.plan.lam, *h), self.b)  # noqa: E731
             if p.pts.qmc:
                 qmc = True
                 reps = []
@@ -584,25 +661,10 @@ class MultiStageMap:
                     reps.append(mn(self.hats(i, w)))
                 se = np.std(np.array(reps), axis=0) / math.sqrt(QMC_REPS)
                 worst = max(worst, float(np.max(se / (1.0 + np.abs(full)))))
-            elif p.pts.alt is None:  # Gauss-Hermite: against the rule one step down the ladder
-                lad = GH_LADDER[p.D]
-                low = lad[max(lad.index(p.pts.size) - 1, 0)]
-                q = SetPart(self.problem, self.k, p.use, p.members, self.frozen, self.inputs, gh_points(p.D, low),
-                            self.P)
-                m, Q, V, b = self.unpack(np.asarray(x, float))
-                q.set_state(m, {j: Q[j] for j in range(self.k + 1)}, {j: V[j] for j in range(self.k + 1)},
-                            self.inputs)
-                q.at(b)
-                saved = self.parts[i]
-                self.parts[i] = q
-                try:
-                    other = mn(self.hats())
-                finally:
-                    self.parts[i] = saved
-                worst = max(worst, relative_residual(mn(self.hats()), other))
+            elif p.pts.alt is None:  # Gauss-Hermite: against the rung one step down, same state
+                worst = max(worst, math.inf if lower is None else relative_residual(gx, lower))
             else:
-                half = mn(self.hats(i, p.pts.alt))
-                worst = max(worst, relative_residual(mn(self.hats()), half))
+                worst = max(worst, relative_residual(full, mn(self.hats(i, p.pts.alt))))
         return worst, qmc
 
 
@@ -706,15 +768,17 @@ class MulticlassFamily(StageFamily):
         Qf = P @ Q[k] @ P.T
         bf = P @ b
         errs = class_errors(Mf, Qf, bf, data.delta)
+        extra = {"V": P @ V[k] @ P.T, "iterations": float(info.iterations)}
+        if TRAIN_ERROR_QMC:
+            te, extra["train_error_se"] = _train_error(G, x)
         values = dict(gen_error=float(np.asarray(data.prior) @ errs),
-                      train_error=_train_error(G, x) if TRAIN_ERROR_QMC else
-                      sum(p.alpha * p.train_error() for p in G.parts) / tot,
+                      train_error=te if TRAIN_ERROR_QMC else sum(p.alpha * p.train_error() for p in G.parts) / tot,
                       train_loss=sum(p.alpha * p.train_loss() for p in G.parts) / tot,
                       class_errors=errs, M=Mf, Q=Qf, bias=bf)
         par = self.problem.plan(k).parent
         if k > 0 and par is not None:
             values["P"] = P @ Q[par].T @ P.T if par < k else Qf
-        return Observables(extra={"V": P @ V[k] @ P.T, "iterations": float(info.iterations)}, **values)
+        return Observables(extra=extra, **values)
 
     def state(self, k, sol):
         return MultiStageState((self.K, k), tuple(float(v) for v in sol[1]))
@@ -738,70 +802,138 @@ class MulticlassFamily(StageFamily):
 
 
 #: The training error (an indicator: a jump in the fields) by RQMC of ``QMC_REPS x 2^TRAIN_ERROR_LEVEL``
-#: points at the fixed point, not by the map's rules.
+#: points at the fixed point, not by the map's rules; its standard error over the replicates is
+#: the stage's ``extra["train_error_se"]`` (about 1e-4 at level 13 on the benchmark's K = 3 chains).
 TRAIN_ERROR_QMC = True
 TRAIN_ERROR_LEVEL = 13
 
 
-def _train_error(G, x) -> float:
-    """``P(argmax u_k != y)`` over the stage's training samples at the fixed point ``x``, by RQMC."""
+def _train_error(G, x):
+    """``P(argmax u_k != y)`` over the stage's training samples at the fixed point ``x``, by RQMC;
+    and its standard error over the replicates."""
     m, Q, V, b = G.unpack(np.asarray(x, float))
-    tot = val = 0.0
+    tot = 0.0
+    reps = np.zeros(QMC_REPS)
     for p in G.parts:
-        q = SetPart(G.problem, G.k, p.use, p.members, G.frozen, G.inputs, qmc_points(p.D, TRAIN_ERROR_LEVEL), G.P,
-                    derivs=False)
+        pts = qmc_points(p.D, TRAIN_ERROR_LEVEL)
+        q = SetPart(G.problem, G.k, p.use, p.members, G.frozen, G.inputs, pts, G.P, derivs=False)
         q.set_state(m, {j: Q[j] for j in range(G.k + 1)}, {j: V[j] for j in range(G.k + 1)}, G.inputs)
-        q.at(b)
-        val += p.alpha * q.train_error()
+        c = q.base + b
+        u = _prox(q.loss, c, q.Vkk, q.E, q.t, q.P)[0]
+        wrong = q.wc @ (np.argmax(u @ q.P.T, axis=-1) != q.y)  # per point, over (class, label)
+        reps += p.alpha * pts.estimates(wrong)
         tot += p.alpha
-    return val / tot
+    reps /= tot
+    return float(reps.mean()), float(reps.std(ddof=1) / math.sqrt(QMC_REPS))
 
 
 def _solve_stage(problem, k, inputs, frozen, P, x0, *, tol, maxiter, method, quad_tol, qmc_tol):
     """Fixed point of stage ``k`` with its point sets refined until the error estimate is
-    below ``quad_tol`` (tensor) or ``qmc_tol`` (RQMC), warm-starting each refinement."""
+    below ``quad_tol`` (trapezoid, Gauss-Hermite) or ``qmc_tol`` (RQMC). The fixed point is iterated
+    on the cheapest rules (level -1: half the trapezoid nodes, the first Gauss-Hermite rung, the
+    first RQMC level); each finer level is first only evaluated at that point (its
+    error estimate: half rule, replicates, or the difference from the level below at the same
+    state), and the first level whose estimate meets the target is finished by defect
+    correction (:func:`_defect_solve`: a few evaluations of the fine map), its estimate taken
+    again at its fixed point. Returns ``(map, x, info, estimate, whether RQMC was used)``."""
     r = problem.data.n_classes - 1
+    members = {u.set: set_members(problem, k, u.set) for u in problem.plan(k).uses}
 
-    def needs_qmc(use, n_members):
-        D = n_members * r
-        jumps = any(_jumps(problem.plan(m.index).use(use.set).loss) for m in set_members(problem, k, use.set)
-                    if m.trains)
-        return D > TENSOR_MAX_DIM or jumps
+    def kind(use):
+        D = len(members[use.set]) * r
+        jumps = any(_jumps(problem.plan(m.index).use(use.set).loss) for m in members[use.set] if m.trains)
+        return "qmc" if D > TENSOR_MAX_DIM or jumps else "gh" if D in GH_LADDER else "trap"
 
+    kinds = {u.set: kind(u) for u in problem.plan(k).uses}
+
+    def points_of(level):
+        def pts(use, D):
+            kd = kinds[use.set]
+            if kd == "qmc":  # the cheap level is the first (fewer points barely speed the solve up)
+                return qmc_points(D, min(QMC_LEVELS[0] + max(level, 0), QMC_LEVELS[1]))
+            if kd == "gh":
+                return gh_rule(D, level + 1)
+            first, last = TENSOR_NODES[D]
+            return tensor_points(D, min(int((first - 1) * 2.0 ** level) + 1, last))
+        return pts
+
+    def finest(G):
+        return all((p.pts.qmc and p.pts.size >= QMC_LEVELS[1]) or
+                   (not p.pts.qmc and p.pts.size >= (GH_LADDER[p.D][1][-1] if p.pts.alt is None
+                                                     else TENSOR_NODES[p.D][1])) for p in G.parts)
+
+    valid = lambda z: bool(np.all(np.isfinite(z)))  # noqa: E731
+    maps = {-1: MultiStageMap(problem, k, inputs, frozen, points_of(-1), P)}
+    x, gx, info = fixed_point(maps[-1], x0, tol=tol, maxiter=maxiter, method=method, valid=valid)
+    evals = info.iterations
+    images = {-1: gx}  # the maps' images of the current x
     level = 0
-
-    def points_of(use, D):
-        n_mem = D // r
-        if needs_qmc(use, n_mem):
-            lv = min(QMC_LEVELS[0] + level, QMC_LEVELS[1])
-            return qmc_points(D, lv)
-        if D in GH_LADDER:
-            lad = GH_LADDER[D]
-            return gh_points(D, lad[min(level + 1, len(lad) - 1)])
-        first, last = TENSOR_NODES[D]
-        n = (first - 1) * 2 ** level + 1
-        return tensor_points(D, min(n, last))
-
-    x = x0
-    evals = 0
-    while True:
-        G = MultiStageMap(problem, k, inputs, frozen, points_of, P)
-        pos_ok = lambda z: bool(np.all(np.isfinite(z)))  # noqa: E731
-        x, gx, info = fixed_point(G, x, tol=tol, maxiter=maxiter, method=method, valid=pos_ok)
-        evals += info.iterations
-        info.iterations = evals
+    while info.converged:
+        for old in [j for j in maps if 0 <= j < level - 1]:
+            del maps[old]  # only the cheapest map and the level below are needed again
+        same = all(points_of(level)(p.use, p.D) is p.pts for p in maps[-1].parts)
+        G = maps[level] = maps[-1] if same else MultiStageMap(problem, k, inputs, frozen, points_of(level), P)
+        try:
+            images[level] = images[-1] if same else np.asarray(G(x), float)
+        except (ArithmeticError, RuntimeError, ValueError, Stop) as exc:
+            info = FixedPointInfo(False, evals, info.residual, f"map failed on a finer rule: {exc}", method,
+                                  isinstance(exc, Stop), isinstance(exc, Diverged))
+            break
+        evals += not same
+        err, qmc = G.quad_error(images[level], images.get(level - 1))
+        last = finest(G)
+        if err > (qmc_tol if qmc else quad_tol) and not last:
+            if qmc and err > 0 and not any(p.pts.alt is None and not p.pts.qmc for p in G.parts):
+                # RQMC with the jumps of hard targets: the standard error falls about as n^(-3/4)
+                level += max(1, math.ceil(math.log2(err / qmc_tol) / 0.75))
+            else:
+                level += 1
+            continue
+        x, gx, info, n = _defect_solve(G, maps[-1], x, images[level], tol=tol, maxiter=maxiter - evals,
+                                       method=method, valid=valid)
+        evals += n
         if not info.converged:
-            return G, x, info, math.inf, any(p.pts.qmc for p in G.parts)
-        err, qmc = G.quad_error(x)
-        target = qmc_tol if qmc else quad_tol
-        finest = all((p.pts.qmc and p.pts.size >= QMC_LEVELS[1]) or
-                     (not p.pts.qmc and p.pts.size >= (GH_LADDER[p.D][-1] if p.D in GH_LADDER
-                                                       else TENSOR_NODES[p.D][1])) for p in G.parts)
-        if err <= target or finest:
-            G(x)
+            break
+        if n == 0:  # already the fixed point: the estimate above is the one at it
+            info.iterations = evals
             return G, x, info, err, qmc
-        if qmc and err > 0:
-            # RQMC with the jumps of hard targets: the standard error falls about as n^(-3/4)
-            level += max(1, math.ceil(math.log2(err / target) / 0.75))
-        else:
-            level += 1
+        lower = None
+        if level - 1 in maps and any(p.pts.alt is None and not p.pts.qmc for p in G.parts):
+            lower = np.asarray(maps[level - 1](x), float)  # the estimate at the fixed point itself
+            evals += 1
+        err, qmc = G.quad_error(gx, lower)
+        info.iterations = evals
+        return G, x, info, err, qmc
+    info.iterations = evals
+    G = maps[max(maps)]
+    return G, x, info, math.inf, any(p.pts.qmc for p in G.parts)
+
+
+#: Defect-correction rounds on a finer rule before falling back to iterating the fine map itself.
+DEFECT_ROUNDS = 8
+
+
+def _defect_solve(fine, cheap, x, gf, *, tol, maxiter, method, valid):
+    """Fixed point of ``fine`` from ``x`` (``gf = fine(x)``) by defect correction: ``x <- fixed
+    point of cheap(z) + d`` with ``d = fine(x) - cheap(x)`` until ``|fine(x) - x| <= tol`` (it
+    converges at the rate of the difference of the two maps' Jacobians). The last evaluation is
+    ``fine(x)`` (its caches belong to ``x``). Returns ``(x, fine(x), info, evaluations)``."""
+    n = 0
+    try:
+        for _ in range(DEFECT_ROUNDS):
+            res = relative_residual(x, gf)
+            if res <= tol:
+                return x, gf, FixedPointInfo(True, n, res, f"converged ({method}, defect correction)", method), n
+            d = gf - np.asarray(cheap(x), float)
+            xn, _, info = fixed_point(lambda z: np.asarray(cheap(z), float) + d, x, tol=0.1 * tol,
+                                      maxiter=max(maxiter - n, 1), method=method, valid=valid)
+            n += info.iterations + 1
+            if not info.converged:
+                break
+            x = xn
+            gf = np.asarray(fine(x), float)
+            n += 1
+    except (ArithmeticError, RuntimeError, ValueError, Stop):
+        pass  # the fine map's own iteration below reports it
+    x, gx, info = fixed_point(fine, x, tol=tol, maxiter=max(maxiter - n, 1), method=method, valid=valid)
+    return x, gx, info, n + info.iterations
