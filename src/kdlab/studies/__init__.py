@@ -30,6 +30,7 @@ STUDIES: dict[str, Study] = _registry(
     "label_noise",
     "mechanisms",
     "model_collapse",
+    "dark_knowledge",
 )
 
 from ._run import run_mode, study, study_all, study_params  # noqa: E402

@@ -1,0 +1,496 @@
+"""Study ``dark-knowledge``: what the teacher's probabilities of the *wrong* classes (Hinton et
+al.'s "dark knowledge") add to a K-class student, measured in the K-class Gaussian mixture
+(:class:`kdlab.MulticlassMixture`).
+
+Setting: a logistic teacher on all the features (its ridge tuned on the theory error), a student
+on a fraction ``eta`` of the coordinates trained on the **teacher's own samples** (``Shared``:
+the same information as every label-only baseline). Two geometries: ``pair`` (K = 3, classes 0
+and 1 overlap by ``s``, class 2 apart) and ``equal`` (K classes, every pair overlaps by ``s``).
+
+Five students, each tuned on the theory error with the same effort: one coordinate search over
+**two** knobs (the same scan, refinement and passes), except the plain label-only student, which
+has one (``lam``; its two-knob version is ``smooth``, which contains it at ``eps = 0``):
+
+* ``labels``: cross-entropy on the labels (``lam``);
+* ``smooth``: label smoothing, the target ``1 - eps`` on the label and ``eps / (K - 1)`` elsewhere,
+  ``eps = chi (K - 1) / K`` (``lam``, ``chi``; ``chi = 0``: ``labels``, ``chi = 1``: the uniform target);
+* ``hard``: KD on the teacher's top class (``lam``, ``chi``: the weight of the KD term, the labels
+  having ``1 - chi``);
+* ``top``: KD on the teacher's top-class probability at T = 1, the rest spread uniformly over the
+  other classes (``lam``, ``chi``): its uncertainty without its ranking of the wrong classes;
+* ``soft``: KD on the teacher's full probabilities at T = 1 (``lam``, ``chi``).
+
+The temperature is not tuned (T = 1, the teacher's own probabilities): a third knob would give
+``top`` and ``soft`` more tuning than ``hard`` (where T has no effect) and ``smooth``. Every KD
+student can fall back on the labels (``chi = 0``), so none is forced below the label-only student.
+
+The KD gain over labels splits exactly, ``eps(labels) - eps(soft) = S + D + U + R``:
+``S = eps(labels) - eps(smooth)`` (smoothing, no teacher), ``D = eps(smooth) - eps(hard)`` (the
+teacher's decisions), ``U = eps(hard) - eps(top)`` (its uncertainty), ``R = eps(top) - eps(soft)``
+(its relational, "dark" knowledge). Each part is also simulated at the tuned values at N
+(``n_features``) on the same draws for every student (paired seeds: the s.e. of a part is the
+s.e. of the per-seed differences).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ..reporting import plotting
+from ..reporting.findings import (
+    CONTRADICTED,
+    MISSING,
+    PARTLY,
+    SUPPORTED,
+    Claim,
+    combine,
+    fmt,
+    fmt_g,
+    frac_verdict,
+    md_table,
+)
+from ..runs.context import RunContext
+from ._core import Study, optimum_row
+
+PARAMS = dict(alpha=2.0, delta=1.0, norm=4.0, label_noises=[0.0, 0.2], eta=0.5, pair_classes=3,
+              pair_similarities=[0.0, 0.3, 0.6, 0.9], equal_classes=[3, 4, 6], equal_similarity=0.6,
+              lam_bounds=[1e-3, 10.0], temperature_bounds=[0.1, 10.0], tune_temperature=False, sweeps=2, n_scan=5,
+              xatol=0.02, quad_tol=1e-5, qmc_tol=3e-4, n_features=1000, seeds=10, simulate=True)
+QUICK = dict(label_noises=[0.2], pair_similarities=[0.6, 0.0], equal_classes=[], sweeps=1, n_scan=3, xatol=0.1,
+             n_features=300, seeds=4)
+
+# lam_bounds stops at 10: the theory's error is flat beyond it (labels, theta = 0.2, s = 0.6: 0.4108 at
+# lam = 10, 0.4088 at 100), while a finite-N fit at lam = 100 is ruled by the noise of its free bias
+# (simulated 0.640 +- 0.019 at N = 1000, 4 seeds): the tuned values must also be simulable.
+
+#: The students, in the order of the decomposition: key -> (label, tuned knobs, Student fields).
+METHODS = {
+    "labels": ("labels only (lam)", ("lam",), None),
+    "smooth": ("label smoothing (lam, eps)", ("lam", "chi"), dict(target="smooth", temperature=1.0)),
+    "hard": ("KD, hard targets: top class (lam, chi)", ("lam", "chi"), dict(target="hard", temperature=1.0)),
+    "top": ("KD, top targets: top probability, rest uniform (lam, chi)", ("lam", "chi"),
+            dict(target="top", temperature=1.0)),
+    "soft": ("KD, soft targets: full probabilities (lam, chi)", ("lam", "chi"), dict(target="soft", temperature=1.0)),
+}
+def _knobs(method: str, tune_temperature: bool = False) -> tuple:
+    """The knobs a student tunes: those of :data:`METHODS`, and T for ``top`` and ``soft`` when
+    ``tune_temperature`` (a third knob the others do not have: more tuning effort, said so)."""
+    extra = ("temperature",) if tune_temperature and method in ("top", "soft") else ()
+    return METHODS[method][1] + extra
+
+
+#: The starting values of the search (every knob the same for every student).
+START = dict(lam=0.1, chi=0.5, temperature=1.0)
+#: The parts of the gain: (key, name, worse end, better end).
+PARTS = (("S", "label smoothing (no teacher)", "labels", "smooth"),
+         ("D", "the teacher's decisions (hard over smoothing)", "smooth", "hard"),
+         ("U", "the teacher's uncertainty (top over hard)", "hard", "top"),
+         ("R", "relational / dark knowledge (soft over top)", "top", "soft"),
+         ("G", "total KD gain over labels (soft over labels)", "labels", "soft"),
+         ("Gs", "KD gain over the same-effort label-only student (soft over smoothing)", "smooth", "soft"))
+#: A simulated part counts as shown when it exceeds this many standard errors.
+SE_MARGIN = 3.0
+#: A theory part below this is "no effect" (the tuned optima are resolved to ~1e-5 in eps_g).
+RESOLVED = 2e-4
+KEYS = ("label_noise", "geometry", "classes", "similarity")
+
+
+def mixture(geometry: str, classes: int, similarity: float, alpha: float, delta: float, norm: float,
+            label_noise: float = 0.0):
+    from ..data import MulticlassMixture
+
+    return MulticlassMixture.from_geometry(geometry, int(classes), float(similarity), norm=norm, alpha=alpha,
+                                           delta=delta, label_noise=label_noise)
+
+
+def _stages(method: str, K: int, eta: float, teacher_lam: float, **knobs) -> list:
+    """The chain of one student with its ``knobs`` (``lam``, ``chi``, ``temperature``; the rest
+    from :data:`START` and :data:`METHODS`): ``labels`` is a lone learner on the student's
+    coordinates; the others follow the teacher on its samples (``smooth`` does not read it)."""
+    from ..problem import LogisticTeacher, Student
+
+    if method == "labels":
+        return [LogisticTeacher(lam=knobs.get("lam", START["lam"]), eta=eta)]
+    f = {**START, **METHODS[method][2], **{k: v for k, v in knobs.items() if k in _knobs(method, True)}}
+    if method == "smooth":
+        f["smoothing"] = (K - 1) / K
+    return [LogisticTeacher(lam=teacher_lam, eta=1.0), Student(eta=eta, **f)]
+
+
+def teacher_task(geometry, classes, similarity, alpha, delta, norm, lam_bounds, sweeps, n_scan, xatol, quad_tol,
+                 qmc_tol, label_noise=0.0) -> list:
+    """The logistic teacher on all the features, its ridge tuned on the theory error."""
+    from ..problem import LogisticTeacher, Problem
+    from ..runs.tuning import optimal_stage
+
+    gm = mixture(geometry, classes, similarity, alpha, delta, norm, label_noise)
+    o = optimal_stage(Problem(gm, [LogisticTeacher(lam=0.1, eta=1.0)]), {"lam": tuple(lam_bounds)}, sweeps=sweeps,
+                      n_scan=n_scan, xatol=xatol, quad_tol=quad_tol, qmc_tol=qmc_tol)
+    row = optimum_row(o, 0)
+    return [{"kind": "theory", "label_noise": float(label_noise), "geometry": geometry, "classes": int(classes),
+             "similarity": float(similarity), "method": "teacher", "series": "teacher (all features, lam tuned)", **row,
+             "teacher_lam": float(o.params["lam"])}]
+
+
+def method_task(geometry, classes, similarity, method, knobs, fixed, teacher_lam, alpha, delta, norm, eta,
+                lam_bounds, temperature_bounds, sweeps, n_scan, xatol, quad_tol, qmc_tol, label_noise=0.0,
+                start=None) -> list:
+    """One student tuned on the theory error (its ``knobs`` and ``fixed`` fields, those of
+    :data:`METHODS`, passed as arguments so that a task's cache key names them; the same search
+    for all). ``start``: the search's first point (the label-only optimum at ``chi = 0``, which
+    every other student contains: its tuned error is then never above the label-only one)."""
+    from ..problem import Problem
+    from ..runs.tuning import optimal_stage
+
+    gm = mixture(geometry, classes, similarity, alpha, delta, norm, label_noise)
+    bounds = {"lam": tuple(lam_bounds), "chi": (0.0, 1.0), "temperature": tuple(temperature_bounds)}
+    space = {n: bounds[n] for n in knobs}
+    prob = Problem(gm, _stages(method, classes, eta, teacher_lam))
+    o = optimal_stage(prob, space, x0=start, sweeps=sweeps, n_scan=n_scan, xatol=xatol, quad_tol=quad_tol,
+                      qmc_tol=qmc_tol)
+    row = optimum_row(o)
+    st = o.result.problem.stages[-1]
+    row.setdefault("chi", getattr(st, "chi", math.nan))
+    row.setdefault("temperature", getattr(st, "temperature", math.nan))
+    status = "" if row["converged"] else str(o.result.status.message)[:300]
+    if not row["converged"]:
+        row["gen_error"] = math.nan
+    return [{"kind": "theory", "label_noise": float(label_noise), "geometry": geometry, "classes": int(classes),
+             "similarity": float(similarity), "method": method, "series": METHODS[method][0], **row,
+             "teacher_lam": float(teacher_lam),
+             "eps": row["chi"] * (classes - 1) / classes if method == "smooth" else math.nan, "status": status}]
+
+
+def sim_task(geometry, classes, similarity, teacher_lam, tuned, alpha, delta, norm, eta, n_features, seed,
+             label_noise=0.0) -> list:
+    """Every tuned student of one point simulated on the draws of one seed (paired: the same
+    means, training set and teacher fit; :func:`kdlab.simulation.run.simulate_seed_chains`): one
+    row each. ``labels`` is simulated as the student of weight ``chi = 0`` (the lone learner of the
+    theory, on a student's coordinates). No test set: the error is the exact one of the fitted weights."""
+    from ..params import SIMULATION_OPTIONS
+    from ..simulation.run import simulate_seed_chains
+
+    gm = mixture(geometry, classes, similarity, alpha, delta, norm, label_noise)
+    names, chains = [], []
+    for m in (m for m in METHODS if m in tuned):
+        knobs = {k: _num(tuned[m].get(k), START[k]) for k in START}
+        if m == "labels":  # the student of weight 0 on the teacher's samples: the labels only
+            knobs["chi"] = 0.0
+        names.append(m)
+        chains.append(_stages("hard" if m == "labels" else m, classes, eta, teacher_lam, **knobs))
+    rows = simulate_seed_chains(gm, chains, n_features, seed, n_test=0, tol=SIMULATION_OPTIONS["tol"].default)
+    return [{"label_noise": float(label_noise), "geometry": geometry, "classes": int(classes),
+             "similarity": float(similarity), "method": m, "seed": int(seed), "n_features": int(n_features),
+             "gen_error": float(r[f"stage{len(ch) - 1}_gen_error"])} for m, ch, r in zip(names, chains, rows)]
+
+
+def _num(x, default: float = 0.0) -> float:
+    """A tuned value read back from a cached task (NaN is stored as None): ``default`` if absent."""
+    return default if x is None or not np.isfinite(float(x)) else float(x)
+
+
+def _points(p: dict) -> list:
+    """The grid's points ``(label_noise, geometry, K, s)`` in the order given (the first is computed first)."""
+    pts = [(float(n), "pair", int(p["pair_classes"]), float(s)) for n in p["label_noises"]
+           for s in p["pair_similarities"]]
+    pts += [(float(n), "equal", int(K), float(p["equal_similarity"])) for n in p["label_noises"]
+            for K in p["equal_classes"]]
+    return list(dict.fromkeys(pts))
+
+
+def _sel(d: pd.DataFrame, pt) -> pd.DataFrame:
+    """The rows of ``d`` at the point ``pt`` (values of :data:`KEYS`; numbers to 1e-9)."""
+    m = np.ones(len(d), bool)
+    for c, v in zip(KEYS, pt):
+        m &= (d[c] == v).to_numpy(bool) if isinstance(v, str) else np.isclose(d[c].astype(float), float(v))
+    return d[m]
+
+
+def _noise_column(d: pd.DataFrame) -> pd.DataFrame:
+    """Rows of clean tasks cached before ``label_noise`` was a column get 0 (their keys say so)."""
+    if d is None or d.empty:
+        return d
+    return d.assign(label_noise=d["label_noise"].fillna(0.0) if "label_noise" in d else 0.0)
+
+
+def _args(p: dict, noise: float) -> dict:
+    """The data arguments of a task; ``label_noise`` only when not 0 (a task's cache key is its
+    arguments: the clean tasks keep the keys they had before the parameter existed)."""
+    return dict(alpha=p["alpha"], delta=p["delta"], norm=p["norm"], **({"label_noise": noise} if noise else {}))
+
+
+def compute(p: dict, ctx: RunContext) -> dict:
+    tune = dict(lam_bounds=p["lam_bounds"], sweeps=p["sweeps"], n_scan=p["n_scan"], xatol=p["xatol"],
+                quad_tol=p["quad_tol"], qmc_tol=p["qmc_tol"])
+    pts = _points(p)
+    te = ctx.map(teacher_task, [dict(geometry=g, classes=K, similarity=s, **_args(p, n), **tune)
+                                for n, g, K, s in pts], "theory: the teacher's ridge at each point")
+    te = _noise_column(te)
+    lt = [float(_sel(te, pt)["teacher_lam"].iloc[0]) for pt in pts]
+    kd = dict(eta=p["eta"], temperature_bounds=p["temperature_bounds"], **tune)
+    def items(methods, starts=None):
+        return [dict(geometry=g, classes=K, similarity=s, method=m, knobs=list(_knobs(m, p["tune_temperature"])),
+                     fixed=METHODS[m][2] or {}, teacher_lam=t, **_args(p, n), **kd,
+                     **({"start": starts[i]} if starts else {}))
+                for i, ((n, g, K, s), t) in enumerate(zip(pts, lt)) for m in methods]
+
+    lab = _noise_column(ctx.map(method_task, items(["labels"]), "theory: the label-only student at each point"))
+    # every other student contains the label-only one (chi = 0): its search starts there
+    starts = [{"lam": float(_sel(lab, pt)["lam"].iloc[0]), "chi": 0.0} for pt in pts]
+    st = _noise_column(ctx.map(method_task, items([m for m in METHODS if m != "labels"], starts),
+                               "theory: the other four students, tuned alike, at each point"))
+    st = pd.concat([lab, st], ignore_index=True, sort=False)
+    th = pd.concat([te, st], ignore_index=True, sort=False)
+    th["kind"] = "theory"
+    out = {"errors": th}
+    if p["simulate"]:
+        items = []
+        for (n, g, K, s), t in zip(pts, lt):
+            d = _sel(st, (n, g, K, s))
+            d = d[d["converged"].fillna(False).astype(bool)]
+            tuned = {r["method"]: {k: float(r[k]) for k in START} for _, r in d.iterrows()}
+            if tuned:
+                items += [dict(geometry=g, classes=K, similarity=s, teacher_lam=t, tuned=tuned, eta=p["eta"],
+                               n_features=p["n_features"], seed=sd, **_args(p, n)) for sd in p["seeds"]]
+        if items:
+            out["seeds"] = _noise_column(ctx.map(sim_task, items, f"simulation at the tuned values, "
+                                                 f"N = {p['n_features']}, paired seeds"))
+            out["errors"] = pd.concat([th, _sim_means(out["seeds"], th)], ignore_index=True, sort=False)
+    out["gains"] = pd.concat([decomposition(out["errors"], "theory"),
+                              decomposition(out["errors"], "simulate", out.get("seeds"))],
+                             ignore_index=True, sort=False)
+    return out
+
+
+def _sim_means(raw: pd.DataFrame, th: pd.DataFrame) -> pd.DataFrame:
+    """The simulated rows: the mean error over seeds and its s.e., beside the tuned values."""
+    rows = []
+    for (*pt, m), d in raw.groupby([*KEYS, "method"], sort=False):
+        x = _sel(th, pt)
+        x = x[x["method"] == m]
+        base = x.iloc[0].to_dict() if not x.empty else {"series": METHODS[m][0]}
+        n = len(d)
+        base.update(kind="simulate", gen_error=float(d["gen_error"].mean()),
+                    gen_error_stderr=float(d["gen_error"].std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
+                    n_features=int(d["n_features"].iloc[0]), n_seeds=n, method=m, **dict(zip(KEYS, pt)))
+        rows.append(base)
+    return pd.DataFrame(rows)
+
+
+def decomposition(t: pd.DataFrame, kind: str = "theory", raw: pd.DataFrame = None) -> pd.DataFrame:
+    """One row per point: the error of each student and each part of :data:`PARTS`; simulated
+    parts (``kind = "simulate"``) are means of per-seed differences (``raw``) with their s.e. and
+    ``z`` (the part in s.e.). A part whose ends are missing (not converged) is NaN."""
+    rows = []
+    d = t[t["kind"] == kind] if t is not None and not t.empty else pd.DataFrame()
+    if d.empty:
+        return pd.DataFrame()
+    for pt, x in d.groupby(list(KEYS), sort=False):
+        e = {r["method"]: float(r["gen_error"]) for _, r in x.iterrows() if r["method"] in METHODS}
+        r = {"kind": kind, **dict(zip(KEYS, pt)), **{m: e.get(m, math.nan) for m in METHODS}}
+        per = None
+        if kind == "simulate" and raw is not None and not raw.empty:
+            per = _sel(raw, pt).pivot_table(index="seed", columns="method", values="gen_error")
+        for key, _, lo, hi in PARTS:
+            r[key] = r[lo] - r[hi]
+            if per is not None:
+                if lo in per and hi in per:
+                    diff = (per[lo] - per[hi]).dropna()
+                    n = len(diff)
+                    se = float(diff.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+                else:
+                    se = math.nan
+                r[f"{key}_se"] = se
+                r[f"{key}_z"] = r[key] / se if np.isfinite(se) and se > 0 else math.nan
+        rows.append(r)
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- findings
+
+
+def _where(r) -> str:
+    noise = f", noise {fmt_g(r['label_noise'])}" if r["label_noise"] else ""
+    return f"{r['geometry']}, K = {int(r['classes'])}, s = {fmt_g(r['similarity'])}{noise}"
+
+
+def _sim_part(sim: pd.DataFrame, key: str, r) -> str:
+    m = _sel(sim, [r[c] for c in KEYS]) if not sim.empty else sim
+    if m.empty or not np.isfinite(m.iloc[0].get(f"{key}_se", math.nan)):
+        return "not simulated"
+    m = m.iloc[0]
+    return f"{fmt(m[key])} +- {fmt(m[f'{key}_se'])} ({m[f'{key}_z']:+.1f} s.e.)"
+
+
+def _trend(th: pd.DataFrame, key: str, x: str) -> tuple[str, str]:
+    """Does the theory part ``key`` grow with ``x`` (a verdict and the rule's numbers):
+    supported if it is non-decreasing (to :data:`RESOLVED`) and its last value exceeds its first
+    by more than :data:`RESOLVED`, contradicted if it falls by more than that, else partly."""
+    d = th.sort_values(x)
+    v = d[key].to_numpy(float)
+    if len(v) < 2 or not np.all(np.isfinite(v)):
+        return MISSING, "fewer than two computed points"
+    rising = v[-1] - v[0] > RESOLVED
+    mono = bool(np.all(np.diff(v) > -RESOLVED))
+    verdict = SUPPORTED if rising and mono else CONTRADICTED if v[-1] - v[0] < -RESOLVED else PARTLY
+    return verdict, ", ".join(f"{fmt(a)} ({x} = {fmt_g(b)})" for a, b in zip(v, d[x]))
+
+
+def findings(tables: dict, p: dict) -> Claim:
+    g = tables.get("gains")
+    c = Claim("Dark knowledge: how much of KD's gain is relational, how much is uncertainty",
+              "With K classes the teacher's soft targets carry, beyond its decision and its confidence, a ranking "
+              "of the wrong classes (dark knowledge). The relational part of the KD gain (soft over top targets) "
+              "grows with the overlap of the classes and with K; label smoothing, which erases that ranking, "
+              "does not explain it.", "dark-knowledge")
+    if g is None or g.empty:
+        c.add("tables", MISSING, "not computed: no converged theory rows", ())
+        return c
+    th = g[g["kind"] == "theory"].reset_index(drop=True)
+    sim = g[g["kind"] == "simulate"].reset_index(drop=True)
+    n = p["n_features"]
+    c.table = md_table(["point", "labels", "smoothing", "hard", "top", "soft", "S", "D", "U", "R (relational)",
+                        "G = S+D+U+R"],
+                       [[_where(r)] + [fmt(r[m]) for m in METHODS] + [fmt(r[k]) for k in ("S", "D", "U", "R", "G")]
+                        for _, r in th.iterrows()])
+    vs = []
+
+    def shown(key, rows):
+        """Points where the simulated part exceeds SE_MARGIN s.e. (of the rows simulated)."""
+        if sim.empty:
+            return None
+        m = sim.merge(rows[list(KEYS)], on=list(KEYS))
+        m = m[np.isfinite(m[f"{key}_z"])]
+        return int((m[f"{key}_z"] > SE_MARGIN).sum()), len(m)
+
+    for key, name, lo, hi in PARTS:
+        k = shown(key, th)
+        v = MISSING if k is None else frac_verdict(*k)
+        txt = (f"{key} = eps({lo}) - eps({hi}); theory: " + "; ".join(
+            f"{fmt(r[key])} ({_where(r)})" for _, r in th.iterrows())
+            + f". Simulation at the tuned values (N = {n}, paired seeds): " + "; ".join(
+                f"{_sim_part(sim, key, r)} ({_where(r)})" for _, r in th.iterrows())
+            + f". Rule: supported if the simulated part exceeds {SE_MARGIN:g} s.e. at every simulated point, "
+              "contradicted if at none.")
+        c.add(f"{key}: {name} lowers the error", v, txt, ("pair_similarities", "equal_classes"))
+        if key in ("R", "Gs"):
+            vs.append(v)
+    # shares of the KD gain over the same-effort baseline
+    shares = []
+    for _, r in th.iterrows():
+        tot = r["D"] + r["U"] + r["R"]
+        shares.append(f"{_where(r)}: " + (f"R {100 * r['R'] / tot:.0f}%, U {100 * r['U'] / tot:.0f}%, "
+                                         f"D {100 * r['D'] / tot:.0f}%" if np.isfinite(tot) and tot > RESOLVED
+                                         else "gain below resolution, no split"))
+    c.add("the shares of the KD gain over label smoothing (D + U + R): decisions, uncertainty, relational",
+          SUPPORTED if th[["D", "U", "R"]].notna().all(axis=None) else MISSING,
+          "theory: " + "; ".join(shares) + ". Rule: computed where every part converged (a share, not a claim).",
+          ("pair_similarities", "equal_classes"))
+    for noise in sorted(set(th["label_noise"])):
+        at = f" (label noise {fmt_g(noise)})"
+        pair = th[(th["geometry"] == "pair") & np.isclose(th["label_noise"], noise)]
+        if len(pair) >= 2:
+            v, nums = _trend(pair, "R", "similarity")
+            vs.append(c.add(f"the relational part R grows with the overlap s of the two similar classes{at}", v,
+                            f"R (theory) vs s: {nums}. Rule: supported if R never falls by more than {RESOLVED:g} and "
+                            f"rises by more than {RESOLVED:g} from the smallest to the largest s, contradicted if it "
+                            "falls overall, else partly.", ("pair_similarities",)))
+            v2, nums2 = _trend(pair, "U", "similarity")
+            c.add(f"the uncertainty part U grows with s{at}", v2, f"U (theory) vs s: {nums2}. Same rule as R.",
+                  ("pair_similarities",))
+        else:
+            c.add(f"the relational part R grows with the overlap s{at}", MISSING,
+                  "fewer than two similarities in this run", ("pair_similarities",))
+        eq = th[(th["geometry"] == "equal") & np.isclose(th["label_noise"], noise)]
+        if len(eq) >= 2:
+            v, nums = _trend(eq, "R", "classes")
+            vs.append(c.add(f"the relational part R grows with the number of classes K (equal overlaps){at}", v,
+                            f"R (theory) vs K at s = {fmt_g(p['equal_similarity'])}: {nums}. Same rule as for s.",
+                            ("equal_classes",)))
+        else:
+            c.add(f"the relational part R grows with K (equal overlaps){at}", MISSING,
+                  "fewer than two values of K in this run", ("equal_classes",))
+    # does smoothing explain any of the gain?
+    ok = th[np.isfinite(th["G"]) & (th["G"] > RESOLVED)]
+    if not ok.empty:
+        frac = [(r["S"] / r["G"], r) for _, r in ok.iterrows()]
+        beaten = [(_sim_part(sim, "Gs", r), r) for _, r in ok.iterrows()]
+        k = shown("Gs", ok)
+        v = MISSING if k is None else frac_verdict(*k)
+        c.add("label smoothing does not explain the KD gain (soft KD beats the tuned smoothing student)", v,
+              "the share of the total gain over labels that smoothing already gets, S / G (theory): " + "; ".join(
+                  f"{100 * f:.0f}% ({_where(r)})" for f, r in frac)
+              + "; soft KD minus smoothing, simulated: " + "; ".join(f"{b} ({_where(r)})" for b, r in beaten)
+              + f". Rule: supported if soft KD beats smoothing by more than {SE_MARGIN:g} s.e. at every simulated "
+                "point (then smoothing explains at most S / G of the gain).", ("pair_similarities", "equal_classes"))
+    c.numbers.update({k: {_where(r): float(r[k]) for _, r in th.iterrows()} for k in ("S", "D", "U", "R", "G")})
+    c.verdict = combine(vs)
+    return c
+
+
+# ----------------------------------------------------------------------------- figures
+
+_PART_COL = {"S": plotting.PALETTE[2], "D": plotting.PALETTE[1], "U": plotting.PALETTE[4], "R": plotting.PALETTE[0],
+             "G": plotting.BLACK}
+_PART_NAME = {"S": "S: smoothing", "D": "D: decisions", "U": "U: uncertainty", "R": "R: relational",
+              "G": "G: total over labels"}
+
+
+def _gain_panel(ax, g: pd.DataFrame, geometry: str, x: str):
+    """The parts vs ``x``: theory lines (one line style per label noise), simulated paired parts +- 1 s.e."""
+    for j, noise in enumerate(sorted(set(g["label_noise"]))):
+        gg = g[(g["geometry"] == geometry) & np.isclose(g["label_noise"], noise)]
+        th = gg[gg["kind"] == "theory"].sort_values(x)
+        sim = gg[gg["kind"] == "simulate"].sort_values(x)
+        for i, key in enumerate(("S", "D", "U", "R", "G")):
+            ax.plot(th[x], th[key], color=_PART_COL[key], marker=".", ls=("-", "--", ":")[j % 3],
+                    label=f"{_PART_NAME[key]} (noise {noise:g})")
+            if not sim.empty and f"{key}_se" in sim:
+                off = (i - 2 + 0.5 * j) * 0.006 * (float(th[x].max() - th[x].min()) or 1.0)
+                ax.errorbar(sim[x] + off, sim[key], yerr=sim[f"{key}_se"], fmt="o", ms=4, mfc="white",
+                            mec=_PART_COL[key], ecolor=_PART_COL[key], capsize=2, ls="none")
+    ax.axhline(0, color=plotting.GREY, lw=1, ls=":")
+
+
+def figures(tables: dict, p: dict) -> dict:
+    plt = plotting.setup()
+    g = tables.get("gains")
+    if g is None or g.empty:
+        return {}
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(12.5, 5.0))
+    _gain_panel(a0, g, "pair", "similarity")
+    a0.set_xlabel("overlap $s$ of classes 0 and 1 (K = 3, class 2 apart)")
+    a0.set_ylabel("part of the gain in $\\varepsilon_g$")
+    a0.set_title("(a) vs the overlap $s$")
+    plotting.legend(a0, loc="upper left")
+    _gain_panel(a1, g, "equal", "classes")
+    a1.set_xlabel(f"number of classes K (equal overlaps s = {p['equal_similarity']:g})")
+    a1.set_title("(b) vs K")
+    if g[g["geometry"] == "equal"].empty:
+        a1.text(0.5, 0.5, "not in this run", transform=a1.transAxes, ha="center", color=plotting.GREY)
+    fig.suptitle(f"Dark knowledge: logistic teacher (all features), student on $\\eta$ = {p['eta']:g} of them, "
+                 f"$\\alpha$ = {p['alpha']:g}, $|\\mu|^2$ = {p['norm']:g}, $\\Delta$ = {p['delta']:g}", fontsize=10.5)
+    seeds = list(range(p["seeds"])) if isinstance(p["seeds"], int) else p["seeds"]
+    plotting.footer(fig, {**p, "seeds": seeds}, "Every student tuned on the theory error (two knobs each, labels only: "
+                    "lam); markers: per-seed paired differences. S + D + U + R = G.")
+    fig.tight_layout(rect=(0, 0.06, 1, 0.95))
+    return {"dark-knowledge": fig}
+
+
+STUDY = Study(
+    name="dark-knowledge",
+    title="Study: dark knowledge, the relational and uncertainty parts of the KD gain with K classes",
+    summary="K-class KD gain split into smoothing, decisions, uncertainty (top - hard) and relational "
+            "(soft - top) parts vs the overlap s and K, checked in paired simulations",
+    question="With K classes, how much of KD's gain is relational (soft minus top targets), how much is the "
+             "teacher's uncertainty (top minus hard), how do they grow with the overlap s of two classes and with "
+             "K, and does label smoothing explain any of it?",
+    params=PARAMS, quick=QUICK, compute=compute, figures=figures, findings=findings,
+    compare={"errors": ("series", *KEYS)},
+    method="Every student is tuned on the theory error by the same coordinate search over two knobs (lam and the "
+           "weight chi of its target, T = 1; labels only: lam), then simulated at the tuned values on paired seeds "
+           "(the same draws for every student).",
+)
