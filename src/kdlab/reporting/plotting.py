@@ -144,7 +144,9 @@ def jit(i: int, n: int, width: float = 0.05) -> float:
 
 
 def footer(fig, p, extra=""):
-    sim = (f"markers: simulation, N = {p['n_features']}, {len(p['seeds'])} seeds, mean $\\pm$ 1 s.e"
+    """The figure's footnote: what the lines and markers are (``p["seeds"]``: a count or a list)."""
+    n_seeds = p["seeds"] if isinstance(p.get("seeds"), int) else len(p.get("seeds") or ())
+    sim = (f"markers: simulation, N = {p['n_features']}, {n_seeds} seeds, mean $\\pm$ 1 s.e"
            if p.get("simulate", True) else "no simulation")
     text = f"lines: theory (N$\\to\\infty$); {sim}. {extra}".strip()
     width = int(fig.get_figwidth() * 17)  # characters per line at 7.5 pt

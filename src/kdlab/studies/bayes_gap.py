@@ -451,7 +451,7 @@ def figures(tables: dict, p: dict) -> dict:
     fig.suptitle(f"KD from the Bayes-optimal teacher vs label-only students with the same samples: sparse student "
                  f"($\\eta$ = {p['eta']:g}), $\\Delta$ = {p['delta']:g}; every tuned parameter minimizes the theory "
                  "error", fontsize=10.5)
-    plotting.footer(fig, {**p, "seeds": list(range(p["seeds"])) if isinstance(p["seeds"], int) else p["seeds"]},
+    plotting.footer(fig, p,
                     "Distance to the sparse Bayes floor eps*(alpha); a fresh-set or pooled student has 2 alpha N "
                     "samples, its floor eps*(2 alpha) lies below 0. Markers offset slightly in alpha.")
     fig.tight_layout(rect=(0, 0.2, 1, 0.95))

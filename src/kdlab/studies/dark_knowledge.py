@@ -473,8 +473,7 @@ def figures(tables: dict, p: dict) -> dict:
         a1.text(0.5, 0.5, "not in this run", transform=a1.transAxes, ha="center", color=plotting.GREY)
     fig.suptitle(f"Dark knowledge: logistic teacher (all features), student on $\\eta$ = {p['eta']:g} of them, "
                  f"$\\alpha$ = {p['alpha']:g}, $|\\mu|^2$ = {p['norm']:g}, $\\Delta$ = {p['delta']:g}", fontsize=10.5)
-    seeds = list(range(p["seeds"])) if isinstance(p["seeds"], int) else p["seeds"]
-    plotting.footer(fig, {**p, "seeds": seeds}, "Every student tuned on the theory error (two knobs each, labels only: "
+    plotting.footer(fig, p, "Every student tuned on the theory error (two knobs each, labels only: "
                     "lam); markers: per-seed paired differences. S + D + U + R = G.")
     fig.tight_layout(rect=(0, 0.06, 1, 0.95))
     return {"dark-knowledge": fig}

@@ -360,7 +360,7 @@ def figures(t: dict, p: dict) -> dict:
     fig.suptitle(f"Label noise: sparse KD student ($\\eta$ = {p['eta']:g}) of a logistic teacher "
                  f"($\\rho$ = {p['rho']:g}, $\\Delta$ = {p['delta']:g}); tuned parameters minimize the theory error",
                  fontsize=10.5)
-    plotting.footer(fig, {**p, "seeds": list(range(p["seeds"])) if isinstance(p["seeds"], int) else p["seeds"]},
+    plotting.footer(fig, p,
                  "Markers are offset slightly in theta for readability.")
     fig.tight_layout(rect=(0, 0.04, 1, 0.96))
     return {"label-noise": fig}

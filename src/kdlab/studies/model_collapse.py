@@ -535,7 +535,7 @@ def figures(tables: dict, p: dict) -> dict:
     plotting.legend(axes[0][0], loc="lower right")
     fig.suptitle(f"Model collapse: generations of logistic models ($\\lambda$ = {p['lam']:g}, $\\rho$ = {p['rho']:g}, "
                  f"$\\Delta$ = {p['delta']:g}); solid: soft labels (T = 1), dashed: hard labels", fontsize=10.5)
-    plotting.footer(fig, {**p, "seeds": list(range(p["seeds"])) if isinstance(p["seeds"], int) else p["seeds"]},
+    plotting.footer(fig, p,
                     f"Simulated at alpha in {p['alpha_sim']}; markers offset in t for readability.")
     fig.tight_layout(rect=(0, 0.04, 1, 0.96))
     out = {"model-collapse": fig}

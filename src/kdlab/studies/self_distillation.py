@@ -611,7 +611,7 @@ def _rounds_figure(plt, t, p):
     fig.suptitle("Self-distillation: error vs round r (r = 0: logistic model on the labels, optimal ridge; r >= 1: "
                  "a student distilling round r-1,\ntuned greedily; every model on all the features, $\\eta$ = 1; "
                  f"$\\rho$ = {p['rho']:g}, $\\Delta$ = {p['delta']:g})", fontsize=10.5)
-    plotting.footer(fig, {**p, "seeds": list(range(p["seeds"])) if isinstance(p["seeds"], int) else p["seeds"]},
+    plotting.footer(fig, p,
                  f"Theory on one shared set: rounds 0-{max(p['shared_soft_rounds'])} (soft), "
                  f"0-{max(p['shared_hard_rounds'])} "
                  "(hard) tuned; the later shared rounds repeat the last tuned round's (lam, chi, T), theory and "
