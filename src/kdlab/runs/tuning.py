@@ -131,6 +131,21 @@ def _converged(res) -> bool:
     return bool(getattr(res.status, "converged", True))
 
 
+def _iterations_converged(res, kwargs) -> bool:
+    """Whether every failed stage of ``res`` reached its fixed point (``code`` not converged, yet
+    ``residual <= tol``): the failure is then the accuracy of its integrals at the finest rule,
+    and a retry (a cold start, the damped iteration: other paths to the same unique fixed point)
+    fails alike, so it is not made. A stage that diverged or ran out of iterations is retried."""
+    from ..params import THEORY_OPTIONS
+    from ..results import Status
+
+    tol = float(kwargs.get("tol", THEORY_OPTIONS["tol"].default))
+    bad = [st for st in (getattr(res, "stage_status", None) or ())
+           if not st.converged and st.code is not Status.NOT_SOLVED]
+    return bool(bad) and all(st.code is Status.NOT_CONVERGED and math.isfinite(st.residual) and st.residual <= tol
+                             for st in bad)
+
+
 def solve_robust(solve, problem: Problem, **kwargs):
     """``solve(problem, ...)``, retried when it does not converge: first without the warm start,
     then with ``method="damped"`` (the plain damped iteration THEORY.md found to converge at every
@@ -152,8 +167,10 @@ def _solve_counted(solve, problem: Problem, stats: dict, budget: float, **kwargs
     if kwargs.get("method", "anderson") != "damped":
         retries.append({**{k: v for k, v in kwargs.items() if k != "init"}, "method": "damped"})
     key = KNOWN_FAILURES.key(solve, problem, kwargs)
-    if key in KNOWN_FAILURES or not retries:
+    if key in KNOWN_FAILURES or not retries or _iterations_converged(first, kwargs):
         stats["skipped"] = stats.get("skipped", 0) + len(retries)
+        if retries and key not in KNOWN_FAILURES:
+            KNOWN_FAILURES.add(key)
         return first
     complete = True
     for i, kw in enumerate(retries):
