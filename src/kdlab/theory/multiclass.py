@@ -151,11 +151,21 @@ def _gh1(n: int):
 
 
 def _tensor(rules):
-    grids = np.meshgrid(*[r[0] for r in rules], indexing="ij")
+    """The tensor product of 1-D rules ``(x, w)``: points (last index fastest) and weights."""
+    D = len(rules)
+    x = np.empty(tuple(len(r[0]) for r in rules) + (D,))
+    for d, r in enumerate(rules):
+        x[..., d] = r[0].reshape((-1,) + (1,) * (D - 1 - d))
     W = rules[0][1]
     for r in rules[1:]:
         W = np.multiply.outer(W, r[1])
-    return np.stack([g.ravel() for g in grids], axis=1), W.ravel()
+    return x.reshape(-1, D), W.ravel()
+
+
+@functools.lru_cache(maxsize=None)
+def _gh_tensor(idx: tuple):
+    """``(x)_j GH(2 i_j - 1)``: one term of the Smolyak combination (shared by the levels)."""
+    return _tensor([_gh1(2 * i - 1) for i in idx])
 
 
 @functools.lru_cache(maxsize=32)
@@ -169,7 +179,7 @@ def smolyak_points(D: int, level: int) -> Points:
         s = sum(idx)
         if s <= level - D or s > level:
             continue
-        x, w = _tensor([_gh1(2 * i - 1) for i in idx])
+        x, w = _gh_tensor(idx)
         xs.append(x)
         ws.append((-1) ** (level - s) * math.comb(D - 1, level - s) * w)
     x, w = np.concatenate(xs), np.concatenate(ws)
