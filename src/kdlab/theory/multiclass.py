@@ -783,8 +783,8 @@ class MulticlassFamily(StageFamily):
     frozen stages' outputs and the fixed point :func:`_solve_stage`; the same status and NaN
     rules as the binary chain (the loop's)."""
 
-    def __init__(self, problem):
-        super().__init__(problem)
+    def __init__(self, problem, train_error: bool = True):
+        super().__init__(problem, train_error)
         data = problem.data
         self.data, self.K, self.r = data, data.n_classes, data.n_classes - 1
         self.P = shift_basis(self.K)
@@ -827,7 +827,8 @@ class MulticlassFamily(StageFamily):
 
     def observables(self, k, sol):
         """Class errors (``docs/model.md``, "K classes"), ``M = P m``, ``Q = P Q_kk P^T``, the bias
-        ``P b``, the training error and loss, ``P`` (the overlap with the parent) for a student."""
+        ``P b``, the training error and loss (NaN with ``train_error=False``), ``P`` (the overlap
+        with the parent) for a student."""
         G, x, info = sol[0], sol[1], sol[2]
         data, P = self.data, self.P
         m, Q, V, b = G.unpack(x)
@@ -837,11 +838,14 @@ class MulticlassFamily(StageFamily):
         bf = P @ b
         errs = class_errors(Mf, Qf, bf, data.delta)
         extra = {"V": P @ V[k] @ P.T, "iterations": float(info.iterations)}
-        if TRAIN_ERROR_QMC:
-            te, extra["train_error_se"] = _train_error(G, x)
-        values = dict(gen_error=float(np.asarray(data.prior) @ errs),
-                      train_error=te if TRAIN_ERROR_QMC else sum(p.alpha * p.train_error() for p in G.parts) / tot,
-                      train_loss=sum(p.alpha * p.train_loss() for p in G.parts) / tot,
+        te = tl = math.nan
+        if self.train_error:
+            if TRAIN_ERROR_QMC:
+                te, extra["train_error_se"] = _train_error(G, x)
+            else:
+                te = sum(p.alpha * p.train_error() for p in G.parts) / tot
+            tl = sum(p.alpha * p.train_loss() for p in G.parts) / tot
+        values = dict(gen_error=float(np.asarray(data.prior) @ errs), train_error=te, train_loss=tl,
                       class_errors=errs, M=Mf, Q=Qf, bias=bf)
         par = self.problem.plan(k).parent
         if k > 0 and par is not None:
