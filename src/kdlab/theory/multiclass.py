@@ -325,7 +325,7 @@ def _stack_mat(M):
 
 
 def _inv_cols(J):
-    """``J^-1`` of r x r nested lists of arrays (explicit for r <= 3: adjugate over determinant)."""
+    """``J^-1`` of r x r nested lists of arrays, r <= 3: adjugate over determinant."""
     r = len(J)
     if r == 1:
         return [[1.0 / J[0][0]]]
@@ -338,14 +338,23 @@ def _inv_cols(J):
               - J[(j + 1) % 3][(i + 2) % 3] * J[(j + 2) % 3][(i + 1) % 3] for j in range(3)] for i in range(3)]
         idet = 1.0 / (J[0][0] * C[0][0] + J[0][1] * C[1][0] + J[0][2] * C[2][0])
         return [[C[i][j] * idet for j in range(3)] for i in range(3)]
-    inv = np.linalg.inv(_stack_mat(J))
-    return [[inv[..., i, j] for j in range(r)] for i in range(r)]
+    raise ValueError("explicit inverse for r <= 3 only")
 
 
-def _matvec(A, x):
-    """``A x`` column by column (``A``: r x r nested lists of arrays or a constant matrix)."""
-    r = len(x)
-    return [sum(A[i][j] * x[j] for j in range(r)) for i in range(r)]
+def _solve_cols(J, B):
+    """``J^-1 B`` (``J``: r x r, ``B``: r x w nested lists of arrays or constants): explicit for
+    r <= 3, else numpy's stacked solve."""
+    r = len(J)
+    if r <= 3:
+        return _matmul(_inv_cols(J), B)
+    shape = np.shape(J[0][0])
+    Bs = np.stack([np.stack([np.broadcast_to(v, shape) for v in row], axis=-1) for row in B], axis=-2)
+    X = np.linalg.solve(_stack_mat(J), Bs)
+    return [[X[..., i, j] for j in range(len(B[0]))] for i in range(r)]
+
+
+def _transpose(M):
+    return [list(col) for col in zip(*M)]
 
 
 def _matmul(A, B):
@@ -384,7 +393,7 @@ def _prox_cols(loss, c, V, e, t, P, u0=None, tol=1e-12, maxiter=60):
     for _ in range(maxiter):
         if float(np.max(nF)) <= scale:
             return u, g, H
-        step = _matvec(_inv_cols(_newton_system(V, H)), F)
+        step = [row[0] for row in _solve_cols(_newton_system(V, H), [[f] for f in F])]
         frac = None
         for _ in range(40):
             un = [u[i] - step[i] for i in range(r)] if frac is None else [u[i] - frac * step[i] for i in range(r)]
@@ -525,7 +534,7 @@ class SetPart:
             LxDu = self._lxdu[a]
             VL = _matmul(_const(Vrow[idx[a]], r), LxDu)
             rhs = [[rhs[i][j] - VL[i][j] for j in range(width)] for i in range(r)]
-        Du = _matmul(_inv_cols(_newton_system(Vrow[idx[a]], H)), rhs)
+        Du = _solve_cols(_newton_system(Vrow[idx[a]], H), rhs)
         Dg = _matmul(H, Du)
         if LxDu is not None:
             Dg = [[Dg[i][j] + LxDu[i][j] for j in range(width)] for i in range(r)]
@@ -565,7 +574,8 @@ class SetPart:
         c = _cols(self.base + b)
         u0 = None if self.uk is None or self.uk[0].shape != c[0].shape else self.uk
         self.uk, self.gk, self.Hk = _prox_cols(self.loss, c, self.Vkk, self.e, self._tcols(self.t), self.P, u0=u0)
-        self.dgk = _matmul(self.Hk, _inv_cols(_newton_system(self.Vkk, self.Hk)))  # H (I + V H)^-1
+        J = _newton_system(self.Vkk, self.Hk)  # H (I + V H)^-1 = ((I + V H)^-T H^T)^T
+        self.dgk = _transpose(_solve_cols(_transpose(J), _transpose(self.Hk)))
         return _wsum(self.Wc, self.gk), _wsum(self.Wc, self.dgk)
 
     def hats(self, weights=None):
