@@ -11,7 +11,8 @@ expectations over them are tensor trapezoid rules (1 and 2 dimensions), Gauss-He
 dimensions) or randomized quasi-Monte Carlo (Sobol', scrambled; more dimensions, or the jumps
 of ``hard`` and ``top`` targets). The fixed point is iterated on the cheapest rule and finished
 on the accepted one by defect correction (:func:`_solve_stage`). The proximal operator is an
-r-dimensional Newton iteration. The input side is :class:`MultiInputs` (the chain's recursion
+r-dimensional Newton iteration, computed column by column (:func:`_prox_cols`: explicit small-matrix
+algebra). The input side is :class:`MultiInputs` (the chain's recursion
 with r x r blocks), the fixed point :func:`.fixed_point.fixed_point`.
 """
 
