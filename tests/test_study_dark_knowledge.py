@@ -116,6 +116,22 @@ def test_two_classes_top_targets_are_soft_targets():
     assert abs(e["top"] - e["soft"]) < 1e-5
 
 
+def test_a_part_that_is_exactly_zero_is_not_shown():
+    """Smoothing tuned to eps = 0 is the label-only student on every seed: S = 0 with s.e. 0 is a
+    part that does not lower the error (z = 0, contradicted), not a missing one."""
+    pts = {("pair", 3, 0.6): dict(ERR, smooth=ERR["labels"])}
+    t = _tables(pts)
+    raw = t["seeds"]
+    raw.loc[raw["method"] == "smooth", "gen_error"] = raw.loc[raw["method"] == "labels", "gen_error"].to_numpy()
+    sim = dk._sim_means(raw, t["errors"][t["errors"]["kind"] == "theory"])
+    tab = pd.concat([t["errors"][t["errors"]["kind"] == "theory"], sim], ignore_index=True)
+    g = dk.decomposition(tab, "simulate", raw).iloc[0]
+    assert g["S"] == 0 and g["S_se"] == 0 and g["S_z"] == 0
+    c = dk.findings({**t, "gains": pd.concat([dk.decomposition(tab), dk.decomposition(tab, "simulate", raw)])},
+                    study_params("dark-knowledge"))
+    assert {f.name.split(":")[0]: f.verdict for f in c.findings}["S"] == CONTRADICTED
+
+
 def test_trend_finding_follows_its_rule():
     """The N trend: a gap that shrinks to within 3 s.e. is supported, one that grows is contradicted."""
     def trend(gaps, se=0.01):
