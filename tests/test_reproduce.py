@@ -247,3 +247,56 @@ def test_talk_figures_label_log_axes_and_worst_point_is_max_z(quick):
         if s is not None:
             assert abs(abs(s["worst"]["z"]) - s["max_abs_z"]) <= 1e-12 * s["max_abs_z"], (name, s["worst"])
     assert n_log >= 4
+
+
+def test_figures_computed_at_once_equal_one_after_the_other(tmp_path):
+    """Issue 20: with 2 workers the figures are computed at once on the run's workers
+    (:func:`kdlab.runs.context.as_done`), each drawn as soon as its table is ready; every
+    number is bit for bit the one the figures give one after the other on the same workers,
+    theory and simulation alike (not the timing, nor ``teacher_fits``: how many teacher fits
+    this point made rather than found in its worker's memory of fits)."""
+    from kdlab.reporting.output import OutputFolder
+    from kdlab.runs.context import RunContext
+    from kdlab.talk._run import OWNER, _run, compute_figure, figure_params
+
+    jobs = {"regularization": figure_params("regularization", True, n_alpha=5, n_alpha_opt=2, lams=[0.1],
+                                            seeds=[0, 1], n_features=100),
+            "double-descent": figure_params("double-descent", True, n_alpha=5, seeds=[0, 1], n_features=100)}
+    folder = OutputFolder(tmp_path / "out", OWNER).open()
+    at_once = _run(jobs, folder, 2, None, False, ("parquet",), False)
+    assert list(at_once) == list(jobs)
+    ctx = RunContext(n_jobs=2, progress=False)
+    skip = ["elapsed_s", "teacher_fits"]
+    for name, params in jobs.items():
+        one = compute_figure(name, params, ctx).drop(columns=skip)
+        both = at_once[name].table.drop(columns=skip)
+        assert set(both["kind"]) == {"theory", "simulate"}
+        pd.testing.assert_frame_equal(both, one, check_exact=True)
+        assert (tmp_path / "out" / f"{name}.png").is_file()
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out" / "tables" / f"{name}.parquet")
+                                      .drop(columns=skip), one, check_exact=True, check_dtype=False)
+
+
+def test_the_first_figure_that_fails_ends_the_run_at_once():
+    """:func:`kdlab.runs.context.as_done` raises the first error of a call without waiting for
+    the others (its threads are daemons), and yields the others as they finish."""
+    import threading
+
+    from kdlab.runs.context import as_done
+
+    release = threading.Event()
+
+    def slow():
+        release.wait(30)
+        return 1
+
+    def fails():
+        raise ValueError("boom")
+
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match="boom"):
+        list(as_done({"slow": slow, "fails": fails}))
+    assert time.perf_counter() - t0 < 5
+    release.set()
+    assert [(n, v) for n, v, _ in as_done({"a": lambda: 2, "b": lambda: 3})] in ([("a", 2), ("b", 3)],
+                                                                                   [("b", 3), ("a", 2)])

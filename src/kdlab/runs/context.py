@@ -5,17 +5,22 @@
 (:meth:`RunContext.run_many` several as one) and
 :meth:`RunContext.map` a list of calls ``fn(**args)`` (each returning table rows), both cached
 and resumable through :func:`kdlab.runs.cached.run_cached` with the same key rule and the same
-worker, retry and progress policy.
+worker, retry and progress policy. :func:`as_done` computes independent parts of a pipeline (the
+talk's figures) at once, so that the workers are not idle while one part waits for its own
+previous sweep.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import queue
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 
 import pandas as pd
 
@@ -25,7 +30,7 @@ from .cached import run_cached
 from .store import CallTask, call_fingerprint, call_key
 from .sweep import Sweep, run_sweeps
 
-__all__ = ["RunContext", "fn_name"]
+__all__ = ["RunContext", "fn_name", "as_done"]
 
 
 def fn_name(fn: Callable) -> str:
@@ -45,6 +50,13 @@ class RunContext:
     n_jobs: Optional[int] = None
     scheduler: Any = None
     progress: bool = True
+
+    @property
+    def parallel(self) -> bool:
+        """Whether its sweeps run in worker processes or on a Dask cluster (not in this process)."""
+        from .executor import n_workers
+
+        return self.scheduler is not None or n_workers(self.n_jobs) > 1
 
     def _say(self, label: str, n: int, what: str) -> None:
         if self.progress and label:
@@ -90,3 +102,30 @@ def _json_default(o):
     if isinstance(o, np.generic):
         return o.item()
     raise TypeError(f"a task's rows must hold JSON values, got {o!r}")
+
+
+def as_done(calls: Mapping[str, Callable[[], Any]]) -> Iterator[tuple[str, Any, float]]:
+    """Run every ``calls[name]()`` at once, each in its own thread of this process, and yield
+    ``(name, value, seconds)`` as each finishes (in the calling thread: e.g. to draw a figure,
+    which matplotlib allows in one thread only, while the others compute). Their sweeps share
+    the run's workers (the one executor: :func:`kdlab.runs.executor.execute`), so a worker is
+    not idle while one call waits for its own previous sweep; each sweep's points, chains and
+    draws are the same as when the calls run one after the other (the results are bit for bit
+    the same). The first call that raises: its exception is raised here at once; the threads
+    are daemons (a Ctrl-C or that error ends the command without waiting for them)."""
+    done: queue.Queue = queue.Queue()
+    t0 = time.perf_counter()
+
+    def work(name, fn):
+        try:
+            done.put((name, True, fn()))
+        except BaseException as exc:  # noqa: BLE001  (handed to the calling thread)
+            done.put((name, False, exc))
+
+    for name, fn in calls.items():
+        threading.Thread(target=work, args=(name, fn), name=f"kdlab-{name}", daemon=True).start()
+    for _ in range(len(calls)):
+        name, ok, value = done.get()
+        if not ok:
+            raise value
+        yield name, value, time.perf_counter() - t0
