@@ -257,6 +257,7 @@ def test_figures_computed_at_once_equal_one_after_the_other(tmp_path):
     this point made rather than found in its worker's memory of fits)."""
     from kdlab.reporting.output import OutputFolder
     from kdlab.runs.context import RunContext
+    from kdlab.runs.executor import one_blas_thread
     from kdlab.talk._run import OWNER, _run, compute_figure, figure_params
 
     jobs = {"regularization": figure_params("regularization", True, n_alpha=5, n_alpha_opt=2, lams=[0.1],
@@ -268,7 +269,8 @@ def test_figures_computed_at_once_equal_one_after_the_other(tmp_path):
     ctx = RunContext(n_jobs=2, progress=False)
     skip = ["elapsed_s", "teacher_fits"]
     for name, params in jobs.items():
-        one = compute_figure(name, params, ctx).drop(columns=skip)
+        with one_blas_thread():  # as _run computes with workers: one BLAS thread in this process too
+            one = compute_figure(name, params, ctx).drop(columns=skip)
         both = at_once[name].table.drop(columns=skip)
         assert set(both["kind"]) == {"theory", "simulate"}
         pd.testing.assert_frame_equal(both, one, check_exact=True)

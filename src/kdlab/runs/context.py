@@ -111,8 +111,12 @@ def as_done(calls: Mapping[str, Callable[[], Any]]) -> Iterator[tuple[str, Any, 
     the run's workers (the one executor: :func:`kdlab.runs.executor.execute`), so a worker is
     not idle while one call waits for its own previous sweep; each sweep's points, chains and
     draws are the same as when the calls run one after the other (the results are bit for bit
-    the same). The first call that raises: its exception is raised here at once; the threads
-    are daemons (a Ctrl-C or that error ends the command without waiting for them)."""
+    the same; this process computes with one BLAS thread meanwhile, as the workers do:
+    :func:`kdlab.runs.executor.one_blas_thread`). The first call that raises: its exception is
+    raised here at once; the threads are daemons (a Ctrl-C or that error ends the command
+    without waiting for them)."""
+    from .executor import one_blas_thread
+
     done: queue.Queue = queue.Queue()
     t0 = time.perf_counter()
 
@@ -122,10 +126,11 @@ def as_done(calls: Mapping[str, Callable[[], Any]]) -> Iterator[tuple[str, Any, 
         except BaseException as exc:  # noqa: BLE001  (handed to the calling thread)
             done.put((name, False, exc))
 
-    for name, fn in calls.items():
-        threading.Thread(target=work, args=(name, fn), name=f"kdlab-{name}", daemon=True).start()
-    for _ in range(len(calls)):
-        name, ok, value = done.get()
-        if not ok:
-            raise value
-        yield name, value, time.perf_counter() - t0
+    with one_blas_thread():
+        for name, fn in calls.items():
+            threading.Thread(target=work, args=(name, fn), name=f"kdlab-{name}", daemon=True).start()
+        for _ in range(len(calls)):
+            name, ok, value = done.get()
+            if not ok:
+                raise value
+            yield name, value, time.perf_counter() - t0

@@ -10,6 +10,7 @@ unfinished points once (each on its own), and reports them as failed if a worker
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -20,8 +21,8 @@ from typing import Callable, Iterator, Optional, Sequence
 from .evaluate import dask_eval, iter_chain, run_chain
 from .store import Task
 
-__all__ = ["execute", "n_workers", "split_chains", "balance_chains", "task_cost", "WORKER_IDLE_TIMEOUT_S",
-           "in_worker", "watch_parent", "PARENT_POLL_S"]
+__all__ = ["execute", "n_workers", "one_blas_thread", "split_chains", "balance_chains", "task_cost",
+           "WORKER_IDLE_TIMEOUT_S", "in_worker", "watch_parent", "PARENT_POLL_S"]
 
 #: Idle loky workers exit after this many seconds (joblib's default is 300): workers do not
 #: linger long after a sweep, or after its parent was killed.
@@ -57,6 +58,19 @@ def in_worker(fn: Callable, *args):
     (:func:`watch_parent`)."""
     watch_parent()
     return fn(*args)
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """This process computes with one BLAS thread, as every worker does (:func:`run_chain`):
+    a run with worker processes keeps its cores busy with them, and a point then gives the
+    same bits wherever it runs (a sum split over several BLAS threads rounds differently).
+    Entered once around work that runs in several threads of this process, the limits those
+    threads set and restore (:func:`threadpoolctl.threadpool_limits`) all restore one thread."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
 
 
 def n_workers(n_jobs) -> int:

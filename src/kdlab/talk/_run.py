@@ -9,6 +9,7 @@ manifest; a table read back to rebuild ``report.md`` is used only if it matches 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import warnings
@@ -24,6 +25,7 @@ from ..io import TABLE_FORMATS, ensure_dir, write_json, write_table
 from ..reporting.output import OutputFolder, canonical, check_formats, dask_client, resolve_params
 from ..reporting.plotting import label_log_axes, save_figure
 from ..runs.context import RunContext, as_done
+from ..runs.executor import one_blas_thread
 from . import FIGURES
 from ._core import Figure, FigureOutput
 
@@ -106,7 +108,9 @@ def _run(jobs: dict, folder: OutputFolder, n_jobs, scheduler, cache, formats, pr
     """``{name: params}`` -> ``{name: FigureOutput}``, each figure computed, drawn and recorded.
     With worker processes (or Dask) the figures are computed at once on the run's workers
     (:func:`kdlab.runs.context.as_done`; the same numbers as one after the other), each drawn
-    here as soon as its table is ready; the per-sweep progress lines are then left out."""
+    here as soon as its table is ready; the per-sweep progress lines are then left out. With
+    workers this process computes with one BLAS thread, as they do (either way: the same bits
+    for a point computed here or in a worker)."""
     outputs = {}
     with dask_client(scheduler) as client:
         ctx = RunContext(store=folder.path / "cache" if cache else None, n_jobs=n_jobs, scheduler=client,
@@ -119,11 +123,12 @@ def _run(jobs: dict, folder: OutputFolder, n_jobs, scheduler, cache, formats, pr
                 outputs[name] = draw_figure(name, folder, table, jobs[name], formats)
                 _say(progress, f"[{name}] computed after {elapsed:.1f} s, drawn")
             return {name: outputs[name] for name in jobs}
-        for name, params in jobs.items():
-            _say(progress, f"[{name}]")
-            t0 = time.perf_counter()
-            outputs[name] = make_figure(name, folder, params, ctx, formats)
-            _say(progress, f"  done in {time.perf_counter() - t0:.1f} s")
+        with one_blas_thread() if ctx.parallel else contextlib.nullcontext():
+            for name, params in jobs.items():
+                _say(progress, f"[{name}]")
+                t0 = time.perf_counter()
+                outputs[name] = make_figure(name, folder, params, ctx, formats)
+                _say(progress, f"  done in {time.perf_counter() - t0:.1f} s")
     return outputs
 
 
