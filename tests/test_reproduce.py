@@ -250,8 +250,9 @@ def test_talk_figures_label_log_axes_and_worst_point_is_max_z(quick):
 
 
 def test_figures_computed_at_once_equal_one_after_the_other(tmp_path):
-    """Issue 20: with 2 workers the figures are computed at once on the run's workers
-    (:func:`kdlab.runs.context.as_done`), each drawn as soon as its table is ready; every
+    """Issue 20: with 2 workers the figures, and the independent sweeps of each figure
+    (:meth:`RunContext.together`), are computed at once on the run's workers
+    (:func:`kdlab.runs.context.as_done`), each figure drawn as soon as its table is ready; every
     number is bit for bit the one the figures give one after the other on the same workers,
     theory and simulation alike (not the timing, nor ``teacher_fits``: how many teacher fits
     this point made rather than found in its worker's memory of fits)."""
@@ -260,13 +261,15 @@ def test_figures_computed_at_once_equal_one_after_the_other(tmp_path):
     from kdlab.runs.executor import one_blas_thread
     from kdlab.talk._run import OWNER, _run, compute_figure, figure_params
 
-    jobs = {"regularization": figure_params("regularization", True, n_alpha=5, n_alpha_opt=2, lams=[0.1],
-                                            seeds=[0, 1], n_features=100),
-            "double-descent": figure_params("double-descent", True, n_alpha=5, seeds=[0, 1], n_features=100)}
+    tiny = dict(seeds=[0, 1], n_features=100)
+    jobs = {"regularization": figure_params("regularization", True, n_alpha=5, n_alpha_opt=2, lams=[0.1], **tiny),
+            "kd-logistic-teacher": figure_params("kd-logistic-teacher", True, n_alpha=3, n_alpha_opt=2, **tiny),
+            "kd-bayes-teacher": figure_params("kd-bayes-teacher", True, n_alpha=2, **tiny),
+            "double-descent": figure_params("double-descent", True, n_alpha=5, **tiny)}
     folder = OutputFolder(tmp_path / "out", OWNER).open()
     at_once = _run(jobs, folder, 2, None, False, ("parquet",), False)
     assert list(at_once) == list(jobs)
-    ctx = RunContext(n_jobs=2, progress=False)
+    ctx = RunContext(n_jobs=2, progress=False, overlap=False)  # each figure's sweeps one after the other
     skip = ["elapsed_s", "teacher_fits"]
     for name, params in jobs.items():
         with one_blas_thread():  # as _run computes with workers: one BLAS thread in this process too

@@ -44,12 +44,14 @@ def fn_name(fn: Callable) -> str:
 
 @dataclass
 class RunContext:
-    """Cache ``store`` (None: no cache), ``n_jobs``, Dask ``scheduler``, ``progress``."""
+    """Cache ``store`` (None: no cache), ``n_jobs``, Dask ``scheduler``, ``progress``;
+    ``overlap``: with workers, compute independent parts at once (:meth:`together`)."""
 
     store: Optional[Path] = None
     n_jobs: Optional[int] = None
     scheduler: Any = None
     progress: bool = True
+    overlap: bool = True
 
     @property
     def parallel(self) -> bool:
@@ -57,6 +59,15 @@ class RunContext:
         from .executor import n_workers
 
         return self.scheduler is not None or n_workers(self.n_jobs) > 1
+
+    def together(self, *calls: Callable[[], Any]) -> list:
+        """``[call() for call in calls]``: computed at once when the run has workers (their sweeps
+        share them, :func:`as_done`; the same values), one after the other otherwise. For the
+        independent sweeps of one pipeline, so that the workers are not idle at each barrier."""
+        if not (self.overlap and self.parallel) or len(calls) < 2:
+            return [call() for call in calls]
+        out = {name: value for name, value, _ in as_done({str(i): call for i, call in enumerate(calls)})}
+        return [out[str(i)] for i in range(len(calls))]
 
     def _say(self, label: str, n: int, what: str) -> None:
         if self.progress and label:

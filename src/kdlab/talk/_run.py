@@ -104,7 +104,7 @@ def _open(out, cache: bool, force: bool = False) -> OutputFolder:
     return folder
 
 
-def _run(jobs: dict, folder: OutputFolder, n_jobs, scheduler, cache, formats, progress) -> dict:
+def _run(jobs: dict, folder: OutputFolder, n_jobs, scheduler, cache, formats, progress, overlap: bool = True) -> dict:
     """``{name: params}`` -> ``{name: FigureOutput}``, each figure computed, drawn and recorded.
     With worker processes (or Dask) the figures are computed at once on the run's workers
     (:func:`kdlab.runs.context.as_done`; the same numbers as one after the other), each drawn
@@ -114,8 +114,8 @@ def _run(jobs: dict, folder: OutputFolder, n_jobs, scheduler, cache, formats, pr
     outputs = {}
     with dask_client(scheduler) as client:
         ctx = RunContext(store=folder.path / "cache" if cache else None, n_jobs=n_jobs, scheduler=client,
-                         progress=progress)
-        if len(jobs) > 1 and ctx.parallel:
+                         progress=progress, overlap=overlap)
+        if len(jobs) > 1 and ctx.parallel and ctx.overlap:
             _say(progress, f"[{', '.join(jobs)}]: computing the {len(jobs)} figures at once")
             quiet = replace(ctx, progress=False)
             calls = {name: partial(compute_figure, name, params, quiet) for name, params in jobs.items()}
