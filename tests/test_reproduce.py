@@ -283,25 +283,34 @@ def test_figures_computed_at_once_equal_one_after_the_other(tmp_path):
 
 
 def test_the_first_figure_that_fails_ends_the_run_at_once():
-    """:func:`kdlab.runs.context.as_done` raises the first error of a call without waiting for
-    the others (its threads are daemons), and yields the others as they finish."""
-    import threading
-
+    """:func:`kdlab.runs.context.as_done` raises the first error of a call once the others have
+    stopped at their next output (:func:`kdlab.runs.executor.check_cancelled`, which the
+    executor calls between outputs: no retry, its workers stopped), and yields the others as
+    they finish."""
+    from kdlab.errors import CancelledError
     from kdlab.runs.context import as_done
+    from kdlab.runs.executor import check_cancelled
 
-    release = threading.Event()
+    seen = []
 
-    def slow():
-        release.wait(30)
+    def slow():  # a sweep's outputs, one every 10 ms, for up to 30 s
+        for _ in range(3000):
+            try:
+                check_cancelled()
+            except CancelledError:
+                seen.append("cancelled")
+                raise
+            time.sleep(0.01)
         return 1
 
     def fails():
+        time.sleep(0.2)
         raise ValueError("boom")
 
     t0 = time.perf_counter()
     with pytest.raises(ValueError, match="boom"):
         list(as_done({"slow": slow, "fails": fails}))
-    assert time.perf_counter() - t0 < 5
-    release.set()
+    assert time.perf_counter() - t0 < 5 and seen == ["cancelled"]
+    check_cancelled()  # this thread was not cancelled
     assert [(n, v) for n, v, _ in as_done({"a": lambda: 2, "b": lambda: 3})] in ([("a", 2), ("b", 3)],
                                                                                    [("b", 3), ("a", 2)])

@@ -12,6 +12,7 @@ previous sweep.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import math
 import queue
@@ -115,6 +116,10 @@ def _json_default(o):
     raise TypeError(f"a task's rows must hold JSON values, got {o!r}")
 
 
+#: How long a failed :func:`as_done` waits for its other calls to stop.
+CANCEL_WAIT_S = 10.0
+
+
 def as_done(calls: Mapping[str, Callable[[], Any]]) -> Iterator[tuple[str, Any, float]]:
     """Run every ``calls[name]()`` at once, each in its own thread of this process, and yield
     ``(name, value, seconds)`` as each finishes (in the calling thread: e.g. to draw a figure,
@@ -124,24 +129,39 @@ def as_done(calls: Mapping[str, Callable[[], Any]]) -> Iterator[tuple[str, Any, 
     draws are the same as when the calls run one after the other (the results are bit for bit
     the same; this process computes with one BLAS thread meanwhile, as the workers do:
     :func:`kdlab.runs.executor.one_blas_thread`). The first call that raises: its exception is
-    raised here at once; the threads are daemons (a Ctrl-C or that error ends the command
-    without waiting for them)."""
-    from .executor import one_blas_thread
+    raised here, after the others stopped at their next output
+    (:func:`kdlab.runs.executor.check_cancelled`: their workers are stopped, nothing is
+    retried) or :data:`CANCEL_WAIT_S` passed (the threads are daemons: a Ctrl-C ends the command)."""
+    from .executor import CANCEL, one_blas_thread
 
     done: queue.Queue = queue.Queue()
+    cancel = threading.Event()
+    scope = (*CANCEL.get(), cancel)
     t0 = time.perf_counter()
 
     def work(name, fn):
+        CANCEL.set(scope)
         try:
             done.put((name, True, fn()))
         except BaseException as exc:  # noqa: BLE001  (handed to the calling thread)
             done.put((name, False, exc))
 
+    threads = [threading.Thread(target=contextvars.copy_context().run, args=(work, name, fn), name=f"kdlab-{name}",
+                                daemon=True) for name, fn in calls.items()]
+    finished = False
     with one_blas_thread():
-        for name, fn in calls.items():
-            threading.Thread(target=work, args=(name, fn), name=f"kdlab-{name}", daemon=True).start()
-        for _ in range(len(calls)):
-            name, ok, value = done.get()
-            if not ok:
-                raise value
-            yield name, value, time.perf_counter() - t0
+        try:
+            for t in threads:
+                t.start()
+            for _ in range(len(calls)):
+                name, ok, value = done.get()
+                if not ok:
+                    raise value
+                yield name, value, time.perf_counter() - t0
+            finished = True
+        finally:
+            if not finished:  # an error, a Ctrl-C: the others stop at their next output, without retrying
+                cancel.set()
+                deadline = time.monotonic() + CANCEL_WAIT_S
+                for t in threads:
+                    t.join(max(0.0, deadline - time.monotonic()))
