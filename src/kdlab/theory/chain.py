@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -75,6 +76,20 @@ def _combine(statuses) -> SolverStatus:
                         "; ".join(parts), bad[0].code if bad else Status.CONVERGED)
 
 
+_controller: list = [None, -1]  # the threadpoolctl controller, and len(sys.modules) when it was made
+
+
+def _blas_controller():
+    """A :class:`threadpoolctl.ThreadpoolController` of this process, made again only when
+    modules were imported since (they may have loaded another BLAS): finding the libraries is
+    what costs (about 1.7 ms a solve), limiting them does not (0.02 ms)."""
+    if _controller[1] != len(sys.modules):
+        from threadpoolctl import ThreadpoolController
+
+        _controller[:] = [ThreadpoolController(), len(sys.modules)]
+    return _controller[0]
+
+
 @contextmanager
 def _one_blas_thread():
     """The state evolution's sums are small: extra BLAS threads only cost (and oversubscribe
@@ -82,9 +97,7 @@ def _one_blas_thread():
     if os.environ.get("OMP_NUM_THREADS") == "1":
         yield
         return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
+    with _blas_controller().limit(limits=1):
         yield
 
 
