@@ -71,7 +71,7 @@ class RunContext:
         return [out[str(i)] for i in range(len(calls))]
 
     def _say(self, label: str, n: int, what: str) -> None:
-        if self.progress and label:
+        if self.progress is True and label:  # not inside a shared display (parts computed at once)
             print(f"  - {label}: {n} {what}", file=sys.stderr, flush=True)
 
     def run(self, sweep: Sweep, label: str = "") -> pd.DataFrame:

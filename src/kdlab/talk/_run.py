@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..errors import OutputError, ParameterError
 from ..io import TABLE_FORMATS, ensure_dir, write_json, write_table
+from ..progress import SharedProgress
 from ..reporting.output import OutputFolder, canonical, check_formats, dask_client, resolve_params
 from ..reporting.plotting import label_log_axes, save_figure
 from ..runs.context import RunContext, as_done
@@ -108,7 +109,8 @@ def _run(jobs: dict, folder: OutputFolder, n_jobs, scheduler, cache, formats, pr
     """``{name: params}`` -> ``{name: FigureOutput}``, each figure computed, drawn and recorded.
     With worker processes (or Dask) the figures are computed at once on the run's workers
     (:func:`kdlab.runs.context.as_done`; the same numbers as one after the other), each drawn
-    here as soon as its table is ready; the per-sweep progress lines are then left out. With
+    here as soon as its table is ready; one progress display then counts the tasks of all the
+    figures' sweeps as they start (:class:`~kdlab.progress.SharedProgress`). With
     workers this process computes with one BLAS thread, as they do (either way: the same bits
     for a point computed here or in a worker)."""
     outputs = {}
@@ -117,11 +119,15 @@ def _run(jobs: dict, folder: OutputFolder, n_jobs, scheduler, cache, formats, pr
                          progress=progress, overlap=overlap)
         if len(jobs) > 1 and ctx.parallel and ctx.overlap:
             _say(progress, f"[{', '.join(jobs)}]: computing the {len(jobs)} figures at once")
-            quiet = replace(ctx, progress=False)
-            calls = {name: partial(compute_figure, name, params, quiet) for name, params in jobs.items()}
-            for name, table, elapsed in as_done(calls):
-                outputs[name] = draw_figure(name, folder, table, jobs[name], formats)
-                _say(progress, f"[{name}] computed after {elapsed:.1f} s, drawn")
+            shared = SharedProgress(progress, f"{len(jobs)} figures (tasks known so far)")
+            calls = {name: partial(compute_figure, name, params, replace(ctx, progress=shared))
+                     for name, params in jobs.items()}
+            try:
+                for name, table, elapsed in as_done(calls):
+                    outputs[name] = draw_figure(name, folder, table, jobs[name], formats)
+                    _say(progress, f"[{name}] computed after {elapsed:.1f} s, drawn")
+            finally:
+                shared.close()
             return {name: outputs[name] for name in jobs}
         with one_blas_thread() if ctx.parallel else contextlib.nullcontext():
             for name, params in jobs.items():
