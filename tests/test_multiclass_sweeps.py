@@ -105,6 +105,16 @@ def test_k_class_parameters_are_in_the_store_key():
     assert normalize_point({**base, "prior": [1 / 3] * 3}) == normalize_point(base)
 
 
+def test_a_result_without_the_training_error_has_its_own_store_key():
+    """``train_error=False`` (NaN training error) is never served for a point asked with it."""
+    from kdlab.runs.backends import backend_settings
+
+    pt = normalize_point({"alpha": 1.0, **K3})
+    keys = {point_key(pt, "theory", backend_settings("theory", None, None, None, opts, None))
+            for opts in ({}, {"train_error": False})}
+    assert len(keys) == 2
+
+
 # ----------------------------------------------------------------------------- tables and store
 
 

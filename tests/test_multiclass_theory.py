@@ -122,3 +122,47 @@ def test_a_failed_k_class_stage_makes_the_later_ones_not_solved():
         assert (st.P is None) == (k == 0) and (k == 0 or np.all(np.isnan(st.P)))
     assert res.overlaps.shape == (3, 3, 3, 3) and np.all(np.isnan(res.overlaps))
     assert res.state.stages == (None, None, None)
+
+
+def test_train_error_false_skips_only_the_training_error():
+    """``train_error=False``: the same fixed point (every other observable identical), the
+    training error and loss NaN, and the status says so; K = 3 and binary."""
+    import math
+
+    d3 = MulticlassMixture.from_geometry("pair", 3, 0.6, alpha=2.0, delta=0.5, prior=[0.5, 0.3, 0.2])
+    db = GaussianMixture(alpha=2.0, delta=0.5, rho=0.4)
+    for p in (kdlab.Problem(d3, (LogisticTeacher(lam=0.05), Student(eta=0.6, chi=1.0, temperature=3.0, lam=0.05))),
+              kdlab.Problem(db, (LogisticTeacher(lam=0.1), Student(eta=0.6, chi=0.5, temperature=2.0, lam=0.1)))):
+        full, fast = kdlab.theory.solve(p), kdlab.theory.solve(p, train_error=False)
+        assert full.status.converged and fast.status.converged
+        assert "train_error=False" in fast.status.message and "train_error=False" not in full.status.message
+        for a, b in zip(full.stages, fast.stages):
+            assert math.isfinite(a.train_error) and math.isfinite(a.train_loss)
+            assert math.isnan(b.train_error) and math.isnan(b.train_loss)
+            assert b.gen_error == a.gen_error
+            for key in ("class_errors", "M", "Q", "bias", "m", "q"):
+                if getattr(a, key, None) is not None:
+                    np.testing.assert_array_equal(getattr(b, key), getattr(a, key))
+
+
+def test_a_tuned_k_class_optimum_carries_its_training_error():
+    """The search's solves skip the training error (``train_error=False``); the optimum is
+    solved again with it: finite, and its ``gen_error`` the search's best to 1e-9."""
+    import math
+
+    from kdlab.runs.tuning import optimal_lam
+
+    calls = []
+
+    def spy(problem, train_error=True, **kw):
+        calls.append(train_error)
+        return kdlab.theory.solve(problem, train_error=train_error, **kw)
+
+    d3 = MulticlassMixture.from_geometry("equal", 3, 0.3, alpha=2.0, delta=0.5)
+    o = optimal_lam(kdlab.Problem(d3, (LogisticTeacher(),)), bounds=(1e-2, 1e1), n_grid=3, xatol=0.2, solve=spy)
+    assert calls[-1] is True and not any(calls[:-1]) and len(calls) == o.n_evals + 1
+    st = o.result.stages[0]
+    assert math.isfinite(st.train_error) and math.isfinite(st.train_loss) and 0 < st.train_error < 1
+    assert o.gen_error == st.gen_error
+    assert abs(o.gen_error - min(e for _, e in o.history)) <= 1e-9
+    assert "train_error=False" not in o.result.status.message

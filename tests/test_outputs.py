@@ -418,3 +418,46 @@ def test_plain_progress_time_left_is_measured_from_the_first_finished_task(monke
         bar.update(1)
     last = out.getvalue().splitlines()[-1]
     assert last.startswith("sweep[toy]: 11/101 pt(s), 21 s elapsed, about 9 s left"), last
+
+
+def test_shared_progress_counts_the_tasks_of_parts_computed_at_once(monkeypatch):
+    """Issue 20: the talk's figures computed at once share one progress display
+    (:class:`kdlab.progress.SharedProgress`): each sweep adds its tasks (cached ones as done), the
+    total grows, and the plain line gives the time left for the tasks known so far."""
+    import io
+    import threading
+
+    import kdlab.progress as prog
+    from kdlab.runs.cached import run_cached
+
+    monkeypatch.setattr(prog, "plain_wanted", lambda stream: True)
+    monkeypatch.setattr(prog, "PLAIN_EVERY_S", 0.0)
+    err = io.StringIO()
+    monkeypatch.setattr(prog.sys, "stderr", err)
+    shared = prog.SharedProgress(True, "4 figures (tasks known so far)")
+    a = shared.part(10, 4)
+    b = shared.part(5)
+    assert shared._bar.total == 15 and shared._bar.n == 4
+    threads = [threading.Thread(target=lambda p=p, k=k: [p.update(1) for _ in range(k)]) for p, k in ((a, 6), (b, 5))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    a.close()  # a sweep's close leaves the shared display open
+    assert shared._bar.n == 15 and not shared._bar._closed
+    shared.close()
+    lines = err.getvalue().splitlines()
+    assert lines[-1].startswith("4 figures (tasks known so far): 15/15 task(s)"), lines[-1]
+    assert any("left" in ln for ln in lines), lines
+    # run_cached adds its tasks to a shared display instead of opening its own
+    shared = prog.SharedProgress(True, "parts")
+    assert bool(shared)
+    from kdlab.runs.store import CallTask, call_fingerprint, call_key
+
+    fp = call_fingerprint()
+    # three calls that fail (math.sqrt takes no keyword): a failed task is a finished one for the count
+    tasks = [CallTask("math:sqrt", {"x": float(i)}, call_key("math:sqrt", {"x": float(i)}, fp), i, fp)
+             for i in range(3)]
+    out = run_cached(tasks, n_jobs=1, progress=shared)
+    assert len(out.failures) == 3 and not out.values
+    assert shared._bar.total == 3 and shared._bar.n == 3

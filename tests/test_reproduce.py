@@ -247,3 +247,70 @@ def test_talk_figures_label_log_axes_and_worst_point_is_max_z(quick):
         if s is not None:
             assert abs(abs(s["worst"]["z"]) - s["max_abs_z"]) <= 1e-12 * s["max_abs_z"], (name, s["worst"])
     assert n_log >= 4
+
+
+def test_figures_computed_at_once_equal_one_after_the_other(tmp_path):
+    """Issue 20: with 2 workers the figures, and the independent sweeps of each figure
+    (:meth:`RunContext.together`), are computed at once on the run's workers
+    (:func:`kdlab.runs.context.as_done`), each figure drawn as soon as its table is ready; every
+    number is bit for bit the one the figures give one after the other on the same workers,
+    theory and simulation alike (not the timing, nor ``teacher_fits``: how many teacher fits
+    this point made rather than found in its worker's memory of fits)."""
+    from kdlab.reporting.output import OutputFolder
+    from kdlab.runs.context import RunContext
+    from kdlab.runs.executor import one_blas_thread
+    from kdlab.talk._run import OWNER, _run, compute_figure, figure_params
+
+    tiny = dict(seeds=[0, 1], n_features=100)
+    jobs = {"regularization": figure_params("regularization", True, n_alpha=5, n_alpha_opt=2, lams=[0.1], **tiny),
+            "kd-logistic-teacher": figure_params("kd-logistic-teacher", True, n_alpha=3, n_alpha_opt=2, **tiny),
+            "kd-bayes-teacher": figure_params("kd-bayes-teacher", True, n_alpha=2, **tiny),
+            "double-descent": figure_params("double-descent", True, n_alpha=5, **tiny)}
+    folder = OutputFolder(tmp_path / "out", OWNER).open()
+    at_once = _run(jobs, folder, 2, None, False, ("parquet",), False)
+    assert list(at_once) == list(jobs)
+    ctx = RunContext(n_jobs=2, progress=False, overlap=False)  # each figure's sweeps one after the other
+    skip = ["elapsed_s", "teacher_fits"]
+    for name, params in jobs.items():
+        with one_blas_thread():  # as _run computes with workers: one BLAS thread in this process too
+            one = compute_figure(name, params, ctx).drop(columns=skip)
+        both = at_once[name].table.drop(columns=skip)
+        assert set(both["kind"]) == {"theory", "simulate"}
+        pd.testing.assert_frame_equal(both, one, check_exact=True)
+        assert (tmp_path / "out" / f"{name}.png").is_file()
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out" / "tables" / f"{name}.parquet")
+                                      .drop(columns=skip), one, check_exact=True, check_dtype=False)
+
+
+def test_the_first_figure_that_fails_ends_the_run_at_once():
+    """:func:`kdlab.runs.context.as_done` raises the first error of a call once the others have
+    stopped at their next output (:func:`kdlab.runs.executor.check_cancelled`, which the
+    executor calls between outputs: no retry, its workers stopped), and yields the others as
+    they finish."""
+    from kdlab.errors import CancelledError
+    from kdlab.runs.context import as_done
+    from kdlab.runs.executor import check_cancelled
+
+    seen = []
+
+    def slow():  # a sweep's outputs, one every 10 ms, for up to 30 s
+        for _ in range(3000):
+            try:
+                check_cancelled()
+            except CancelledError:
+                seen.append("cancelled")
+                raise
+            time.sleep(0.01)
+        return 1
+
+    def fails():
+        time.sleep(0.2)
+        raise ValueError("boom")
+
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match="boom"):
+        list(as_done({"slow": slow, "fails": fails}))
+    assert time.perf_counter() - t0 < 5 and seen == ["cancelled"]
+    check_cancelled()  # this thread was not cancelled
+    assert [(n, v) for n, v, _ in as_done({"a": lambda: 2, "b": lambda: 3})] in ([("a", 2), ("b", 3)],
+                                                                                   [("b", 3), ("a", 2)])

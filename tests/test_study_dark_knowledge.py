@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kdlab.reporting.findings import CONTRADICTED, SUPPORTED
+from kdlab.reporting.findings import CONTRADICTED, PARTLY, SUPPORTED
 from kdlab.studies import dark_knowledge as dk
 from kdlab.studies import study_params
 
@@ -116,6 +116,36 @@ def test_two_classes_top_targets_are_soft_targets():
     assert abs(e["top"] - e["soft"]) < 1e-5
 
 
+def test_a_part_that_is_exactly_zero_is_not_shown():
+    """Smoothing tuned to eps = 0 is the label-only student on every seed: S = 0 with s.e. 0 is a
+    part that does not lower the error (z = 0, contradicted), not a missing one."""
+    pts = {("pair", 3, 0.6): dict(ERR, smooth=ERR["labels"])}
+    t = _tables(pts)
+    raw = t["seeds"]
+    raw.loc[raw["method"] == "smooth", "gen_error"] = raw.loc[raw["method"] == "labels", "gen_error"].to_numpy()
+    sim = dk._sim_means(raw, t["errors"][t["errors"]["kind"] == "theory"])
+    tab = pd.concat([t["errors"][t["errors"]["kind"] == "theory"], sim], ignore_index=True)
+    g = dk.decomposition(tab, "simulate", raw).iloc[0]
+    assert g["S"] == 0 and g["S_se"] == 0 and g["S_z"] == 0
+    c = dk.findings({**t, "gains": pd.concat([dk.decomposition(tab), dk.decomposition(tab, "simulate", raw)])},
+                    study_params("dark-knowledge"))
+    assert {f.name.split(":")[0]: f.verdict for f in c.findings}["S"] == CONTRADICTED
+
+
+def test_trend_finding_follows_its_rule():
+    """The N trend: a gap that shrinks to within 3 s.e. is supported, one that grows is contradicted."""
+    def trend(gaps, se=0.01):
+        return pd.DataFrame([dict(label_noise=0.2, geometry="pair", classes=3, similarity=0.6, n_features=N, n_seeds=4,
+                                  quantity=m, simulated=0.4 + g, stderr=se, theory=0.4, gap=g, z=g / se)
+                             for N, g in gaps for m in dk.METHODS])
+
+    for gaps, verdict in (([(300, 0.06), (1000, 0.02)], SUPPORTED), ([(300, 0.02), (1000, 0.05)], CONTRADICTED),
+                          ([(300, 0.2), (1000, 0.1)], PARTLY)):
+        c = dk.Claim("t", "t", "t")
+        dk._trend_finding(c, trend(gaps))
+        assert c.findings[0].verdict == verdict, (gaps, c.findings[0].text)
+
+
 def test_quick_grid_is_small():
     p = study_params("dark-knowledge", quick=True)
     assert len(dk._points(p)) <= 2 and p["n_scan"] <= 3 and p["sweeps"] == 1
@@ -128,7 +158,8 @@ def test_two_class_run_caches_its_tasks(tmp_path):
     task from the cache (no file rewritten) and gives the same findings; R = 0 at K = 2."""
     from kdlab.studies import study
 
-    kw = dict(pair_classes=2, pair_similarities=[0.3], n_features=100, seeds=2, progress=False, n_jobs=1,
+    kw = dict(pair_classes=2, pair_similarities=[0.3], n_features=100, seeds=2, trend_features=[200], progress=False,
+              n_jobs=1,
               xatol=0.5, lam_bounds=[0.1, 10.0], temperature_bounds=[0.5, 2.0])
     out = tmp_path / "dk"
     r = study("dark-knowledge", out, quick=True, **kw)
@@ -143,7 +174,11 @@ def test_two_class_run_caches_its_tasks(tmp_path):
     for f in r.claim.findings:
         assert f"*{f.name}* — **{f.verdict}**" in text
     tasks = sorted((out / "cache" / "calls").glob("*.json"))
-    assert len(tasks) == 1 + 1 + 4 + 2  # teacher, labels, the four others, two seeds
+    assert len(tasks) == 1 + 1 + 4 + 2 + 2  # teacher, labels, the four others, two seeds at N = 100 and at 200
+    tr = r.tables["trend"]
+    assert sorted(set(tr["n_features"])) == [100, 200] and set(tr["quantity"]) >= set(dk.METHODS) | {"R", "G"}
+    assert np.allclose(tr["gap"], tr["simulated"] - tr["theory"], equal_nan=True)
+    assert any(f.name.startswith("the simulated errors approach the theory") for f in r.claim.findings)
     stamp = {p: p.stat().st_mtime_ns for p in tasks}
     r2 = study("dark-knowledge", out, quick=True, **kw)
     assert all(p.stat().st_mtime_ns == stamp[p] for p in tasks)

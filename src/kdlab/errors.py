@@ -8,7 +8,8 @@ parameter is a ``ValueError``, a solver that stopped early a ``RuntimeError``).
 from __future__ import annotations
 
 __all__ = ["KdlabError", "ParameterError", "NoMinimizerError", "ConvergenceError", "ProxError",
-           "OptimizationError", "SweepError", "StoreError", "OutputError", "InputError", "ResourceError"]
+           "OptimizationError", "SweepError", "StoreError", "OutputError", "InputError", "ResourceError",
+           "CancelledError"]
 
 
 class KdlabError(Exception):
@@ -43,6 +44,11 @@ class SweepError(KdlabError, RuntimeError):
         super().__init__(message)
         self.failures = failures
         self.table = table
+
+
+class CancelledError(KdlabError, RuntimeError):
+    """A part of a run computed at once with others stopped because another part failed or
+    was interrupted (:func:`kdlab.runs.context.as_done`); the other part's error is reported."""
 
 
 class StoreError(KdlabError, OSError):

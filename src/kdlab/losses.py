@@ -39,6 +39,8 @@ __all__ = [
     "softmax",
     "logsumexp",
     "softmax_hessian",
+    "softmax_cols",
+    "reduced_hessian_cols",
     "LinearLoss",
     "ProxError",
 ]
@@ -484,6 +486,45 @@ def logsumexp(z, axis: int = -1):
     return np.squeeze(mx, axis) + np.log(np.sum(np.exp(z - mx), axis=axis))
 
 
+def softmax_cols(z):
+    """``softmax`` of the K columns ``z`` (arrays of one shape), as K arrays."""
+    m = z[0]
+    for zk in z[1:]:
+        m = np.maximum(m, zk)
+    e = [np.exp(zk - m) for zk in z]
+    tot = e[0].copy()
+    for ek in e[1:]:
+        tot += ek
+    inv = 1.0 / tot
+    for ek in e:
+        ek *= inv
+    return e
+
+
+def _pcomb(coef, cols):
+    """``sum_i coef[i] cols[i]`` (zero coefficients skipped)."""
+    out = None
+    for c, x in zip(coef, cols):
+        if c == 0.0:
+            continue
+        out = c * x if out is None else out + c * x
+    return np.zeros_like(np.asarray(cols[0], float)) if out is None else out
+
+
+def reduced_hessian_cols(diag, outer, P):
+    """``P^T diag(d) P - sum_(c, v) c v v^T`` column by column (``d``: K arrays; ``outer``: pairs of
+    a weight and r arrays), as r x r nested lists (symmetric entries shared)."""
+    r = P.shape[1]
+    H = [[None] * r for _ in range(r)]
+    for i in range(r):
+        for j in range(i, r):
+            h = _pcomb(P[:, i] * P[:, j], diag)
+            for c, v in outer:
+                h = h - c * (v[i] * v[j])
+            H[i][j] = H[j][i] = h
+    return H
+
+
 def softmax_hessian(p):
     """``diag(p) - p p^T`` for every row of ``p`` (shape ``(..., K, K)``)."""
     p = np.asarray(p, float)
@@ -565,28 +606,36 @@ class SoftmaxKDLoss:
             out = out + self.kd_weight * (logsumexp(z) - np.sum(t * z, axis=-1))
         return out + np.zeros(u.shape[:-1])
 
-    def grad_hess_reduced(self, u, onehot, t, P, hess: bool = True):
+    def grad_hess_reduced(self, u, onehot, t, P):
         """Gradient and Hessian in the shift-free coordinates ``u = P u_r`` (``P``: K x r,
-        orthonormal columns orthogonal to 1): ``(grad P, P^T hess P)``, one softmax per term.
-        ``onehot``: the observed classes one-hot (rows), ``t``: the KD targets."""
-        PP = P[:, :, None] * P[:, None, :]
+        orthonormal columns orthogonal to 1), column by column: ``u`` the r coordinates (arrays of
+        one shape), ``onehot`` the K columns of the observed classes' one-hot, ``t`` the K columns
+        of the KD targets. Returns ``g`` (r arrays: ``grad P``) and ``H`` (r x r nested lists of
+        arrays, symmetric entries shared: ``P^T hess P``):
 
-        def block(p):
-            pP = p @ P
-            return np.tensordot(p, PP, axes=([-1], [0])) - pP[..., :, None] * pP[..., None, :]
-
-        g, H = 0.0, 0.0
+        ``g = a (p - e) P + (w / T) (q - t) P``, ``H = P^T diag(a p + (w / T^2) q) P - a (P^T p)
+        (P^T p)^T - (w / T^2) (P^T q) (P^T q)^T`` with ``p = softmax(P u_r)``, ``q =
+        softmax(P u_r / T)`` (one softmax per term; explicit products: numpy's small stacked
+        matrix products are several times slower)."""
+        K, r = P.shape
+        z = [_pcomb(P[k], u) for k in range(K)]
+        resid, diag, outer = [0.0] * K, [0.0] * K, []
         if self.label_weight:
-            p = softmax(u)
-            g = self.label_weight * ((p - onehot) @ P)
-            if hess:
-                H = self.label_weight * block(p)
+            a = self.label_weight
+            p = softmax_cols(z)
+            for k in range(K):
+                resid[k] = a * (p[k] - onehot[k])
+                diag[k] = a * p[k]
+            outer.append((a, [_pcomb(P[:, i], p) for i in range(r)]))
         if self.kd_weight:
-            q = softmax(u / self.T)
-            g = g + (self.kd_weight / self.T) * ((q - t) @ P)
-            if hess:
-                H = H + (self.kd_weight / self.T ** 2) * block(q)
-        return g, H
+            w, T = self.kd_weight, self.T
+            q = softmax_cols([zk / T for zk in z] if T != 1.0 else z)
+            for k in range(K):
+                resid[k] = resid[k] + (w / T) * (q[k] - t[k])
+                diag[k] = diag[k] + (w / T ** 2) * q[k]
+            outer.append((w / T ** 2, [_pcomb(P[:, i], q) for i in range(r)]))
+        g = [_pcomb(P[:, i], resid) for i in range(r)]
+        return g, reduced_hessian_cols(diag, outer, P)
 
     def grad(self, u, c, up=None, t=None):
         """``d loss / du`` (rows); ``t``: the targets, if already computed."""

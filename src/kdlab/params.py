@@ -345,6 +345,9 @@ THEORY_OPTIONS = _params(
           low=0.0, high=0.1, high_open=False),
     Param("qmc_tol", float, 1e-4, "Sets of more than 4 members (RQMC): double the points until the "
           "replicates' relative standard error is below this.", low=0.0, high=0.1, high_open=False),
+    Param("train_error", bool, True, "Compute the training error and loss (K classes: an RQMC integral at "
+          "the fixed point, a large share of a solve); false: both NaN, and the status says so (the "
+          "searches' intermediate solves, which read only gen_error)."),
 )
 
 #: Options of the simulation backend (:func:`kdlab.simulate`, ``kdlab simulate``, the

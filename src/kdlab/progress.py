@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 
-__all__ = ["progress_bar", "plain_wanted", "PlainProgress", "PLAIN_EVERY_S", "MIN_BAR_COLUMNS"]
+__all__ = ["progress_bar", "plain_wanted", "PlainProgress", "SharedProgress", "PLAIN_EVERY_S", "MIN_BAR_COLUMNS"]
 
 #: Seconds between two plain progress lines (at most).
 PLAIN_EVERY_S = 15.0
@@ -97,3 +98,52 @@ def progress_bar(total: int, done: int, enabled: bool, desc: str, unit: str = "t
         return PlainProgress(total, done, desc, unit, sys.stderr)
     return tqdm(total=total, initial=done, disable=not enabled, unit=unit, desc=desc, leave=True,
                 dynamic_ncols=True, mininterval=1.0, file=sys.stderr)
+
+
+class SharedProgress:
+    """One progress display for the parts of a run computed at once (the talk's figures): each
+    sweep a part starts adds its tasks (:meth:`part`), so the total grows as the parts reach
+    their next sweep, and the time remaining counts the tasks known so far (said in ``desc``).
+    Thread-safe: the parts run in threads of this process. Truthy where a ``progress`` flag is
+    expected; :func:`kdlab.runs.cached.run_cached` takes it in place of ``progress``."""
+
+    def __init__(self, enabled: bool, desc: str, unit: str = "task"):
+        self._lock = threading.Lock()
+        self._bar = progress_bar(0, 0, enabled, desc, unit)
+
+    def part(self, total: int, done: int = 0) -> "_Part":
+        """Add a sweep of ``total`` tasks, ``done`` of them already (cached); returns its counter."""
+        with self._lock:
+            self._bar.total += int(total)
+            if done:
+                self._bar.update(int(done))
+            elif hasattr(self._bar, "refresh"):
+                self._bar.refresh()
+        return _Part(self)
+
+    def update(self, k: int = 1) -> None:
+        with self._lock:
+            self._bar.update(k)
+
+    def close(self) -> None:
+        with self._lock:
+            self._bar.close()
+
+    def __bool__(self) -> bool:
+        return True
+
+
+class _Part:
+    """A sweep's view of a :class:`SharedProgress` (``update``; ``close`` and the postfix do nothing)."""
+
+    def __init__(self, shared: SharedProgress):
+        self._shared = shared
+
+    def update(self, k: int = 1) -> None:
+        self._shared.update(k)
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -16,11 +16,11 @@ from .talk_cmds import Formats, NoCache, NoSim, _call, _formats, headline
 
 @app.command("study")
 def study_command(
-    name: Annotated[Optional[str], typer.Argument(help="bayes-gap | self-distillation | weak-to-strong | "
-                                                       "label-noise | all (each into OUT/<name>/)")] = None,
+    name: Annotated[Optional[str], typer.Argument(help="a study (kdlab study --list) or all "
+                                                       "(each into OUT/<name>/)")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (figures, tables/, report.md, "
                                                           "parameters.json, cache/).")] = Path("kdlab-study"),
-    quick: Annotated[bool, flag("--quick", help="The small grid: N = 200, few seeds.")] = False,
+    quick: Annotated[bool, flag("--quick", help="The small grid: fewer points and seeds, smaller N.")] = False,
     list_: Annotated[bool, flag("--list", help="List the studies, one line each, and exit.")] = False,
     n_jobs: NJobs = -1,
     scheduler: Scheduler = None,

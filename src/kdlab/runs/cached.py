@@ -74,7 +74,8 @@ def run_cached(tasks: Sequence, *, store=None, chains: Optional[Callable[[list],
     """Evaluate ``tasks`` (:class:`~kdlab.runs.store.Task` or :class:`~kdlab.runs.store.CallTask`),
     reading and writing ``store`` (``None``: no cache). ``chains(todo)`` groups the tasks to
     compute into chains run in order (warm starts; default: one chain per task);
-    ``before_compute(todo)`` runs once before anything is computed (e.g. a memory check)."""
+    ``before_compute(todo)`` runs once before anything is computed (e.g. a memory check).
+    ``progress``: a flag, or a :class:`~kdlab.progress.SharedProgress` the tasks are added to."""
     out = Outcome()
     if store is not None:
         check_store(store)
@@ -98,7 +99,10 @@ def run_cached(tasks: Sequence, *, store=None, chains: Optional[Callable[[list],
         before_compute(todo)
     by_key = {t.key: t for t in tasks}
     total = len({t.key for t in tasks})
-    bar = progress_bar(total, total - len(todo), progress, desc, unit)
+    from ..progress import SharedProgress
+
+    bar = (progress.part(total, total - len(todo)) if isinstance(progress, SharedProgress)
+           else progress_bar(total, total - len(todo), progress, desc, unit))
     claimed: list = []
 
     def accept(o: dict) -> None:

@@ -10,6 +10,8 @@ unfinished points once (each on its own), and reports them as failed if a worker
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import re
 import threading
@@ -17,11 +19,12 @@ import time
 import warnings
 from typing import Callable, Iterator, Optional, Sequence
 
+from ..errors import CancelledError
 from .evaluate import dask_eval, iter_chain, run_chain
 from .store import Task
 
-__all__ = ["execute", "n_workers", "split_chains", "balance_chains", "task_cost", "WORKER_IDLE_TIMEOUT_S",
-           "in_worker", "watch_parent", "PARENT_POLL_S"]
+__all__ = ["execute", "n_workers", "one_blas_thread", "CANCEL", "check_cancelled", "split_chains",
+           "balance_chains", "task_cost", "WORKER_IDLE_TIMEOUT_S", "in_worker", "watch_parent", "PARENT_POLL_S"]
 
 #: Idle loky workers exit after this many seconds (joblib's default is 300): workers do not
 #: linger long after a sweep, or after its parent was killed.
@@ -57,6 +60,30 @@ def in_worker(fn: Callable, *args):
     (:func:`watch_parent`)."""
     watch_parent()
     return fn(*args)
+
+
+#: The cancel events of the parts of a run computed at once that this thread belongs to
+#: (:func:`kdlab.runs.context.as_done`, nested: one event per level).
+CANCEL: contextvars.ContextVar = contextvars.ContextVar("kdlab_cancel", default=())
+
+
+def check_cancelled() -> None:
+    """:class:`~kdlab.errors.CancelledError` if a part of the run this thread belongs to failed."""
+    if any(ev.is_set() for ev in CANCEL.get()):
+        raise CancelledError("stopped: another part of the run failed or was interrupted")
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """This process computes with one BLAS thread, as every worker does (:func:`run_chain`):
+    a run with worker processes keeps its cores busy with them, and a point then gives the
+    same bits wherever it runs (a sum split over several BLAS threads rounds differently).
+    Entered once around work that runs in several threads of this process, the limits those
+    threads set and restore (:func:`threadpoolctl.threadpool_limits`) all restore one thread."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
 
 
 def n_workers(n_jobs) -> int:
@@ -189,7 +216,9 @@ def execute(chains: Sequence[Sequence[Task]], on_output: Callable[[dict], None],
     """Run ``chains`` and call ``on_output`` once per task (a record or an error).
 
     ``scheduler`` (a Dask address or client) wins over ``n_jobs``; ``n_jobs=1`` (or at most two
-    tasks) runs in this process. ``recover(task)`` returns a record the store already holds
+    tasks) runs in this process. A part of a run computed at once with others stops at its next
+    output once another part failed (:func:`check_cancelled`), and does not retry.
+    ``recover(task)`` returns a record the store already holds
     (written by a worker whose output was lost when another worker died), or ``None``.
     """
     chains = [list(c) for c in chains if c]
@@ -217,10 +246,16 @@ def execute(chains: Sequence[Sequence[Task]], on_output: Callable[[dict], None],
             stream = _dask(pending, store, scheduler)
         try:
             for out in stream:
+                try:
+                    check_cancelled()
+                except CancelledError:
+                    stream.close()  # stops its workers
+                    raise
                 done.add(out["key"])
                 on_output(out)
             return
         except deaths as exc:
+            check_cancelled()  # the run is ending: no retry
             left = [t for c in pending for t in c if t.key not in done]
             lost = []
             for t in left:

@@ -16,6 +16,12 @@ Both return an :class:`Optimum` (the optimal values, the error, the
 bound, how many solves failed and how many retries were spent). ``solve=`` replaces
 :func:`kdlab.theory.solve` (any callable with its signature).
 
+The searches read only ``gen_error``: their solves skip the training error and loss
+(``train_error=False``, a large share of a K-class solve) where the solver is
+:func:`kdlab.theory.solve` (or names ``train_error`` in its signature) and the caller did not
+set ``train_error``; the optimum is then solved once more with it (warm-started from itself),
+so that ``Optimum.result`` carries every observable.
+
 Retries: a solve that does not converge is retried cold, then with the damped iteration
 (:func:`solve_robust`); a search spends at most :data:`RETRY_BUDGET` retried solves (then a
 failed solve is +inf for it at once), and a problem whose retries all failed is remembered
@@ -197,7 +203,11 @@ class _Objective:
 
     def __init__(self, build, solve, init, solve_kwargs, distance):
         self.build, self.solve = build, solve
-        self.solve_kwargs = solve_kwargs
+        self.solve_kwargs = dict(solve_kwargs)
+        # the search reads gen_error only: skip the training error, then complete the optimum (:meth:`final`)
+        self.complete = "train_error" not in self.solve_kwargs and _takes_train_error(solve)
+        if self.complete:
+            self.solve_kwargs["train_error"] = False
         self.distance = distance
         self.init = init
         self.history: list = []
@@ -255,6 +265,37 @@ class _Objective:
             raise OptimizationError("every solve failed or did not converge: "
                                     + "; ".join(self.errors[:3]))
         return min(ok, key=lambda r: r[1])
+
+    def final(self):
+        """:meth:`best` with its result solved again with the training error (warm-started from
+        itself) where the search skipped it; its ``gen_error`` (the same fixed point, to the
+        solver's tolerance) is the optimum's. Should that solve fail, the search's result stays
+        (training error NaN, as its status says)."""
+        x, err, res = self.best()
+        if not self.complete:
+            return x, err, res
+        kw = {**self.solve_kwargs, "train_error": True, "init": res}
+        try:
+            full = _solve_counted(self.solve, self.build(x), self.stats, RETRY_BUDGET, **kw)
+        except Exception:  # noqa: BLE001 - keep the search's own result
+            return x, err, res
+        g = float(full.stages[-1].gen_error) if _converged(full) else math.nan
+        return (x, g, full) if math.isfinite(g) else (x, err, res)
+
+
+def _takes_train_error(solve) -> bool:
+    """Whether ``solve`` takes the ``train_error`` option: :func:`kdlab.theory.solve`, or a callable
+    naming it in its signature."""
+    import inspect
+
+    from .. import theory
+
+    if solve is theory.solve:
+        return True
+    try:
+        return "train_error" in inspect.signature(solve).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _check_bounds(name, bounds, positive=True, within=None):
@@ -327,7 +368,7 @@ def optimal_lam(*problem, stage: Optional[int] = None, which: Optional[str] = No
     a, b = grid[max(i - 1, 0)], grid[min(i + 1, n_grid - 1)]
     minimize_scalar(lambda x: obj(x), bounds=(a, b), method="bounded",
                     options={"xatol": xatol, "maxiter": int(maxiter)})
-    x, err, res = obj.best()
+    x, err, res = obj.final()
     at_bound = bool(x[0] - llo <= 2 * xatol or lhi - x[0] <= 2 * xatol)
     return Optimum({"lam": 10.0 ** x[0]}, err, res, len(obj.history), at_bound,
                    [({"lam": 10.0 ** h[0]}, e) for h, e in obj.history], stage=k, **obj.counts())
@@ -384,7 +425,7 @@ def optimal_kd(*problem, chi_bounds=(0.0, 1.0), temperature_bounds=(0.1, 10.0), 
                  options={"maxfev": int(maxfev), "xatol": 1e-3, "fatol": 1e-7,
                           "initial_simplex": [x0, x0 + [0.1 * scale[0] * (1 if x0[0] < chi_hi else -1), 0],
                                               x0 + [0, 0.1 * scale[1] * (1 if x0[1] < bounds[1][1] else -1)]]})
-    x, err, res = obj.best()
+    x, err, res = obj.final()
     tol = 1e-3
     at_bound = bool((x[0] - clo <= tol and clo > 0) or chi_hi - x[0] <= tol and chi_hi < 1
                     or x[1] - math.log10(tlo) <= tol or math.log10(thi) - x[1] <= tol)
@@ -487,7 +528,7 @@ def optimal_stage(problem: Problem, space, *, x0: Optional[dict] = None, sweeps:
                      lambda a, b: float(sum((p - q) ** 2 for p, q in zip(a, b))))
     best = obj(x)
     _coordinate_search(obj, x, best, [b for _, b, _ in dims], n_scan, sweeps, xatol)
-    xb, err, res = obj.best()
+    xb, err, res = obj.final()
     edge = tuple(n for n, v, (_, (lo, hi), _) in zip(names, xb, dims) if v - lo <= 2 * xatol or hi - v <= 2 * xatol)
     params = {n: (10.0 ** v if log else float(v)) for v, (n, _, log) in zip(xb, dims)}
     return Optimum(params, err, res, len(obj.history), bool(edge),
@@ -574,7 +615,7 @@ def optimal_chain(problem: Problem, spaces, *, x0: Optional[dict] = None, sweeps
     obj = _Objective(build, solve, init, solve_kwargs, lambda a, b: float(sum((p - q) ** 2 for p, q in zip(a, b))))
     best = obj(x)
     _coordinate_search(obj, x, best, [b for _, _, b, _ in dims], n_scan, sweeps, xatol, scan=scan)
-    xb, err, res = obj.best()
+    xb, err, res = obj.final()
     edge = tuple(f"stage{k}_{name}" for v, (k, name, (lo, hi), _) in zip(xb, dims)
                  if v - lo <= 2 * xatol or hi - v <= 2 * xatol)
     params = {f"stage{k}_{name}": v for k, name, v in values(xb)}

@@ -9,10 +9,12 @@ manifest; a table read back to rebuild ``report.md`` is used only if it matches 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -20,14 +22,16 @@ import pandas as pd
 
 from ..errors import OutputError, ParameterError
 from ..io import TABLE_FORMATS, ensure_dir, write_json, write_table
+from ..progress import SharedProgress
 from ..reporting.output import OutputFolder, canonical, check_formats, dask_client, resolve_params
 from ..reporting.plotting import label_log_axes, save_figure
-from ..runs.context import RunContext
+from ..runs.context import RunContext, as_done
+from ..runs.executor import one_blas_thread
 from . import FIGURES
 from ._core import Figure, FigureOutput
 
-__all__ = ["ReproduceResult", "figure_params", "compute_figure", "plot_figure", "make_figure", "reproduce",
-           "figure", "run_mode", "OWNER"]
+__all__ = ["ReproduceResult", "figure_params", "compute_figure", "plot_figure", "make_figure", "draw_figure",
+           "reproduce", "figure", "run_mode", "OWNER"]
 
 #: The owner named in the manifest of a talk folder.
 OWNER = "talk"
@@ -75,8 +79,13 @@ def make_figure(name: str, folder: OutputFolder, params: dict, ctx: RunContext,
                 table_formats: Sequence[str] = TABLE_FORMATS) -> FigureOutput:
     """Compute and draw one figure into ``folder``: ``<name>.png``, ``<name>.pdf`` and
     ``tables/<name>.csv|parquet`` (recorded in the folder's manifest)."""
+    return draw_figure(name, folder, compute_figure(name, params, ctx), params, table_formats)
+
+
+def draw_figure(name: str, folder: OutputFolder, table: pd.DataFrame, params: dict,
+                table_formats: Sequence[str] = TABLE_FORMATS) -> FigureOutput:
+    """Write a computed figure's table and draw it into ``folder`` (recorded in its manifest)."""
     out = folder.path
-    table = compute_figure(name, params, ctx)
     folder.forget(f"tables/{name}.{fmt}" for fmt in TABLE_FORMATS if fmt not in table_formats)
     files = write_table(table, out / "tables" / name, table_formats)
     files += save_figure(plot_figure(name, table, params), out, name)
@@ -96,17 +105,36 @@ def _open(out, cache: bool, force: bool = False) -> OutputFolder:
     return folder
 
 
-def _run(jobs: dict, folder: OutputFolder, n_jobs, scheduler, cache, formats, progress) -> dict:
-    """``{name: params}`` -> ``{name: FigureOutput}``, each figure computed, drawn and recorded."""
+def _run(jobs: dict, folder: OutputFolder, n_jobs, scheduler, cache, formats, progress, overlap: bool = True) -> dict:
+    """``{name: params}`` -> ``{name: FigureOutput}``, each figure computed, drawn and recorded.
+    With worker processes (or Dask) the figures are computed at once on the run's workers
+    (:func:`kdlab.runs.context.as_done`; the same numbers as one after the other), each drawn
+    here as soon as its table is ready; one progress display then counts the tasks of all the
+    figures' sweeps as they start (:class:`~kdlab.progress.SharedProgress`). With
+    workers this process computes with one BLAS thread, as they do (either way: the same bits
+    for a point computed here or in a worker)."""
     outputs = {}
     with dask_client(scheduler) as client:
         ctx = RunContext(store=folder.path / "cache" if cache else None, n_jobs=n_jobs, scheduler=client,
-                         progress=progress)
-        for name, params in jobs.items():
-            _say(progress, f"[{name}]")
-            t0 = time.perf_counter()
-            outputs[name] = make_figure(name, folder, params, ctx, formats)
-            _say(progress, f"  done in {time.perf_counter() - t0:.1f} s")
+                         progress=progress, overlap=overlap)
+        if len(jobs) > 1 and ctx.parallel and ctx.overlap:
+            _say(progress, f"[{', '.join(jobs)}]: computing the {len(jobs)} figures at once")
+            shared = SharedProgress(progress, f"{len(jobs)} figures (tasks known so far)")
+            calls = {name: partial(compute_figure, name, params, replace(ctx, progress=shared))
+                     for name, params in jobs.items()}
+            try:
+                for name, table, elapsed in as_done(calls):
+                    outputs[name] = draw_figure(name, folder, table, jobs[name], formats)
+                    _say(progress, f"[{name}] computed after {elapsed:.1f} s, drawn")
+            finally:
+                shared.close()
+            return {name: outputs[name] for name in jobs}
+        with one_blas_thread() if ctx.parallel else contextlib.nullcontext():
+            for name, params in jobs.items():
+                _say(progress, f"[{name}]")
+                t0 = time.perf_counter()
+                outputs[name] = make_figure(name, folder, params, ctx, formats)
+                _say(progress, f"  done in {time.perf_counter() - t0:.1f} s")
     return outputs
 
 

@@ -29,13 +29,15 @@ def compute(p, ctx: RunContext) -> pd.DataFrame:
     base = {"rho": p["rho"], "delta": p["delta"], "eta": p["eta"], "lam": p["lam"], "teacher": "logistic",
             "teacher_lam": p["teacher_lam"]}
     grid = with_union(alphas(p["alpha_min"], p["alpha_max"], p["n_alpha"]), p["alpha_sim"] if p["simulate"] else [])
-    th = ctx.run(Sweep([{"alpha": grid, "chi": c, "temperature": T} for c, T in p["curves"]], base=base),
-                 "students at small lam")
+    sgrids = [{"alpha": p["alpha_sim"], "chi": c, "temperature": T} for c, T in p["curves"]]
+    th, sim = ctx.together(  # independent: at once when the run has workers
+        lambda: ctx.run(Sweep([{"alpha": grid, "chi": c, "temperature": T} for c, T in p["curves"]], base=base),
+                        "students at small lam"),
+        lambda: ctx.run(Sweep(sgrids, base=base, backend="simulate", **sim_settings(p)), "simulation")
+        if p["simulate"] else None)
     parts = [tag(d, f"chi={c:g}, T={T:g}", "theory", **_series(p, c, T))
              for (c, T), d in th.groupby(["stage1_chi", "stage1_temperature"], sort=False)]
-    if p["simulate"]:
-        sgrids = [{"alpha": p["alpha_sim"], "chi": c, "temperature": T} for c, T in p["curves"]]
-        sim = ctx.run(Sweep(sgrids, base=base, backend="simulate", **sim_settings(p)), "simulation")
+    if sim is not None:
         parts += [tag(d, f"chi={c:g}, T={T:g}", "simulate", **_series(p, c, T))
                   for (c, T), d in sim.groupby(["stage1_chi", "stage1_temperature"], sort=False)]
     return concat(parts)

@@ -64,8 +64,10 @@ def compute(p, ctx: RunContext) -> pd.DataFrame:
              for c, T in p["kd"]]
     lab = {"chi": 0.0, "temperature": 1.0, "teacher": "logistic", "teacher_lam": 0.1}
     parts = []
-    th = ctx.run(Sweep(grids, base=base), "KD students of the Bayes-optimal teacher, optimal lam")
-    opt = ctx.run(Sweep({"alpha": grid, "optimize": "lam", **lab}, base=base), "label-only student, optimal lam")
+    th, opt = ctx.together(  # two independent searches: at once when the run has workers
+        lambda: ctx.run(Sweep(grids, base=base), "KD students of the Bayes-optimal teacher, optimal lam"),
+        lambda: ctx.run(Sweep({"alpha": grid, "optimize": "lam", **lab}, base=base),
+                        "label-only student, optimal lam"))
 
     def floors(d):
         return d.assign(bayes_floor_sparse=[bayes_error(a, p["delta"], p["rho"], p["eta"]) for a in d["alpha"]],

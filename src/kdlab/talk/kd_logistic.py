@@ -46,24 +46,31 @@ def compute(p, ctx: RunContext) -> pd.DataFrame:
     opt_alphas = with_union(alphas(p["alpha_min"], p["alpha_max"], p["n_alpha_opt"]), sim_alphas)
     grid = with_union(grid, opt_alphas)
     parts = []
-    th = ctx.run(Sweep({"alpha": grid, "teacher_lam": p["teacher_lams"], **kd}, base=base),
-                 "KD students of logistic teachers")
-    for lt, d in th.groupby("stage0_lam", sort=True):
-        parts.append(tag(d, f"KD, lam_t={lt:g}", "theory", teacher_lam=float(lt), **_kd(p)))
-    kd_opt_pts = []
-    if p["optimal_teacher"]:
-        # the best logistic teacher at each alpha, then its KD student
-        topt = ctx.run(Sweep({"alpha": opt_alphas, "optimize": "teacher_lam", "student": False}, base=base),
-                       "optimal logistic teachers")
-        kd_opt_pts = [{"alpha": a, "teacher_lam": lt, **kd} for a, lt in zip(topt["alpha"], topt["stage0_lam"])]
-        th2 = ctx.run(Sweep(points=kd_opt_pts, base=base), "KD students of the optimal teachers")
-        parts.append(tag(th2, OPT_T, "theory", optimal_teacher_lam=True, **_kd(p)))
     # label-only student (chi = 0) with its own optimal lam; the teacher is irrelevant at chi = 0
     lab = {"chi": 0.0, "temperature": 1.0, "teacher_lam": p["teacher_lams"][0]}
-    opt = ctx.run(Sweep({"alpha": opt_alphas, "optimize": "lam", **lab}, base=base),
-                  "label-only student, optimal lam")
+
+    def optimal_teachers():
+        """The best logistic teacher at each alpha, then its KD student."""
+        if not p["optimal_teacher"]:
+            return [], None
+        topt = ctx.run(Sweep({"alpha": opt_alphas, "optimize": "teacher_lam", "student": False}, base=base),
+                       "optimal logistic teachers")
+        pts = [{"alpha": a, "teacher_lam": lt, **kd} for a, lt in zip(topt["alpha"], topt["stage0_lam"])]
+        return pts, ctx.run(Sweep(points=pts, base=base), "KD students of the optimal teachers")
+
+    # the four theory series are independent: computed at once when the run has workers
+    th, (kd_opt_pts, th2), opt, raw = ctx.together(
+        lambda: ctx.run(Sweep({"alpha": grid, "teacher_lam": p["teacher_lams"], **kd}, base=base),
+                        "KD students of logistic teachers"),
+        optimal_teachers,
+        lambda: ctx.run(Sweep({"alpha": opt_alphas, "optimize": "lam", **lab}, base=base),
+                        "label-only student, optimal lam"),
+        lambda: ctx.run(Sweep({"alpha": grid, "lam": p["lam"], **lab}, base=base), "label-only student, same lam"))
+    for lt, d in th.groupby("stage0_lam", sort=True):
+        parts.append(tag(d, f"KD, lam_t={lt:g}", "theory", teacher_lam=float(lt), **_kd(p)))
+    if th2 is not None:
+        parts.append(tag(th2, OPT_T, "theory", optimal_teacher_lam=True, **_kd(p)))
     parts.append(tag(opt, LAB_OPT, "theory", **LABELS_OPT))
-    raw = ctx.run(Sweep({"alpha": grid, "lam": p["lam"], **lab}, base=base), "label-only student, same lam")
     parts.append(tag(raw, LAB_SAME, "theory", **_labels_same(p)))
     if p["simulate"]:
         o = opt[opt["alpha"].isin(sim_alphas)]

@@ -43,23 +43,33 @@ def compute(p, ctx: RunContext) -> pd.DataFrame:
                             p["alpha_sim"] if p["simulate"] else [])
     grid = with_union(grid, opt_alphas)  # every theory series at the report / simulation alphas
     parts = []
-    th = ctx.run(Sweep({"alpha": grid, "teacher_lam": p["lams"]}, base=base), "logistic, fixed lam")
-    for lam, d in th.groupby("stage0_lam", sort=True):
-        parts.append(tag(d, f"lam={lam:g}", "theory", teacher_lam=float(lam), **FIXED))
-    opt = ctx.run(Sweep({"alpha": opt_alphas, "optimize": "teacher_lam"}, base=base), "logistic, optimal lam")
-    parts.append(tag(opt, "optimal lam", "theory", **OPTIMAL))
-    bo = ctx.run(Sweep({"alpha": grid, "teacher": "bayes-optimal"}, base=base), "Bayes-optimal")
-    parts.append(tag(bo, "Bayes-optimal", "theory", **BAYES))
-    if p["simulate"]:
+
+    def curves():
+        return (ctx.run(Sweep({"alpha": grid, "teacher_lam": p["lams"]}, base=base), "logistic, fixed lam"),
+                ctx.run(Sweep({"alpha": grid, "teacher": "bayes-optimal"}, base=base), "Bayes-optimal"))
+
+    def optimal_then_simulation():
+        opt = ctx.run(Sweep({"alpha": opt_alphas, "optimize": "teacher_lam"}, base=base), "logistic, optimal lam")
+        if not p["simulate"]:
+            return opt, None
         o = opt[opt["alpha"].isin(p["alpha_sim"])]
         pts = [{"alpha": a, "teacher_lam": lt} for a, lt in zip(o["alpha"], o["stage0_lam"])]
         # one run: the series at one alpha share each seed's draws
-        sim, simopt, bos = ctx.run_many(
+        return opt, ctx.run_many(
             [Sweep({"alpha": p["alpha_sim"], "teacher_lam": p["lams"]}, base=base, backend="simulate",
                    **sim_settings(p)),
              Sweep(points=pts, base=base, backend="simulate", **sim_settings(p)),
              Sweep({"alpha": p["alpha_sim"], "teacher": "bayes-optimal"}, base=base, backend="simulate",
                    **sim_settings(p))], "simulation: fixed lam, optimal lam, Bayes-optimal")
+
+    # the fixed-ridge and Bayes curves alongside the search and the simulation it feeds
+    (th, bo), (opt, sims) = ctx.together(curves, optimal_then_simulation)
+    for lam, d in th.groupby("stage0_lam", sort=True):
+        parts.append(tag(d, f"lam={lam:g}", "theory", teacher_lam=float(lam), **FIXED))
+    parts.append(tag(opt, "optimal lam", "theory", **OPTIMAL))
+    parts.append(tag(bo, "Bayes-optimal", "theory", **BAYES))
+    if sims is not None:
+        sim, simopt, bos = sims
         for lam, d in sim.groupby("stage0_lam", sort=True):
             parts.append(tag(d, f"lam={lam:g}", "simulate", teacher_lam=float(lam), **FIXED))
         parts.append(tag(simopt, "optimal lam", "simulate", **OPTIMAL))

@@ -177,8 +177,8 @@ class BinaryFamily(StageFamily):
     """The binary chain's stages (:mod:`.family`): the input side :class:`.inputs.ChainInputs`
     and one :class:`.sets.Solved` record per stage."""
 
-    def __init__(self, problem):
-        super().__init__(problem)
+    def __init__(self, problem, train_error: bool = True):
+        super().__init__(problem, train_error)
         self.data = problem.data
         self.inputs = ChainInputs(self.data.delta, problem.n_stages)
         self.solved: list = []
@@ -260,12 +260,12 @@ class BinaryFamily(StageFamily):
         data, G = self.data, sol.map
         m, Qk, Vkk, Vk = G.unpack(sol.x)
         mhat, Qhat, Vhat = self._hats[k]
-        te, _ = G.train_error()
+        te, tl = (G.train_error()[0], G.train_loss()) if self.train_error else (math.nan, math.nan)
         ex = dict(V=float(Vkk), mhat=float(mhat), qhat=float(Qhat[k]), Vhat=float(Vhat[k]))
         if k > 0:
             ex.update(Vx=float(Vk.get(k - 1, 0.0)), qhat12=float(Qhat[k - 1]), Vhat21=float(Vhat[k - 1]))
         return Observables(gen_error=float(gen_error(m, Qk[k], G.b, data.delta, data.rho)),
-                           train_error=float(te), train_loss=float(G.train_loss()), m=float(m), q=float(Qk[k]),
+                           train_error=float(te), train_loss=float(tl), m=float(m), q=float(Qk[k]),
                            bias=float(G.b), p=float(self.inputs.Q[k, k - 1]) if k > 0 else None, extra=ex)
 
     def state(self, k, sol):

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional, Union
 
 from ..errors import ConvergenceError
@@ -31,6 +32,7 @@ from .binary import (
     bayes_optimal_error,
     constant_side,
 )
+from .family import NO_TRAIN_ERROR
 
 __all__ = ["solve", "solve_chain", "StageState", "bayes_optimal_error", "WarmStart", "QUAD_ACCEPT", "QMC_ACCEPT",
            "CONSTANT_MASS", "constant_side", "FAMILIES"]
@@ -74,6 +76,20 @@ def _combine(statuses) -> SolverStatus:
                         "; ".join(parts), bad[0].code if bad else Status.CONVERGED)
 
 
+_controller: list = [None, -1]  # the threadpoolctl controller, and len(sys.modules) when it was made
+
+
+def _blas_controller():
+    """A :class:`threadpoolctl.ThreadpoolController` of this process, made again only when
+    modules were imported since (they may have loaded another BLAS): finding the libraries is
+    what costs (about 1.7 ms a solve), limiting them does not (0.02 ms)."""
+    if _controller[1] != len(sys.modules):
+        from threadpoolctl import ThreadpoolController
+
+        _controller[:] = [ThreadpoolController(), len(sys.modules)]
+    return _controller[0]
+
+
 @contextmanager
 def _one_blas_thread():
     """The state evolution's sums are small: extra BLAS threads only cost (and oversubscribe
@@ -81,9 +97,7 @@ def _one_blas_thread():
     if os.environ.get("OMP_NUM_THREADS") == "1":
         yield
         return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
+    with _blas_controller().limit(limits=1):
         yield
 
 
@@ -108,7 +122,8 @@ def solve(*problem, init: Union[Result, WarmStart, None] = None, strict: bool = 
         The theory options declared in :data:`kdlab.params.THEORY_OPTIONS`: ``tol`` (relative
         fixed-point residual, default 1e-10), ``maxiter`` (map evaluations per stage, 1000),
         ``method`` (``"anderson"`` or ``"damped"``), ``quad_tol`` (half-rule quadrature target,
-        1e-6), ``qmc_tol`` (RQMC standard-error target, 1e-4).
+        1e-6), ``qmc_tol`` (RQMC standard-error target, 1e-4), ``train_error`` (``False``: the
+        training error and loss are not computed but NaN, and the status says so; default ``True``).
 
     Returns
     -------
@@ -135,12 +150,13 @@ def solve(*problem, init: Union[Result, WarmStart, None] = None, strict: bool = 
 
 
 def solve_chain(problem: Problem, family, *, tol: float, maxiter: int, method: str, quad_tol: float,
-                qmc_tol: float, init: Optional[WarmStart] = None) -> Result:
+                qmc_tol: float, train_error: bool = True, init: Optional[WarmStart] = None) -> Result:
     """The loop over the stages of ``problem`` through its stage ``family`` (:mod:`.family`):
     each stage is taken from its override or solved (from the warm state ``init`` where it has
     one for the stage) with the earlier ones frozen; a stage that fails makes every later one
-    ``NOT_SOLVED`` (NaN observables)."""
-    fam = family(problem)
+    ``NOT_SOLVED`` (NaN observables). ``train_error=False``: the family leaves the training
+    error and loss NaN, and the chain's status message says so."""
+    fam = family(problem, train_error=train_error)
     S = problem.n_stages
     inits = (init.stages if init is not None and init.stages is not None and len(init.stages) == S
              else (None,) * S)
@@ -177,5 +193,8 @@ def solve_chain(problem: Problem, family, *, tol: float, maxiter: int, method: s
         fam.freeze(k, sol)
         obs.append(fam.observables(k, sol))
         states.append(fam.state(k, sol))
-    return Result("theory", problem, tuple(obs), status=_combine(statuses), extra=extra, overlaps=fam.overlaps(),
+    status = _combine(statuses)
+    if not train_error:
+        status = replace(status, message=status.message + f"; {NO_TRAIN_ERROR}")
+    return Result("theory", problem, tuple(obs), status=status, extra=extra, overlaps=fam.overlaps(),
                   state=WarmStart(stages=tuple(states)), stage_status=tuple(statuses))

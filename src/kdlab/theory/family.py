@@ -15,7 +15,8 @@ it asks the problem's stage family, one object per solve, for each stage in orde
 * ``status(k, solution, seconds)``: the stage's :class:`~kdlab.results.SolverStatus` and its
   diagnostics for ``Result.extra``;
 * ``freeze(k, solution)``: stage ``k`` becomes an input of the later stages;
-* ``observables(k, solution)``, ``state(k, solution)`` (the stage's warm state),
+* ``observables(k, solution)`` (the training error and loss NaN where the family was made
+  with ``train_error=False``: they are not computed), ``state(k, solution)`` (the stage's warm state),
   ``nan_observables(k)`` (a stage that failed or was not solved), ``overlaps()`` (the
   overlaps between the frozen stages, NaN for the others).
 
@@ -31,14 +32,19 @@ from typing import Any, Optional
 
 from ..results import Observables, SolverStatus
 
-__all__ = ["StageFamily"]
+__all__ = ["StageFamily", "NO_TRAIN_ERROR"]
+
+#: What the status of a solve with ``train_error=False`` adds to its message.
+NO_TRAIN_ERROR = "training error and loss not computed (train_error=False): NaN"
 
 
 class StageFamily:
-    """One stage family of the theory (see the module docstring); ``problem``: the chain."""
+    """One stage family of the theory (see the module docstring); ``problem``: the chain;
+    ``train_error``: whether :meth:`observables` computes the training error and loss."""
 
-    def __init__(self, problem):
+    def __init__(self, problem, train_error: bool = True):
         self.problem = problem
+        self.train_error = bool(train_error)
 
     def chain_extra(self) -> dict:
         return {}

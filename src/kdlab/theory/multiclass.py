@@ -11,7 +11,8 @@ expectations over them are tensor trapezoid rules (1 and 2 dimensions), Gauss-He
 dimensions) or randomized quasi-Monte Carlo (Sobol', scrambled; more dimensions, or the jumps
 of ``hard`` and ``top`` targets). The fixed point is iterated on the cheapest rule and finished
 on the accepted one by defect correction (:func:`_solve_stage`). The proximal operator is an
-r-dimensional Newton iteration. The input side is :class:`MultiInputs` (the chain's recursion
+r-dimensional Newton iteration, computed column by column (:func:`_prox_cols`: explicit small-matrix
+algebra). The input side is :class:`MultiInputs` (the chain's recursion
 with r x r blocks), the fixed point :func:`.fixed_point.fixed_point`.
 """
 
@@ -25,7 +26,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..losses import shift_basis, softmax
+from ..losses import reduced_hessian_cols, shift_basis, softmax_cols
 from ..results import Observables, SolverStatus, Status, class_errors
 from .family import StageFamily
 from .fixed_point import HUGE, Diverged, FixedPointInfo, Stop, fixed_point, relative_residual
@@ -53,27 +54,6 @@ QMC_LEVELS = (11, 16)
 QUAD_ACCEPT_MC = 1e-5
 #: An RQMC standard error (relative) above this at the most points: not converged.
 QMC_ACCEPT_MC = 1e-3
-
-
-def _solve_small(A, b):
-    """``A^-1 b`` for stacks of small matrices (explicit for 1 x 1 and 2 x 2)."""
-    r = A.shape[-1]
-    if r == 1:
-        a = A[..., 0, 0]
-        return b / (a[..., None] if b.ndim == A.ndim - 1 else a[..., None, None])
-    if r == 2:
-        a, bb, c, d = A[..., 0, 0], A[..., 0, 1], A[..., 1, 0], A[..., 1, 1]
-        det = a * d - bb * c
-        if b.ndim == A.ndim - 1:
-            x0 = (d * b[..., 0] - bb * b[..., 1]) / det
-            x1 = (a * b[..., 1] - c * b[..., 0]) / det
-            return np.stack([x0, x1], axis=-1)
-        x0 = (d[..., None] * b[..., 0, :] - bb[..., None] * b[..., 1, :]) / det[..., None]
-        x1 = (a[..., None] * b[..., 1, :] - c[..., None] * b[..., 0, :]) / det[..., None]
-        return np.stack([x0, x1], axis=-2)
-    if b.ndim == A.ndim - 1:
-        return np.linalg.solve(A, b[..., None])[..., 0]
-    return np.linalg.solve(A, b)
 
 
 # ----------------------------------------------------------------------------- input side
@@ -172,11 +152,21 @@ def _gh1(n: int):
 
 
 def _tensor(rules):
-    grids = np.meshgrid(*[r[0] for r in rules], indexing="ij")
+    """The tensor product of 1-D rules ``(x, w)``: points (last index fastest) and weights."""
+    D = len(rules)
+    x = np.empty(tuple(len(r[0]) for r in rules) + (D,))
+    for d, r in enumerate(rules):
+        x[..., d] = r[0].reshape((-1,) + (1,) * (D - 1 - d))
     W = rules[0][1]
     for r in rules[1:]:
         W = np.multiply.outer(W, r[1])
-    return np.stack([g.ravel() for g in grids], axis=1), W.ravel()
+    return x.reshape(-1, D), W.ravel()
+
+
+@functools.lru_cache(maxsize=None)
+def _gh_tensor(idx: tuple):
+    """``(x)_j GH(2 i_j - 1)``: one term of the Smolyak combination (shared by the levels)."""
+    return _tensor([_gh1(2 * i - 1) for i in idx])
 
 
 @functools.lru_cache(maxsize=32)
@@ -190,7 +180,7 @@ def smolyak_points(D: int, level: int) -> Points:
         s = sum(idx)
         if s <= level - D or s > level:
             continue
-        x, w = _tensor([_gh1(2 * i - 1) for i in idx])
+        x, w = _gh_tensor(idx)
         xs.append(x)
         ws.append((-1) ** (level - s) * math.comb(D - 1, level - s) * w)
     x, w = np.concatenate(xs), np.concatenate(ws)
@@ -316,56 +306,140 @@ def _combos(data):
 
 
 def _rowmax_abs(F):
-    """``max_i |F[..., i]|`` over the short last axis, column by column (numpy's reduction over
-    a last axis of 2 or 3 entries is several times slower)."""
-    out = np.abs(F[..., 0])
-    for i in range(1, F.shape[-1]):
-        out = np.maximum(out, np.abs(F[..., i]))
+    """``max_i |F_i|`` over the r columns ``F`` (arrays of one shape)."""
+    out = np.abs(F[0])
+    for f in F[1:]:
+        out = np.maximum(out, np.abs(f))
     return out
+
+
+def _cols(a):
+    """The last axis of ``a`` as a list of contiguous arrays (the column form of the small-matrix
+    algebra below: numpy's products of stacks of 2 x 2 or 3 x 3 matrices are several times slower
+    than explicit element formulas)."""
+    return [np.ascontiguousarray(a[..., i]) for i in range(a.shape[-1])]
+
+
+def _stack_mat(M):
+    """r x r nested lists of arrays -> one array ``(..., r, r)``."""
+    return np.stack([np.stack(row, axis=-1) for row in M], axis=-2)
+
+
+def _inv_cols(J):
+    """``J^-1`` of r x r nested lists of arrays, r <= 3: adjugate over determinant."""
+    r = len(J)
+    if r == 1:
+        return [[1.0 / J[0][0]]]
+    if r == 2:
+        (a, b), (c, d) = J
+        idet = 1.0 / (a * d - b * c)
+        return [[d * idet, -b * idet], [-c * idet, a * idet]]
+    if r == 3:
+        C = [[J[(j + 1) % 3][(i + 1) % 3] * J[(j + 2) % 3][(i + 2) % 3]
+              - J[(j + 1) % 3][(i + 2) % 3] * J[(j + 2) % 3][(i + 1) % 3] for j in range(3)] for i in range(3)]
+        idet = 1.0 / (J[0][0] * C[0][0] + J[0][1] * C[1][0] + J[0][2] * C[2][0])
+        return [[C[i][j] * idet for j in range(3)] for i in range(3)]
+    raise ValueError("explicit inverse for r <= 3 only")
+
+
+def _solve_cols(J, B):
+    """``J^-1 B`` (``J``: r x r, ``B``: r x w nested lists of arrays or constants): explicit for
+    r <= 3, else numpy's stacked solve."""
+    r = len(J)
+    if r <= 3:
+        return _matmul(_inv_cols(J), B)
+    shape = np.shape(J[0][0])
+    Bs = np.stack([np.stack([np.broadcast_to(v, shape) for v in row], axis=-1) for row in B], axis=-2)
+    X = np.linalg.solve(_stack_mat(J), Bs)
+    return [[X[..., i, j] for j in range(len(B[0]))] for i in range(r)]
+
+
+def _transpose(M):
+    return [list(col) for col in zip(*M)]
+
+
+def _matmul(A, B):
+    """``A B`` column by column (nested lists of arrays or constant matrices)."""
+    n, m = len(B), len(B[0])
+    return [[sum(A[i][l] * B[l][j] for l in range(n)) for j in range(m)] for i in range(len(A))]
+
+
+def _newton_system(V, H):
+    """``I + V H`` (r x r nested lists; ``V`` constant)."""
+    r = len(H)
+    J = _matmul(V, H)
+    for i in range(r):
+        J[i][i] = J[i][i] + 1.0
+    return J
+
+
+def _prox_cols(loss, c, V, e, t, P, u0=None, tol=1e-12, maxiter=60):
+    """:func:`_prox` in column form: ``c``, ``u0`` r arrays, ``e`` and ``t`` K arrays (``t`` may be
+    ``None``). Returns ``(u, g, H)`` in column form."""
+    r = V.shape[0]
+    u = c if u0 is None else u0
+    scale = tol * (1.0 + max(float(np.max(np.abs(ci))) for ci in c))
+
+    def residual(u):
+        g, H = loss.grad_hess_reduced(u, e, t, P)
+        F = [u[i] - c[i] for i in range(r)]
+        for i in range(r):
+            for j in range(r):
+                if V[i, j] != 0.0:
+                    F[i] += V[i, j] * g[j]
+        return g, H, F
+
+    g, H, F = residual(u)
+    nF = _rowmax_abs(F)
+    for _ in range(maxiter):
+        if float(np.max(nF)) <= scale:
+            return u, g, H
+        step = [row[0] for row in _solve_cols(_newton_system(V, H), [[f] for f in F])]
+        frac = None
+        for _ in range(40):
+            un = [u[i] - step[i] for i in range(r)] if frac is None else [u[i] - frac * step[i] for i in range(r)]
+            gn, Hn, Fn = residual(un)
+            nFn = _rowmax_abs(Fn)
+            bad = (nFn > nF) & (nF > scale)
+            if not np.any(bad):
+                break
+            frac = np.where(bad, 0.5, 1.0) if frac is None else np.where(bad, 0.5 * frac, frac)
+        u, g, H, F, nF = un, gn, Hn, Fn, nFn
+    if float(np.max(nF)) > 1e-9 * (1.0 + max(float(np.max(np.abs(ci))) for ci in c)):
+        raise ArithmeticError(f"K-class proximal operator did not converge (residual {float(np.max(nF)):.2e})")
+    return u, g, H
 
 
 def _prox(loss, cvec, V, E, t, P, u0=None, tol=1e-12, maxiter=60):
     """``argmin_u (u - c)^T V^-1 (u - c) / 2 + loss(P u; y, t)`` for every row: Newton on
     ``F(u) = u - c + V grad(u) = 0``, a step halved (row by row) while it does not lower
-    ``|F|``. Returns ``(u, grad, hess)`` at the solution (reduced coordinates)."""
-    u = cvec.copy() if u0 is None else u0.copy()
-    eye = np.eye(V.shape[0])
-    scale = tol * (1.0 + float(np.max(np.abs(cvec))))
-    g, H = loss.grad_hess_reduced(u @ P.T, E, t, P)
-    F = u - cvec + g @ V.T
-    nF = _rowmax_abs(F)
-    for _ in range(maxiter):
-        if float(np.max(nF)) <= scale:
-            return u, g, H
-        step = _solve_small(eye + np.matmul(V, H), F)
-        frac = np.ones(nF.shape)
-        for _ in range(40):
-            un = u - frac[..., None] * step
-            gn, Hn = loss.grad_hess_reduced(un @ P.T, E, t, P)
-            Fn = un - cvec + gn @ V.T
-            nFn = _rowmax_abs(Fn)
-            bad = (nFn > nF) & (nF > scale)
-            if not np.any(bad):
-                break
-            frac = np.where(bad, 0.5 * frac, frac)
-        u, g, H, F, nF = un, gn, Hn, Fn, nFn
-    if float(np.max(nF)) > 1e-9 * (1.0 + float(np.max(np.abs(cvec)))):
-        raise ArithmeticError(f"K-class proximal operator did not converge (residual {float(np.max(nF)):.2e})")
-    return u, g, H
+    ``|F|``. Returns ``(u, grad, hess)`` at the solution (reduced coordinates, stacked)."""
+    K = P.shape[0]
+    u, g, H = _prox_cols(loss, _cols(cvec), V, [E[..., k] for k in range(K)],
+                         None if t is None else [t[..., k] for k in range(K)], P,
+                         u0=None if u0 is None else _cols(u0), tol=tol, maxiter=maxiter)
+    return np.stack(u, axis=-1), np.stack(g, axis=-1), _stack_mat(H)
 
 
-def _cross(loss, up_full, P):
-    """``d grad_r / d up_r`` (r x r per point) for a soft target: ``-(w / T^2) P^T H(t) P``."""
-    t = softmax(up_full / loss.temperature)
-    PP = P[:, :, None] * P[:, None, :]
-    tP = t @ P
-    return -(loss.kd_weight / loss.temperature ** 2) * (np.tensordot(t, PP, axes=([-1], [0]))
-                                                       - tP[..., :, None] * tP[..., None, :])
+def _cross(loss, up, P):
+    """``d grad_r / d up_r`` for a soft target, column by column (``up``: the parent's r reduced
+    coordinates): ``-(w / T^2) (P^T diag(t) P - (P^T t) (P^T t)^T)``, ``t = softmax(P up / T)``."""
+    c = -loss.kd_weight / loss.temperature ** 2
+    t = softmax_cols([sum(P[k, i] * up[i] for i in range(len(up))) / loss.temperature for k in range(P.shape[0])])
+    tP = [sum(P[k, i] * t[k] for k in range(P.shape[0])) for i in range(P.shape[1])]
+    return reduced_hessian_cols([c * tk for tk in t], [(c, tP)], P)
 
 
 def _wsum(W, A):
-    """``sum_{c, p} W[c, p] A[c, p, ...]``."""
-    return np.tensordot(W, A, axes=([0, 1], [0, 1]))
+    """``sum_{c, p} W[c, p] A[i][j][c, p]`` for nested lists ``A`` (or a list) of arrays of ``W``'s shape."""
+    if isinstance(A, list):
+        return np.array([_wsum(W, a) for a in A])
+    return float(np.vdot(W, A)) if np.ndim(A) else float(A * np.sum(W))
+
+
+def _const(V, r):
+    """A constant matrix as nested lists (``_matmul`` takes either)."""
+    return [[float(V[i, j]) for j in range(r)] for i in range(r)]
 
 
 class SetPart:
@@ -398,7 +472,8 @@ class SetPart:
                                  (nc, npts, data.n_classes))
         self.wc = np.array([cy[2] for cy in self.combos])
         nf = self.n - 1
-        self.u, self.g, self.Du, self.Dg = {}, {}, {}, {}
+        self.e = [self.E[..., j] for j in range(data.n_classes)]
+        self.u, self.g, self.gc, self.Du, self.Dg, self._lxdu = {}, {}, {}, {}, {}, {}
         xi = points.xi
         for a, m in enumerate(members[:-1]):
             fr = frozen[m.index]
@@ -407,22 +482,24 @@ class SetPart:
             base = np.broadcast_to(mean + omega + fr.b, (nc, npts, r))
             if not m.trains:
                 self.u[a] = base.copy()
-                if need:
-                    Du = np.zeros((nc, npts, r, nf * r))
-                    Du[..., a * r:(a + 1) * r] = np.eye(r)
-                    self.Du[a] = Du
+                if need:  # the identity on its own block of omega (constants)
+                    self.Du[a] = [[1.0 if j == a * r + i else 0.0 for j in range(nf * r)] for i in range(r)]
                 continue
             cvec = base.copy()
             for b_, mb in enumerate(members[:a]):
                 if mb.trains and mb.index in fr.V and mb.index != m.index:
                     cvec = cvec - self.g[b_] @ fr.V[mb.index].T
             t = self._targets(a, fr.loss)
-            u, g, H = _prox(fr.loss, cvec, fr.V[m.index], self.E, t, P)
-            self.u[a], self.g[a] = u, g
+            u, g, H = _prox_cols(fr.loss, _cols(cvec), fr.V[m.index], self.e, self._tcols(t), P)
+            self.u[a], self.g[a], self.gc[a] = np.stack(u, axis=-1), np.stack(g, axis=-1), g
             if need:
                 self._derivs(a, fr.loss, fr.V, H, nf * r)
         self.Wc = self.wc[:, None] * points.w[None, :]
         self.uk = None
+
+    @staticmethod
+    def _tcols(t):
+        return None if t is None else [t[..., j] for j in range(t.shape[-1])]
 
     def _src_pos(self, a):
         m = self.members[a]
@@ -441,26 +518,27 @@ class SetPart:
     def _responses(self, a, loss, Vrow, H, width):
         """``(du_a, dg_a) / domega`` of a member with Hessian ``H`` (``omega``: the stacked
         fields of the frozen members): ``(I + V_aa H) du = e_a - sum_b V_ab dg_b - V_aa L_x du_src``,
-        ``dg = H du + L_x du_src``."""
-        P, r = self.P, self.r
+        ``dg = H du + L_x du_src``; column form (r x ``width`` nested lists). ``L_x du_src`` (the
+        source is frozen) is computed once per set."""
+        r = self.r
         idx = [mm.index for mm in self.members]
-        rhs = np.zeros(H.shape[:-2] + (r, width))
-        if a < self.n - 1:
-            rhs[..., a * r:(a + 1) * r] = np.eye(r)
+        rhs = [[1.0 if a < self.n - 1 and j == a * r + i else 0.0 for j in range(width)] for i in range(r)]
         for b_ in range(min(a, self.n - 1)):
             if self.members[b_].trains and idx[b_] in Vrow and b_ in self.Dg and np.any(Vrow[idx[b_]]):
-                rhs = rhs - np.matmul(Vrow[idx[b_]], self.Dg[b_])
+                VD = _matmul(_const(Vrow[idx[b_]], r), self.Dg[b_])
+                rhs = [[rhs[i][j] - VD[i][j] for j in range(width)] for i in range(r)]
         s = self._src_pos(a)
-        Lx = None
+        LxDu = None
         if s is not None and loss.kd_weight and loss.uses_parent:
-            Lx = _cross(loss, self.u[s] @ P.T, P)
-            LxDu = np.matmul(Lx, self.Du[s])
-            rhs = rhs - np.matmul(Vrow[idx[a]], LxDu)
-        J = np.eye(r) + np.matmul(Vrow[idx[a]], H)
-        Du = _solve_small(J, rhs)
-        Dg = np.matmul(H, Du)
-        if Lx is not None:
-            Dg = Dg + LxDu
+            if a not in self._lxdu:
+                self._lxdu[a] = _matmul(_cross(loss, _cols(self.u[s]), self.P), self.Du[s])
+            LxDu = self._lxdu[a]
+            VL = _matmul(_const(Vrow[idx[a]], r), LxDu)
+            rhs = [[rhs[i][j] - VL[i][j] for j in range(width)] for i in range(r)]
+        Du = _solve_cols(_newton_system(Vrow[idx[a]], H), rhs)
+        Dg = _matmul(H, Du)
+        if LxDu is not None:
+            Dg = [[Dg[i][j] + LxDu[i][j] for j in range(width)] for i in range(r)]
         return Du, Dg
 
     def _derivs(self, a, loss, Vrow, H, width):
@@ -494,11 +572,11 @@ class SetPart:
 
     def at(self, b):
         """Prox at bias ``b``: ``(E[g], E[dg/domega_k])``."""
-        c = self.base + b
-        u0 = None if self.uk is None or self.uk.shape != c.shape else self.uk
-        self.uk, self.gk, self.Hk = _prox(self.loss, c, self.Vkk, self.E, self.t, self.P, u0=u0)
-        J = np.eye(self.r) + np.matmul(self.Vkk, self.Hk)
-        self.dgk = _solve_small(J.swapaxes(-1, -2), self.Hk.swapaxes(-1, -2)).swapaxes(-1, -2)  # H (I + V H)^-1
+        c = _cols(self.base + b)
+        u0 = None if self.uk is None or self.uk[0].shape != c[0].shape else self.uk
+        self.uk, self.gk, self.Hk = _prox_cols(self.loss, c, self.Vkk, self.e, self._tcols(self.t), self.P, u0=u0)
+        J = _newton_system(self.Vkk, self.Hk)  # H (I + V H)^-1 = ((I + V H)^-T H^T)^T
+        self.dgk = _transpose(_solve_cols(_transpose(J), _transpose(self.Hk)))
         return _wsum(self.Wc, self.gk), _wsum(self.Wc, self.dgk)
 
     def hats(self, weights=None):
@@ -509,12 +587,13 @@ class SetPart:
         idx = [m.index for m in self.members]
         mhat = np.zeros((r, K))
         for ci, (c, _, _) in enumerate(self.combos):
-            mhat[:, c] -= a_ * W[ci] @ self.gk[ci]
-        Wg = W[..., None] * self.gk
-        Qhat = {self.k: a_ * np.tensordot(Wg, self.gk, axes=([0, 1], [0, 1]))}
+            for i in range(r):
+                mhat[i, c] -= a_ * (W[ci] @ self.gk[i][ci])
+        Wg = [W * gi for gi in self.gk]
+        Qhat = {self.k: a_ * _wsum(W, _matmul([[gi] for gi in self.gk], [self.gk]))}
         for a, m in enumerate(self.members[:-1]):
             if m.trains:
-                Qhat[idx[a]] = a_ * np.tensordot(Wg, self.g[a], axes=([0, 1], [0, 1]))
+                Qhat[idx[a]] = a_ * np.array([[np.vdot(wg, ga) for ga in self.gc[a]] for wg in Wg])
         Vhat = {self.k: a_ * _wsum(W, self.dgk)}
         nf = self.n - 1
         if nf == 0:
@@ -522,7 +601,7 @@ class SetPart:
         if self.stein:
             # Stein: E[g xi^T] = E[dg/domega] L (L lower triangular): back-substitution from the
             # stage's own block, which is taken directly.
-            S = np.tensordot(Wg.sum(axis=0), self.pts.xi, axes=([0], [0]))
+            S = np.array([wg.sum(axis=0) @ self.pts.xi for wg in Wg])
             Dall = np.zeros((r, self.D))
             Dall[:, nf * r:] = Vhat[self.k] / a_
             L = np.zeros((self.D, self.D))
@@ -543,11 +622,11 @@ class SetPart:
         return mhat, Qhat, Vhat
 
     def train_error(self):
-        wrong = (np.argmax(self.uk @ self.P.T, axis=-1) != self.y).astype(float)
+        wrong = (np.argmax(np.stack(self.uk, axis=-1) @ self.P.T, axis=-1) != self.y).astype(float)
         return float(np.sum(self.Wc * wrong))
 
     def train_loss(self):
-        return float(np.sum(self.Wc * self.loss.value(self.uk @ self.P.T, self.y, t=self.t)))
+        return float(np.sum(self.Wc * self.loss.value(np.stack(self.uk, axis=-1) @ self.P.T, self.y, t=self.t)))
 
 
 def _jumps(loss) -> bool:
@@ -715,8 +794,8 @@ class MulticlassFamily(StageFamily):
     frozen stages' outputs and the fixed point :func:`_solve_stage`; the same status and NaN
     rules as the binary chain (the loop's)."""
 
-    def __init__(self, problem):
-        super().__init__(problem)
+    def __init__(self, problem, train_error: bool = True):
+        super().__init__(problem, train_error)
         data = problem.data
         self.data, self.K, self.r = data, data.n_classes, data.n_classes - 1
         self.P = shift_basis(self.K)
@@ -759,7 +838,8 @@ class MulticlassFamily(StageFamily):
 
     def observables(self, k, sol):
         """Class errors (``docs/model.md``, "K classes"), ``M = P m``, ``Q = P Q_kk P^T``, the bias
-        ``P b``, the training error and loss, ``P`` (the overlap with the parent) for a student."""
+        ``P b``, the training error and loss (NaN with ``train_error=False``), ``P`` (the overlap
+        with the parent) for a student."""
         G, x, info = sol[0], sol[1], sol[2]
         data, P = self.data, self.P
         m, Q, V, b = G.unpack(x)
@@ -769,11 +849,14 @@ class MulticlassFamily(StageFamily):
         bf = P @ b
         errs = class_errors(Mf, Qf, bf, data.delta)
         extra = {"V": P @ V[k] @ P.T, "iterations": float(info.iterations)}
-        if TRAIN_ERROR_QMC:
-            te, extra["train_error_se"] = _train_error(G, x)
-        values = dict(gen_error=float(np.asarray(data.prior) @ errs),
-                      train_error=te if TRAIN_ERROR_QMC else sum(p.alpha * p.train_error() for p in G.parts) / tot,
-                      train_loss=sum(p.alpha * p.train_loss() for p in G.parts) / tot,
+        te = tl = math.nan
+        if self.train_error:
+            if TRAIN_ERROR_QMC:
+                te, extra["train_error_se"] = _train_error(G, x)
+            else:
+                te = sum(p.alpha * p.train_error() for p in G.parts) / tot
+            tl = sum(p.alpha * p.train_loss() for p in G.parts) / tot
+        values = dict(gen_error=float(np.asarray(data.prior) @ errs), train_error=te, train_loss=tl,
                       class_errors=errs, M=Mf, Q=Qf, bias=bf)
         par = self.problem.plan(k).parent
         if k > 0 and par is not None:
