@@ -467,14 +467,7 @@ def softmax(z, axis: int = -1):
     z = np.asarray(z, float)
     if axis == -1 and 1 < z.shape[-1] <= 8 and z.ndim > 1:
         # a few classes: column by column (numpy's reductions over a short last axis are slow)
-        m = z[..., 0]
-        for i in range(1, z.shape[-1]):
-            m = np.maximum(m, z[..., i])
-        e = np.exp(z - m[..., None])
-        tot = e[..., 0].copy()
-        for i in range(1, z.shape[-1]):
-            tot += e[..., i]
-        return e / tot[..., None]
+        return np.stack(softmax_cols([z[..., i] for i in range(z.shape[-1])]), axis=-1)
     e = np.exp(z - np.max(z, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
 
@@ -487,7 +480,8 @@ def logsumexp(z, axis: int = -1):
 
 
 def softmax_cols(z):
-    """``softmax`` of the K columns ``z`` (arrays of one shape), as K arrays."""
+    """``softmax`` of the K columns ``z`` (arrays of one shape), as K arrays; stable for any ``|z|``
+    (the one implementation: :func:`softmax` of a few classes calls it)."""
     m = z[0]
     for zk in z[1:]:
         m = np.maximum(m, zk)
@@ -495,9 +489,8 @@ def softmax_cols(z):
     tot = e[0].copy()
     for ek in e[1:]:
         tot += ek
-    inv = 1.0 / tot
     for ek in e:
-        ek *= inv
+        ek /= tot
     return e
 
 
