@@ -500,7 +500,8 @@ def _trend_finding(c: Claim, tr) -> None:
               f"mean over the five students of |simulated - theory| error: {nums}. Rule: contradicted if it is larger "
               f"at the largest N than at the smallest; else supported if, at the largest N, every student is within "
               f"{SE_MARGIN:g} s.e. of the theory, partly if not (the theory is the N -> infinity limit: a gap that "
-              "shrinks is finite size; one already within the noise need not shrink at every step).", ("trend_features",))
+              "shrinks is finite size; one already within the noise need not shrink at every step).",
+              ("trend_features",))
 
 
 # ----------------------------------------------------------------------------- figures
