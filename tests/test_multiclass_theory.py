@@ -166,3 +166,31 @@ def test_a_tuned_k_class_optimum_carries_its_training_error():
     assert o.gen_error == st.gen_error
     assert abs(o.gen_error - min(e for _, e in o.history)) <= 1e-9
     assert "train_error=False" not in o.result.status.message
+
+
+@pytest.mark.parametrize("r", [2, 3, 5, 6])
+def test_the_newton_solves_in_column_form_equal_numpy(r):
+    """The Newton systems of the K-class prox and responses, (I + V H)^-1 B and H (I + V H)^-1,
+    solved column by column (explicit for r <= 3, by V^-1 + H in LDL^T form beyond), equal
+    numpy's dense solve on random positive definite V and H at every grid point."""
+    from kdlab.theory.multiclass import _h_newton, _newton_solve
+
+    rng = np.random.default_rng(r)
+    n = 7
+    A = rng.normal(size=(r, r))
+    V = A @ A.T + 0.1 * np.eye(r)
+    G = rng.normal(size=(n, r, r))
+    Hs = np.einsum("nij,nkj->nik", G, G)
+    Bs = rng.normal(size=(n, r, 2))
+    H = [[Hs[:, i, j] for j in range(r)] for i in range(r)]
+    B = [[Bs[:, i, c] for c in range(2)] for i in range(r)]
+    J = np.eye(r) + V @ Hs
+    want_x = np.linalg.solve(J, Bs)
+    want_h = Hs @ np.linalg.inv(J)
+    X = _newton_solve(V, H, B)
+    Hn = _h_newton(V, H)
+    for i in range(r):
+        for c in range(2):
+            assert np.allclose(X[i][c], want_x[:, i, c], rtol=1e-10, atol=1e-12)
+        for j in range(r):
+            assert np.allclose(Hn[i][j], want_h[:, i, j], rtol=1e-10, atol=1e-12)

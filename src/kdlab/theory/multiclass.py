@@ -354,6 +354,62 @@ def _solve_cols(J, B):
     return [[X[..., i, j] for j in range(len(B[0]))] for i in range(r)]
 
 
+def _ldl_solve_cols(A, B):
+    """``A^-1 B`` for a symmetric positive definite r x r ``A`` (nested lists of arrays): ``A =
+    L D L^T`` element by element (no pivoting needed: ``A`` is positive definite), then forward
+    and back substitution column by column."""
+    r, w = len(A), len(B[0])
+    L = [[None] * r for _ in range(r)]
+    D = [None] * r
+    for j in range(r):
+        D[j] = A[j][j] - sum(L[j][q] * L[j][q] * D[q] for q in range(j))
+        for i in range(j + 1, r):
+            L[i][j] = (A[i][j] - sum(L[i][q] * L[j][q] * D[q] for q in range(j))) / D[j]
+    Y = [[None] * w for _ in range(r)]
+    for i in range(r):
+        for c in range(w):
+            Y[i][c] = B[i][c] - sum(L[i][q] * Y[q][c] for q in range(i))
+    X = [[None] * w for _ in range(r)]
+    for i in reversed(range(r)):
+        for c in range(w):
+            X[i][c] = Y[i][c] / D[i] - sum(L[q][i] * X[q][c] for q in range(i + 1, r))
+    return X
+
+
+def _spd_inverse(V):
+    """``V^-1`` of a constant response matrix if it is positive definite, else ``None``."""
+    try:
+        C = np.linalg.cholesky(0.5 * (V + V.T))
+    except np.linalg.LinAlgError:
+        return None
+    Ci = np.linalg.inv(C)
+    return Ci.T @ Ci
+
+
+def _newton_solve(V, H, B):
+    """``(I + V H)^-1 B`` (``V`` constant, ``H`` symmetric r x r nested lists): for r >= 4 as
+    ``(V^-1 + H)^-1 V^-1 B`` by :func:`_ldl_solve_cols` (``V`` positive definite, ``H`` positive
+    semi-definite), explicit for r <= 3."""
+    r = len(H)
+    Vi = _spd_inverse(V) if r > 3 else None
+    if Vi is None:
+        return _solve_cols(_newton_system(V, H), B)
+    A = [[H[i][j] + Vi[i, j] for j in range(r)] for i in range(r)]
+    return _ldl_solve_cols(A, _matmul(_const(Vi, r), B))
+
+
+def _h_newton(V, H):
+    """``H (I + V H)^-1`` (``V`` constant, ``H`` symmetric): for r >= 4 ``X^T V^-1`` with ``X =
+    (V^-1 + H)^-1 H`` (both factors symmetric), explicit for r <= 3."""
+    r = len(H)
+    Vi = _spd_inverse(V) if r > 3 else None
+    if Vi is None:
+        J = _newton_system(V, H)  # H (I + V H)^-1 = ((I + V H)^-T H^T)^T
+        return _transpose(_solve_cols(_transpose(J), _transpose(H)))
+    A = [[H[i][j] + Vi[i, j] for j in range(r)] for i in range(r)]
+    return _matmul(_transpose(_ldl_solve_cols(A, H)), _const(Vi, r))
+
+
 def _transpose(M):
     return [list(col) for col in zip(*M)]
 
@@ -394,7 +450,7 @@ def _prox_cols(loss, c, V, e, t, P, u0=None, tol=1e-12, maxiter=60):
     for _ in range(maxiter):
         if float(np.max(nF)) <= scale:
             return u, g, H
-        step = [row[0] for row in _solve_cols(_newton_system(V, H), [[f] for f in F])]
+        step = [row[0] for row in _newton_solve(V, H, [[f] for f in F])]
         frac = None
         for _ in range(40):
             un = [u[i] - step[i] for i in range(r)] if frac is None else [u[i] - frac * step[i] for i in range(r)]
@@ -535,7 +591,7 @@ class SetPart:
             LxDu = self._lxdu[a]
             VL = _matmul(_const(Vrow[idx[a]], r), LxDu)
             rhs = [[rhs[i][j] - VL[i][j] for j in range(width)] for i in range(r)]
-        Du = _solve_cols(_newton_system(Vrow[idx[a]], H), rhs)
+        Du = _newton_solve(Vrow[idx[a]], H, rhs)
         Dg = _matmul(H, Du)
         if LxDu is not None:
             Dg = [[Dg[i][j] + LxDu[i][j] for j in range(width)] for i in range(r)]
@@ -575,8 +631,7 @@ class SetPart:
         c = _cols(self.base + b)
         u0 = None if self.uk is None or self.uk[0].shape != c[0].shape else self.uk
         self.uk, self.gk, self.Hk = _prox_cols(self.loss, c, self.Vkk, self.e, self._tcols(self.t), self.P, u0=u0)
-        J = _newton_system(self.Vkk, self.Hk)  # H (I + V H)^-1 = ((I + V H)^-T H^T)^T
-        self.dgk = _transpose(_solve_cols(_transpose(J), _transpose(self.Hk)))
+        self.dgk = _h_newton(self.Vkk, self.Hk)
         return _wsum(self.Wc, self.gk), _wsum(self.Wc, self.dgk)
 
     def hats(self, weights=None):
