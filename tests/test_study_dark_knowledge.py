@@ -116,6 +116,22 @@ def test_two_classes_top_targets_are_soft_targets():
     assert abs(e["top"] - e["soft"]) < 1e-5
 
 
+def test_parts_trend_finding_follows_its_rule():
+    """The parts' N trend: each of R, G, Gs judged like the errors (ends within 3 s.e.: supported;
+    a gap that grows: contradicted; still beyond 3 s.e.: partly), the finding combining them."""
+    def trend(gaps, se=0.001):
+        return pd.DataFrame([dict(label_noise=0.0, geometry="equal", classes=6, similarity=0.6, n_features=N,
+                                  n_seeds=10, quantity=k, simulated=0.001 + g, stderr=se, theory=0.001, gap=g,
+                                  z=g / se) for N, g in gaps for k in dk.TREND_PARTS])
+
+    for gaps, verdict in (([(300, -0.006), (1000, -0.002)], SUPPORTED), ([(300, -0.002), (1000, -0.005)], CONTRADICTED),
+                          ([(300, -0.02), (1000, -0.007)], PARTLY)):
+        c = dk.Claim("t", "t", "t")
+        dk._trend_finding(c, trend(gaps))
+        f = [f for f in c.findings if f.name.startswith("the simulated parts approach")]
+        assert len(f) == 1 and f[0].verdict == verdict and "K = 6" in f[0].name, (gaps, f)
+
+
 def test_a_part_that_is_exactly_zero_is_not_shown():
     """Smoothing tuned to eps = 0 is the label-only student on every seed: S = 0 with s.e. 0 is a
     part that does not lower the error (z = 0, contradicted), not a missing one."""
@@ -153,6 +169,16 @@ def test_quick_grid_is_small():
     assert len(dk._points(p)) <= 2 and p["n_scan"] <= 3 and p["sweeps"] == 1
     full = dk._points(study_params("dark-knowledge"))
     assert {n for n, *_ in full} == {0.0, 0.2} and {K for _, g, K, _ in full if g == "equal"} == {3, 4, 6}
+
+
+def test_the_trend_points_are_the_first_and_the_largest_k():
+    """The sizes of the trend are simulated at the first point and at the first point of the
+    largest K of the equal geometry (once if they coincide)."""
+    pts = dk._points(study_params("dark-knowledge"))
+    at = dk._trend_points(pts)
+    assert at == {0, pts.index((0.0, "equal", 6, 0.6))}
+    assert dk._trend_points([(0.2, "pair", 3, 0.6), (0.2, "pair", 3, 0.0)]) == {0}
+    assert dk._trend_points([(0.0, "equal", 4, 0.6), (0.0, "equal", 3, 0.6), (0.2, "equal", 4, 0.6)]) == {0}
 
 
 def test_two_class_run_caches_its_tasks(tmp_path):
@@ -196,3 +222,21 @@ def test_quick_run(tmp_path):
     th = th[th["kind"] == "theory"]
     assert th["converged"].all()
     assert set(th["method"]) == {"teacher", *dk.METHODS}
+
+
+def test_the_trend_panel_draws_every_trend_point():
+    """Panel (c): the five students' gaps vs N at each point of the trend table, one line style
+    per point, both points named in the title."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [dict(label_noise=0.0, geometry=g, classes=K, similarity=0.6, n_features=N, quantity=m, gap=0.01 / N,
+                 stderr=0.001)
+            for g, K in (("pair", 3), ("equal", 6)) for N in (300, 1000) for m in dk.METHODS]
+    fig, ax = plt.subplots()
+    dk._trend_panel(ax, pd.DataFrame(rows))
+    assert len(ax.containers) == 2 * len(dk.METHODS)
+    assert "K = 6" in ax.get_title() and "pair" in ax.get_title()
+    plt.close(fig)
