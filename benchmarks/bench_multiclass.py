@@ -4,8 +4,9 @@ fit against one scikit-learn multinomial fit of the same size.
 Run: ``python benchmarks/bench_multiclass.py [--quick] [--repeat R]``.
 
 Targets (cold, one process): K = 3 teacher + student on one set < 2 s; K = 3 teacher + 3 Fresh
-students < 3 s; K = 4 teacher + student < 30 s; K = 3, 3 stages on one set < 60 s (and, without a target, K = 6 teacher + student); the
-simulation's K = 3 KD fit at N = 2000 within 2x of one scikit-learn multinomial fit
+students < 3 s; K = 4 teacher + student < 30 s; K = 3, 3 stages on one set < 60 s (and, without
+a target, K = 6 teacher + student); the simulation's K = 3 KD fit at N = 2000 within 2x of one
+scikit-learn multinomial fit
 (``LogisticRegression(C = 1 / lam)``, lbfgs, its default tolerance) of the same size. Each
 line states the wall time (the target's measure) and the process CPU time (less sensitive to
 a shared machine's load), whether the target is met, the solver's status and its largest
