@@ -386,28 +386,35 @@ def _spd_inverse(V):
     return Ci.T @ Ci
 
 
-def _newton_solve(V, H, B):
-    """``(I + V H)^-1 B`` (``V`` constant, ``H`` symmetric r x r nested lists): for r >= 4 as
-    ``(V^-1 + H)^-1 V^-1 B`` by :func:`_ldl_solve_cols` (``V`` positive definite, ``H`` positive
-    semi-definite), explicit for r <= 3."""
+def _reduced_newton(V, H):
+    """``(V^-1, V^-1 + H)`` for r >= 4 when ``V`` is positive definite (``V^-1 + H`` is then
+    symmetric positive definite at every point), else ``None`` (the explicit or stacked path)."""
     r = len(H)
     Vi = _spd_inverse(V) if r > 3 else None
     if Vi is None:
+        return None
+    return Vi, [[H[i][j] + Vi[i, j] for j in range(r)] for i in range(r)]
+
+
+def _newton_solve(V, H, B):
+    """``(I + V H)^-1 B`` (``V`` constant, ``H`` symmetric r x r nested lists): for r >= 4 as
+    ``(V^-1 + H)^-1 V^-1 B`` by :func:`_ldl_solve_cols`, explicit for r <= 3."""
+    red = _reduced_newton(V, H)
+    if red is None:
         return _solve_cols(_newton_system(V, H), B)
-    A = [[H[i][j] + Vi[i, j] for j in range(r)] for i in range(r)]
-    return _ldl_solve_cols(A, _matmul(_const(Vi, r), B))
+    Vi, A = red
+    return _ldl_solve_cols(A, _matmul(_const(Vi, len(H)), B))
 
 
 def _h_newton(V, H):
     """``H (I + V H)^-1`` (``V`` constant, ``H`` symmetric): for r >= 4 ``X^T V^-1`` with ``X =
     (V^-1 + H)^-1 H`` (both factors symmetric), explicit for r <= 3."""
-    r = len(H)
-    Vi = _spd_inverse(V) if r > 3 else None
-    if Vi is None:
+    red = _reduced_newton(V, H)
+    if red is None:
         J = _newton_system(V, H)  # H (I + V H)^-1 = ((I + V H)^-T H^T)^T
         return _transpose(_solve_cols(_transpose(J), _transpose(H)))
-    A = [[H[i][j] + Vi[i, j] for j in range(r)] for i in range(r)]
-    return _matmul(_transpose(_ldl_solve_cols(A, H)), _const(Vi, r))
+    Vi, A = red
+    return _matmul(_transpose(_ldl_solve_cols(A, H)), _const(Vi, len(H)))
 
 
 def _transpose(M):
