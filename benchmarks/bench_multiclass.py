@@ -9,8 +9,9 @@ a target, K = 6 teacher + student); the simulation's K = 3 KD fit at N = 2000 wi
 scikit-learn multinomial fit
 (``LogisticRegression(C = 1 / lam)``, lbfgs, its default tolerance) of the same size. Each
 line states the wall time (the target's measure) and the process CPU time (less sensitive to
-a shared machine's load), whether the target is met, the solver's status and its largest
-integration error estimate. One BLAS thread for the theory; the load average is printed.
+a shared machine's load), whether the target is met, the solver's status, its largest
+integration error estimate and each stage's gen_error (to compare two versions' values). One
+BLAS thread for the theory; the load average is printed.
 """
 
 from __future__ import annotations
@@ -66,8 +67,9 @@ def theory_cases(quick: bool, repeat: int):
             cpu = min(cpu, time.process_time() - c0)
         err = max((v for k, v in res.extra.items() if k.startswith("quad_error")), default=0.0)
         verdict = "" if target is None else (f" (target < {target:g} s: {'met' if best < target else 'NOT met'})")
+        eps = ", ".join(f"{st.gen_error:.8f}" for st in res.stages)
         print(f"theory  {name:40s} {best:8.2f} s (CPU {cpu:.2f} s){verdict}; converged {res.status.converged}, "
-              f"largest error estimate {err:.1e}", flush=True)
+              f"largest error estimate {err:.1e}; gen_error per stage {eps}", flush=True)
 
 
 def simulation_case(n: int, repeat: int):
